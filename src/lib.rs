@@ -1,0 +1,19 @@
+//! # refloat
+//!
+//! Undo as much as physics allows of the lossy float compression ATLAS applies to PHYSLITE
+//! ROOT files (mantissa rounding to `n` kept bits, `CxxUtils::FloatCompressor`).
+//!
+//! Flow: [`io`] (ROOT files) → numeric core ([`quantise`], [`bounds`], [`residual`],
+//! [`metrics`], [`triage`]) → front doors (`ffi` for C/C++, the `refloat` binary for people).
+//! The core is pure functions over slices and never does I/O.
+//!
+//! The invariant behind every correction: **a corrected value re-quantises to the value that
+//! was stored**, bit for bit (see [`bounds`]).
+
+pub mod bounds;
+pub mod error;
+pub mod quantise;
+
+pub use bounds::Interval;
+pub use error::{Error, Result};
+pub use quantise::{Quantiser32, Quantiser64, RoundingMode};

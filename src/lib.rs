@@ -12,7 +12,14 @@
 
 pub mod bounds;
 pub mod error;
+pub mod ffi;
+pub mod io;
+pub mod metrics;
+#[cfg(feature = "torch")]
+pub mod model;
 pub mod quantise;
+pub mod residual;
+pub mod triage;
 
 pub use bounds::Interval;
 pub use error::{Error, Result};

@@ -1,0 +1,1 @@
+//! ROOT file input and output (being written).

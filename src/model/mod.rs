@@ -1,0 +1,1 @@
+//! Learned corrections with libtorch (being written).

@@ -1,0 +1,60 @@
+//! Shared helpers for integration tests: where the real data lives and how to load the
+//! flat (`.npy`) copies of its float branches.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// The development file (tune and train on it).
+pub const DEV: &str = "DAOD_PHYSLITE_21.2.108.0.art.pool";
+/// The held-out file (evaluate only).
+pub const HELD_OUT: &str = "PHYSLITE_example";
+/// Both files.
+pub const FILES: [&str; 2] = [DEV, HELD_OUT];
+
+/// `../shared/data` beside the repository, or `$REFLOAT_DATA_DIR`.
+pub fn data_dir() -> PathBuf {
+    match std::env::var_os("REFLOAT_DATA_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"),
+    }
+}
+
+/// Path of a real ROOT file (`stem` is [`DEV`] or [`HELD_OUT`]).
+pub fn root_file(stem: &str) -> PathBuf {
+    let p = data_dir().join(format!("{stem}.root"));
+    assert!(p.exists(), "real data file {} is missing (set REFLOAT_DATA_DIR?)", p.display());
+    p
+}
+
+/// Names of the float branches in a file's flat copy, sorted.
+pub fn flat_branches(stem: &str) -> Vec<String> {
+    let path = data_dir().join(format!("{stem}.flat/manifest.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let json: serde_json::Value = serde_json::from_str(&text).expect("manifest.json");
+    let mut names: Vec<String> = json["branches"].as_object().expect("branches").keys().cloned().collect();
+    names.sort();
+    names
+}
+
+/// All values of a flat branch (events concatenated) and the per-event counts.
+pub fn load_flat(stem: &str, branch: &str) -> (Vec<f32>, Vec<i64>) {
+    use ndarray_npy::read_npy;
+    let dir = data_dir().join(format!("{stem}.flat"));
+    let values: ndarray::Array1<f32> =
+        read_npy(dir.join(format!("{branch}.values.npy"))).unwrap_or_else(|e| panic!("{branch}: {e}"));
+    let counts: ndarray::Array1<i64> =
+        read_npy(dir.join(format!("{branch}.counts.npy"))).unwrap_or_else(|e| panic!("{branch}: {e}"));
+    (values.to_vec(), counts.to_vec())
+}
+
+/// Every float value of every flat branch of both files, with its branch name.
+pub fn all_flat() -> Vec<(String, Vec<f32>)> {
+    let mut out = Vec::new();
+    for stem in FILES {
+        for b in flat_branches(stem) {
+            let (v, _) = load_flat(stem, &b);
+            out.push((format!("{stem}:{b}"), v));
+        }
+    }
+    out
+}

@@ -1,0 +1,125 @@
+//! Exhaustive checks over all 2^32 `f32` bit patterns, against a reference computed a
+//! different way (scaling by the exact quantum in `f64` and rounding there), and of the
+//! intervals of `bounds` (every original lies in the interval of its stored value; the
+//! interval is tight). Run in release mode: `cargo test --release --test exhaustive`
+//! (about a minute per configuration on 2 cores). In debug builds they are ignored.
+
+use rayon::prelude::*;
+use refloat::{Quantiser32, RoundingMode};
+
+/// Reference quantiser: `|x| = a`, quantum `2^(e − n)` with `e` the binade of `a`
+/// (−126 for subnormals), rounding done on `a / quantum` in `f64`; a result that would
+/// overflow `f32` is truncated instead (ATLAS's guard, stated as its effect).
+fn reference(x: f32, n: u32, mode: RoundingMode) -> f32 {
+    if !x.is_finite() || n == 23 {
+        return x;
+    }
+    let a = x.abs() as f64;
+    if a == 0.0 {
+        return x;
+    }
+    let e = (a.to_bits() >> 52) as i32 - 1023; // exact binade of a (f64 has room for f32 subnormals)
+    let quantum = 2f64.powi(e.max(-126) - n as i32);
+    let t = a / quantum; // exact: power-of-two scaling
+    let rounded = match mode {
+        RoundingMode::Truncate => t.floor(),
+        RoundingMode::Nearest => (t + 0.5).floor(),
+        RoundingMode::NearestEven => {
+            let f = t.floor();
+            let d = t - f;
+            if d > 0.5 || (d == 0.5 && f % 2.0 != 0.0) {
+                f + 1.0
+            } else {
+                f
+            }
+        }
+    };
+    let mut y = rounded * quantum;
+    if y > f32::MAX as f64 {
+        y = t.floor() * quantum;
+    }
+    (y as f32).copysign(x)
+}
+
+fn check_all(n: u32, mode: RoundingMode) {
+    let q = Quantiser32::new(n, mode).unwrap();
+    let bad = (0u32..=u32::MAX)
+        .into_par_iter()
+        .with_min_len(1 << 16)
+        .filter(|&u| {
+            let x = f32::from_bits(u);
+            let got = q.quantise_bits(u);
+            if x.is_nan() {
+                return got != u;
+            }
+            if got != reference(x, n, mode).to_bits() {
+                return true;
+            }
+            let stored = f32::from_bits(got);
+            let iv = match q.interval(stored) {
+                Some(iv) => iv,
+                None => return true,
+            };
+            if !(iv.contains(x) || (x.is_infinite() && iv.lo == x)) {
+                return true;
+            }
+            // Tightness, checked once per interval (at its lower end): the neighbours just
+            // outside the interval map elsewhere.
+            if x.is_finite() && u == iv.lo.to_bits() {
+                for nb in [next_down(iv.lo), next_up(iv.hi)] {
+                    if nb.is_finite() && q.quantise(nb).to_bits() == got {
+                        return true;
+                    }
+                }
+            }
+            false
+        })
+        .take_any(5)
+        .collect::<Vec<u32>>();
+    assert!(
+        bad.is_empty(),
+        "n = {n}, {mode}: mismatches at bit patterns {:08x?} (got {:08x?}, reference {:08x?})",
+        bad,
+        bad.iter().map(|&u| q.quantise_bits(u)).collect::<Vec<_>>(),
+        bad.iter().map(|&u| reference(f32::from_bits(u), n, mode).to_bits()).collect::<Vec<_>>()
+    );
+}
+
+/// The next float toward +Inf (across zero: −0 → +min subnormal).
+fn next_up(x: f32) -> f32 {
+    let u = x.to_bits();
+    if x == 0.0 {
+        f32::from_bits(1)
+    } else if u >> 31 == 0 {
+        f32::from_bits(u + 1)
+    } else {
+        f32::from_bits(u - 1)
+    }
+}
+
+/// The next float toward −Inf.
+fn next_down(x: f32) -> f32 {
+    -next_up(-x)
+}
+
+macro_rules! exhaustive {
+    ($($name:ident: $n:expr, $mode:expr;)*) => {$(
+        #[test]
+        #[cfg_attr(debug_assertions, ignore = "exhaustive over 2^32 patterns: run with --release")]
+        fn $name() {
+            check_all($n, $mode);
+        }
+    )*};
+}
+
+exhaustive! {
+    nearest_0: 0, RoundingMode::Nearest;
+    nearest_7: 7, RoundingMode::Nearest;
+    nearest_10: 10, RoundingMode::Nearest;
+    nearest_15: 15, RoundingMode::Nearest;
+    nearest_22: 22, RoundingMode::Nearest;
+    truncate_10: 10, RoundingMode::Truncate;
+    truncate_0: 0, RoundingMode::Truncate;
+    nearest_even_10: 10, RoundingMode::NearestEven;
+    nearest_even_0: 0, RoundingMode::NearestEven;
+}

@@ -12,8 +12,8 @@
 //! | [`Method::PriorMean`] | `E[x | q]` under a locally linear density estimated from the data | `Nearest` data: moves toward the denser side |
 //!
 //! **Exact values are left alone.** Some stored values are very likely the original itself:
-//! ±0, charges ±1, sentinels such as −1, and any value with many more trailing zero mantissa
-//! bits than the quantisation removed ([`ExactPolicy`]). Moving them would make a branch worse
+//! ±0, charges ±1, sentinels such as −1, and other values with a very short mantissa
+//! ([`ExactPolicy`]). Moving them would make a branch worse
 //! (and turn an analysis's `== 0` test false), so corrections skip them.
 //!
 //! [`seed_rule_f32`] is the seed's bound-based triaging rule, implemented as written; it needs
@@ -75,30 +75,28 @@ impl std::str::FromStr for Method {
 }
 
 /// Which stored values are taken to be exact (the original itself) and left alone.
+///
+/// A finite stored value is exact if it is ±0, or if its mantissa has at most
+/// `max_explicit_bits` explicit bits set below the leading one (so ±1, ±0.5, ±1.5, −1
+/// sentinels, 2^k, …) **and** at least two more trailing zero bits than the quantisation
+/// cleared. A continuous variable's stored value has such a short mantissa with chance
+/// `2^−(23 − max_explicit_bits − k)` for `k = 23 − n` dropped bits: 0.4 % at `n = 10`, 3 % at
+/// `n = 7`, which is what the protection costs there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExactPolicy {
-    /// A finite stored value is exact if its mantissa has at least `dropped + extra` trailing
-    /// zero bits, where `dropped = 23 − n` is what the quantisation cleared. `None` chooses
-    /// `extra = clamp(ceil(n / 2), 2, n)`: a continuous variable's values then have a chance
-    /// of `2^−extra` to be (wrongly) left alone, e.g. 3 % at `n = 10`. ±0 is always exact.
-    pub extra_zero_bits: Option<u32>,
+    /// Explicit mantissa bits an exact value may use (default 2).
+    pub max_explicit_bits: u32,
 }
 
 impl Default for ExactPolicy {
     fn default() -> Self {
-        ExactPolicy { extra_zero_bits: None }
+        ExactPolicy { max_explicit_bits: 2 }
     }
 }
 
 impl ExactPolicy {
-    /// Never treat a non-zero value as exact (±0 still is).
-    pub const NONE: ExactPolicy = ExactPolicy { extra_zero_bits: Some(u32::MAX) };
-
-    /// The extra trailing zero bits that make a value exact at `mantissa_bits` kept bits.
-    pub fn extra_for(&self, mantissa_bits: u32) -> u32 {
-        self.extra_zero_bits
-            .unwrap_or_else(|| mantissa_bits.div_ceil(2).max(2).min(mantissa_bits.max(1)))
-    }
+    /// Only ±0 is exact.
+    pub const ZEROS_ONLY: ExactPolicy = ExactPolicy { max_explicit_bits: u32::MAX };
 
     /// Whether the stored value `q` is taken as exact under quantiser `quantiser`.
     #[inline]
@@ -106,8 +104,11 @@ impl ExactPolicy {
         if q == 0.0 {
             return true;
         }
-        let needed = quantiser.dropped_bits().saturating_add(self.extra_for(quantiser.mantissa_bits()));
-        needed <= 23 && crate::quantise::mantissa_trailing_zeros_f32(q) >= needed
+        if self.max_explicit_bits > 23 {
+            return false;
+        }
+        let tz = crate::quantise::mantissa_trailing_zeros_f32(q);
+        tz >= 23 - self.max_explicit_bits && tz >= quantiser.dropped_bits() + 2
     }
 }
 
@@ -449,12 +450,12 @@ mod tests {
     fn exact_values_are_left_alone() {
         let q = Quantiser32::new(10, RoundingMode::Truncate).unwrap();
         let p = ExactPolicy::default();
-        for x in [0.0f32, -0.0, 1.0, -1.0, 0.5, 2.0, 1.5] {
+        for x in [0.0f32, -0.0, 1.0, -1.0, 0.5, 2.0, 1.5, -0.75, 1.75] {
             assert!(p.is_exact(x, &q), "{x}");
         }
         assert!(!p.is_exact(q.quantise(1.2345), &q));
-        assert!(!ExactPolicy::NONE.is_exact(1.0, &q));
-        assert!(ExactPolicy::NONE.is_exact(0.0, &q));
+        assert!(!ExactPolicy::ZEROS_ONLY.is_exact(1.0, &q));
+        assert!(ExactPolicy::ZEROS_ONLY.is_exact(0.0, &q));
     }
 
     #[test]

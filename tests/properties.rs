@@ -1,0 +1,115 @@
+//! Property tests of the core invariants (proptest), for `f32` and `f64`.
+
+use proptest::prelude::*;
+use refloat::triage::{Corrector, ExactPolicy, Method};
+use refloat::{Quantiser32, Quantiser64, RoundingMode};
+
+fn mode() -> impl Strategy<Value = RoundingMode> {
+    prop_oneof![Just(RoundingMode::Nearest), Just(RoundingMode::Truncate), Just(RoundingMode::NearestEven)]
+}
+
+fn method() -> impl Strategy<Value = Method> {
+    prop_oneof![Just(Method::Midpoint), any::<u64>().prop_map(|seed| Method::Dither { seed }), Just(Method::PriorMean)]
+}
+
+/// `f64` reference on the integer significand: `x = m · 2^s` with `m` < 2^53 including the
+/// implicit bit; drop `k` bits of `m` with the mode's rule, renormalise on carry.
+fn reference_f64(x: f64, n: u32, mode: RoundingMode) -> f64 {
+    if !x.is_finite() || x == 0.0 || n == 52 {
+        return x;
+    }
+    let bits = x.to_bits() & !(1 << 63);
+    let biased = (bits >> 52) as i64;
+    let (m, s) = if biased == 0 { (bits as u128, -1074i64) } else { ((bits & ((1 << 52) - 1) | 1 << 52) as u128, biased - 1075) };
+    let k = 52 - n;
+    let unit = 1u128 << k;
+    let (q, rem) = (m / unit, m % unit);
+    let half = unit / 2;
+    let up = match mode {
+        RoundingMode::Truncate => false,
+        RoundingMode::Nearest => rem >= half,
+        RoundingMode::NearestEven => rem > half || (rem == half && q % 2 == 1),
+    };
+    // m·2^s in two power-of-two steps, each exact (a single 2^−1074 factor would underflow).
+    let scale = |m: u128| m as f64 * 2f64.powi((s / 2) as i32) * 2f64.powi((s - s / 2) as i32);
+    let mut value = scale((q + up as u128) * unit);
+    if value.is_infinite() {
+        value = scale(q * unit);
+    }
+    value.copysign(x)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn f32_idempotent_sign_preserving_and_short(u in any::<u32>(), n in 0u32..=23, mode in mode()) {
+        let q = Quantiser32::new(n, mode).unwrap();
+        let x = f32::from_bits(u);
+        let y = q.quantise(x);
+        prop_assert_eq!(q.quantise(y).to_bits(), y.to_bits());
+        if !x.is_nan() {
+            prop_assert_eq!(x.is_sign_negative(), y.is_sign_negative());
+        }
+        if y.is_finite() {
+            // At most n explicit mantissa bits remain.
+            prop_assert!(refloat::quantise::mantissa_trailing_zeros_f32(y) >= 23 - n);
+            prop_assert!(!y.is_infinite());
+            // The original lies in the stored value's interval.
+            prop_assert!(q.interval(y).unwrap().contains(x));
+        } else {
+            prop_assert_eq!(y.to_bits(), u); // NaN / Inf pass through
+        }
+    }
+
+    #[test]
+    fn f64_matches_integer_reference(u in any::<u64>(), n in 0u32..=52, mode in mode()) {
+        let q = Quantiser64::new(n, mode).unwrap();
+        let x = f64::from_bits(u);
+        let y = q.quantise(x);
+        if x.is_nan() {
+            prop_assert_eq!(y.to_bits(), u);
+        } else {
+            prop_assert_eq!(y.to_bits(), reference_f64(x, n, mode).to_bits(), "x = {:e}", x);
+            prop_assert_eq!(q.quantise(y).to_bits(), y.to_bits());
+            prop_assert!(q.interval(y).unwrap().contains(x));
+        }
+    }
+
+    #[test]
+    fn f64_of_f32_values_agrees_with_f32_at_equal_dropped_bits(u in any::<u32>(), n in 0u32..=23, mode in mode()) {
+        // A normal f32 widened to f64 keeps its significand: dropping the same low bits of
+        // the f32 significand gives the same number (f64 has 29 more explicit bits).
+        let x = f32::from_bits(u);
+        prop_assume!(x.is_normal() && x.abs() < 1e38);
+        let a = Quantiser32::new(n, mode).unwrap().quantise(x) as f64;
+        let b = Quantiser64::new(n, mode).unwrap().quantise(x as f64);
+        prop_assert_eq!(a.to_bits(), b.to_bits());
+    }
+
+    #[test]
+    fn corrections_stay_in_their_interval(
+        values in prop::collection::vec(any::<f32>(), 1..200),
+        n in 0u32..=23,
+        mode in mode(),
+        method in method(),
+    ) {
+        let q = Quantiser32::new(n, mode).unwrap();
+        let stored: Vec<f32> = values.iter().map(|&x| q.quantise(x)).collect();
+        let mut corrected = stored.clone();
+        Corrector::new(q, method, ExactPolicy::default(), &stored).correct_in_place(&mut corrected, 0).unwrap();
+        for (c, s) in corrected.iter().zip(&stored) {
+            prop_assert_eq!(q.quantise(*c).to_bits(), s.to_bits(), "{} -> {}", s, c);
+        }
+    }
+
+    #[test]
+    fn slice_and_parallel_agree(values in prop::collection::vec(any::<f32>(), 0..5000), n in 0u32..=23, mode in mode()) {
+        let q = Quantiser32::new(n, mode).unwrap();
+        let mut a = values.clone();
+        q.quantise_slice(&mut a);
+        let mut b = values.clone();
+        q.par_quantise_slice(&mut b);
+        prop_assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
+    }
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Every test of refloat, on a fresh Debian machine with the Rust toolchain: installs what the
+# tests need (apt, pip), then runs the Rust suite (unit, integration, doc tests), the
+# exhaustive 2^32-pattern checks in release mode, the C/C++/CMake/cling tests and the
+# libtorch model tests. Needs ../shared/data beside the repository (or REFLOAT_DATA_DIR).
+#
+#   bash tests/run_all.sh            # everything
+#   REFLOAT_SKIP_TORCH=1 bash tests/run_all.sh   # without the libtorch install (~5 GB)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+step() { printf '\n=== %s (%s)\n' "$1" "$(date +%T)"; }
+
+step "python reference readers (numpy, scipy, uproot)"
+for s in tests/ci/uproot.sh tests/ci/compression.sh; do
+    [ -f "$s" ] && bash "$s"
+done
+
+step "Rust: unit, integration and doc tests"
+cargo test --locked
+
+step "Rust: exhaustive checks over all 2^32 f32 patterns (release)"
+cargo test --locked --release --test exhaustive
+
+for s in tests/ci/cmake.sh tests/ci/cling.sh tests/ci/fuzz.sh; do
+    if [ -f "$s" ]; then step "$s"; bash "$s"; fi
+done
+
+if [ -z "${REFLOAT_SKIP_TORCH:-}" ] && [ -f tests/ci/torch.sh ]; then
+    step "libtorch models (feature torch)"
+    bash tests/ci/torch.sh
+fi
+step "all tests passed"

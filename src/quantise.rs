@@ -24,8 +24,9 @@
 //!
 //! [`RoundingMode::Truncate`] zeroes the dropped bits (toward zero, ROOT RNTuple's
 //! `Real32Trunc`); [`RoundingMode::NearestEven`] is IEEE round-half-to-even on the kept
-//! bits, with the same overflow guard as `Nearest` (a result that would be ±Inf is
-//! truncated instead). `f64` uses the same rules with 52 explicit mantissa bits.
+//! bits (a tie goes to the neighbour whose last kept bit is 0; for `n = 0` that bit is the
+//! exponent's lowest), with the same overflow guard as `Nearest` (a result that would be
+//! ±Inf is truncated instead). `f64` uses the same rules with 52 explicit mantissa bits.
 //!
 //! Every function here is pure; slices are processed in place.
 

@@ -25,9 +25,12 @@ fn reference(x: f32, n: u32, mode: RoundingMode) -> f32 {
         RoundingMode::Truncate => t.floor(),
         RoundingMode::Nearest => (t + 0.5).floor(),
         RoundingMode::NearestEven => {
+            // Ties go to the neighbour whose last kept bit is 0 (for n = 0 that bit is the
+            // exponent's lowest bit, the significand having no explicit bit left).
             let f = t.floor();
             let d = t - f;
-            if d > 0.5 || (d == 0.5 && f % 2.0 != 0.0) {
+            let kept_lsb = |m: f64| ((((m * quantum) as f32).to_bits() >> (23 - n)) & 1) as u8;
+            if d > 0.5 || (d == 0.5 && kept_lsb(f) == 1) {
                 f + 1.0
             } else {
                 f

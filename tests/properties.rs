@@ -28,7 +28,8 @@ fn reference_f64(x: f64, n: u32, mode: RoundingMode) -> f64 {
     let up = match mode {
         RoundingMode::Truncate => false,
         RoundingMode::Nearest => rem >= half,
-        RoundingMode::NearestEven => rem > half || (rem == half && q % 2 == 1),
+        // The last kept bit of the pattern: for n = 0 it is the exponent's lowest bit.
+        RoundingMode::NearestEven => rem > half || (rem == half && if k == 52 { biased & 1 == 1 } else { q % 2 == 1 }),
     };
     // m·2^s in two power-of-two steps, each exact (a single 2^−1074 factor would underflow).
     let scale = |m: u128| m as f64 * 2f64.powi((s / 2) as i32) * 2f64.powi((s - s / 2) as i32);

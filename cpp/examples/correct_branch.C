@@ -1,0 +1,142 @@
+// correct_branch.C: ROOT macro that corrects one float branch of a (lossy-compressed) ATLAS
+// file with refloat, event by event, and optionally writes the corrected branch to a new file
+// (a friend tree with the same entries).
+//
+//   export LD_LIBRARY_PATH=$REFLOAT_PREFIX/lib:$LD_LIBRARY_PATH      # finds librefloat.so
+//   export ROOT_INCLUDE_PATH=$REFLOAT_PREFIX/include:$ROOT_INCLUDE_PATH  # finds refloat.hpp
+//   root -l -b -q '$REFLOAT_PREFIX/share/refloat/examples/correct_branch.C("DAOD_PHYSLITE.root", "AnalysisJetsAuxDyn.pt")'
+//
+// Arguments: file, branch, kept mantissa bits (-1: infer them from the whole branch), rounding
+// of the compression ("nearest" for ATLAS, "truncate", "nearest-even"), method ("midpoint",
+// "dither", "prior-mean"), seed (dither), tree name, output file ("" = do not write).
+// Branches of type std::vector<float> (jagged, xAOD aux) and float are supported.
+//
+// The correction body lives in correct_branch.hpp (ROOT-free; tested in cling and compiled).
+#include "TBranch.h"
+#include "TError.h"
+#include "TFile.h"
+#include "TInterpreter.h"
+#include "TString.h"
+#include "TSystem.h"
+#include "TTree.h"
+#include "TTreeReader.h"
+#include "TTreeReaderValue.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "correct_branch.hpp"
+
+// The TTreeReader loops. `inline`, so that cling compiles this only when correct_branch()
+// calls it through the interpreter, i.e. after librefloat.so is loaded (see below).
+inline int correct_branch_run(const char* path, const char* branch, int bits, const char* rounding,
+                              const char* method, unsigned long long seed, const char* tree_name,
+                              const char* out_path) {
+    try {
+        std::unique_ptr<TFile> file(TFile::Open(path, "READ"));
+        if (!file || file->IsZombie()) {
+            ::Error("correct_branch", "%s: cannot open the file", path);
+            return 1;
+        }
+        TTree* tree = nullptr;
+        file->GetObject(tree_name, tree);
+        if (!tree) {
+            ::Error("correct_branch", "%s: no tree '%s'", path, tree_name);
+            return 1;
+        }
+        TBranch* br = tree->GetBranch(branch);
+        if (!br) {
+            ::Error("correct_branch", "%s: tree '%s' has no branch '%s'", path, tree_name, branch);
+            return 1;
+        }
+        const bool jagged = std::string(br->GetClassName()) == "vector<float>";
+
+        refloat_macro::Settings settings;
+        settings.mode = refloat_macro::parse_rounding(rounding);
+        settings.method = refloat_macro::parse_method(method);
+        settings.seed = seed;
+
+        // Pass 1: the kept bits of the whole branch (not written in the file).
+        if (bits < 0) {
+            refloat_macro::BranchBits inferred;
+            TTreeReader reader(tree);
+            if (jagged) {
+                TTreeReaderValue<std::vector<float>> values(reader, branch);
+                while (reader.Next()) inferred.add(*values);
+            } else {
+                TTreeReaderValue<float> value(reader, branch);
+                while (reader.Next()) inferred.add(&*value, 1);
+            }
+            settings.mantissa_bits = inferred.bits();
+        } else {
+            settings.mantissa_bits = static_cast<unsigned>(bits);
+        }
+
+        // Pass 2: correct event by event, in place, and write if asked.
+        std::unique_ptr<TFile> out;
+        TTree* out_tree = nullptr;
+        std::vector<float> event;
+        float scalar = 0;
+        if (out_path && out_path[0]) {
+            out.reset(TFile::Open(out_path, "RECREATE"));
+            if (!out || out->IsZombie()) {
+                ::Error("correct_branch", "%s: cannot create the output file", out_path);
+                return 1;
+            }
+            out_tree = new TTree(tree_name, "refloat-corrected values (friend of the input tree)");
+            if (jagged)
+                out_tree->Branch(branch, &event);
+            else
+                out_tree->Branch(branch, &scalar, (std::string(branch) + "/F").c_str());
+        }
+        refloat_macro::Summary summary;
+        TTreeReader reader(tree);
+        if (jagged) {
+            TTreeReaderValue<std::vector<float>> values(reader, branch);
+            while (reader.Next()) {
+                event = *values;  // as the aux store hands it; corrected in place below
+                refloat_macro::correct_event(event, settings, &summary);
+                if (out_tree) out_tree->Fill();
+            }
+        } else {
+            TTreeReaderValue<float> value(reader, branch);
+            while (reader.Next()) {
+                event.assign(1, *value);
+                refloat_macro::correct_event(event, settings, &summary);
+                scalar = event[0];
+                if (out_tree) out_tree->Fill();
+            }
+        }
+        if (out) {
+            out->cd();
+            out_tree->Write();
+            out->Close();
+        }
+        ::Info("correct_branch",
+               "%s: %s at %u kept bits (%s, %s): %zu events, %zu values, %zu corrected (%zu changed), "
+               "%zu left as exact, %zu non-finite",
+               path, branch, settings.mantissa_bits, rounding, method, summary.events, summary.values,
+               summary.corrected, summary.changed, summary.left_exact, summary.non_finite);
+        return 0;
+    } catch (const refloat::Error& e) {
+        ::Error("correct_branch", "%s: %s: %s", path, branch, e.what());
+        return 1;
+    }
+}
+
+void correct_branch(const char* path = "DAOD_PHYSLITE.root", const char* branch = "AnalysisJetsAuxDyn.pt",
+                    int bits = -1, const char* rounding = "nearest", const char* method = "midpoint",
+                    unsigned long long seed = 0, const char* tree_name = "CollectionTree",
+                    const char* out_path = "") {
+    if (gSystem->Load("librefloat") < 0) {
+        ::Error("correct_branch", "cannot load librefloat.so: add its directory to LD_LIBRARY_PATH");
+        return;
+    }
+    // Cling compiles a function, and resolves the symbols it calls, before running it; code
+    // that calls into librefloat must therefore be compiled after the Load above. Running the
+    // loops through the interpreter does that. (R__LOAD_LIBRARY(librefloat) at the top of a
+    // macro is the other way.)
+    gInterpreter->ProcessLine(TString::Format("correct_branch_run(\"%s\", \"%s\", %d, \"%s\", \"%s\", %lluULL, \"%s\", \"%s\");",
+                                              path, branch, bits, rounding, method, seed, tree_name, out_path));
+}

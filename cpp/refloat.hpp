@@ -1,0 +1,194 @@
+// refloat.hpp: header-only C++ layer over the refloat C API (refloat.h).
+//
+// Undo as much as physics allows of ATLAS's lossy float compression (mantissa rounding to
+// `mantissa_bits` kept bits, CxxUtils::FloatCompressor). Everything here is inline and calls
+// only the C functions of librefloat, so it works with the shared or the static library, in
+// compiled code and in ROOT's interpreter (cling) alike. C++17; std::span overloads with C++20.
+//
+// Errors throw refloat::Error (a std::runtime_error) carrying the C status (refloat_status)
+// and the library's message. Buffers are corrected in place and are left untouched when an
+// exception is thrown. The invariant of every correction: re-quantising a corrected value
+// gives back the stored value, bit for bit.
+//
+//   std::vector<float> pt = ...;                       // one event's values, as stored
+//   refloat::correct(pt, 10, refloat::Rounding::Nearest, refloat::Method::Midpoint);
+#ifndef REFLOAT_HPP
+#define REFLOAT_HPP
+
+#include "refloat.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#if __cplusplus >= 202002L && defined(__has_include)
+#if __has_include(<span>)
+#include <span>
+#define REFLOAT_HPP_HAS_SPAN 1
+#endif
+#endif
+
+namespace refloat {
+
+/// How the dropped mantissa bits were removed when the data was stored.
+enum class Rounding : std::uint32_t {
+    Nearest = REFLOAT_NEAREST,          ///< half away from zero: ATLAS FloatCompressor
+    Truncate = REFLOAT_TRUNCATE,        ///< toward zero: ROOT RNTuple Real32Trunc
+    NearestEven = REFLOAT_NEAREST_EVEN  ///< IEEE half to even on the kept bits
+};
+
+/// The estimator a correction uses inside each value's interval of originals.
+enum class Method : std::uint32_t {
+    Midpoint = REFLOAT_MIDPOINT,    ///< centre of the interval
+    Dither = REFLOAT_DITHER,        ///< uniform in the interval, from (seed, index)
+    PriorMean = REFLOAT_PRIOR_MEAN  ///< conditional mean under the buffer's own density
+};
+
+/// What a correction did: values corrected, left alone as exact, non-finite.
+using CorrectionReport = refloat_correction_report;
+
+/// A failed refloat call: `status()` is the C status (a refloat_status), `what()` the message.
+class Error : public std::runtime_error {
+public:
+    Error(int status, const std::string& message) : std::runtime_error(message), status_(status) {}
+    /// The refloat_status number (REFLOAT_NULL_PARAMETER, REFLOAT_NOT_QUANTISED, ...).
+    int status() const noexcept { return status_; }
+
+private:
+    int status_;
+};
+
+/// Intervals of originals: every original stored as value i lies in [lo[i], hi[i]].
+struct Intervals {
+    std::vector<float> lo;
+    std::vector<float> hi;
+};
+
+namespace detail {
+inline void check(int status) {
+    if (status != REFLOAT_OK) throw Error(status, refloat_last_error());
+}
+inline void check_same_size(std::size_t a, std::size_t b, const char* what) {
+    if (a != b)
+        throw Error(REFLOAT_LENGTH_MISMATCH, std::string("length mismatch: ") + what + " (" +
+                                                 std::to_string(a) + " vs " + std::to_string(b) + ")");
+}
+inline refloat_rounding c(Rounding m) { return static_cast<refloat_rounding>(m); }
+inline refloat_method c(Method m) { return static_cast<refloat_method>(m); }
+}  // namespace detail
+
+/// The library version, e.g. "0.1.0".
+inline const char* version() { return refloat_version(); }
+
+// ---- pointer + length ------------------------------------------------------------------
+
+/// Quantise in place to `mantissa_bits` kept bits (0..23), as the compression did.
+inline void quantise(float* data, std::size_t n, unsigned mantissa_bits, Rounding mode) {
+    detail::check(refloat_quantise_f32(data, n, mantissa_bits, detail::c(mode)));
+}
+/// Quantise doubles in place to `mantissa_bits` kept bits (0..52).
+inline void quantise(double* data, std::size_t n, unsigned mantissa_bits, Rounding mode) {
+    detail::check(refloat_quantise_f64(data, n, mantissa_bits, detail::c(mode)));
+}
+
+/// Correct stored values in place; each result re-quantises to its stored value. Values
+/// that look exact (0, ±1, sentinels) and NaN/Inf are left alone. Throws (REFLOAT_NOT_QUANTISED)
+/// if a value cannot have been stored with `mantissa_bits` and `mode`; `data` is untouched then.
+inline CorrectionReport correct(float* data, std::size_t n, unsigned mantissa_bits, Rounding mode,
+                                Method method = Method::Midpoint, std::uint64_t seed = 0) {
+    CorrectionReport report{};
+    detail::check(refloat_correct_report_f32(data, n, mantissa_bits, detail::c(mode), detail::c(method),
+                                             seed, &report));
+    return report;
+}
+
+/// The kept mantissa bits of compressed data (pass a whole branch, not one event).
+inline unsigned infer_mantissa_bits(const float* data, std::size_t n) {
+    std::uint32_t bits = 0;
+    detail::check(refloat_infer_mantissa_bits_f32(data, n, &bits));
+    return bits;
+}
+
+/// Intervals of originals of `stored[0..n)` into `lo[0..n)` and `hi[0..n)`.
+inline void intervals(const float* stored, std::size_t n, unsigned mantissa_bits, Rounding mode,
+                      float* lo, float* hi) {
+    detail::check(refloat_interval_f32(stored, n, mantissa_bits, detail::c(mode), lo, hi));
+}
+
+/// `residual[i] = original[i] − stored[i]` (computed in double, rounded once to float).
+inline void residuals(const float* original, const float* stored, std::size_t n, float* residual) {
+    detail::check(refloat_residual_f32(original, stored, n, residual));
+}
+
+/// Throw (REFLOAT_INVALID_INPUT) unless every corrected value re-quantises to its stored value.
+inline void verify(const float* corrected, const float* stored, std::size_t n, unsigned mantissa_bits,
+                   Rounding mode) {
+    detail::check(refloat_verify_f32(corrected, stored, n, mantissa_bits, detail::c(mode)));
+}
+
+// ---- std::vector -----------------------------------------------------------------------
+
+inline void quantise(std::vector<float>& v, unsigned mantissa_bits, Rounding mode) {
+    quantise(v.data(), v.size(), mantissa_bits, mode);
+}
+inline void quantise(std::vector<double>& v, unsigned mantissa_bits, Rounding mode) {
+    quantise(v.data(), v.size(), mantissa_bits, mode);
+}
+inline CorrectionReport correct(std::vector<float>& v, unsigned mantissa_bits, Rounding mode,
+                                Method method = Method::Midpoint, std::uint64_t seed = 0) {
+    return correct(v.data(), v.size(), mantissa_bits, mode, method, seed);
+}
+inline unsigned infer_mantissa_bits(const std::vector<float>& v) { return infer_mantissa_bits(v.data(), v.size()); }
+inline Intervals intervals(const std::vector<float>& stored, unsigned mantissa_bits, Rounding mode) {
+    Intervals out{std::vector<float>(stored.size()), std::vector<float>(stored.size())};
+    intervals(stored.data(), stored.size(), mantissa_bits, mode, out.lo.data(), out.hi.data());
+    return out;
+}
+inline std::vector<float> residuals(const std::vector<float>& original, const std::vector<float>& stored) {
+    detail::check_same_size(original.size(), stored.size(), "original vs stored");
+    std::vector<float> out(original.size());
+    residuals(original.data(), stored.data(), original.size(), out.data());
+    return out;
+}
+inline void verify(const std::vector<float>& corrected, const std::vector<float>& stored, unsigned mantissa_bits,
+                   Rounding mode) {
+    detail::check_same_size(corrected.size(), stored.size(), "corrected vs stored");
+    verify(corrected.data(), stored.data(), stored.size(), mantissa_bits, mode);
+}
+
+// ---- std::span (C++20) -----------------------------------------------------------------
+#ifdef REFLOAT_HPP_HAS_SPAN
+inline void quantise(std::span<float> v, unsigned mantissa_bits, Rounding mode) {
+    quantise(v.data(), v.size(), mantissa_bits, mode);
+}
+inline void quantise(std::span<double> v, unsigned mantissa_bits, Rounding mode) {
+    quantise(v.data(), v.size(), mantissa_bits, mode);
+}
+inline CorrectionReport correct(std::span<float> v, unsigned mantissa_bits, Rounding mode,
+                                Method method = Method::Midpoint, std::uint64_t seed = 0) {
+    return correct(v.data(), v.size(), mantissa_bits, mode, method, seed);
+}
+inline unsigned infer_mantissa_bits(std::span<const float> v) { return infer_mantissa_bits(v.data(), v.size()); }
+inline void intervals(std::span<const float> stored, unsigned mantissa_bits, Rounding mode, std::span<float> lo,
+                      std::span<float> hi) {
+    detail::check_same_size(lo.size(), stored.size(), "lo output vs stored");
+    detail::check_same_size(hi.size(), stored.size(), "hi output vs stored");
+    intervals(stored.data(), stored.size(), mantissa_bits, mode, lo.data(), hi.data());
+}
+inline void residuals(std::span<const float> original, std::span<const float> stored, std::span<float> residual) {
+    detail::check_same_size(original.size(), stored.size(), "original vs stored");
+    detail::check_same_size(residual.size(), stored.size(), "residual output vs stored");
+    residuals(original.data(), stored.data(), stored.size(), residual.data());
+}
+inline void verify(std::span<const float> corrected, std::span<const float> stored, unsigned mantissa_bits,
+                   Rounding mode) {
+    detail::check_same_size(corrected.size(), stored.size(), "corrected vs stored");
+    verify(corrected.data(), stored.data(), stored.size(), mantissa_bits, mode);
+}
+#endif
+
+}  // namespace refloat
+
+#endif  // REFLOAT_HPP

@@ -1,0 +1,106 @@
+// refloat_cxx.hpp: the cxx bridge (src/ffi/bridge.rs) for C++ code, with std::vector /
+// std::span in and refloat::Error out.
+//
+// The generated bridge header "refloat/src/ffi/bridge.rs.h" declares refloat::bridge::* with
+// rust::Slice / rust::Vec and throws rust::Error; this header wraps those calls so that they
+// take standard containers and throw refloat::Error (status + message) like refloat.hpp.
+// Needs librefloat built with the bridge: the CMake targets refloat::refloat and
+// refloat::refloat_static both provide it (cargo's own cdylib does not export the C++ half;
+// link cargo's librefloat.a instead). Include paths: the installed include/ directory, or
+// include/, cpp/ and target/cxxbridge/ of a cargo build. C++17 (spans with C++20).
+//
+//   std::vector<float>& pt = ...;   // an xAOD aux branch's per-event vector
+//   auto summary = refloat::cxx::correct(pt, 10, refloat::Rounding::Nearest);
+#ifndef REFLOAT_CXX_HPP
+#define REFLOAT_CXX_HPP
+
+#include "refloat.hpp"
+#include "rust/cxx.h"
+#include "refloat/src/ffi/bridge.rs.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace refloat {
+namespace cxx {
+
+using bridge::CorrectionSummary;
+
+namespace detail {
+inline bridge::Rounding b(Rounding m) { return static_cast<bridge::Rounding>(static_cast<std::uint32_t>(m)); }
+inline bridge::Method b(Method m) { return static_cast<bridge::Method>(static_cast<std::uint32_t>(m)); }
+
+/// Call a bridge function, turning rust::Error into refloat::Error with the C status.
+template <class F>
+auto call(F&& f) -> decltype(f()) {
+    try {
+        return f();
+    } catch (const rust::Error& e) {
+        int status = bridge::last_error_status();
+        throw Error(status != REFLOAT_OK ? status : REFLOAT_OTHER, e.what());
+    }
+}
+}  // namespace detail
+
+/// The library version, e.g. "0.1.0" (from the Rust side of the bridge).
+inline std::string version() { return std::string(bridge::version()); }
+
+/// Correct an event's std::vector<float> in place (see refloat::correct); the vector is
+/// handed to Rust as it is, nothing is copied.
+inline CorrectionSummary correct(std::vector<float>& v, unsigned mantissa_bits, Rounding mode,
+                                 Method method = Method::Midpoint, std::uint64_t seed = 0) {
+    return detail::call([&] { return bridge::correct_vector(v, mantissa_bits, detail::b(mode), detail::b(method), seed); });
+}
+
+/// Correct a float buffer in place.
+inline CorrectionSummary correct(float* data, std::size_t n, unsigned mantissa_bits, Rounding mode,
+                                 Method method = Method::Midpoint, std::uint64_t seed = 0) {
+    return detail::call([&] {
+        return bridge::correct(rust::Slice<float>(data, n), mantissa_bits, detail::b(mode), detail::b(method), seed);
+    });
+}
+
+/// Correct a whole jagged branch: `values` holds all events concatenated, `counts[e]` the
+/// number of values of event e. Checked as a whole first: nothing is written on error.
+inline CorrectionSummary correct_events(std::vector<float>& values, const std::vector<std::uint64_t>& counts,
+                                        unsigned mantissa_bits, Rounding mode, Method method = Method::Midpoint,
+                                        std::uint64_t seed = 0) {
+    return detail::call([&] {
+        return bridge::correct_events(rust::Slice<float>(values.data(), values.size()),
+                                      rust::Slice<const std::uint64_t>(counts.data(), counts.size()),
+                                      mantissa_bits, detail::b(mode), detail::b(method), seed);
+    });
+}
+
+/// The kept mantissa bits of compressed data (pass a whole branch).
+inline unsigned infer_mantissa_bits(const std::vector<float>& v) {
+    return detail::call([&] { return bridge::infer_mantissa_bits(rust::Slice<const float>(v.data(), v.size())); });
+}
+
+/// Intervals of originals of every stored value.
+inline Intervals intervals(const std::vector<float>& stored, unsigned mantissa_bits, Rounding mode) {
+    bridge::Intervals iv = detail::call(
+        [&] { return bridge::intervals(rust::Slice<const float>(stored.data(), stored.size()), mantissa_bits, detail::b(mode)); });
+    return Intervals{std::vector<float>(iv.lo.begin(), iv.lo.end()), std::vector<float>(iv.hi.begin(), iv.hi.end())};
+}
+
+/// `original − stored` (double arithmetic, rounded once to float).
+inline std::vector<float> residuals(const std::vector<float>& original, const std::vector<float>& stored) {
+    rust::Vec<float> r = detail::call([&] {
+        return bridge::residuals(rust::Slice<const float>(original.data(), original.size()),
+                                 rust::Slice<const float>(stored.data(), stored.size()));
+    });
+    return std::vector<float>(r.begin(), r.end());
+}
+
+#ifdef REFLOAT_HPP_HAS_SPAN
+inline CorrectionSummary correct(std::span<float> v, unsigned mantissa_bits, Rounding mode,
+                                 Method method = Method::Midpoint, std::uint64_t seed = 0) {
+    return refloat::cxx::correct(v.data(), v.size(), mantissa_bits, mode, method, seed);
+}
+#endif
+
+}  // namespace cxx
+}  // namespace refloat
+
+#endif  // REFLOAT_CXX_HPP

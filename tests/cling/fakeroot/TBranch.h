@@ -1,0 +1,6 @@
+#pragma once
+class TBranch {
+public:
+    virtual ~TBranch();
+    virtual const char* GetClassName() const;
+};

@@ -1,0 +1,3 @@
+#pragma once
+void Error(const char* location, const char* fmt, ...);
+void Info(const char* location, const char* fmt, ...);

@@ -1,0 +1,6 @@
+#pragma once
+class TString {
+public:
+    static TString Format(const char* fmt, ...);
+    operator const char*() const;
+};

@@ -1,0 +1,7 @@
+#pragma once
+class TSystem {
+public:
+    virtual ~TSystem();
+    virtual int Load(const char* module, const char* entry = "", bool system = false);
+};
+extern TSystem* gSystem;

@@ -1,4 +1,7 @@
-fn main() {
-    eprintln!("refloat: command-line interface not built yet");
-    std::process::exit(2);
+//! `refloat`: the command line. See `refloat --help`; each subcommand lives in `src/cli/`.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
 }

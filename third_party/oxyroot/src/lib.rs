@@ -188,7 +188,8 @@ pub mod rbase;
 
 mod rbytes;
 mod rcolors;
-mod rcompress;
+pub mod rcompress;
+pub mod rewrite;
 pub mod rcont;
 mod rdict;
 mod riofs;
@@ -200,7 +201,10 @@ mod rusty;
 mod rvers;
 mod utils;
 
+pub use rcompress::{compress, decompress, Algorithm, Compression};
 pub use riofs::file::RootFile;
+pub use riofs::Error as FileError;
+pub use rtree::floats::{BasketBytes, FloatColumn, FloatStorage};
 pub use rtree::branch::Branch;
 pub use rtree::tree::reader::ReaderTree;
 

@@ -133,6 +133,11 @@ impl<'a> RBuffer<'a> {
         self.r.c as i64 + self.offset as i64
     }
 
+    /// Index of the next byte in the underlying slice (`pos()` without the key offset).
+    pub(crate) fn raw_pos(&self) -> usize {
+        self.r.c
+    }
+
     pub fn set_pos(&mut self, pos: i64) {
         let pos = pos - self.offset as i64;
         assert!(pos >= 0);

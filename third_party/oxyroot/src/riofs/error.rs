@@ -42,11 +42,20 @@ pub enum Error {
         key_class: String,
         obj_class: String,
     },
+    /// A file cannot be rewritten (see [`crate::rewrite`]); the message says why.
+    Rewrite(String),
+    /// The file (or an object in it) is not what it should be; the message says why.
+    InvalidFile(String),
 }
 
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        write!(f, "IO/Root Error: {:?}", self)
+        match self {
+            Error::RCompress(e) => write!(f, "IO/Root Error: {e}"),
+            Error::Io(e) => write!(f, "IO/Root Error: {e}"),
+            Error::Rewrite(m) | Error::InvalidFile(m) => write!(f, "IO/Root Error: {m}"),
+            _ => write!(f, "IO/Root Error: {:?}", self),
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use std::rc::Rc;
 use crate::rbytes::rbuffer::RBuffer;
 use crate::rbytes::wbuffer::WBuffer;
 use crate::rbytes::{Marshaler, StreamerInfoContext};
+use crate::rcompress::Compression;
 use crate::rcont::list::{ReaderList, WriterList};
 use crate::rdict::streamers::db::streamer_info_from;
 use crate::rdict::{Streamer, StreamerInfo, Visitor};
@@ -129,6 +130,13 @@ impl RootFileWriter {
         self.writer.as_mut().expect("ERROR").write_all(buf)?;
         Ok(())
     }
+
+    pub(crate) fn flush(&mut self) -> Result<()> {
+        if let Some(w) = self.writer.as_mut() {
+            w.flush()?;
+        }
+        Ok(())
+    }
 }
 
 // impl Clone for RootFileWriter {
@@ -156,6 +164,8 @@ pub struct RootFile {
     sinfos: RootFileStreamerInfoContext,
     dir: TDirectoryFile,
     id: String,
+    /// Compression applied to objects written to this file.
+    write_compression: Compression,
 }
 
 impl RootFile {
@@ -194,7 +204,37 @@ impl RootFile {
         Ok(f)
     }
 
+    /// Create a new file whose objects are stored uncompressed (header `fCompress` = 0).
+    ///
+    /// See [`create_with_compression`](Self::create_with_compression) to compress.
     pub fn create<P>(path: P) -> Result<Self>
+    where
+        P: AsRef<Path>,
+    {
+        Self::create_with_compression(path, Compression::NONE)
+    }
+
+    /// Create a new file whose objects (tree baskets, the tree header, the streamer infos)
+    /// are compressed with `compression`, the way ROOT does it: blocks of at most 16 MiB − 1
+    /// bytes with a 9-byte header each; the file header's `fCompress` and the `fCompress` of
+    /// the branches written by a [`WriterTree`](crate::WriterTree) are set to
+    /// [`Compression::root_setting`].
+    ///
+    /// ```
+    /// use oxyroot::{Compression, RootFile, WriterTree};
+    /// let path = std::env::temp_dir().join("oxyroot_doc_zstd.root");
+    /// let mut file = RootFile::create_with_compression(&path, "zstd:5".parse().unwrap()).unwrap();
+    /// let mut tree = WriterTree::new("t");
+    /// tree.new_branch("x", (0..10_000).map(|i| (i % 100) as f32));
+    /// tree.write(&mut file).unwrap();
+    /// file.close().unwrap();
+    /// let mut f = RootFile::open(&path).unwrap();
+    /// assert_eq!(f.compression(), 505);
+    /// let t = f.get_tree("t").unwrap();
+    /// let x: Vec<f32> = t.branch("x").unwrap().as_iter::<f32>().unwrap().collect();
+    /// assert_eq!(x[1234], 34.0);
+    /// ```
+    pub fn create_with_compression<P>(path: P, compression: Compression) -> Result<Self>
     where
         P: AsRef<Path>,
     {
@@ -208,7 +248,7 @@ impl RootFile {
             begin: consts::kBEGIN,
             end: consts::kBEGIN,
             units: 4,
-            compression: 1,
+            compression: compression.root_setting(),
             ..Default::default()
         };
 
@@ -223,6 +263,7 @@ impl RootFile {
             spans,
             dir,
             id: s.clone(),
+            write_compression: compression,
             ..Default::default()
         };
 
@@ -357,6 +398,8 @@ impl RootFile {
         self.write_streamer_info()?;
         self.write_free_segments()?;
         self.write_header()?;
+        // Without this the file is only complete once the RootFile is dropped.
+        self.writer()?.flush()?;
 
         Ok(())
     }
@@ -396,7 +439,11 @@ impl RootFile {
 
         trace!("magic = {:?}", magic);
 
-        assert_eq!(magic, ROOT_MAGIC.as_bytes());
+        if magic != ROOT_MAGIC.as_bytes() {
+            return Err(Error::InvalidFile(
+                "not a ROOT file (it does not start with 'root')".to_string(),
+            ));
+        }
 
         let version = r.read_i32()?;
         trace!("version = {}", version);
@@ -893,11 +940,17 @@ impl RootFile {
 
     pub fn get_tree(&mut self, name: &str) -> Result<ReaderTree> {
         let objet = self.get_object(name)?;
-        let mut objet: ReaderTree = *objet.downcast::<ReaderTree>().expect("");
+        let mut objet: ReaderTree = *objet
+            .downcast::<ReaderTree>()
+            .map_err(|_| Error::InvalidFile(format!("object '{name}' is not a TTree")))?;
 
         objet.set_reader(Some(self.reader()?.clone()));
         objet.set_streamer_info(self.sinfos.clone());
         Ok(objet)
+    }
+
+    pub(crate) fn streamer_infos(&self) -> RootFileStreamerInfoContext {
+        self.sinfos.clone()
     }
 
     pub fn keys_name(&self) -> impl Iterator<Item = &str> {
@@ -921,8 +974,22 @@ impl RootFile {
     fn title(&self) -> &str {
         self.dir().dir().named().title()
     }
+    /// ROOT's `fCompress` setting in the file header (`algorithm * 100 + level`).
     pub fn compression(&self) -> i32 {
         self.header.compression()
+    }
+
+    /// The compression applied to objects written to this file (none for a file opened
+    /// for reading).
+    pub fn output_compression(&self) -> Compression {
+        self.write_compression
+    }
+
+    /// Change the compression of objects written from now on (and the header's
+    /// `fCompress`). Objects already written keep theirs.
+    pub fn set_compression(&mut self, compression: Compression) {
+        self.write_compression = compression;
+        self.header.compression = compression.root_setting();
     }
 }
 

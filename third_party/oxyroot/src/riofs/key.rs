@@ -271,7 +271,7 @@ impl Key {
             key.rvers += 1000;
         }
 
-        key.buffer = rcompress::compress(buf, f.compression())?;
+        key.buffer = rcompress::compress(buf, f.output_compression())?;
         // trace!(
         //     ";KEY.new_from_buffer.{indent}.buf.after_compression:{:?}",
         //     key.buffer
@@ -366,7 +366,7 @@ impl Key {
             ";KEY.new_from_object.buf.len.before_compression:{:?}",
             buf.len()
         );
-        let buf = rcompress::compress(buf.buffer(), f.compression())?;
+        let buf = rcompress::compress(buf.buffer(), f.output_compression())?;
         trace!(
             ";KEY.new_from_object.buf.len.after_compression:{:?}",
             buf.len()

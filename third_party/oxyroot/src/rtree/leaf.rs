@@ -131,7 +131,7 @@ impl Leaf {
         leaf
     }
 
-    fn tleaf(&self) -> &TLeaf {
+    pub(crate) fn tleaf(&self) -> &TLeaf {
         let l: &TLeaf = self.into();
         l
     }
@@ -302,6 +302,18 @@ impl TLeaf {
     }
 }
 
+impl TLeaf {
+    /// Number of fixed-length elements per entry (`fLen`, at least 1).
+    pub(crate) fn len(&self) -> i32 {
+        self.len
+    }
+
+    /// Whether the leaf is a variable-length array counted by another leaf (`fLeafCount`).
+    pub(crate) fn has_count(&self) -> bool {
+        self.count.is_some()
+    }
+}
+
 impl Named for TLeaf {
     fn title(&self) -> &'_ str {
         self.named.title()
@@ -331,22 +343,17 @@ impl Unmarshaler for TLeaf {
         self.hasrange = r.read_bool()?;
         self.unsigned = r.read_bool()?;
 
-        let ptr = r.read_object_any_into()?;
-
-        match ptr {
-            None => {}
-            Some(p) => {
-                if p.class() == "TLeafElement" {
-                    let _p = p.downcast::<LeafElement>().unwrap();
-
-                    //  todo!("");
-
-                    self.count = Some(LeafCount {});
-                } else {
-                    todo!("can not read ptr:{}", p.class())
-                }
-            }
-        };
+        // fLeafCount: the leaf holding the per-entry length of a variable-size array
+        // (a TLeafElement for split objects, a TLeafI/TLeafL/... for `x[n]/F` leaves).
+        // Present unless the pointer is null (tag 0); a back-reference to a leaf read
+        // before (the usual case) reads as `None`, so look at the tag itself.
+        let at = r.pos();
+        let present = r.read_u32()? != 0;
+        r.set_pos(at);
+        let _ptr = r.read_object_any_into()?;
+        if present {
+            self.count = Some(LeafCount {});
+        }
 
         if self.len == 0 {
             self.len = 1;

@@ -1,5 +1,6 @@
 pub mod basket;
 pub(crate) mod branch;
+pub mod floats;
 pub(crate) mod leaf;
 pub mod streamer_type;
 pub(crate) mod tree;

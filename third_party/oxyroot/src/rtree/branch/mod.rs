@@ -1,4 +1,4 @@
-mod tbranch;
+pub(crate) mod tbranch;
 mod tbranch_element;
 mod tbranch_props;
 

@@ -68,6 +68,24 @@ pub struct TBranch {
     pub(crate) sinfos: Option<RootFileStreamerInfoContext>,
 
     pub(crate) props: TBranchProps,
+
+    /// Where the fields that point into the file sit in the buffer this branch was read
+    /// from (used to relocate baskets when a file is rewritten).
+    pub(crate) streamed: StreamedFields,
+}
+
+/// Byte positions, in the buffer a `TBranch` was unmarshalled from, of the fields that a
+/// file rewrite has to patch. All integers there are big-endian.
+#[derive(Default, Debug, Clone)]
+pub(crate) struct StreamedFields {
+    /// `fCompress` (i32).
+    pub(crate) compress: Option<usize>,
+    /// `fZipBytes`: position and whether it is stored as a double (TBranch version < 10).
+    pub(crate) zip_bytes: Option<(usize, bool)>,
+    /// First element of `fBasketBytes` (i32 array of `fMaxBaskets`).
+    pub(crate) basket_bytes: Option<usize>,
+    /// First element of `fBasketSeek` and its width (4 or 8 bytes).
+    pub(crate) basket_seek: Option<(usize, usize)>,
 }
 
 impl From<Branch> for TBranch {
@@ -348,6 +366,7 @@ impl Unmarshaler for TBranch {
         if hdr.vers >= 10 {
             r.read_object(&mut self.named)?;
             r.read_object(&mut self.attfill)?;
+            self.streamed.compress = Some(r.raw_pos());
             self.compress = r.read_i32()?;
             self.basket_size = r.read_i32()?;
             trace!(
@@ -389,6 +408,7 @@ impl Unmarshaler for TBranch {
             }
 
             self.tot_bytes = r.read_i64()?;
+            self.streamed.zip_bytes = Some((r.raw_pos(), false));
             self.zip_bytes = r.read_i64()?;
             trace!(";TBranch.unmarshal.{_beg}.tot_bytes: {}", self.tot_bytes);
             trace!(";TBranch.unmarshal.{_beg}.zip_bytes: {}", self.zip_bytes);
@@ -430,6 +450,7 @@ impl Unmarshaler for TBranch {
 
             {
                 let _ = r.read_i8()?;
+                self.streamed.basket_bytes = Some(r.raw_pos());
                 let mut b = vec![0; self.max_baskets as usize];
                 r.read_array_i32(b.as_mut_slice())?;
 
@@ -448,6 +469,7 @@ impl Unmarshaler for TBranch {
 
             {
                 let _ = r.read_i8()?;
+                self.streamed.basket_seek = Some((r.raw_pos(), 8));
                 let mut b = vec![0_i64; self.max_baskets as usize];
                 r.read_array_i64(b.as_mut_slice())?;
 
@@ -475,6 +497,7 @@ impl Unmarshaler for TBranch {
                 r.read_object(&mut self.attfill)?;
             }
 
+            self.streamed.compress = Some(r.raw_pos());
             self.compress = r.read_i32()?;
             self.basket_size = r.read_i32()?;
             self.entry_offset_len = r.read_i32()?;
@@ -489,6 +512,7 @@ impl Unmarshaler for TBranch {
 
             self.entries = r.read_f64()? as i64;
             self.tot_bytes = r.read_f64()? as i64;
+            self.streamed.zip_bytes = Some((r.raw_pos(), true));
             self.zip_bytes = r.read_f64()? as i64;
 
             trace!(
@@ -559,6 +583,7 @@ impl Unmarshaler for TBranch {
             );
             {
                 let _ = r.read_i8()?;
+                self.streamed.basket_bytes = Some(r.raw_pos());
                 let mut b = vec![0; self.max_baskets as usize];
                 r.read_array_i32(b.as_mut_slice())?;
 
@@ -606,6 +631,7 @@ impl Unmarshaler for TBranch {
             {
                 match r.read_i8()? {
                     2 => {
+                        self.streamed.basket_seek = Some((r.raw_pos(), 8));
                         let mut b = vec![0_i64; self.max_baskets as usize];
                         r.read_array_i64(b.as_mut_slice())?;
 
@@ -613,6 +639,7 @@ impl Unmarshaler for TBranch {
                             .extend_from_slice(&b.as_slice()[..self.write_basket as usize]);
                     }
                     _ => {
+                        self.streamed.basket_seek = Some((r.raw_pos(), 4));
                         let mut b = vec![0_i32; self.max_baskets as usize];
                         r.read_array_i32(b.as_mut_slice())?;
                         self.basket_seek.reserve(b.len());

@@ -66,6 +66,16 @@ impl TBranchElement {
         self.stype
     }
 
+    /// `fType` of the branch (0 for a top-level object or a leaf of one).
+    pub(crate) fn branch_type(&self) -> i32 {
+        self.btype
+    }
+
+    /// `fID`: the element's serial number in its class's streamer info (-1 for a whole object).
+    pub(crate) fn element_id(&self) -> i32 {
+        self.id
+    }
+
     pub fn class_name(&self) -> &str {
         &self.class_name
     }
@@ -485,10 +495,10 @@ impl Unmarshaler for TBranchElement {
         if hdr.vers > 1 {
             self.max = r.read_i32()?;
 
+            // fBranchCount, fBranchCount2: the branches holding the sizes of a split
+            // TClonesArray / STL collection; not needed here, read past them.
             let _bcount1 = r.read_object_any_into()?;
-            assert!(_bcount1.is_none());
             let _bcount2 = r.read_object_any_into()?;
-            assert!(_bcount2.is_none());
 
             // bcount1 := r.ReadObjectAny()
             // if bcount1 != nil {

@@ -27,6 +27,11 @@ where
     pub fn branch(&self) -> &Branch {
         &self.branch
     }
+
+    /// Set the branch's `fCompress` (the ROOT setting its baskets are written with).
+    pub(crate) fn set_compress(&mut self, setting: i32) {
+        self.branch.tbranch_mut().compress = setting;
+    }
 }
 
 impl<T> Debug for WBranch<T>

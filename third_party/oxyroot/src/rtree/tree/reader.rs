@@ -15,6 +15,11 @@ pub struct ReaderTree {
     tree: Tree<Branch>,
     reader: Option<RootFileReader>,
     user_infos: Option<ReaderList>,
+    /// Position of `fZipBytes` in the buffer the tree was read from, and whether it is a
+    /// double (TTree version <= 5); used when a file is rewritten.
+    pub(crate) zip_bytes_pos: Option<(usize, bool)>,
+    /// Whether the tree has a `fBranchRef` (a TBranchRef, whose baskets are not tracked).
+    pub(crate) has_branch_ref: bool,
 }
 
 impl ReaderTree {
@@ -157,11 +162,13 @@ impl Unmarshaler for ReaderTree {
         if hdr.vers > 5 {
             self.tree.entries = r.read_i64()?;
             self.tree.tot_bytes = r.read_i64()?;
+            self.zip_bytes_pos = Some((r.raw_pos(), false));
             self.tree.zip_bytes = r.read_i64()?;
             self.tree.saved_bytes = r.read_i64()?;
         } else {
             self.tree.entries = r.read_f64()? as i64;
             self.tree.tot_bytes = r.read_f64()? as i64;
+            self.zip_bytes_pos = Some((r.raw_pos(), true));
             self.tree.zip_bytes = r.read_f64()? as i64;
             self.tree.saved_bytes = r.read_f64()? as i64;
         }
@@ -257,66 +264,32 @@ impl Unmarshaler for ReaderTree {
             r.pos()
         );
 
+        // fAliases, fIndexValues, fIndex, fTreeIndex, fFriends: read past them (not used).
         if hdr.vers > 5 {
-            // tree.aliases
-            let v = r.read_object_any_into()?;
-            if v.is_some() {
-                todo!()
-            }
+            let _aliases = r.read_object_any_into()?;
         }
-
-        {
-            //tree.indexValues
-            let v = r.read_object_any_into()?;
-            if v.is_some() {
-                todo!()
-            }
-        }
-
-        {
-            //tree.index
-            let v = r.read_object_any_into()?;
-            if v.is_some() {
-                todo!()
-            }
-        }
+        let _index_values = r.read_object_any_into()?;
+        let _index = r.read_object_any_into()?;
 
         if hdr.vers > 5 {
-            //tree.treeindex
-            let v = r.read_object_any_into()?;
-            if v.is_some() {
-                todo!()
-            }
-
-            //tree.friends
-            let v = r.read_object_any_into()?;
-            if v.is_some() {
-                todo!()
-            }
+            let _tree_index = r.read_object_any_into()?;
+            let _friends = r.read_object_any_into()?;
 
             trace!(";Tree.unmarshal.{}.pos_before_user_info: {}", _beg, r.pos());
 
             //tree.userInfo
             let v = r.read_object_any_into()?;
             if let Some(v) = v {
-                self.user_infos = Some(*v.downcast::<ReaderList>().unwrap());
-                trace!(
-                    ";Tree.unmarshal.a{_beg}.userInfo.len: {}",
-                    self.user_infos.as_ref().unwrap().len()
-                );
+                if let Ok(list) = v.downcast::<ReaderList>() {
+                    self.user_infos = Some(*list);
+                }
             }
 
             trace!(";Tree.unmarshal.{}.pos_after_user_info: {}", _beg, r.pos());
 
-            // let user_info = r.read_object_into::<ReaderList>()?;
-
-            // todo!();
-
             //tree.branchRef
             let v = r.read_object_any_into()?;
-            if v.is_some() {
-                todo!()
-            }
+            self.has_branch_ref = v.is_some();
         }
 
         Ok(())

@@ -120,6 +120,11 @@ impl WriterTree {
             .map(|_b| false)
             .collect::<Vec<_>>();
         let mut branches = std::mem::take(&mut self.tree.branches);
+        // ROOT's TBranch::fCompress: the setting its baskets are written with.
+        let setting = file.output_compression().root_setting();
+        for b in branches.iter_mut() {
+            b.set_compress(setting);
+        }
         loop {
             let mut tot = 0;
             let zip = 0;
@@ -164,6 +169,19 @@ impl WriterTree {
     fn close(&mut self, file: &mut RootFile) -> crate::riofs::Result<()> {
         trace!(";WriterTree.close:{:?}", true);
         self.flush(file)?;
+        // fTotBytes / fZipBytes of the tree: the sums over its branches' baskets.
+        self.tree.tot_bytes = self
+            .tree
+            .branches
+            .iter()
+            .map(|b| b.branch().tbranch().tot_bytes)
+            .sum();
+        self.tree.zip_bytes = self
+            .tree
+            .branches
+            .iter()
+            .map(|b| b.branch().tbranch().zip_bytes)
+            .sum();
 
         // let t: ReaderTree = self.into();
 

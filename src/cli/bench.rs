@@ -1,0 +1,280 @@
+//! `refloat bench`: whole-file throughput of `compress` and `correct --method midpoint`,
+//! each next to the time to just read and write the same branches unchanged (the I/O
+//! floor), as a ratio.
+//!
+//! To add a measurement (model throughput, peak memory, …) push a [`Row`] in [`run`]: a
+//! row names its baseline row, and the table prints the ratio to it.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Result;
+use refloat::io::TreeWriter;
+use refloat::triage::{self, Method};
+use refloat::Quantiser32;
+use serde::Serialize;
+
+use super::common::{self, SelectArgs};
+use super::{compress, correct};
+
+/// Arguments of `refloat bench`.
+#[derive(clap::Args, Debug, Clone)]
+#[command(after_help = "Examples:
+  refloat bench ../shared/data/PHYSLITE_example.root
+  refloat bench ../shared/data/PHYSLITE_example.root --bits 7 --repeat 10 --json bench.json")]
+pub struct Args {
+    /// ROOT file with full-precision floats.
+    pub file: PathBuf,
+    /// Kept mantissa bits for the compress step.
+    #[arg(long, default_value_t = 10)]
+    pub bits: u32,
+    /// Rounding of the compress step.
+    #[arg(long, default_value = "nearest", value_parser = ["nearest", "truncate", "nearest-even"])]
+    pub mode: String,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Timed runs per measurement, after one untimed warm-up run (the best and the median
+    /// are reported).
+    #[arg(long, default_value_t = 5)]
+    pub repeat: usize,
+    /// Also write the results as JSON here.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+    /// Also measure this model's inference throughput (1k, 64k, 1M values; CPU and CUDA)
+    /// next to prior-mean (see `refloat train`).
+    #[cfg(feature = "torch")]
+    #[arg(long, value_name = "MODEL.pt")]
+    pub model: Option<PathBuf>,
+}
+
+/// One measurement.
+#[derive(Serialize, Debug, Clone)]
+pub struct Row {
+    /// What was timed.
+    pub name: String,
+    /// Best of the runs, seconds.
+    pub best_s: f64,
+    /// Median of the runs, seconds.
+    pub median_s: f64,
+    /// Float values processed per run.
+    pub values: usize,
+    /// Index of the row this one is compared with (`best_s / baseline.best_s`).
+    pub baseline: Option<usize>,
+    /// `best_s / baseline.best_s`.
+    pub ratio: Option<f64>,
+}
+
+/// Everything `bench` measured.
+#[derive(Serialize, Debug, Clone)]
+pub struct Report {
+    pub file: PathBuf,
+    pub tree: String,
+    pub branches: usize,
+    pub values: usize,
+    pub repeat: usize,
+    pub threads: usize,
+    pub rows: Vec<Row>,
+}
+
+fn time_runs(repeat: usize, mut f: impl FnMut() -> Result<()>) -> Result<(f64, f64)> {
+    f()?; // warm-up: page cache, allocator, rayon's threads
+    let mut times = Vec::with_capacity(repeat);
+    for _ in 0..repeat.max(1) {
+        let t = Instant::now();
+        f()?;
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    Ok((times[0], times[times.len() / 2]))
+}
+
+/// Read every selected float branch of `input` and write it unchanged to `output`.
+fn copy_unchanged(
+    input: &std::path::Path,
+    output: &std::path::Path,
+    select: &SelectArgs,
+) -> Result<()> {
+    let loaded = common::load(input, select)?;
+    let branches = common::read_selected(&loaded.tree, &loaded.selection, "reading")?;
+    let mut w = TreeWriter::new(output, loaded.tree.name());
+    for b in branches {
+        w.add(b)?;
+    }
+    w.write()?;
+    Ok(())
+}
+
+/// Runs `refloat bench`.
+pub fn run(args: Args) -> Result<()> {
+    let mode = common::parse_mode(&args.mode)?;
+    let quantiser = Quantiser32::new(args.bits, mode)?;
+    let loaded = common::load(&args.file, &args.select)?;
+    let originals = common::read_selected(&loaded.tree, &loaded.selection, "reading")?;
+    let values: usize = originals.iter().map(|b| b.values.len()).sum();
+    let tmp = tempfile::tempdir()?;
+    let comp_path = tmp.path().join("compressed.root");
+    let copy_path = tmp.path().join("copy.root");
+    let corr_path = tmp.path().join("corrected.root");
+    let repeat = args.repeat;
+    let mut rows: Vec<Row> = Vec::new();
+    let push =
+        |rows: &mut Vec<Row>, name: String, (best, median): (f64, f64), baseline: Option<usize>| {
+            let ratio = baseline.map(|b: usize| best / rows[b].best_s);
+            rows.push(Row {
+                name,
+                best_s: best,
+                median_s: median,
+                values,
+                baseline,
+                ratio,
+            });
+            rows.len() - 1
+        };
+
+    let floor = time_runs(repeat, || {
+        copy_unchanged(&args.file, &copy_path, &args.select)
+    })?;
+    let floor_orig = push(
+        &mut rows,
+        "I/O floor: read + write unchanged (input)".into(),
+        floor,
+        None,
+    );
+
+    let copts = compress::Options {
+        input: args.file.clone(),
+        output: comp_path.clone(),
+        quantiser,
+        select: args.select.clone(),
+        estimate_sizes: false,
+    };
+    let t = time_runs(repeat, || compress::execute(&copts).map(|_| ()))?;
+    push(
+        &mut rows,
+        format!("compress --bits {} --mode {}", args.bits, mode),
+        t,
+        Some(floor_orig),
+    );
+
+    let floor = time_runs(repeat, || {
+        copy_unchanged(&comp_path, &copy_path, &args.select)
+    })?;
+    let floor_comp = push(
+        &mut rows,
+        "I/O floor: read + write unchanged (compressed)".into(),
+        floor,
+        None,
+    );
+
+    let mut kopts = correct::Options {
+        input: comp_path.clone(),
+        output: corr_path.clone(),
+        method: correct::CorrectionMethod::Core(Method::Midpoint),
+        bits: None,
+        mode,
+        select: args.select.clone(),
+        verify: false,
+    };
+    let t = time_runs(repeat, || correct::execute(&kopts).map(|_| ()))?;
+    push(
+        &mut rows,
+        "correct --method midpoint (bits inferred)".into(),
+        t,
+        Some(floor_comp),
+    );
+    kopts.verify = true;
+    let t = time_runs(repeat, || correct::execute(&kopts).map(|_| ()))?;
+    push(
+        &mut rows,
+        "  … with the command's verification re-read".into(),
+        t,
+        Some(floor_comp),
+    );
+
+    // The numerics alone, in memory, against the same floor.
+    let mut work: Vec<Vec<f32>> = originals.iter().map(|b| b.values.clone()).collect();
+    let t = time_runs(repeat, || {
+        for (w, o) in work.iter_mut().zip(&originals) {
+            w.copy_from_slice(&o.values);
+            quantiser.par_quantise_slice(w);
+        }
+        Ok(())
+    })?;
+    push(
+        &mut rows,
+        "  quantise only (in memory)".into(),
+        t,
+        Some(floor_orig),
+    );
+    let stored = work.clone();
+    let t = time_runs(repeat, || {
+        for (w, s) in work.iter_mut().zip(&stored) {
+            w.copy_from_slice(s);
+            triage::par_correct_in_place_f32(w, &quantiser, Method::Midpoint)?;
+        }
+        Ok(())
+    })?;
+    push(
+        &mut rows,
+        "  midpoint correction only (in memory)".into(),
+        t,
+        Some(floor_comp),
+    );
+
+    let report = Report {
+        file: args.file.clone(),
+        tree: loaded.tree.name().to_string(),
+        branches: originals.len(),
+        values,
+        repeat,
+        threads: rayon::current_num_threads(),
+        rows,
+    };
+    print(&report);
+    #[cfg(feature = "torch")]
+    if let Some(model) = &args.model {
+        super::evaluate::model_bench(&args.file, &args.select.tree, model, 0.5)?;
+    }
+    if let Some(json) = &args.json {
+        common::write_json(json, &report)?;
+        println!("written to {}", json.display());
+    }
+    Ok(())
+}
+
+fn print(r: &Report) {
+    println!(
+        "refloat bench: {} tree '{}': {} float branches, {} values ({} of floats); best of {} runs, {} threads",
+        r.file.display(),
+        r.tree,
+        r.branches,
+        r.values,
+        common::human_bytes(4 * r.values as u64),
+        r.repeat,
+        r.threads
+    );
+    let w = r
+        .rows
+        .iter()
+        .map(|x| x.name.chars().count())
+        .max()
+        .unwrap_or(10);
+    println!(
+        "  {:<w$}  {:>10}  {:>10}  {:>12}  {:>12}",
+        "step", "best [ms]", "median", "Mvalues/s", "x I/O floor"
+    );
+    for row in &r.rows {
+        let ratio = row
+            .ratio
+            .map(|x| format!("{x:.3}"))
+            .unwrap_or_else(|| "1 (floor)".into());
+        println!(
+            "  {:<w$}  {:>10.2}  {:>10.2}  {:>12.1}  {:>12}",
+            row.name,
+            1e3 * row.best_s,
+            1e3 * row.median_s,
+            row.values as f64 / row.best_s / 1e6,
+            ratio
+        );
+    }
+}

@@ -1,0 +1,191 @@
+//! Writing float branches to a new ROOT file, atomically.
+
+use std::path::{Path, PathBuf};
+
+use super::branch::{FloatBranch, FloatLayout};
+use super::guard::guarded;
+use crate::error::{Error, Result};
+
+/// Collects float branches for one tree and writes them to a new ROOT file.
+///
+/// The file is written to a temporary file in the target's directory and renamed onto the
+/// target only when everything succeeded: on any error (or a panic inside oxyroot) the
+/// temporary file is removed and an existing target is left untouched.
+///
+/// Flat branches are written as `float`, jagged ones as `std::vector<float>` with their
+/// per-entry lengths. oxyroot 0.1.25 writes uncompressed baskets.
+///
+/// ```
+/// use refloat::io::{FloatBranch, TreeWriter};
+/// let dir = tempfile::tempdir()?;
+/// let out = dir.path().join("out.root");
+/// let mut w = TreeWriter::new(&out, "CollectionTree");
+/// w.add(FloatBranch::flat("EventInfoAuxDyn.x", vec![1.5, 2.5]))?;
+/// w.add(FloatBranch::jagged("AnalysisJetsAuxDyn.pt", vec![1.0, 2.0, 3.0], vec![0, 3, 3])?)?;
+/// let written = w.write()?;
+/// assert_eq!(written.entries, 2);
+/// let mut f = refloat::io::open(&out)?;
+/// let t = f.tree("CollectionTree")?;
+/// assert_eq!(t.read_float("AnalysisJetsAuxDyn.pt")?.values, vec![1.0, 2.0, 3.0]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct TreeWriter {
+    path: PathBuf,
+    tree: String,
+    branches: Vec<FloatBranch>,
+}
+
+/// What [`TreeWriter::write`] wrote.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Written {
+    /// The output file.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// Number of branches written.
+    pub branches: usize,
+    /// Entries of the tree.
+    pub entries: usize,
+}
+
+impl TreeWriter {
+    /// A writer for tree `tree` in the file `path` (nothing is written until
+    /// [`Self::write`]).
+    pub fn new(path: impl AsRef<Path>, tree: &str) -> Self {
+        Self {
+            path: path.as_ref().to_path_buf(),
+            tree: tree.to_string(),
+            branches: Vec::new(),
+        }
+    }
+
+    /// Number of branches added so far.
+    pub fn len(&self) -> usize {
+        self.branches.len()
+    }
+
+    /// Whether no branch was added.
+    pub fn is_empty(&self) -> bool {
+        self.branches.is_empty()
+    }
+
+    /// Adds a branch.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if a branch of that name was added already;
+    /// [`Error::LengthMismatch`] if its entry count differs from the first branch's.
+    pub fn add(&mut self, branch: FloatBranch) -> Result<()> {
+        if self.branches.iter().any(|b| b.name == branch.name) {
+            return Err(Error::InvalidArgument(format!(
+                "{}: branch '{}' added twice",
+                self.path.display(),
+                branch.name
+            )));
+        }
+        if let Some(first) = self.branches.first() {
+            if first.entries() != branch.entries() {
+                return Err(Error::LengthMismatch {
+                    what: format!(
+                        "{}: entries of branch '{}' vs branch '{}' of tree '{}'",
+                        self.path.display(),
+                        branch.name,
+                        first.name,
+                        self.tree
+                    ),
+                    left: branch.entries(),
+                    right: first.entries(),
+                });
+            }
+        }
+        self.branches.push(branch);
+        Ok(())
+    }
+
+    /// Writes the file (atomically, see the type's documentation).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] with no branches; [`Error::Io`] if the target's directory
+    /// is missing or not writable; [`Error::Root`] if oxyroot fails.
+    pub fn write(self) -> Result<Written> {
+        let path = self.path.clone();
+        if self.branches.is_empty() {
+            return Err(Error::InvalidArgument(format!(
+                "{}: no branches to write",
+                path.display()
+            )));
+        }
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "out".into());
+        let prefix = format!(".{file_name}.");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".tmp");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o644));
+        }
+        let tmp = builder.tempfile_in(&dir).map_err(|source| Error::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let tmp_path = tmp.path().to_path_buf();
+        let entries = self.branches[0].entries();
+        let n_branches = self.branches.len();
+        let tree_name = self.tree.clone();
+        let root = |message: String| Error::Root {
+            path: path.clone(),
+            message,
+        };
+
+        let outcome = guarded(move || -> std::result::Result<(), String> {
+            let mut file = oxyroot::RootFile::create(&tmp_path)
+                .map_err(|e| format!("cannot create: {e:?}"))?;
+            let mut tree = oxyroot::WriterTree::new(&self.tree);
+            for b in self.branches {
+                let name = b.name.clone();
+                match b.layout() {
+                    FloatLayout::Flat => tree.new_branch(name, b.values.into_iter()),
+                    FloatLayout::Jagged => {
+                        let offsets = b.offsets.expect("jagged has offsets");
+                        let values = b.values;
+                        let it = (0..offsets.len() - 1)
+                            .map(move |i| values[offsets[i]..offsets[i + 1]].to_vec());
+                        tree.new_branch(name, it);
+                    }
+                }
+            }
+            tree.write(&mut file)
+                .map_err(|e| format!("writing tree '{}': {e:?}", self.tree))?;
+            file.close().map_err(|e| format!("closing: {e:?}"))?;
+            Ok(())
+        });
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(m)) => return Err(root(m)),
+            Err(p) => return Err(root(format!("writing tree '{tree_name}': {p}"))),
+        }
+        tmp.persist(&path).map_err(|e| Error::Io {
+            path: path.clone(),
+            source: e.error,
+        })?;
+        let bytes = std::fs::metadata(&path)
+            .map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?
+            .len();
+        Ok(Written {
+            path,
+            bytes,
+            branches: n_branches,
+            entries,
+        })
+    }
+}

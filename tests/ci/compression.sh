@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Setup for the compression tests (tests/compression_*.rs, issue 7): Python 3 with uproot
+# (and what uproot needs to read and write ZLIB, LZMA, LZ4 and ZSTD: cramjam, xxhash; the
+# zstandard and lz4 modules for older uproot versions), awkward and numpy.
+# Idempotent: pip leaves already installed packages alone. Works as root on a fresh Debian.
+set -euo pipefail
+
+PYTHON="${PYTHON:-python3}"
+
+if ! command -v "$PYTHON" >/dev/null 2>&1; then
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-pip
+fi
+if ! "$PYTHON" -m pip --version >/dev/null 2>&1; then
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-pip
+fi
+
+# Debian's system Python refuses global pip installs (PEP 668) unless told otherwise.
+pip_install() {
+    "$PYTHON" -m pip install --quiet "$@" 2>/dev/null \
+        || "$PYTHON" -m pip install --quiet --break-system-packages "$@"
+}
+pip_install "uproot>=5" awkward numpy zstandard lz4 xxhash cramjam
+
+"$PYTHON" -c "import uproot, awkward, numpy, cramjam, xxhash; print('uproot', uproot.__version__, 'ready for the compression tests')"

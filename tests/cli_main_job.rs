@@ -1,0 +1,399 @@
+//! The README's main job on the real held-out file: `refloat compress`, then
+//! `refloat analyse`; the report's numbers are checked against the core functions and every
+//! figure against the PNG format. Then `correct` (the invariant, and the MSE gain on
+//! truncation data), `inspect` and `bench`.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use refloat::io;
+use refloat::metrics::{shift_metrics, ShiftOptions};
+use refloat::residual::{analyse_steps, check_bounds, residuals_f32, StepOptions};
+use refloat::{Quantiser32, RoundingMode};
+use serde_json::Value;
+
+fn refloat<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    Command::new(env!("CARGO_BIN_EXE_refloat"))
+        .args(args)
+        .output()
+        .expect("run refloat")
+}
+
+fn ok(out: Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn s(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// Width and height from a PNG's IHDR, after checking the signature.
+fn png_size(path: &Path) -> (u32, u32, usize) {
+    let b = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(
+        &b[..8],
+        b"\x89PNG\r\n\x1a\n",
+        "{}: not a PNG",
+        path.display()
+    );
+    assert_eq!(&b[12..16], b"IHDR");
+    let w = u32::from_be_bytes(b[16..20].try_into().unwrap());
+    let h = u32::from_be_bytes(b[20..24].try_into().unwrap());
+    assert_eq!(
+        &b[b.len() - 8..b.len() - 4],
+        b"IEND",
+        "{}: truncated PNG",
+        path.display()
+    );
+    (w, h, b.len())
+}
+
+fn close(a: f64, b: f64) -> bool {
+    a == b || (a - b).abs() <= 1e-12 * a.abs().max(b.abs())
+}
+
+#[test]
+fn compress_then_analyse_the_held_out_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let orig = common::root_file(common::HELD_OUT);
+    let comp = dir.path().join("comp.root");
+    let rep = dir.path().join("report");
+
+    let text = ok(refloat([
+        "compress",
+        &s(&orig),
+        &s(&comp),
+        "--bits",
+        "10",
+        "--json",
+        &s(&dir.path().join("compress.json")),
+    ]));
+    assert!(text.contains("350 float branches"), "{text}");
+    assert!(text.contains("% smaller"), "{text}");
+    let cj: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("compress.json")).unwrap())
+            .unwrap();
+    let saving = cj["payload_saving"].as_f64().unwrap();
+    // Dropping 13 of 23 mantissa bits must make the zlib'd float payload clearly smaller.
+    assert!(saving > 0.15 && saving < 0.6, "saving {saving}");
+    assert!(
+        cj["skipped"].as_array().unwrap().len() > 1000,
+        "non-float branches are listed"
+    );
+
+    let text = ok(refloat([
+        "analyse",
+        &s(&orig),
+        &s(&comp),
+        "--out",
+        &s(&rep),
+    ]));
+    assert!(text.contains("pooled:"), "{text}");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(rep.join("report.json")).unwrap()).unwrap();
+    let branches = report["branches"].as_array().unwrap();
+    assert_eq!(branches.len(), 350);
+
+    // Recompute a few branches with the core functions on values read independently.
+    let mut fo = io::open(&orig).unwrap();
+    let to = fo.tree("CollectionTree").unwrap();
+    let mut fc = io::open(&comp).unwrap();
+    let tc = fc.tree("CollectionTree").unwrap();
+    let q = Quantiser32::new(10, RoundingMode::Nearest).unwrap();
+    for name in [
+        "AnalysisJetsAuxDyn.pt",
+        "AnalysisJetsAuxDyn.eta",
+        "AnalysisElectronsAuxDyn.pt",
+        "AnalysisPhotonsAuxDyn.phi",
+    ] {
+        let b = branches
+            .iter()
+            .find(|b| b["name"] == name)
+            .unwrap_or_else(|| panic!("{name} not in report"));
+        let x = to.read_float(name).unwrap().values;
+        let c = tc.read_float(name).unwrap().values;
+        // The compressed file holds exactly quantise(original).
+        assert!(
+            x.iter()
+                .zip(&c)
+                .all(|(a, b)| q.quantise(*a).to_bits() == b.to_bits()),
+            "{name}"
+        );
+        assert_eq!(b["count"].as_u64().unwrap() as usize, x.len());
+        assert_eq!(b["mantissa_bits"].as_u64(), Some(10), "{name}");
+        let bounds = check_bounds(&x, &c, &q).unwrap();
+        assert_eq!(
+            b["bounds"]["within_abs_bound"].as_u64().unwrap() as usize,
+            bounds.within_abs_bound,
+            "{name}"
+        );
+        assert_eq!(
+            b["bounds"]["within_interval"].as_u64().unwrap() as usize,
+            bounds.within_interval,
+            "{name}"
+        );
+        assert_eq!(
+            bounds.within_interval,
+            x.len(),
+            "{name}: every original lies in its interval"
+        );
+        let m = shift_metrics(&x, &c, &ShiftOptions::default()).unwrap();
+        for (key, want) in [
+            ("kl_divergence", m.kl_divergence),
+            ("js_divergence", m.js_divergence),
+            ("wasserstein1", m.wasserstein1),
+            ("classifier_auc", m.classifier_auc),
+        ] {
+            let got = b["shift"][key].as_f64().unwrap();
+            assert!(
+                close(got, want),
+                "{name} {key}: report {got} vs core {want}"
+            );
+        }
+        assert!(close(
+            b["shift"]["ks"]["p_value"].as_f64().unwrap(),
+            m.ks.p_value
+        ));
+        let r = residuals_f32(&x, &c).unwrap();
+        let steps = analyse_steps(&r, &StepOptions::default()).unwrap();
+        match steps.spacing() {
+            Some(sp) => assert!(
+                close(b["steps"]["spacing"].as_f64().unwrap(), sp),
+                "{name} spacing"
+            ),
+            None => assert!(b["steps"]["spacing"].is_null()),
+        }
+        let rms = (r.iter().map(|v| v * v).sum::<f64>() / r.len() as f64).sqrt();
+        assert!(
+            close(b["residual"]["rms"].as_f64().unwrap(), rms),
+            "{name} rms"
+        );
+    }
+    // Pooled: every residual of a 10-bit compression lies inside the theoretical bound, and
+    // the pooled steps are one binade apart.
+    let pooled = &report["pooled"];
+    assert_eq!(pooled["within_interval"], pooled["bound_checked"]);
+    assert_eq!(pooled["fraction_within_abs_bound"].as_f64(), Some(1.0));
+    let spacing = pooled["steps"]["spacing"].as_f64().unwrap();
+    assert!(
+        (spacing - std::f64::consts::LOG10_2).abs() < 0.01,
+        "pooled step spacing {spacing}"
+    );
+
+    // Figures: the seed's set for the default branches and the pooled ones, valid PNGs.
+    let plots: Vec<String> = report["plots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect();
+    for kind in ["values", "abs_residual", "signed_residual", "residual_map"] {
+        for branch in [
+            "AnalysisJetsAuxDyn.pt",
+            "AnalysisJetsAuxDyn.eta",
+            "AnalysisElectronsAuxDyn.pt",
+        ] {
+            assert!(
+                plots.contains(&format!("{branch}.{kind}.png")),
+                "{branch}.{kind}.png missing"
+            );
+        }
+    }
+    for pooled in [
+        "all.abs_residual.png",
+        "all.signed_residual.png",
+        "all.residual_map.png",
+    ] {
+        assert!(plots.contains(&pooled.to_string()), "{pooled}");
+    }
+    for p in &plots {
+        let (w, h, bytes) = png_size(&rep.join(p));
+        assert_eq!((w, h), (1280, 860), "{p}");
+        assert!(
+            bytes > 15_000,
+            "{p}: {bytes} bytes, too small for a drawn figure"
+        );
+    }
+    let on_disk = std::fs::read_dir(&rep)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "png")
+        })
+        .count();
+    assert_eq!(
+        on_disk,
+        plots.len(),
+        "every figure on disk is listed, no temporary files"
+    );
+}
+
+/// Truncation data corrected by the interval midpoint: the invariant holds on the written
+/// file and the mean squared error of continuous variables drops to about a quarter.
+#[test]
+fn correct_midpoint_on_truncated_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let orig = common::root_file(common::HELD_OUT);
+    let comp = dir.path().join("trunc.root");
+    let corr = dir.path().join("corrected.root");
+    let branches = "AnalysisJetsAuxDyn.pt,AnalysisJetsAuxDyn.eta,AnalysisJetsAuxDyn.phi,AnalysisElectronsAuxDyn.*";
+    ok(refloat([
+        "compress",
+        &s(&orig),
+        &s(&comp),
+        "--bits",
+        "10",
+        "--mode",
+        "truncate",
+        "--branches",
+        branches,
+    ]));
+    let text = ok(refloat([
+        "correct",
+        &s(&comp),
+        &s(&corr),
+        "--method",
+        "midpoint",
+        "--mode",
+        "truncate",
+        "--json",
+        &s(&dir.path().join("c.json")),
+    ]));
+    assert!(text.contains("invariant verified"), "{text}");
+    let cj: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("c.json")).unwrap()).unwrap();
+    assert_eq!(cj["verified_values"].as_u64(), cj["values"].as_u64());
+
+    let mut fo = io::open(&orig).unwrap();
+    let to = fo.tree("CollectionTree").unwrap();
+    let mut fc = io::open(&comp).unwrap();
+    let tc = fc.tree("CollectionTree").unwrap();
+    let mut fr = io::open(&corr).unwrap();
+    let tr = fr.tree("CollectionTree").unwrap();
+    let q = Quantiser32::new(10, RoundingMode::Truncate).unwrap();
+    for name in [
+        "AnalysisJetsAuxDyn.pt",
+        "AnalysisJetsAuxDyn.eta",
+        "AnalysisJetsAuxDyn.phi",
+    ] {
+        let x = to.read_float(name).unwrap().values;
+        let c = tc.read_float(name).unwrap();
+        let r = tr.read_float(name).unwrap();
+        assert_eq!(r.offsets, c.offsets, "{name}: structure preserved");
+        assert!(
+            r.values
+                .iter()
+                .zip(&c.values)
+                .all(|(a, b)| q.quantise(*a).to_bits() == b.to_bits()),
+            "{name}: invariant"
+        );
+        let mse = |a: &[f32]| {
+            x.iter()
+                .zip(a)
+                .map(|(u, v)| (*u as f64 - *v as f64).powi(2))
+                .sum::<f64>()
+                / x.len() as f64
+        };
+        let ratio = mse(&r.values) / mse(&c.values);
+        assert!(
+            ratio > 0.15 && ratio < 0.4,
+            "{name}: MSE ratio corrected/compressed {ratio}"
+        );
+    }
+}
+
+#[test]
+fn inspect_infers_the_bits_and_bench_prints_ratios() {
+    let dir = tempfile::tempdir().unwrap();
+    let orig = common::root_file(common::HELD_OUT);
+    let comp = dir.path().join("comp7.root");
+    ok(refloat([
+        "compress",
+        &s(&orig),
+        &s(&comp),
+        "--bits",
+        "7",
+        "--branches",
+        "AnalysisJetsAuxDyn.*,AnalysisPhotonsAuxDyn.*",
+    ]));
+    let json = dir.path().join("inspect.json");
+    let text = ok(refloat(["inspect", &s(&comp), "--json", &s(&json)]));
+    assert!(text.contains("AnalysisJetsAuxDyn.pt"), "{text}");
+    let j: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let tree = &j["trees"][0];
+    assert_eq!(tree["name"], "CollectionTree");
+    let find = |t: &Value, n: &str| {
+        t["branches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["name"] == n)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(
+        find(tree, "AnalysisJetsAuxDyn.pt")["mantissa_bits"].as_u64(),
+        Some(7)
+    );
+    assert_eq!(
+        find(tree, "AnalysisJetsAuxDyn.eta")["mantissa_bits"].as_u64(),
+        Some(7)
+    );
+    let j2 = dir.path().join("inspect_orig.json");
+    ok(refloat([
+        "inspect",
+        &s(&orig),
+        "--branches",
+        "AnalysisJetsAuxDyn.pt",
+        "--json",
+        &s(&j2),
+    ]));
+    let o: Value = serde_json::from_str(&std::fs::read_to_string(&j2).unwrap()).unwrap();
+    assert_eq!(
+        find(&o["trees"][0], "AnalysisJetsAuxDyn.pt")["mantissa_bits"].as_u64(),
+        Some(23),
+        "full precision original"
+    );
+
+    let bj = dir.path().join("bench.json");
+    let text = ok(refloat([
+        "bench",
+        &s(&orig),
+        "--repeat",
+        "1",
+        "--branches",
+        "AnalysisJetsAuxDyn.*",
+        "--json",
+        &s(&bj),
+    ]));
+    assert!(text.contains("x I/O floor"), "{text}");
+    let b: Value = serde_json::from_str(&std::fs::read_to_string(&bj).unwrap()).unwrap();
+    let rows = b["rows"].as_array().unwrap();
+    let row = |prefix: &str| {
+        rows.iter()
+            .find(|r| r["name"].as_str().unwrap().starts_with(prefix))
+            .unwrap_or_else(|| panic!("{prefix}"))
+    };
+    for name in ["compress --bits 10", "correct --method midpoint"] {
+        let r = row(name);
+        let ratio = r["ratio"].as_f64().unwrap();
+        assert!(ratio.is_finite() && ratio > 0.0, "{name}: {ratio}");
+        assert!(r["best_s"].as_f64().unwrap() > 0.0);
+    }
+    assert!(row("I/O floor")["ratio"].is_null());
+}

@@ -1,0 +1,361 @@
+//! oxyroot and uproot agree bit for bit on compressed files made from the real data:
+//! uproot writes ZLIB/LZMA/LZ4/ZSTD files (a basket over 16 MiB included) that oxyroot
+//! reads, oxyroot writes files that uproot reads, and uproot reads refloat's rewritten
+//! files with every branch present.
+//!
+//! Needs Python 3 with uproot, awkward and numpy (`tests/ci/compression.sh` installs them).
+//! Without them these tests are skipped with a message, except under `CI=true`, where a
+//! missing uproot is a failure.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use oxyroot::rewrite::{rewrite_file, RewriteOptions};
+use oxyroot::{Compression, FloatStorage, RootFile, WriterTree};
+use refloat::{Quantiser32, RoundingMode};
+
+const ALGORITHMS: [(&str, &str, i32); 4] = [
+    ("zlib", "zlib:5", 105),
+    ("lzma", "lzma:1", 201),
+    ("lz4", "lz4:4", 404),
+    ("zstd", "zstd:5", 505),
+];
+
+fn script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/make_compressed.py")
+}
+
+/// The Python interpreter to use, if it has uproot (under `CI=true` it must).
+fn python() -> Option<String> {
+    let py = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = Command::new(&py)
+        .args(["-c", "import uproot, awkward, numpy"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if ok {
+        Some(py)
+    } else if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("CI=true but `{py}` cannot import uproot, awkward and numpy: run tests/ci/compression.sh");
+    } else {
+        eprintln!(
+            "SKIPPED: `{py}` cannot import uproot, awkward and numpy (run tests/ci/compression.sh)"
+        );
+        None
+    }
+}
+
+fn run(py: &str, args: &[&str]) -> String {
+    let out = Command::new(py)
+        .arg(script())
+        .args(args)
+        .output()
+        .expect("run python");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "make_compressed.py {args:?} failed:\n{text}"
+    );
+    text
+}
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+fn flat_dir(stem: &str) -> PathBuf {
+    common::data_dir().join(format!("{stem}.flat"))
+}
+
+#[test]
+fn oxyroot_reads_uproot_written_zlib_lzma_lz4_zstd_files_of_the_real_data_bit_for_bit() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    run(
+        &py,
+        &[
+            "make",
+            common::data_dir().to_str().unwrap(),
+            dir.path().to_str().unwrap(),
+        ],
+    );
+
+    for (algo, _, setting) in ALGORITHMS {
+        for stem in common::FILES {
+            let path = dir.path().join(format!("{stem}.{algo}.root"));
+            let mut f = RootFile::open(&path).unwrap();
+            assert_eq!(f.compression(), setting, "{algo}: uproot's fCompress");
+            let t = f.get_tree("jagged").unwrap();
+            let names = common::flat_branches(stem);
+            let mut algorithms = std::collections::BTreeMap::new();
+            for name in &names {
+                let b = t
+                    .branch(name)
+                    .unwrap_or_else(|| panic!("{algo} {stem}: no branch {name}"));
+                let col = b
+                    .read_floats()
+                    .unwrap_or_else(|e| panic!("{algo} {stem} {name}: {e}"));
+                let (values, counts) = common::load_flat(stem, name);
+                assert_eq!(col.storage, FloatStorage::CountedFloat, "{name}");
+                assert_eq!(bits(&col.values), bits(&values), "{algo} {stem} {name}");
+                let got: Vec<i64> = col.counts.unwrap().iter().map(|&c| c as i64).collect();
+                assert_eq!(got, counts, "{algo} {stem} {name}");
+                let bytes = b.basket_bytes().unwrap();
+                assert_eq!(bytes.baskets, 2, "two extends, two baskets");
+                for a in b.basket_algorithms().unwrap() {
+                    *algorithms.entry(a.map(|a| a.name())).or_insert(0) += 1;
+                }
+            }
+            // Every basket is either stored as is (too small to gain) or of this algorithm,
+            // and enough are compressed for the decoder to have been exercised.
+            let ours = algorithms.get(&Some(algo)).copied().unwrap_or(0);
+            assert!(
+                ours >= 10 && algorithms.keys().all(|a| a.is_none() || *a == Some(algo)),
+                "{algo} {stem}: {algorithms:?}"
+            );
+        }
+
+        // One basket of 18 MB: two compression blocks.
+        let path = dir.path().join(format!("big.{algo}.root"));
+        let mut f = RootFile::open(&path).unwrap();
+        let t = f.get_tree("big").unwrap();
+        let b = t.branch("x").unwrap();
+        let bytes = b.basket_bytes().unwrap();
+        assert_eq!(bytes.baskets, 1);
+        assert!(
+            bytes.uncompressed > oxyroot::rcompress::MAX_BLOCK_SIZE as u64,
+            "{bytes:?}"
+        );
+        assert!(bytes.compressed < bytes.uncompressed, "{algo}: {bytes:?}");
+        assert_eq!(
+            b.basket_algorithms().unwrap()[0].map(|a| a.name()),
+            Some(algo)
+        );
+        let want: ndarray::Array1<f32> =
+            ndarray_npy::read_npy(dir.path().join("big.values.npy")).unwrap();
+        let col = b.read_floats().unwrap();
+        assert_eq!(col.storage, FloatStorage::Float);
+        assert!(
+            bits(&col.values) == bits(want.as_slice().unwrap()),
+            "{algo}: multi-block basket differs"
+        );
+    }
+
+    // refloat can also rewrite what uproot wrote (counted float[n] arrays), and uproot reads
+    // the result back with exactly the rounded values.
+    let q = Quantiser32::new(10, RoundingMode::Nearest).unwrap();
+    let input = dir.path().join(format!("{}.zstd.root", common::HELD_OUT));
+    let out = dir.path().join("uproot_rewritten.root");
+    let report = rewrite_file(&input, &out, &RewriteOptions::default(), |b| {
+        assert_eq!(b.storage, FloatStorage::CountedFloat);
+        q.quantise_slice(b.values);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(
+        report.rewritten_branches.len(),
+        common::flat_branches(common::HELD_OUT).len()
+    );
+    let text = run(
+        &py,
+        &[
+            "check-rewrite",
+            input.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "10",
+            "jagged",
+        ],
+    );
+    let stats: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        stats["rounded"].as_u64().unwrap() as usize,
+        report.rewritten_branches.len(),
+        "{text}"
+    );
+
+    // Trees in nested directories: the directory records and key lists are relocated.
+    let input = dir.path().join("subdirs.root");
+    let out = dir.path().join("subdirs_rewritten.root");
+    let report = rewrite_file(&input, &out, &RewriteOptions::default(), |b| {
+        q.quantise_slice(b.values);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(report.rewritten_branches, ["t/x"]);
+    let text = run(
+        &py,
+        &[
+            "check-rewrite",
+            input.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "10",
+            "sub/deeper/t",
+        ],
+    );
+    let stats: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        (stats["rounded"].as_u64(), stats["equal"].as_u64()),
+        (Some(1), Some(1)),
+        "{text}"
+    );
+
+    // An RNTuple holds file offsets this rewriter does not know: refused, nothing written.
+    let rn = dir.path().join("rntuple.root");
+    let out = dir.path().join("rntuple_out.root");
+    let e = rewrite_file(&rn, &out, &RewriteOptions::default(), |_| Ok(()))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("RNTuple"), "{e}");
+    assert!(!out.exists());
+}
+
+/// Writes the development file's float branches (one `std::vector<float>` per event) into
+/// tree `CollectionTree`, the values of one branch as plain `float`s into tree `flat`, and
+/// an 18 MB single-entry `std::vector<float>` of tiled real values into tree `big`; returns
+/// the check specification for `make_compressed.py check-written`.
+fn write_with_oxyroot(path: &Path, c: Compression, big_npy: &Path) -> serde_json::Value {
+    let stem = common::DEV;
+    let names = common::flat_branches(stem);
+    let mut spec = Vec::new();
+    let magic = match c.algorithm() {
+        oxyroot::Algorithm::Zlib => "ZL",
+        oxyroot::Algorithm::Lzma => "XZ",
+        oxyroot::Algorithm::Lz4 => "L4",
+        oxyroot::Algorithm::Zstd => "ZS",
+    };
+    let mut f = RootFile::create_with_compression(path, c).unwrap();
+
+    let mut t = WriterTree::new("CollectionTree");
+    for name in &names {
+        let (values, counts) = common::load_flat(stem, name);
+        let mut at = 0;
+        let per_event: Vec<Vec<f32>> = counts
+            .iter()
+            .map(|&n| {
+                at += n as usize;
+                values[at - n as usize..at].to_vec()
+            })
+            .collect();
+        t.new_branch(name.clone(), per_event.into_iter());
+        let base = flat_dir(stem).join(name);
+        spec.push(serde_json::json!({
+            "tree": "CollectionTree", "branch": name,
+            "values": format!("{}.values.npy", base.display()), "counts": format!("{}.counts.npy", base.display()),
+            "compression": c.root_setting(), "magic": null,
+        }));
+    }
+    t.write(&mut f).unwrap();
+
+    // Every value of the file's flat copy, one float per entry.
+    let values: Vec<f32> = names
+        .iter()
+        .flat_map(|n| common::load_flat(stem, n).0)
+        .collect();
+    let flat_npy = big_npy.with_file_name("flat.values.npy");
+    ndarray_npy::write_npy(&flat_npy, &ndarray::Array1::from(values.clone())).unwrap();
+    let mut t = WriterTree::new("flat");
+    t.new_branch("x", values.into_iter());
+    t.write(&mut f).unwrap();
+    spec.push(serde_json::json!({
+        "tree": "flat", "branch": "x", "values": flat_npy, "counts": null,
+        // Real floats barely compress with LZ4: its baskets may be stored as they are.
+        "compression": c.root_setting(), "magic": if c.algorithm() == oxyroot::Algorithm::Lz4 { None } else { Some(magic) },
+    }));
+
+    let all: Vec<f32> = common::all_flat()
+        .into_iter()
+        .flat_map(|(_, v)| v)
+        .collect();
+    let big: Vec<f32> = all.iter().copied().cycle().take(4_500_000).collect();
+    ndarray_npy::write_npy(big_npy, &ndarray::Array1::from(big.clone())).unwrap();
+    let mut t = WriterTree::new("big");
+    t.new_branch("v", std::iter::once(big));
+    t.write(&mut f).unwrap();
+    let counts_npy = big_npy.with_extension("counts.npy");
+    ndarray_npy::write_npy(&counts_npy, &ndarray::Array1::from(vec![4_500_000i64])).unwrap();
+    spec.push(serde_json::json!({
+        "tree": "big", "branch": "v", "values": big_npy, "counts": counts_npy,
+        "compression": c.root_setting(), "magic": magic,
+    }));
+    f.close().unwrap();
+    serde_json::Value::Array(spec)
+}
+
+#[test]
+fn uproot_reads_oxyroot_written_compressed_files_bit_for_bit() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let big_npy = dir.path().join("big.values.npy");
+    for (algo, spec_str, setting) in ALGORITHMS {
+        let c: Compression = spec_str.parse().unwrap();
+        assert_eq!(c.root_setting(), setting);
+        let path = dir.path().join(format!("oxyroot.{algo}.root"));
+        let spec = write_with_oxyroot(&path, c, &big_npy);
+        let spec_path = dir.path().join(format!("{algo}.json"));
+        std::fs::write(&spec_path, serde_json::to_string(&spec).unwrap()).unwrap();
+        let out = run(
+            &py,
+            &[
+                "check-written",
+                path.to_str().unwrap(),
+                spec_path.to_str().unwrap(),
+            ],
+        );
+        assert!(out.contains("checked"), "{out}");
+        // The 18 MB entry went out as one basket of two blocks, and oxyroot reads it back.
+        let mut f = RootFile::open(&path).unwrap();
+        let t = f.get_tree("big").unwrap();
+        let b = t.branch("v").unwrap();
+        assert!(b.basket_bytes().unwrap().uncompressed > oxyroot::rcompress::MAX_BLOCK_SIZE as u64);
+        assert_eq!(b.read_floats().unwrap().values.len(), 4_500_000);
+    }
+}
+
+#[test]
+fn uproot_reads_rewritten_real_files_with_every_branch_present_and_only_floats_rounded() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let q = Quantiser32::new(10, RoundingMode::Nearest).unwrap();
+    for stem in common::FILES {
+        let input = common::root_file(stem);
+        let out = dir.path().join(format!("{stem}.root"));
+        let opts = RewriteOptions {
+            compression: Some("zstd:5".parse().unwrap()),
+            trees: Some(vec!["CollectionTree".into()]),
+            ..Default::default()
+        };
+        let report = rewrite_file(&input, &out, &opts, |b| {
+            q.quantise_slice(b.values);
+            Ok(())
+        })
+        .unwrap();
+        assert!(
+            report.output_bytes < report.input_bytes,
+            "{stem}: {report:?}"
+        );
+        let text = run(
+            &py,
+            &[
+                "check-rewrite",
+                input.to_str().unwrap(),
+                out.to_str().unwrap(),
+                "10",
+                "CollectionTree",
+            ],
+        );
+        let stats: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        eprintln!("{stem}: {stats}");
+        assert_eq!(
+            stats["rounded"].as_u64().unwrap() as usize,
+            report.rewritten_branches.len(),
+            "{stem}: {text}"
+        );
+        assert!(stats["equal"].as_u64().unwrap() > 400, "{stem}: {text}");
+    }
+}

@@ -771,14 +771,21 @@ fn residual_map_figure(
             ))
             .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 30, y + 6)], viridis(0.6).filled()));
         if let Some(n) = bits {
-            let upper: Vec<(f64, f64)> = [x0, x1]
-                .iter()
-                .map(|&x| (x, seed_bound_log10(x, n)))
-                .collect();
-            let lower: Vec<(f64, f64)> = [x0, x1]
-                .iter()
-                .map(|&x| (x, -seed_bound_log10(x, n)))
-                .collect();
+            // Clip each slope-±1 line to the plotted box geometrically: plotters clamps
+            // out-of-range points one by one, which would bend the line's slope.
+            let c = -seed_bound_log10(0.0, n);
+            let clip = |xa: f64, xb: f64, sign: f64| -> Vec<(f64, f64)> {
+                let (xa, xb) = (xa.max(x0), xb.min(x1));
+                if xa >= xb {
+                    return Vec::new();
+                }
+                [xa, xb]
+                    .iter()
+                    .map(|&x| (x, sign * seed_bound_log10(x, n)))
+                    .collect()
+            };
+            let upper = clip(y0 + c, y1 + c, 1.0);
+            let lower = clip(c - y1, c - y0, -1.0);
             chart
                 .draw_series(LineSeries::new(upper, RED.stroke_width(3)))
                 .map_err(perr)?

@@ -120,17 +120,24 @@ macro_rules! interval_impl {
                 if self.quantise_bits(u) != u {
                     return None;
                 }
+                Some(self.interval_of_stored(stored))
+            }
+
+            /// [`Self::interval`] for a value already known to be stored (not re-checked).
+            #[inline]
+            pub(crate) fn interval_of_stored(&self, stored: $float) -> Interval<$float> {
+                let u = stored.to_bits();
                 let mag = u & !Self::SIGN;
                 if mag >= Self::INF {
-                    return Some(Interval { lo: stored, hi: stored });
+                    return Interval { lo: stored, hi: stored };
                 }
                 let (lo, hi) = self.magnitude_range(mag);
                 let sign = u & Self::SIGN;
-                Some(if sign == 0 {
+                if sign == 0 {
                     Interval { lo: <$float>::from_bits(lo), hi: <$float>::from_bits(hi) }
                 } else {
                     Interval { lo: <$float>::from_bits(sign | hi), hi: <$float>::from_bits(sign | lo) }
-                })
+                }
             }
 
             /// Like [`Self::interval`], with an error naming the value and its index.

@@ -156,10 +156,16 @@ impl Corrector {
     /// Non-stored values, non-finite values and exact values come back unchanged.
     #[inline]
     pub fn estimate(&self, q: f32, index: u64) -> f32 {
-        if !q.is_finite() || self.policy.is_exact(q, &self.quantiser) {
+        if !q.is_finite() || self.policy.is_exact(q, &self.quantiser) || !self.quantiser.is_stored(q) {
             return q;
         }
-        let Some(iv) = self.quantiser.interval(q) else { return q };
+        self.estimate_stored(q, index)
+    }
+
+    /// [`Self::estimate`] for a finite, non-exact stored value (not re-checked).
+    #[inline]
+    fn estimate_stored(&self, q: f32, index: u64) -> f32 {
+        let iv = self.quantiser.interval_of_stored(q);
         let x = match self.method {
             Method::Midpoint => iv.centre(),
             Method::Dither { seed } => iv.lo as f64 + unit_uniform(seed, index) * iv.width(),
@@ -209,7 +215,7 @@ impl Corrector {
             } else if self.policy.is_exact(*x, &self.quantiser) {
                 report.left_exact += 1;
             } else {
-                *x = self.estimate(*x, offset + i as u64);
+                *x = self.estimate_stored(*x, offset + i as u64);
                 report.corrected += 1;
             }
         }

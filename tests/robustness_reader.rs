@@ -294,14 +294,11 @@ fn bit_flipped_copies_read_or_fail_cleanly() {
     bit_flips(false);
 }
 
-/// Known failure, for the oxyroot owner: `Key::load` (third_party/oxyroot/src/riofs/key.rs:
-/// `vec![0; self.obj_len as usize]` for a compressed key, `file.read_at(start, obj_len)` for
-/// an uncompressed one) and `RootFileReader::read_at` (riofs/file.rs, `vec![0; len]`) allocate
-/// a length read from the file without checking it against the file size: one flipped bit
-/// in the streamer-info key of a real file asks for 1.7 GB. Run with `--ignored` once those
-/// lengths are capped (e.g. by the file size, times ROOT's maximum compression ratio).
+/// No read of a damaged file allocates without bound: lengths read from the file are checked
+/// against the file size (`RootFileReader::read_at`), against a maximum compression ratio
+/// (`Key::load`) and against the bytes left in the record (`TBranch` `fMaxBaskets`) before
+/// anything is allocated (third_party/oxyroot, see its REFLOAT_CHANGES.md).
 #[test]
-#[ignore = "oxyroot riofs/key.rs Key::load allocates obj_len from the file unchecked"]
 fn bit_flipped_copies_never_allocate_without_bound() {
     bit_flips(true);
 }

@@ -86,6 +86,16 @@ impl RootFileReader {
     }
 
     pub(crate) fn read_at(&mut self, start: u64, len: u64) -> Result<Vec<u8>> {
+        // Lengths come from the file: never allocate past its end (a corrupt length would
+        // otherwise reserve gigabytes before read_exact fails).
+        let size = self.reader.as_ref().expect("ERROR").get_ref().metadata()?.len();
+        if start.checked_add(len).map_or(true, |end| end > size) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("record at byte {start} of length {len} runs past the end of the file ({size} bytes)"),
+            )
+            .into());
+        }
         self.reader
             .as_mut()
             .expect("ERROR")

@@ -398,10 +398,34 @@ impl Key {
     }
 
     fn load(&self, file: &mut RootFileReader) -> Result<Vec<u8>> {
+        if self.n_bytes < self.key_len || self.obj_len < 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "key '{}': corrupt lengths (record {} bytes, key header {}, object {})",
+                    self.name, self.n_bytes, self.key_len, self.obj_len
+                ),
+            )
+            .into());
+        }
         if self.is_compressed() {
-            let mut buf = vec![0; self.obj_len as usize];
             let start = self.seek_key as u64 + self.key_len as u64;
             let sr = file.read_at(start, (self.n_bytes as u64) - (self.key_len as u64))?;
+            // No ROOT codec expands more than ~1:1100 (zlib's limit is 1032:1); refuse a
+            // larger claimed size instead of allocating it.
+            if self.obj_len as u64 > (sr.len() as u64).saturating_mul(1100) + (1 << 20) {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "key '{}': implausible uncompressed size {} for {} compressed bytes",
+                        self.name,
+                        self.obj_len,
+                        sr.len()
+                    ),
+                )
+                .into());
+            }
+            let mut buf = vec![0; self.obj_len as usize];
 
             rcompress::decompress(&mut buf, &sr)?;
 

@@ -17,6 +17,8 @@ for s in tests/ci/uproot.sh tests/ci/compression.sh; do
 done
 
 step "Rust: unit, integration and doc tests"
+# The C/C++ tests link the staticlib / cdylib, which `cargo test` alone does not build.
+cargo build --locked --lib
 cargo test --locked
 
 step "Rust: exhaustive checks over all 2^32 f32 patterns (release)"

@@ -927,7 +927,7 @@ pub struct ShiftMetrics {
 /// let x: Vec<f32> = (0..2000).map(|i| 30.0 + 20.0 * (i as f32 * 0.618).sin()).collect();
 /// let s: Vec<f32> = x.iter().map(|&v| q.quantise(v)).collect();
 /// let m = shift_metrics(&x, &s, &ShiftOptions::default())?;
-/// println!("{}", serde_json::to_string(&m).unwrap());
+/// println!("KL = {:.2e} nats, AUC = {:.3}", m.kl_divergence, m.classifier_auc);
 /// assert!(m.wasserstein1 < 0.1 && m.js_divergence < 1e-2);
 /// assert!(m.ks.p_value > 0.05);
 /// # Ok::<(), refloat::Error>(())

@@ -16,7 +16,11 @@ mod common;
 const N: usize = 1 << 24;
 
 fn real_values() -> Vec<f32> {
-    let mut pool: Vec<f32> = common::all_flat().into_iter().flat_map(|(_, v)| v).filter(|x| x.is_finite()).collect();
+    let mut pool: Vec<f32> = common::all_flat()
+        .into_iter()
+        .flat_map(|(_, v)| v)
+        .filter(|x| x.is_finite())
+        .collect();
     assert!(!pool.is_empty(), "no real data found");
     pool.truncate(N);
     pool.iter().copied().cycle().take(N).collect()
@@ -35,24 +39,42 @@ fn kernels<'a>(q: &'a Quantiser32, stored: &'a [f32]) -> Vec<(&'static str, Kern
     let corrector = Corrector::new(*q, Method::Midpoint, ExactPolicy::default(), stored);
     let c2 = corrector.clone();
     vec![
-        ("memcpy", Box::new(|s: &[f32], d: &mut [f32]| d.copy_from_slice(s))),
-        ("scalar loop (quantise_f32 per value)", Box::new(|s: &[f32], d: &mut [f32]| scalar_loop(s, d, 10, RoundingMode::Nearest))),
-        ("quantise_slice", Box::new(move |s: &[f32], d: &mut [f32]| {
-            d.copy_from_slice(s);
-            q.quantise_slice(d)
-        })),
-        ("par_quantise_slice", Box::new(move |s: &[f32], d: &mut [f32]| {
-            d.copy_from_slice(s);
-            q.par_quantise_slice(d)
-        })),
-        ("midpoint correct_in_place", Box::new(move |_s: &[f32], d: &mut [f32]| {
-            d.copy_from_slice(stored);
-            corrector.correct_in_place(d, 0).unwrap();
-        })),
-        ("midpoint par_correct_in_place", Box::new(move |_s: &[f32], d: &mut [f32]| {
-            d.copy_from_slice(stored);
-            c2.par_correct_in_place(d, 0).unwrap();
-        })),
+        (
+            "memcpy",
+            Box::new(|s: &[f32], d: &mut [f32]| d.copy_from_slice(s)),
+        ),
+        (
+            "scalar loop (quantise_f32 per value)",
+            Box::new(|s: &[f32], d: &mut [f32]| scalar_loop(s, d, 10, RoundingMode::Nearest)),
+        ),
+        (
+            "quantise_slice",
+            Box::new(move |s: &[f32], d: &mut [f32]| {
+                d.copy_from_slice(s);
+                q.quantise_slice(d)
+            }),
+        ),
+        (
+            "par_quantise_slice",
+            Box::new(move |s: &[f32], d: &mut [f32]| {
+                d.copy_from_slice(s);
+                q.par_quantise_slice(d)
+            }),
+        ),
+        (
+            "midpoint correct_in_place",
+            Box::new(move |_s: &[f32], d: &mut [f32]| {
+                d.copy_from_slice(stored);
+                corrector.correct_in_place(d, 0).unwrap();
+            }),
+        ),
+        (
+            "midpoint par_correct_in_place",
+            Box::new(move |_s: &[f32], d: &mut [f32]| {
+                d.copy_from_slice(stored);
+                c2.par_correct_in_place(d, 0).unwrap();
+            }),
+        ),
     ]
 }
 
@@ -63,7 +85,9 @@ fn bench(c: &mut Criterion) {
     q.quantise_slice(&mut stored);
     let mut dst = vec![0f32; N];
     let mut group = c.benchmark_group("16M floats");
-    group.throughput(Throughput::Bytes((N * 4) as u64)).sample_size(10);
+    group
+        .throughput(Throughput::Bytes((N * 4) as u64))
+        .sample_size(10);
     for (name, k) in kernels(&q, &stored) {
         group.bench_function(name, |b| b.iter(|| k(black_box(&src), black_box(&mut dst))));
     }
@@ -84,9 +108,18 @@ fn bench(c: &mut Criterion) {
         })
         .collect();
     let base = times[0].1;
-    println!("\n{:<40} {:>10} {:>12} {:>10}", "kernel (16 Mi f32, n = 10)", "ms", "GB/s", "× memcpy");
+    println!(
+        "\n{:<40} {:>10} {:>12} {:>10}",
+        "kernel (16 Mi f32, n = 10)", "ms", "GB/s", "× memcpy"
+    );
     for (name, t) in &times {
-        println!("{:<40} {:>10.2} {:>12.2} {:>10.2}", name, t * 1e3, (N * 4) as f64 / t / 1e9, t / base);
+        println!(
+            "{:<40} {:>10.2} {:>12.2} {:>10.2}",
+            name,
+            t * 1e3,
+            (N * 4) as f64 / t / 1e9,
+            t / base
+        );
     }
 }
 

@@ -45,7 +45,11 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
     v.sort_by(f64::total_cmp);
     let m = v.len() / 2;
-    if v.len() % 2 == 1 { v[m] } else { 0.5 * (v[m - 1] + v[m]) }
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        0.5 * (v[m - 1] + v[m])
+    }
 }
 
 fn to64(v: &[f32]) -> Vec<f64> {
@@ -53,7 +57,10 @@ fn to64(v: &[f32]) -> Vec<f64> {
 }
 
 fn main() {
-    let bits: u32 = std::env::args().nth(1).map(|s| s.parse().expect("BITS")).unwrap_or(10);
+    let bits: u32 = std::env::args()
+        .nth(1)
+        .map(|s| s.parse().expect("BITS"))
+        .unwrap_or(10);
     let estimators = [
         Estimator::Stored,
         Estimator::Correct(Method::Midpoint),
@@ -85,7 +92,9 @@ fn main() {
                 inside += check.within_abs_bound;
                 all_r.extend(residuals_f32(orig, &stored).unwrap());
             }
-            let spacing = analyse_steps(&all_r, &StepOptions::default()).ok().and_then(|s| s.spacing());
+            let spacing = analyse_steps(&all_r, &StepOptions::default())
+                .ok()
+                .and_then(|s| s.spacing());
             println!(
                 "| `{stem}` | {total} | {:.4} % | {} |",
                 100.0 * inside as f64 / total as f64,
@@ -107,10 +116,14 @@ fn main() {
                         Estimator::Stored => stored.clone(),
                         Estimator::Correct(m) => {
                             let mut c = stored.clone();
-                            Corrector::new(q, m, ExactPolicy::default(), &stored).correct_in_place(&mut c, 0).unwrap();
+                            Corrector::new(q, m, ExactPolicy::default(), &stored)
+                                .correct_in_place(&mut c, 0)
+                                .unwrap();
                             c
                         }
-                        Estimator::SeedRule => seed_rule_f32(orig, &stored, &q, 0.1).unwrap().reconstructed,
+                        Estimator::SeedRule => {
+                            seed_rule_f32(orig, &stored, &q, 0.1).unwrap().reconstructed
+                        }
                     };
                     let (mut se_est, mut se_st) = (0.0, 0.0);
                     for ((o, s), e) in orig.iter().zip(&stored).zip(&estimate) {
@@ -139,8 +152,10 @@ fn main() {
                     }
                 }
                 let position_kl = {
-                    let bins = refloat::residual::UniformBins::new(0.0, 1.0, POSITION_BINS).unwrap();
-                    let ho = refloat::residual::Histogram1D::from_values(&pos_orig, bins.clone()).unwrap();
+                    let bins =
+                        refloat::residual::UniformBins::new(0.0, 1.0, POSITION_BINS).unwrap();
+                    let ho = refloat::residual::Histogram1D::from_values(&pos_orig, bins.clone())
+                        .unwrap();
                     let he = refloat::residual::Histogram1D::from_values(&pos_est, bins).unwrap();
                     kl_divergence(&ho, &he, 1e-10).unwrap_or(f64::NAN)
                 };

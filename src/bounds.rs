@@ -95,7 +95,11 @@ macro_rules! interval_impl {
                         }
                     }
                 };
-                let hi = if q == top { Self::MAX_FINITE } else { hi.min(Self::MAX_FINITE) };
+                let hi = if q == top {
+                    Self::MAX_FINITE
+                } else {
+                    hi.min(Self::MAX_FINITE)
+                };
                 (lo, hi)
             }
 
@@ -129,14 +133,23 @@ macro_rules! interval_impl {
                 let u = stored.to_bits();
                 let mag = u & !Self::SIGN;
                 if mag >= Self::INF {
-                    return Interval { lo: stored, hi: stored };
+                    return Interval {
+                        lo: stored,
+                        hi: stored,
+                    };
                 }
                 let (lo, hi) = self.magnitude_range(mag);
                 let sign = u & Self::SIGN;
                 if sign == 0 {
-                    Interval { lo: <$float>::from_bits(lo), hi: <$float>::from_bits(hi) }
+                    Interval {
+                        lo: <$float>::from_bits(lo),
+                        hi: <$float>::from_bits(hi),
+                    }
                 } else {
-                    Interval { lo: <$float>::from_bits(sign | hi), hi: <$float>::from_bits(sign | lo) }
+                    Interval {
+                        lo: <$float>::from_bits(sign | hi),
+                        hi: <$float>::from_bits(sign | lo),
+                    }
                 }
             }
 
@@ -162,7 +175,11 @@ macro_rules! interval_impl {
                 }
                 let mag = x.to_bits() & !Self::SIGN;
                 let biased = (mag >> $explicit) as i32;
-                let e = if biased == 0 { $min_exp } else { biased + $min_exp - 1 };
+                let e = if biased == 0 {
+                    $min_exp
+                } else {
+                    biased + $min_exp - 1
+                };
                 let n = self.mantissa_bits() as i32;
                 if self.rounding() == 0 {
                     return 0.0;
@@ -181,7 +198,11 @@ macro_rules! interval_impl {
         /// # Errors
         /// [`Error::MantissaBitsOutOfRange`], or [`Error::NotQuantised`] if `stored` is not
         /// a stored value (index 0 is reported).
-        pub fn $interval_fn(stored: $float, mantissa_bits: u32, mode: RoundingMode) -> Result<Interval<$float>> {
+        pub fn $interval_fn(
+            stored: $float,
+            mantissa_bits: u32,
+            mode: RoundingMode,
+        ) -> Result<Interval<$float>> {
             $quantiser::new(mantissa_bits, mode)?.interval_at(stored, 0)
         }
 
@@ -199,9 +220,16 @@ macro_rules! interval_impl {
             hi: &mut [$float],
         ) -> Result<()> {
             let q = $quantiser::new(mantissa_bits, mode)?;
-            for (what, len) in [("lo output vs stored", lo.len()), ("hi output vs stored", hi.len())] {
+            for (what, len) in [
+                ("lo output vs stored", lo.len()),
+                ("hi output vs stored", hi.len()),
+            ] {
                 if len != stored.len() {
-                    return Err(Error::LengthMismatch { what: what.into(), left: len, right: stored.len() });
+                    return Err(Error::LengthMismatch {
+                        what: what.into(),
+                        left: len,
+                        right: stored.len(),
+                    });
                 }
             }
             if let Some(i) = stored.iter().position(|&s| !q.is_stored(s)) {
@@ -217,8 +245,26 @@ macro_rules! interval_impl {
     };
 }
 
-interval_impl!(Quantiser32, f32, u32, interval_f32, intervals_f32, max_abs_residual_f32, -126, 23);
-interval_impl!(Quantiser64, f64, u64, interval_f64, intervals_f64, max_abs_residual_f64, -1022, 52);
+interval_impl!(
+    Quantiser32,
+    f32,
+    u32,
+    interval_f32,
+    intervals_f32,
+    max_abs_residual_f32,
+    -126,
+    23
+);
+interval_impl!(
+    Quantiser64,
+    f64,
+    u64,
+    interval_f64,
+    intervals_f64,
+    max_abs_residual_f64,
+    -1022,
+    52
+);
 
 /// The seed's bound line in `(log10|x|, log10|r|)` space: `log10|r| ≤ log10|x| − n·log10 2`.
 /// Plotted with both signs (`±`) on the signed-log residual map. It is a slope-1 line; the

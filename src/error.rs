@@ -11,16 +11,29 @@ use std::path::PathBuf;
 pub enum Error {
     /// A kept-mantissa-bit count outside `0..=max` (23 for `f32`, 52 for `f64`).
     #[error("mantissa bits {bits} out of range: {ty} keeps 0..={max} explicit mantissa bits")]
-    MantissaBitsOutOfRange { bits: u32, max: u32, ty: &'static str },
+    MantissaBitsOutOfRange {
+        bits: u32,
+        max: u32,
+        ty: &'static str,
+    },
 
     /// Two buffers that must have the same length do not.
     #[error("length mismatch: {what} ({left} vs {right})")]
-    LengthMismatch { what: String, left: usize, right: usize },
+    LengthMismatch {
+        what: String,
+        left: usize,
+        right: usize,
+    },
 
     /// A value that should be a stored (already quantised) value is not a fixed point of
     /// the quantiser: its low mantissa bits are not zero.
     #[error("value {value:e} at index {index} is not a stored value at {mantissa_bits} kept mantissa bits ({mode}): its dropped mantissa bits are not zero")]
-    NotQuantised { index: usize, value: f64, mantissa_bits: u32, mode: &'static str },
+    NotQuantised {
+        index: usize,
+        value: f64,
+        mantissa_bits: u32,
+        mode: &'static str,
+    },
 
     /// The kept mantissa bits of a buffer could not be inferred (e.g. empty, or only
     /// zeros / non-finite values).
@@ -41,7 +54,11 @@ pub enum Error {
 
     /// A branch that was asked for is not in the tree.
     #[error("{path}: tree '{tree}' has no branch '{branch}'")]
-    MissingBranch { path: PathBuf, tree: String, branch: String },
+    MissingBranch {
+        path: PathBuf,
+        tree: String,
+        branch: String,
+    },
 
     /// A tree that was asked for is not in the file.
     #[error("{path}: no tree '{tree}'")]

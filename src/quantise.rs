@@ -34,7 +34,9 @@ use crate::error::{Error, Result};
 use rayon::prelude::*;
 
 /// How the dropped mantissa bits are removed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum RoundingMode {
     /// Round half away from zero on the magnitude, as ATLAS's `FloatCompressor` does.
@@ -327,7 +329,11 @@ mod tests {
     fn out_of_range_bits_are_errors() {
         assert!(matches!(
             Quantiser32::new(24, RoundingMode::Nearest),
-            Err(Error::MantissaBitsOutOfRange { bits: 24, max: 23, .. })
+            Err(Error::MantissaBitsOutOfRange {
+                bits: 24,
+                max: 23,
+                ..
+            })
         ));
         assert!(Quantiser64::new(53, RoundingMode::Truncate).is_err());
         assert!(quantise_f32(1.0, 99, RoundingMode::Nearest).is_err());

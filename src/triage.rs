@@ -90,13 +90,17 @@ pub struct ExactPolicy {
 
 impl Default for ExactPolicy {
     fn default() -> Self {
-        ExactPolicy { max_explicit_bits: 2 }
+        ExactPolicy {
+            max_explicit_bits: 2,
+        }
     }
 }
 
 impl ExactPolicy {
     /// Only ±0 is exact.
-    pub const ZEROS_ONLY: ExactPolicy = ExactPolicy { max_explicit_bits: u32::MAX };
+    pub const ZEROS_ONLY: ExactPolicy = ExactPolicy {
+        max_explicit_bits: u32::MAX,
+    };
 
     /// Whether the stored value `q` is taken as exact under quantiser `quantiser`.
     #[inline]
@@ -148,15 +152,24 @@ impl Corrector {
     /// estimated from `data`, which must be the stored values the corrector will be applied to
     /// (or a representative sample of them).
     pub fn new(quantiser: Quantiser32, method: Method, policy: ExactPolicy, data: &[f32]) -> Self {
-        let prior = (method == Method::PriorMean).then(|| DensityPrior::new(&quantiser, &policy, data));
-        Corrector { quantiser, method, policy, prior }
+        let prior =
+            (method == Method::PriorMean).then(|| DensityPrior::new(&quantiser, &policy, data));
+        Corrector {
+            quantiser,
+            method,
+            policy,
+            prior,
+        }
     }
 
     /// The estimate for stored value `q` at index `index` (the index seeds `Dither`).
     /// Non-stored values, non-finite values and exact values come back unchanged.
     #[inline]
     pub fn estimate(&self, q: f32, index: u64) -> f32 {
-        if !q.is_finite() || self.policy.is_exact(q, &self.quantiser) || !self.quantiser.is_stored(q) {
+        if !q.is_finite()
+            || self.policy.is_exact(q, &self.quantiser)
+            || !self.quantiser.is_stored(q)
+        {
             return q;
         }
         self.estimate_stored(q, index)
@@ -169,7 +182,10 @@ impl Corrector {
         let x = match self.method {
             Method::Midpoint => iv.centre(),
             Method::Dither { seed } => iv.lo as f64 + unit_uniform(seed, index) * iv.width(),
-            Method::PriorMean => self.prior.as_ref().map_or(iv.centre(), |p| p.conditional_mean(&iv)),
+            Method::PriorMean => self
+                .prior
+                .as_ref()
+                .map_or(iv.centre(), |p| p.conditional_mean(&iv)),
         };
         iv.clamp(x as f32)
     }
@@ -203,7 +219,10 @@ impl Corrector {
     fn check_stored(&self, data: &[f32], offset: u64) -> Result<()> {
         match data.iter().position(|&q| !self.quantiser.is_stored(q)) {
             None => Ok(()),
-            Some(i) => Err(self.quantiser.interval_at(data[i], offset as usize + i).unwrap_err()),
+            Some(i) => Err(self
+                .quantiser
+                .interval_at(data[i], offset as usize + i)
+                .unwrap_err()),
         }
     }
 
@@ -245,7 +264,11 @@ impl Corrector {
 /// assert!((data[0] - original[0]).abs() < (stored[0] - original[0]).abs());
 /// # Ok::<(), refloat::Error>(())
 /// ```
-pub fn correct_in_place_f32(data: &mut [f32], quantiser: &Quantiser32, method: Method) -> Result<CorrectionReport> {
+pub fn correct_in_place_f32(
+    data: &mut [f32],
+    quantiser: &Quantiser32,
+    method: Method,
+) -> Result<CorrectionReport> {
     Corrector::new(*quantiser, method, ExactPolicy::default(), data).correct_in_place(data, 0)
 }
 
@@ -253,7 +276,11 @@ pub fn correct_in_place_f32(data: &mut [f32], quantiser: &Quantiser32, method: M
 ///
 /// # Errors
 /// As [`correct_in_place_f32`].
-pub fn par_correct_in_place_f32(data: &mut [f32], quantiser: &Quantiser32, method: Method) -> Result<CorrectionReport> {
+pub fn par_correct_in_place_f32(
+    data: &mut [f32],
+    quantiser: &Quantiser32,
+    method: Method,
+) -> Result<CorrectionReport> {
     Corrector::new(*quantiser, method, ExactPolicy::default(), data).par_correct_in_place(data, 0)
 }
 
@@ -262,7 +289,11 @@ pub fn par_correct_in_place_f32(data: &mut [f32], quantiser: &Quantiser32, metho
 /// # Errors
 /// [`Error::LengthMismatch`], or [`Error::InvalidInput`] naming the first index that breaks
 /// the invariant and the values involved.
-pub fn verify_requantises_f32(corrected: &[f32], stored: &[f32], quantiser: &Quantiser32) -> Result<()> {
+pub fn verify_requantises_f32(
+    corrected: &[f32],
+    stored: &[f32],
+    quantiser: &Quantiser32,
+) -> Result<()> {
     if corrected.len() != stored.len() {
         return Err(Error::LengthMismatch {
             what: "corrected vs stored".into(),
@@ -288,7 +319,10 @@ pub fn verify_requantises_f32(corrected: &[f32], stored: &[f32], quantiser: &Qua
 /// A uniform number in `[0, 1)` from `(seed, index)` alone (SplitMix64 finaliser).
 #[inline]
 pub fn unit_uniform(seed: u64, index: u64) -> f64 {
-    let mut z = seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(0xD1B5_4A32_D192_ED03);
+    let mut z = seed
+        ^ index
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(0xD1B5_4A32_D192_ED03);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^= z >> 31;
@@ -335,7 +369,10 @@ impl DensityPrior {
         if !(h > 0.0) || !h.is_finite() {
             return 0.0;
         }
-        let (from, to) = (c.partition_point(|&x| x < m - 4.0 * h), c.partition_point(|&x| x <= m + 4.0 * h));
+        let (from, to) = (
+            c.partition_point(|&x| x < m - 4.0 * h),
+            c.partition_point(|&x| x <= m + 4.0 * h),
+        );
         let (mut s0, mut s1) = (0.0, 0.0);
         for &x in &c[from..to] {
             let d = (x - m) / h;
@@ -397,7 +434,12 @@ pub struct SeedRuleOutcome {
 ///
 /// # Errors
 /// [`Error::LengthMismatch`] if the slices differ in length.
-pub fn seed_rule_f32(original: &[f32], stored: &[f32], quantiser: &Quantiser32, epsilon: f64) -> Result<SeedRuleOutcome> {
+pub fn seed_rule_f32(
+    original: &[f32],
+    stored: &[f32],
+    quantiser: &Quantiser32,
+    epsilon: f64,
+) -> Result<SeedRuleOutcome> {
     if original.len() != stored.len() {
         return Err(Error::LengthMismatch {
             what: "original vs stored".into(),
@@ -407,12 +449,16 @@ pub fn seed_rule_f32(original: &[f32], stored: &[f32], quantiser: &Quantiser32, 
     }
     let slog = |v: f64| v.signum() * (v.abs() + 1e-12).log10();
     let shift = quantiser.mantissa_bits() as f64 * std::f64::consts::LOG10_2;
-    let mut out = SeedRuleOutcome { reconstructed: Vec::with_capacity(stored.len()), ..Default::default() };
+    let mut out = SeedRuleOutcome {
+        reconstructed: Vec::with_capacity(stored.len()),
+        ..Default::default()
+    };
     for (&xo, &xc) in original.iter().zip(stored) {
         let r = xo as f64 - xc as f64;
         let y_upper = (xc.abs() as f64 + 1e-12).log10() - shift;
         let y_lower = -y_upper;
-        let fire = (r > 0.0 && (slog(-r) - y_lower).abs() < epsilon) || (r < 0.0 && (y_upper - slog(-r)).abs() < epsilon);
+        let fire = (r > 0.0 && (slog(-r) - y_lower).abs() < epsilon)
+            || (r < 0.0 && (y_upper - slog(-r)).abs() < epsilon);
         let rec = if fire { (xc as f64 - r) as f32 } else { xc };
         out.fired += fire as usize;
         out.reconstructed.push(rec);
@@ -422,7 +468,11 @@ pub fn seed_rule_f32(original: &[f32], stored: &[f32], quantiser: &Quantiser32, 
 }
 
 /// Count of values of `reconstructed` that do not re-quantise to `stored` under `quantiser`.
-pub fn count_outside_interval(reconstructed: &[f32], stored: &[f32], quantiser: &Quantiser32) -> usize {
+pub fn count_outside_interval(
+    reconstructed: &[f32],
+    stored: &[f32],
+    quantiser: &Quantiser32,
+) -> usize {
     reconstructed
         .iter()
         .zip(stored)
@@ -438,7 +488,10 @@ mod tests {
     #[test]
     fn method_parsing() {
         assert_eq!("midpoint".parse::<Method>().unwrap(), Method::Midpoint);
-        assert_eq!("dither:7".parse::<Method>().unwrap(), Method::Dither { seed: 7 });
+        assert_eq!(
+            "dither:7".parse::<Method>().unwrap(),
+            Method::Dither { seed: 7 }
+        );
         assert_eq!("prior-mean".parse::<Method>().unwrap(), Method::PriorMean);
         assert!("bogus".parse::<Method>().is_err());
     }
@@ -476,7 +529,9 @@ mod tests {
     #[test]
     fn seed_rule_never_fires_on_nearest_with_small_epsilon() {
         let q = Quantiser32::new(10, RoundingMode::Nearest).unwrap();
-        let orig: Vec<f32> = (1..2000).map(|i| (i as f32 * 0.7371).sin() * 100.0).collect();
+        let orig: Vec<f32> = (1..2000)
+            .map(|i| (i as f32 * 0.7371).sin() * 100.0)
+            .collect();
         let stored: Vec<f32> = orig.iter().map(|&x| q.quantise(x)).collect();
         let out = seed_rule_f32(&orig, &stored, &q, 0.25).unwrap();
         assert_eq!(out.fired, 0);

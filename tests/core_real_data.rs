@@ -6,10 +6,18 @@ use refloat::triage::{seed_rule_f32, verify_requantises_f32, Corrector, ExactPol
 use refloat::{Quantiser32, RoundingMode};
 
 const BITS: [u32; 3] = [7, 10, 15];
-const METHODS: [Method; 3] = [Method::Midpoint, Method::Dither { seed: 12345 }, Method::PriorMean];
+const METHODS: [Method; 3] = [
+    Method::Midpoint,
+    Method::Dither { seed: 12345 },
+    Method::PriorMean,
+];
 
 fn mse(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum::<f64>() / a.len().max(1) as f64
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
+        .sum::<f64>()
+        / a.len().max(1) as f64
 }
 
 #[test]
@@ -31,14 +39,28 @@ fn every_original_is_inside_its_interval_and_intervals_are_tight() {
                 let q = Quantiser32::new(n, mode).unwrap();
                 for (i, &x) in values.iter().enumerate() {
                     let s = q.quantise(x);
-                    let iv = q.interval(s).unwrap_or_else(|| panic!("{name}[{i}]: {s} not stored"));
-                    assert!(iv.contains(x), "{name}[{i}] n={n} {mode}: {x} not in [{}, {}]", iv.lo, iv.hi);
+                    let iv = q
+                        .interval(s)
+                        .unwrap_or_else(|| panic!("{name}[{i}]: {s} not stored"));
+                    assert!(
+                        iv.contains(x),
+                        "{name}[{i}] n={n} {mode}: {x} not in [{}, {}]",
+                        iv.lo,
+                        iv.hi
+                    );
                     for outside in [next_toward_neg_inf(iv.lo), next_toward_pos_inf(iv.hi)] {
-                        assert_ne!(q.quantise(outside).to_bits(), s.to_bits(), "{name}[{i}] n={n} {mode}: interval not tight");
+                        assert_ne!(
+                            q.quantise(outside).to_bits(),
+                            s.to_bits(),
+                            "{name}[{i}] n={n} {mode}: interval not tight"
+                        );
                     }
                     // The residual respects its theoretical bound (outside the top guard region).
                     let r = (x as f64 - s as f64).abs();
-                    assert!(r <= q.max_abs_residual(x), "{name}[{i}] n={n} {mode}: |r| = {r:e}");
+                    assert!(
+                        r <= q.max_abs_residual(x),
+                        "{name}[{i}] n={n} {mode}: |r| = {r:e}"
+                    );
                     checked += 1;
                 }
             }
@@ -78,7 +100,9 @@ fn every_correction_requantises_to_the_stored_value() {
                     let mut par = stored.clone();
                     c.par_correct_in_place(&mut par, 0).unwrap();
                     assert!(
-                        seq.iter().zip(&par).all(|(a, b)| a.to_bits() == b.to_bits()),
+                        seq.iter()
+                            .zip(&par)
+                            .all(|(a, b)| a.to_bits() == b.to_bits()),
                         "{name} n={n} {mode} {method}: par differs from seq"
                     );
                 }
@@ -98,7 +122,11 @@ fn exact_values_are_never_moved() {
         refloat::triage::correct_in_place_f32(&mut corrected, &q, Method::Midpoint).unwrap();
         for ((o, s), c) in values.iter().zip(&stored).zip(&corrected) {
             if *o == 0.0 || o.abs() == 1.0 {
-                assert_eq!(c.to_bits(), s.to_bits(), "{name}: exact value {o} moved to {c}");
+                assert_eq!(
+                    c.to_bits(),
+                    s.to_bits(),
+                    "{name}: exact value {o} moved to {c}"
+                );
                 assert_eq!(c, o);
             }
         }
@@ -126,7 +154,10 @@ fn midpoint_on_truncated_data_quarters_the_mse_and_never_hurts() {
         let ratio = mse(&values, &corrected) / before;
         let non_zero = values.iter().filter(|x| **x != 0.0).count();
         if non_zero >= 100 {
-            assert!(ratio <= 1.0, "{name}: midpoint made truncated data worse ({ratio:.3}x)");
+            assert!(
+                ratio <= 1.0,
+                "{name}: midpoint made truncated data worse ({ratio:.3}x)"
+            );
         }
         let distinct = {
             let mut v: Vec<u32> = values.iter().map(|x| x.to_bits()).collect();
@@ -138,17 +169,28 @@ fn midpoint_on_truncated_data_quarters_the_mse_and_never_hurts() {
             // In units of each value's own interval width the squared error is a mean of
             // comparable terms (plain MSE is dominated by the largest values).
             let scaled = |c: &[f32]| {
-                values.iter().zip(&stored).zip(c).map(|((o, s), c)| {
-                    let w = q.interval(*s).unwrap().width().max(f64::MIN_POSITIVE);
-                    ((*o as f64 - *c as f64) / w).powi(2)
-                }).sum::<f64>()
+                values
+                    .iter()
+                    .zip(&stored)
+                    .zip(c)
+                    .map(|((o, s), c)| {
+                        let w = q.interval(*s).unwrap().width().max(f64::MIN_POSITIVE);
+                        ((*o as f64 - *c as f64) / w).powi(2)
+                    })
+                    .sum::<f64>()
             };
             let scaled_ratio = scaled(&corrected) / scaled(&stored);
             continuous += 1;
-            assert!(scaled_ratio < 0.3, "{name}: midpoint width-scaled MSE ratio {scaled_ratio:.3} (theory 0.25)");
+            assert!(
+                scaled_ratio < 0.3,
+                "{name}: midpoint width-scaled MSE ratio {scaled_ratio:.3} (theory 0.25)"
+            );
         }
     }
-    assert!(continuous >= 10, "only {continuous} continuous branches checked");
+    assert!(
+        continuous >= 10,
+        "only {continuous} continuous branches checked"
+    );
 }
 
 /// The seed's rule, as written, never fires on round-to-nearest data for ε below one binade
@@ -167,8 +209,12 @@ fn seed_rule_measured_on_real_data() {
     assert!(out.fired > 0, "rule never fired on truncated jets pt");
     for ((o, s), r) in values.iter().zip(&stored).zip(&out.reconstructed) {
         if r != s {
-            let (e_before, e_after) = ((*o as f64 - *s as f64).abs(), (*o as f64 - *r as f64).abs());
-            assert!((e_after - 2.0 * e_before).abs() <= 1e-6 * o.abs() as f64, "{o}: {e_before:e} -> {e_after:e}");
+            let (e_before, e_after) =
+                ((*o as f64 - *s as f64).abs(), (*o as f64 - *r as f64).abs());
+            assert!(
+                (e_after - 2.0 * e_before).abs() <= 1e-6 * o.abs() as f64,
+                "{o}: {e_before:e} -> {e_after:e}"
+            );
         }
     }
 }

@@ -84,7 +84,9 @@ fn check_all(n: u32, mode: RoundingMode) {
         "n = {n}, {mode}: mismatches at bit patterns {:08x?} (got {:08x?}, reference {:08x?})",
         bad,
         bad.iter().map(|&u| q.quantise_bits(u)).collect::<Vec<_>>(),
-        bad.iter().map(|&u| reference(f32::from_bits(u), n, mode).to_bits()).collect::<Vec<_>>()
+        bad.iter()
+            .map(|&u| reference(f32::from_bits(u), n, mode).to_bits())
+            .collect::<Vec<_>>()
     );
 }
 

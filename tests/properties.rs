@@ -5,11 +5,19 @@ use refloat::triage::{Corrector, ExactPolicy, Method};
 use refloat::{Quantiser32, Quantiser64, RoundingMode};
 
 fn mode() -> impl Strategy<Value = RoundingMode> {
-    prop_oneof![Just(RoundingMode::Nearest), Just(RoundingMode::Truncate), Just(RoundingMode::NearestEven)]
+    prop_oneof![
+        Just(RoundingMode::Nearest),
+        Just(RoundingMode::Truncate),
+        Just(RoundingMode::NearestEven)
+    ]
 }
 
 fn method() -> impl Strategy<Value = Method> {
-    prop_oneof![Just(Method::Midpoint), any::<u64>().prop_map(|seed| Method::Dither { seed }), Just(Method::PriorMean)]
+    prop_oneof![
+        Just(Method::Midpoint),
+        any::<u64>().prop_map(|seed| Method::Dither { seed }),
+        Just(Method::PriorMean)
+    ]
 }
 
 /// `f64` reference on the integer significand: `x = m · 2^s` with `m` < 2^53 including the
@@ -20,7 +28,11 @@ fn reference_f64(x: f64, n: u32, mode: RoundingMode) -> f64 {
     }
     let bits = x.to_bits() & !(1 << 63);
     let biased = (bits >> 52) as i64;
-    let (m, s) = if biased == 0 { (bits as u128, -1074i64) } else { ((bits & ((1 << 52) - 1) | 1 << 52) as u128, biased - 1075) };
+    let (m, s) = if biased == 0 {
+        (bits as u128, -1074i64)
+    } else {
+        ((bits & ((1 << 52) - 1) | 1 << 52) as u128, biased - 1075)
+    };
     let k = 52 - n;
     let unit = 1u128 << k;
     let (q, rem) = (m / unit, m % unit);
@@ -29,7 +41,9 @@ fn reference_f64(x: f64, n: u32, mode: RoundingMode) -> f64 {
         RoundingMode::Truncate => false,
         RoundingMode::Nearest => rem >= half,
         // The last kept bit of the pattern: for n = 0 it is the exponent's lowest bit.
-        RoundingMode::NearestEven => rem > half || (rem == half && if k == 52 { biased & 1 == 1 } else { q % 2 == 1 }),
+        RoundingMode::NearestEven => {
+            rem > half || (rem == half && if k == 52 { biased & 1 == 1 } else { q % 2 == 1 })
+        }
     };
     // m·2^s in two power-of-two steps, each exact (a single 2^−1074 factor would underflow).
     let scale = |m: u128| m as f64 * 2f64.powi((s / 2) as i32) * 2f64.powi((s - s / 2) as i32);

@@ -32,10 +32,12 @@ mod branch;
 mod guard;
 mod read;
 mod select;
-mod write;
 pub mod sizes;
+mod write;
 
 pub use branch::{FloatBranch, FloatLayout};
-pub use read::{open, BranchInfo, BranchKind, FloatChunk, FloatChunks, RootFile, Selection, Skipped, Tree};
+pub use read::{
+    open, BranchInfo, BranchKind, FloatChunk, FloatChunks, RootFile, Selection, Skipped, Tree,
+};
 pub use select::{parse_patterns, BranchPattern};
 pub use write::{TreeWriter, Written};

@@ -22,7 +22,11 @@ pub fn data_dir() -> PathBuf {
 /// Path of a real ROOT file (`stem` is [`DEV`] or [`HELD_OUT`]).
 pub fn root_file(stem: &str) -> PathBuf {
     let p = data_dir().join(format!("{stem}.root"));
-    assert!(p.exists(), "real data file {} is missing (set REFLOAT_DATA_DIR?)", p.display());
+    assert!(
+        p.exists(),
+        "real data file {} is missing (set REFLOAT_DATA_DIR?)",
+        p.display()
+    );
     p
 }
 
@@ -31,7 +35,12 @@ pub fn flat_branches(stem: &str) -> Vec<String> {
     let path = data_dir().join(format!("{stem}.flat/manifest.json"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let json: serde_json::Value = serde_json::from_str(&text).expect("manifest.json");
-    let mut names: Vec<String> = json["branches"].as_object().expect("branches").keys().cloned().collect();
+    let mut names: Vec<String> = json["branches"]
+        .as_object()
+        .expect("branches")
+        .keys()
+        .cloned()
+        .collect();
     names.sort();
     names
 }
@@ -40,10 +49,10 @@ pub fn flat_branches(stem: &str) -> Vec<String> {
 pub fn load_flat(stem: &str, branch: &str) -> (Vec<f32>, Vec<i64>) {
     use ndarray_npy::read_npy;
     let dir = data_dir().join(format!("{stem}.flat"));
-    let values: ndarray::Array1<f32> =
-        read_npy(dir.join(format!("{branch}.values.npy"))).unwrap_or_else(|e| panic!("{branch}: {e}"));
-    let counts: ndarray::Array1<i64> =
-        read_npy(dir.join(format!("{branch}.counts.npy"))).unwrap_or_else(|e| panic!("{branch}: {e}"));
+    let values: ndarray::Array1<f32> = read_npy(dir.join(format!("{branch}.values.npy")))
+        .unwrap_or_else(|e| panic!("{branch}: {e}"));
+    let counts: ndarray::Array1<i64> = read_npy(dir.join(format!("{branch}.counts.npy")))
+        .unwrap_or_else(|e| panic!("{branch}: {e}"));
     (values.to_vec(), counts.to_vec())
 }
 

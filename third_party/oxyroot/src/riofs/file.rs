@@ -88,7 +88,13 @@ impl RootFileReader {
     pub(crate) fn read_at(&mut self, start: u64, len: u64) -> Result<Vec<u8>> {
         // Lengths come from the file: never allocate past its end (a corrupt length would
         // otherwise reserve gigabytes before read_exact fails).
-        let size = self.reader.as_ref().expect("ERROR").get_ref().metadata()?.len();
+        let size = self
+            .reader
+            .as_ref()
+            .expect("ERROR")
+            .get_ref()
+            .metadata()?
+            .len();
         if start.checked_add(len).map_or(true, |end| end > size) {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::UnexpectedEof,

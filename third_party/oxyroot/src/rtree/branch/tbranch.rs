@@ -451,7 +451,10 @@ impl Unmarshaler for TBranch {
             {
                 let _ = r.read_i8()?;
                 self.streamed.basket_bytes = Some(r.raw_pos());
-                let mut b = vec![Default::default(); checked_baskets(self.max_baskets, self.write_basket, 4, r)?];
+                let mut b = vec![
+                    Default::default();
+                    checked_baskets(self.max_baskets, self.write_basket, 4, r)?
+                ];
                 r.read_array_i32(b.as_mut_slice())?;
 
                 self.basket_bytes
@@ -460,7 +463,10 @@ impl Unmarshaler for TBranch {
 
             {
                 let _ = r.read_i8()?;
-                let mut b = vec![Default::default(); checked_baskets(self.max_baskets, self.write_basket, 8, r)?];
+                let mut b = vec![
+                    Default::default();
+                    checked_baskets(self.max_baskets, self.write_basket, 8, r)?
+                ];
                 r.read_array_i64(b.as_mut_slice())?;
 
                 self.basket_entry
@@ -470,7 +476,10 @@ impl Unmarshaler for TBranch {
             {
                 let _ = r.read_i8()?;
                 self.streamed.basket_seek = Some((r.raw_pos(), 8));
-                let mut b = vec![Default::default(); checked_baskets(self.max_baskets, self.write_basket, 8, r)?];
+                let mut b = vec![
+                    Default::default();
+                    checked_baskets(self.max_baskets, self.write_basket, 8, r)?
+                ];
                 r.read_array_i64(b.as_mut_slice())?;
 
                 self.basket_seek
@@ -584,7 +593,10 @@ impl Unmarshaler for TBranch {
             {
                 let _ = r.read_i8()?;
                 self.streamed.basket_bytes = Some(r.raw_pos());
-                let mut b = vec![Default::default(); checked_baskets(self.max_baskets, self.write_basket, 4, r)?];
+                let mut b = vec![
+                    Default::default();
+                    checked_baskets(self.max_baskets, self.write_basket, 4, r)?
+                ];
                 r.read_array_i32(b.as_mut_slice())?;
 
                 self.basket_bytes.extend_from_slice(b.as_slice());
@@ -632,7 +644,10 @@ impl Unmarshaler for TBranch {
                 match r.read_i8()? {
                     2 => {
                         self.streamed.basket_seek = Some((r.raw_pos(), 8));
-                        let mut b = vec![Default::default(); checked_baskets(self.max_baskets, self.write_basket, 8, r)?];
+                        let mut b = vec![
+                            Default::default();
+                            checked_baskets(self.max_baskets, self.write_basket, 8, r)?
+                        ];
                         r.read_array_i64(b.as_mut_slice())?;
 
                         self.basket_seek
@@ -842,8 +857,17 @@ impl RVersioner for TBranch {
 
 /// `fMaxBaskets` as a length, refused unless the array of `width`-byte elements fits in what
 /// is left of the buffer and `fWriteBasket` lies within it (both come from the file).
-fn checked_baskets(max_baskets: i32, write_basket: i32, width: i64, r: &RBuffer) -> crate::rbytes::Result<usize> {
-    if max_baskets < 1 || write_basket < 0 || write_basket >= max_baskets || max_baskets as i64 * width > r.len() {
+fn checked_baskets(
+    max_baskets: i32,
+    write_basket: i32,
+    width: i64,
+    r: &RBuffer,
+) -> crate::rbytes::Result<usize> {
+    if max_baskets < 1
+        || write_basket < 0
+        || write_basket >= max_baskets
+        || max_baskets as i64 * width > r.len()
+    {
         return Err(crate::rbytes::Error::Misc(format!(
             "corrupt TBranch: fMaxBaskets = {max_baskets}, fWriteBasket = {write_basket}, {} bytes left",
             r.len()

@@ -78,15 +78,26 @@ fn per_value_autoencoder_keeps_the_invariant_and_beats_a_broken_baseline() {
     // the end of its interval); the autoencoder starts at the midpoint and must stay far
     // better than that.
     for (j, v) in vars.iter().enumerate() {
-        let se = |e: &[f32]| e.iter().zip(&val.originals[j]).map(|(a, b)| (*a as f64 - *b as f64).powi(2)).sum::<f64>();
+        let se = |e: &[f32]| {
+            e.iter()
+                .zip(&val.originals[j])
+                .map(|(a, b)| (*a as f64 - *b as f64).powi(2))
+                .sum::<f64>()
+        };
         let (model_se, stored_se) = (se(&corrected[j]), se(&stored[j]));
-        println!("{v}: autoencoder MSE / stored MSE = {:.3}", model_se / stored_se);
+        println!(
+            "{v}: autoencoder MSE / stored MSE = {:.3}",
+            model_se / stored_se
+        );
         assert!(model_se < 0.5 * stored_se, "{v}: {model_se} vs {stored_se}");
     }
 
     // Chunked inference (a long sequence) gives the same result as one pass, up to float
     // rounding: the receptive field is far smaller than the halo.
-    let long: Vec<Vec<f32>> = stored.iter().map(|c| c.iter().cycle().take(150_000).copied().collect()).collect();
+    let long: Vec<Vec<f32>> = stored
+        .iter()
+        .map(|c| c.iter().cycle().take(150_000).copied().collect())
+        .collect();
     let lrefs: Vec<&[f32]> = long.iter().map(Vec::as_slice).collect();
     let fr = model.predict_fractions(&lrefs, &[0, 150_000]).unwrap();
     let n = stored[0].len();
@@ -125,8 +136,14 @@ fn histogram_autoencoder_reconstructs_distributions() {
         cfg.histogram.loss = loss;
         let trained = train(&data, &cfg, &mut |_| {}).unwrap();
         let t = &trained.meta.training;
-        assert!(t.best_validation_loss <= t.baseline_validation_loss * (1.0 + 1e-6), "{t:?}");
-        println!("{loss:?}: validation loss {:.5} vs compressed histogram {:.5}", t.best_validation_loss, t.baseline_validation_loss);
+        assert!(
+            t.best_validation_loss <= t.baseline_validation_loss * (1.0 + 1e-6),
+            "{t:?}"
+        );
+        println!(
+            "{loss:?}: validation loss {:.5} vs compressed histogram {:.5}",
+            t.best_validation_loss, t.baseline_validation_loss
+        );
         let model = trained.load(Device::Cpu).unwrap();
         assert_eq!(model.meta().histogram.as_ref().unwrap().bins, 64);
 
@@ -136,11 +153,18 @@ fn histogram_autoencoder_reconstructs_distributions() {
             assert_eq!(h.edges.len(), 65);
             assert!(h.edges.windows(2).all(|w| w[1] > w[0]));
             let total: f64 = h.probabilities.iter().sum();
-            assert!((total - 1.0).abs() < 1e-4 && h.probabilities.iter().all(|p| *p >= 0.0), "{total}");
+            assert!(
+                (total - 1.0).abs() < 1e-4 && h.probabilities.iter().all(|p| *p >= 0.0),
+                "{total}"
+            );
             // A deliberately broken reconstruction (the histogram mirrored) is far worse.
             let orig = probabilities(&data.originals[j], &h.edges);
             let mirrored: Vec<f64> = h.probabilities.iter().rev().copied().collect();
-            assert!(l1(&orig, &h.probabilities) < l1(&orig, &mirrored), "{}", vars[j]);
+            assert!(
+                l1(&orig, &h.probabilities) < l1(&orig, &mirrored),
+                "{}",
+                vars[j]
+            );
         }
         // It reconstructs distributions, not values.
         let refs: Vec<&[f32]> = stored.iter().map(Vec::as_slice).collect();
@@ -156,7 +180,10 @@ fn probabilities(values: &[f32], edges: &[f64]) -> Vec<f64> {
     let nb = edges.len() - 1;
     let mut h = vec![0.0; nb];
     for &x in values {
-        let k = edges.partition_point(|&e| e <= x as f64).saturating_sub(1).min(nb - 1);
+        let k = edges
+            .partition_point(|&e| e <= x as f64)
+            .saturating_sub(1)
+            .min(nb - 1);
         h[k] += 1.0 / values.len() as f64;
     }
     h

@@ -131,7 +131,12 @@ fn parse_method(s: &str, bits: u32, mode: RoundingMode) -> Result<(String, Estim
         let path = PathBuf::from(p);
         let m = Model::load_for(&path, bits, mode, None)?;
         return Ok((
-            format!("model:{}", m.meta().kind),
+            format!(
+                "{}:{}",
+                m.meta().kind,
+                path.file_name()
+                    .map_or_else(|| p.into(), |f| f.to_string_lossy().into_owned())
+            ),
             Estimator::Model(path, Box::new(m)),
         ));
     }
@@ -306,10 +311,8 @@ pub fn run(args: Args) -> Result<()> {
 
     // Branches: as asked, plus every model variable.
     let mut wanted: Vec<String> = args.branches.clone();
-    if wanted.is_empty() {
-        if models.is_empty() {
-            wanted = DEFAULT_BRANCHES.iter().map(|s| s.to_string()).collect();
-        }
+    if wanted.is_empty() && models.is_empty() {
+        wanted = DEFAULT_BRANCHES.iter().map(|s| s.to_string()).collect();
     }
     for m in &models {
         for v in m.meta().variable_names() {
@@ -369,7 +372,11 @@ pub fn run(args: Args) -> Result<()> {
                 }
             }
             Estimator::Model(path, m) if m.meta().kind == ModelKind::DenoiseHistogram => {
-                let spec_bins = m.meta().histogram.as_ref().map_or(0, |h| h.bins);
+                let (spec_bins, loss) = m
+                    .meta()
+                    .histogram
+                    .as_ref()
+                    .map_or((0, Default::default()), |h| (h.bins, h.loss));
                 for (j, v) in m.meta().variable_names().into_iter().enumerate() {
                     let s = &stored[v];
                     let h = m
@@ -381,7 +388,7 @@ pub fn run(args: Args) -> Result<()> {
                     let (km, jm) = kl_js(&po, &h.probabilities);
                     histogram_rows.push(HistogramRow {
                         branch: v.to_string(),
-                        method: format!("{name} ({spec_bins} bins)"),
+                        method: format!("{name} ({spec_bins} bins, {loss:?} loss)"),
                         kl_compressed: kc,
                         kl_model: km,
                         js_compressed: jc,
@@ -482,12 +489,12 @@ pub fn run(args: Args) -> Result<()> {
 
 fn print_table(rows: &[Row], hist: &[HistogramRow]) {
     println!(
-        "{:<44} {:<22} {:>7} {:>10} {:>9} {:>10} {:>10} {:>10} {:>6}",
+        "{:<44} {:<30} {:>7} {:>10} {:>9} {:>10} {:>10} {:>10} {:>6}",
         "branch", "method", "values", "MSE/comp", "|e|/w", "KL", "JS", "W1", "AUC"
     );
     for r in rows {
         println!(
-            "{:<44} {:<22} {:>7} {:>10.4} {:>9.4} {:>10.3e} {:>10.3e} {:>10.3e} {:>6.3}{}",
+            "{:<44} {:<30} {:>7} {:>10.4} {:>9.4} {:>10.3e} {:>10.3e} {:>10.3e} {:>6.3}{}",
             r.branch,
             r.method,
             r.values,
@@ -509,12 +516,12 @@ fn print_table(rows: &[Row], hist: &[HistogramRow]) {
             "\nhistogram-mode models (on the model's bins): KL / JS against the original histogram"
         );
         println!(
-            "{:<44} {:<34} {:>12} {:>12} {:>12} {:>12}",
+            "{:<44} {:<50} {:>12} {:>12} {:>12} {:>12}",
             "branch", "method", "KL comp", "KL model", "JS comp", "JS model"
         );
         for h in hist {
             println!(
-                "{:<44} {:<34} {:>12.4e} {:>12.4e} {:>12.4e} {:>12.4e}",
+                "{:<44} {:<50} {:>12.4e} {:>12.4e} {:>12.4e} {:>12.4e}",
                 h.branch, h.method, h.kl_compressed, h.kl_model, h.js_compressed, h.js_model
             );
         }

@@ -44,7 +44,10 @@ fn rounding(mode: RoundingArg) -> Result<RoundingMode, FfiError> {
 /// `ptr` must be NULL or point to a NUL-terminated string.
 unsafe fn c_str<'a>(ptr: *const c_char, name: &str) -> Result<&'a str, FfiError> {
     if ptr.is_null() {
-        return Err(FfiError::new(refloat_status::REFLOAT_NULL_PARAMETER, format!("{name} is NULL")));
+        return Err(FfiError::new(
+            refloat_status::REFLOAT_NULL_PARAMETER,
+            format!("{name} is NULL"),
+        ));
     }
     // SAFETY: non-NULL; NUL termination is the caller's contract.
     unsafe { CStr::from_ptr(ptr) }
@@ -54,7 +57,10 @@ unsafe fn c_str<'a>(ptr: *const c_char, name: &str) -> Result<&'a str, FfiError>
 
 fn model_ref<'a>(model: *const refloat_model) -> Result<&'a refloat_model, FfiError> {
     if model.is_null() {
-        return Err(FfiError::new(refloat_status::REFLOAT_NULL_PARAMETER, "model is NULL"));
+        return Err(FfiError::new(
+            refloat_status::REFLOAT_NULL_PARAMETER,
+            "model is NULL",
+        ));
     }
     // SAFETY: non-NULL; the caller promises it came from refloat_model_load and is not freed.
     Ok(unsafe { &*model })
@@ -165,7 +171,11 @@ pub extern "C" fn refloat_model_n_variables(model: *const refloat_model, n: *mut
 /// Name of variable `index` (a branch name such as `AnalysisJetsAuxDyn.pt`), written to
 /// `*name` on success. The string is owned by the model: valid until `refloat_model_free`.
 #[no_mangle]
-pub extern "C" fn refloat_model_variable(model: *const refloat_model, index: usize, name: *mut *const c_char) -> c_int {
+pub extern "C" fn refloat_model_variable(
+    model: *const refloat_model,
+    index: usize,
+    name: *mut *const c_char,
+) -> c_int {
     ffi_panic_boundary! {
         let m = model_ref(model)?;
         let out = try_mut_from_ptr!(name);
@@ -179,7 +189,10 @@ pub extern "C" fn refloat_model_variable(model: *const refloat_model, index: usi
 
 /// Kept mantissa bits of the data the model was made for (written to `*mantissa_bits`).
 #[no_mangle]
-pub extern "C" fn refloat_model_mantissa_bits(model: *const refloat_model, mantissa_bits: *mut u32) -> c_int {
+pub extern "C" fn refloat_model_mantissa_bits(
+    model: *const refloat_model,
+    mantissa_bits: *mut u32,
+) -> c_int {
     ffi_panic_boundary! {
         let m = model_ref(model)?;
         let out = try_mut_from_ptr!(mantissa_bits);

@@ -21,19 +21,28 @@ const ZIP64_EOCD_SIG: u32 = 0x0606_4b50;
 const ZIP64_LOCATOR_SIG: u32 = 0x0706_4b50;
 
 fn bad(why: impl Into<String>) -> Error {
-    Error::Model(format!("not a readable TorchScript archive: {}", why.into()))
+    Error::Model(format!(
+        "not a readable TorchScript archive: {}",
+        why.into()
+    ))
 }
 
 fn u16_at(b: &[u8], at: usize) -> Result<u16> {
-    b.get(at..at + 2).map(|s| u16::from_le_bytes([s[0], s[1]])).ok_or_else(|| bad("truncated"))
+    b.get(at..at + 2)
+        .map(|s| u16::from_le_bytes([s[0], s[1]]))
+        .ok_or_else(|| bad("truncated"))
 }
 
 fn u32_at(b: &[u8], at: usize) -> Result<u32> {
-    b.get(at..at + 4).map(|s| u32::from_le_bytes(s.try_into().expect("4 bytes"))).ok_or_else(|| bad("truncated"))
+    b.get(at..at + 4)
+        .map(|s| u32::from_le_bytes(s.try_into().expect("4 bytes")))
+        .ok_or_else(|| bad("truncated"))
 }
 
 fn u64_at(b: &[u8], at: usize) -> Result<u64> {
-    b.get(at..at + 8).map(|s| u64::from_le_bytes(s.try_into().expect("8 bytes"))).ok_or_else(|| bad("truncated"))
+    b.get(at..at + 8)
+        .map(|s| u64::from_le_bytes(s.try_into().expect("8 bytes")))
+        .ok_or_else(|| bad("truncated"))
 }
 
 /// CRC-32 (IEEE 802.3, as zip uses), bitwise: records here are a few kB.
@@ -42,7 +51,11 @@ pub(crate) fn crc32(data: &[u8]) -> u32 {
     for &byte in data {
         crc ^= byte as u32;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -96,10 +109,19 @@ fn layout(b: &[u8]) -> Result<Layout> {
         cd_offset = u64_at(b, at_usize + 48)?;
         zip64_eocd = Some(at);
     }
-    if cd_offset.checked_add(cd_size).map_or(true, |end| end > b.len() as u64) {
+    if cd_offset
+        .checked_add(cd_size)
+        .map_or(true, |end| end > b.len() as u64)
+    {
         return Err(bad("central directory beyond the end of the file"));
     }
-    Ok(Layout { cd_offset, cd_size, entries, zip64_eocd, eocd })
+    Ok(Layout {
+        cd_offset,
+        cd_size,
+        entries,
+        zip64_eocd,
+        eocd,
+    })
 }
 
 fn entries(b: &[u8], l: &Layout) -> Result<Vec<Entry>> {
@@ -117,7 +139,9 @@ fn entries(b: &[u8], l: &Layout) -> Result<Vec<Entry>> {
         let extra_len = u16_at(b, at + 30)? as usize;
         let comment_len = u16_at(b, at + 32)? as usize;
         let mut local_offset = u32_at(b, at + 42)? as u64;
-        let name = b.get(at + 46..at + 46 + name_len).ok_or_else(|| bad("truncated record name"))?;
+        let name = b
+            .get(at + 46..at + 46 + name_len)
+            .ok_or_else(|| bad("truncated record name"))?;
         let name = String::from_utf8_lossy(name).into_owned();
         // zip64 extended information: the 0xFFFFFFFF fields, in this order.
         let mut e = at + 46 + name_len;
@@ -142,7 +166,13 @@ fn entries(b: &[u8], l: &Layout) -> Result<Vec<Entry>> {
             e += 4 + size;
         }
         let _ = uncompressed_size;
-        out.push(Entry { name, method, crc, compressed_size, local_offset });
+        out.push(Entry {
+            name,
+            method,
+            crc,
+            compressed_size,
+            local_offset,
+        });
         at = extra_end + comment_len;
     }
     Ok(out)
@@ -163,7 +193,8 @@ fn record_data<'a>(b: &'a [u8], e: &Entry) -> Result<&'a [u8]> {
     }
     let start = at + 30 + u16_at(b, at + 26)? as usize + u16_at(b, at + 28)? as usize;
     let end = start + e.compressed_size as usize;
-    b.get(start..end).ok_or_else(|| bad(format!("record '{}' is truncated", e.name)))
+    b.get(start..end)
+        .ok_or_else(|| bad(format!("record '{}' is truncated", e.name)))
 }
 
 /// The extra file `name` (`<prefix>/extra/name`) of a TorchScript archive, or `None` if
@@ -176,13 +207,20 @@ pub fn read_extra_file(archive: &[u8], name: &str) -> Result<Option<Vec<u8>>> {
     let l = layout(archive)?;
     let entries = entries(archive, &l)?;
     let wanted = format!("{}/extra/{name}", prefix(&entries)?);
-    let Some(e) = entries.iter().find(|e| e.name == wanted) else { return Ok(None) };
+    let Some(e) = entries.iter().find(|e| e.name == wanted) else {
+        return Ok(None);
+    };
     if e.method != 0 {
-        return Err(bad(format!("record '{wanted}' is compressed (method {}); refloat reads stored records", e.method)));
+        return Err(bad(format!(
+            "record '{wanted}' is compressed (method {}); refloat reads stored records",
+            e.method
+        )));
     }
     let data = record_data(archive, e)?;
     if crc32(data) != e.crc {
-        return Err(bad(format!("record '{wanted}' fails its CRC check (corrupt file)")));
+        return Err(bad(format!(
+            "record '{wanted}' fails its CRC check (corrupt file)"
+        )));
     }
     Ok(Some(data.to_vec()))
 }
@@ -289,7 +327,11 @@ pub fn with_extra_file(archive: &[u8], name: &str, data: &[u8]) -> Result<Vec<u8
     // Keep the old archive comment, if any.
     let comment_len = u16_at(archive, l.eocd + 20)? as usize;
     out.extend_from_slice(&(comment_len as u16).to_le_bytes());
-    out.extend_from_slice(archive.get(l.eocd + 22..l.eocd + 22 + comment_len).ok_or_else(|| bad("truncated comment"))?);
+    out.extend_from_slice(
+        archive
+            .get(l.eocd + 22..l.eocd + 22 + comment_len)
+            .ok_or_else(|| bad("truncated comment"))?,
+    );
     Ok(out)
 }
 

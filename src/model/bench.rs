@@ -97,7 +97,9 @@ pub fn throughput(
     min_seconds: f64,
 ) -> Result<Vec<BenchRow>> {
     if originals.is_empty() || originals[0].is_empty() || offsets.len() < 2 {
-        return Err(Error::InvalidInput("benchmark needs some stored values in at least one event".into()));
+        return Err(Error::InvalidInput(
+            "benchmark needs some stored values in at least one event".into(),
+        ));
     }
     let mut devices = vec![Device::Cpu];
     if tch::Cuda::is_available() {
@@ -127,7 +129,8 @@ pub fn throughput(
         let (calls, t) = time_it(min_seconds, || {
             for (w, c) in work.iter_mut().zip(&cols) {
                 w.copy_from_slice(c);
-                Corrector::new(q, Method::PriorMean, ExactPolicy::default(), c).par_correct_in_place(w, 0)?;
+                Corrector::new(q, Method::PriorMean, ExactPolicy::default(), c)
+                    .par_correct_in_place(w, 0)?;
             }
             Ok(())
         })?;

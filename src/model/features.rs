@@ -50,7 +50,10 @@ pub fn kept_mantissa_fraction(s: f32, q: &Quantiser32) -> f32 {
 /// policy, or with an interval of zero width.
 #[inline]
 pub fn is_fixed(s: f32, q: &Quantiser32, policy: &ExactPolicy) -> bool {
-    !s.is_finite() || policy.is_exact(s, q) || q.interval(s).map_or(true, |iv| !(iv.width() > 0.0))
+    !s.is_finite()
+        || policy.is_exact(s, q)
+        || q.interval(s)
+            .map_or(true, |iv| iv.width().is_nan() || iv.width() <= 0.0)
 }
 
 /// Where `original` lies inside `iv`, as a fraction in `[0, 1]` of its width from the
@@ -67,7 +70,7 @@ pub fn is_fixed(s: f32, q: &Quantiser32, policy: &ExactPolicy) -> bool {
 #[inline]
 pub fn interval_fraction(original: f32, iv: &Interval<f32>) -> Option<f64> {
     let w = iv.width();
-    if !(w > 0.0) || !original.is_finite() {
+    if w.is_nan() || w <= 0.0 || !original.is_finite() {
         return None;
     }
     Some(((original as f64 - iv.lo as f64) / w).clamp(0.0, 1.0))
@@ -89,7 +92,9 @@ pub fn interval_fraction(original: f32, iv: &Interval<f32>) -> Option<f64> {
 /// ```
 #[inline]
 pub fn value_at_fraction(stored: f32, f: f32, q: &Quantiser32) -> f32 {
-    let Some(iv) = q.interval(stored) else { return stored };
+    let Some(iv) = q.interval(stored) else {
+        return stored;
+    };
     if f.is_nan() {
         return stored;
     }
@@ -110,10 +115,17 @@ pub fn check_group(columns: &[&[f32]], offsets: &[usize]) -> Result<usize> {
     let n = columns.first().map_or(0, |c| c.len());
     for (j, c) in columns.iter().enumerate() {
         if c.len() != n {
-            return Err(Error::LengthMismatch { what: format!("variable {j} vs variable 0"), left: c.len(), right: n });
+            return Err(Error::LengthMismatch {
+                what: format!("variable {j} vs variable 0"),
+                left: c.len(),
+                right: n,
+            });
         }
     }
-    if offsets.first() != Some(&0) || offsets.windows(2).any(|w| w[1] < w[0]) || offsets.last() != Some(&n) {
+    if offsets.first() != Some(&0)
+        || offsets.windows(2).any(|w| w[1] < w[0])
+        || offsets.last() != Some(&n)
+    {
         return Err(Error::InvalidInput(format!(
             "event offsets must start at 0, never decrease and end at the number of objects ({n})"
         )));
@@ -125,7 +137,11 @@ pub fn check_group(columns: &[&[f32]], offsets: &[usize]) -> Result<usize> {
 #[inline]
 fn per_value(s: f32, norm: &VarNorm, q: &Quantiser32, policy: &ExactPolicy) -> [f32; 3] {
     let fixed = is_fixed(s, q, policy);
-    [norm.z(s), kept_mantissa_fraction(s, q), if fixed { 1.0 } else { 0.0 }]
+    [
+        norm.z(s),
+        kept_mantissa_fraction(s, q),
+        if fixed { 1.0 } else { 0.0 },
+    ]
 }
 
 /// Inpainting inputs, row-major `[N, 5F + 4]` (see the module documentation).
@@ -143,7 +159,11 @@ pub fn inpainting_features(
     let n = check_group(columns, offsets)?;
     let f = norms.len();
     if columns.len() != f {
-        return Err(Error::LengthMismatch { what: "columns vs model variables".into(), left: columns.len(), right: f });
+        return Err(Error::LengthMismatch {
+            what: "columns vs model variables".into(),
+            left: columns.len(),
+            right: f,
+        });
     }
     let width = inpainting_inputs(f);
     let mut out = vec![0f32; n * width];
@@ -153,7 +173,12 @@ pub fn inpainting_features(
         for i in start..end {
             let row = &mut out[i * width..(i + 1) * width];
             for j in 0..f {
-                row[PER_VALUE * j..PER_VALUE * (j + 1)].copy_from_slice(&per_value(columns[j][i], &norms[j], q, policy));
+                row[PER_VALUE * j..PER_VALUE * (j + 1)].copy_from_slice(&per_value(
+                    columns[j][i],
+                    &norms[j],
+                    q,
+                    policy,
+                ));
             }
             let ctx = PER_VALUE * f;
             row[ctx] = ((1 + count) as f32).ln() / 3.0;
@@ -180,11 +205,20 @@ pub fn inpainting_features(
 ///
 /// # Errors
 /// As [`inpainting_features`] (offsets are not needed: the sequence runs across events).
-pub fn sequence_features(columns: &[&[f32]], norms: &[VarNorm], q: &Quantiser32, policy: &ExactPolicy) -> Result<Vec<f32>> {
+pub fn sequence_features(
+    columns: &[&[f32]],
+    norms: &[VarNorm],
+    q: &Quantiser32,
+    policy: &ExactPolicy,
+) -> Result<Vec<f32>> {
     let n = columns.first().map_or(0, |c| c.len());
     check_group(columns, &[0, n])?;
     if columns.len() != norms.len() {
-        return Err(Error::LengthMismatch { what: "columns vs model variables".into(), left: columns.len(), right: norms.len() });
+        return Err(Error::LengthMismatch {
+            what: "columns vs model variables".into(),
+            left: columns.len(),
+            right: norms.len(),
+        });
     }
     let mut out = vec![0f32; PER_VALUE * columns.len() * n];
     for (j, (col, norm)) in columns.iter().zip(norms).enumerate() {
@@ -204,16 +238,29 @@ pub fn sequence_features(columns: &[&[f32]], norms: &[VarNorm], q: &Quantiser32,
 /// # Errors
 /// [`Error::LengthMismatch`] if original and stored columns differ in shape;
 /// [`Error::NotQuantised`] if a stored value is not a stored value of `q`.
-pub fn targets(originals: &[&[f32]], stored: &[&[f32]], q: &Quantiser32, policy: &ExactPolicy) -> Result<(Vec<f32>, Vec<f32>)> {
+pub fn targets(
+    originals: &[&[f32]],
+    stored: &[&[f32]],
+    q: &Quantiser32,
+    policy: &ExactPolicy,
+) -> Result<(Vec<f32>, Vec<f32>)> {
     if originals.len() != stored.len() {
-        return Err(Error::LengthMismatch { what: "original vs stored columns".into(), left: originals.len(), right: stored.len() });
+        return Err(Error::LengthMismatch {
+            what: "original vs stored columns".into(),
+            left: originals.len(),
+            right: stored.len(),
+        });
     }
     let n = stored.first().map_or(0, |c| c.len());
     let mut t = vec![0.5f32; stored.len() * n];
     let mut m = vec![0f32; stored.len() * n];
     for (j, (o, s)) in originals.iter().zip(stored).enumerate() {
         if o.len() != n || s.len() != n {
-            return Err(Error::LengthMismatch { what: format!("original vs stored values of variable {j}"), left: o.len(), right: s.len() });
+            return Err(Error::LengthMismatch {
+                what: format!("original vs stored values of variable {j}"),
+                left: o.len(),
+                right: s.len(),
+            });
         }
         for i in 0..n {
             let iv = q.interval_at(s[i], i)?;
@@ -243,7 +290,10 @@ mod tests {
             let f = interval_fraction(x, &iv).unwrap();
             let back = value_at_fraction(s, f as f32, &q);
             assert_eq!(q.quantise(back), s);
-            assert!((back as f64 - x as f64).abs() <= iv.width() * 1e-5 + f64::from(f32::EPSILON) * x.abs() as f64 * 2.0);
+            assert!(
+                (back as f64 - x as f64).abs()
+                    <= iv.width() * 1e-5 + f64::from(f32::EPSILON) * x.abs() as f64 * 2.0
+            );
         }
     }
 
@@ -252,7 +302,8 @@ mod tests {
         let q = Quantiser32::new(10, RoundingMode::Nearest).unwrap();
         let norms = vec![VarNorm::fit("a", &[1.0, 2.0, 3.0])];
         let col = [1.0f32, 2.0, 3.0];
-        let x = inpainting_features(&[&col], &[0, 2, 3], &norms, &q, &ExactPolicy::default()).unwrap();
+        let x =
+            inpainting_features(&[&col], &[0, 2, 3], &norms, &q, &ExactPolicy::default()).unwrap();
         let w = inpainting_inputs(1);
         assert_eq!(x.len(), 3 * w);
         // object 0: no previous, has next
@@ -262,6 +313,8 @@ mod tests {
         assert_eq!(x[w + 7], norms[0].z(1.0));
         // object 2 is alone in its event
         assert_eq!((x[2 * w + 4], x[2 * w + 5], x[2 * w + 6]), (0.0, 0.0, 0.0));
-        assert!(inpainting_features(&[&col], &[0, 2], &norms, &q, &ExactPolicy::default()).is_err());
+        assert!(
+            inpainting_features(&[&col], &[0, 2], &norms, &q, &ExactPolicy::default()).is_err()
+        );
     }
 }

@@ -61,7 +61,9 @@ impl std::str::FromStr for ModelKind {
 }
 
 /// Loss of the histogram-mode autoencoder.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum HistogramLoss {
     /// Mean squared error between normalised histograms (scaled by the bin count).
@@ -77,7 +79,9 @@ impl std::str::FromStr for HistogramLoss {
         match s {
             "mse" => Ok(Self::Mse),
             "kl" => Ok(Self::Kl),
-            other => Err(Error::InvalidArgument(format!("unknown histogram loss '{other}' (expected mse or kl)"))),
+            other => Err(Error::InvalidArgument(format!(
+                "unknown histogram loss '{other}' (expected mse or kl)"
+            ))),
         }
     }
 }
@@ -113,21 +117,40 @@ impl VarNorm {
 
     /// Fit from values (non-finite ones ignored).
     pub fn fit(name: &str, values: &[f32]) -> Self {
-        let mut mags: Vec<f64> = values.iter().filter(|x| x.is_finite() && **x != 0.0).map(|x| x.abs() as f64).collect();
+        let mut mags: Vec<f64> = values
+            .iter()
+            .filter(|x| x.is_finite() && **x != 0.0)
+            .map(|x| x.abs() as f64)
+            .collect();
         let scale = if mags.is_empty() {
             1.0
         } else {
             let mid = mags.len() / 2;
             *mags.select_nth_unstable_by(mid, f64::total_cmp).1
         };
-        let t: Vec<f64> = values.iter().filter(|x| x.is_finite()).map(|&x| (x as f64 / scale).asinh()).collect();
+        let t: Vec<f64> = values
+            .iter()
+            .filter(|x| x.is_finite())
+            .map(|&x| (x as f64 / scale).asinh())
+            .collect();
         let n = t.len().max(1) as f64;
         let mean = t.iter().sum::<f64>() / n;
         let var = t.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
         let min = t.iter().copied().fold(f64::INFINITY, f64::min);
         let max = t.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let (min, max) = if min.is_finite() { (min, max) } else { (0.0, 0.0) };
-        VarNorm { name: name.to_string(), scale, mean, std: var.sqrt().max(1e-6), min, max }
+        let (min, max) = if min.is_finite() {
+            (min, max)
+        } else {
+            (0.0, 0.0)
+        };
+        VarNorm {
+            name: name.to_string(),
+            scale,
+            mean,
+            std: var.sqrt().max(1e-6),
+            min,
+            max,
+        }
     }
 }
 
@@ -222,7 +245,12 @@ impl ModelMeta {
     /// let e = meta.check(7, RoundingMode::Nearest, None).unwrap_err();
     /// assert!(e.to_string().contains("10 kept mantissa bits"));
     /// ```
-    pub fn check(&self, mantissa_bits: u32, rounding: RoundingMode, variables: Option<&[&str]>) -> Result<()> {
+    pub fn check(
+        &self,
+        mantissa_bits: u32,
+        rounding: RoundingMode,
+        variables: Option<&[&str]>,
+    ) -> Result<()> {
         if mantissa_bits != self.mantissa_bits || rounding != self.rounding {
             return Err(Error::Model(format!(
                 "model was trained for data stored with {} kept mantissa bits ({}), not {} ({})",
@@ -245,7 +273,10 @@ impl ModelMeta {
     /// Validate what was read from a file.
     pub(crate) fn validate(&self) -> Result<()> {
         if self.format != FORMAT {
-            return Err(Error::Model(format!("metadata format is '{}', not '{FORMAT}'", self.format)));
+            return Err(Error::Model(format!(
+                "metadata format is '{}', not '{FORMAT}'",
+                self.format
+            )));
         }
         if self.format_version != FORMAT_VERSION {
             return Err(Error::Model(format!(
@@ -254,13 +285,18 @@ impl ModelMeta {
             )));
         }
         if self.mantissa_bits > 23 {
-            return Err(Error::Model(format!("metadata says {} kept mantissa bits (f32 has 23)", self.mantissa_bits)));
+            return Err(Error::Model(format!(
+                "metadata says {} kept mantissa bits (f32 has 23)",
+                self.mantissa_bits
+            )));
         }
         if self.variables.is_empty() {
             return Err(Error::Model("metadata lists no variables".into()));
         }
         if self.kind == ModelKind::DenoiseHistogram && self.histogram.is_none() {
-            return Err(Error::Model("histogram-mode model without histogram binning".into()));
+            return Err(Error::Model(
+                "histogram-mode model without histogram binning".into(),
+            ));
         }
         Ok(())
     }
@@ -276,7 +312,14 @@ impl ModelMeta {
             rounding: RoundingMode::Nearest,
             variables: variables
                 .iter()
-                .map(|n| VarNorm { name: n.to_string(), scale: 1.0, mean: 0.0, std: 1.0, min: 0.0, max: 1.0 })
+                .map(|n| VarNorm {
+                    name: n.to_string(),
+                    scale: 1.0,
+                    mean: 0.0,
+                    std: 1.0,
+                    min: 0.0,
+                    max: 1.0,
+                })
                 .collect(),
             inputs: 0,
             histogram: None,

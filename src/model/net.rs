@@ -36,6 +36,7 @@ pub(crate) struct Net {
     layers: Layers,
 }
 
+#[allow(clippy::large_enum_variant)] // one per network, never moved in a hot loop
 enum Layers {
     /// `x [B, inputs] → [B, outputs]` fractions: MLP, SiLU, sigmoid.
     Mlp(Vec<nn::Linear>),
@@ -44,11 +45,19 @@ enum Layers {
     ConvSeq(Vec<nn::Conv1D>),
     /// `x [B, 1, bins] → [B, 1, bins]` log-probabilities: strided conv encoder, transposed
     /// conv decoder, plus a 1×1 skip from the input.
-    ConvHist { enc: Vec<nn::Conv1D>, dec: Vec<nn::ConvTranspose1D>, head: nn::Conv1D, skip: nn::Conv1D },
+    ConvHist {
+        enc: Vec<nn::Conv1D>,
+        dec: Vec<nn::ConvTranspose1D>,
+        head: nn::Conv1D,
+        skip: nn::Conv1D,
+    },
 }
 
 fn same(k: i64) -> nn::ConvConfig {
-    nn::ConvConfig { padding: k / 2, ..Default::default() }
+    nn::ConvConfig {
+        padding: k / 2,
+        ..Default::default()
+    }
 }
 
 /// Output layers start at zero, so an untrained per-value model outputs exactly 0.5 (the
@@ -61,12 +70,25 @@ impl Net {
     pub fn new(shape: NetShape, device: Device) -> Net {
         let vs = nn::VarStore::new(device);
         let p = vs.root();
-        let (i, o, h) = (shape.inputs as i64, shape.outputs as i64, shape.hidden as i64);
+        let (i, o, h) = (
+            shape.inputs as i64,
+            shape.outputs as i64,
+            shape.hidden as i64,
+        );
         let layers = match shape.kind {
             ModelKind::Inpainting => Layers::Mlp(vec![
                 nn::linear(&p / "l0", i, h, Default::default()),
                 nn::linear(&p / "l1", h, h, Default::default()),
-                nn::linear(&p / "l2", h, o, nn::LinearConfig { ws_init: ZERO, bs_init: Some(ZERO), bias: true }),
+                nn::linear(
+                    &p / "l2",
+                    h,
+                    o,
+                    nn::LinearConfig {
+                        ws_init: ZERO,
+                        bs_init: Some(ZERO),
+                        bias: true,
+                    },
+                ),
             ]),
             ModelKind::DenoisePerValue => {
                 let b = (h / 2).max(4);
@@ -74,12 +96,30 @@ impl Net {
                     nn::conv1d(&p / "c0", i, h, 7, same(7)),
                     nn::conv1d(&p / "c1", h, b, 5, same(5)),
                     nn::conv1d(&p / "c2", b, h, 5, same(5)),
-                    nn::conv1d(&p / "c3", h, o, 1, nn::ConvConfig { ws_init: ZERO, bs_init: ZERO, ..Default::default() }),
+                    nn::conv1d(
+                        &p / "c3",
+                        h,
+                        o,
+                        1,
+                        nn::ConvConfig {
+                            ws_init: ZERO,
+                            bs_init: ZERO,
+                            ..Default::default()
+                        },
+                    ),
                 ])
             }
             ModelKind::DenoiseHistogram => {
-                let down = nn::ConvConfig { padding: 2, stride: 2, ..Default::default() };
-                let up = nn::ConvTransposeConfig { padding: 1, stride: 2, ..Default::default() };
+                let down = nn::ConvConfig {
+                    padding: 2,
+                    stride: 2,
+                    ..Default::default()
+                };
+                let up = nn::ConvTransposeConfig {
+                    padding: 1,
+                    stride: 2,
+                    ..Default::default()
+                };
                 Layers::ConvHist {
                     enc: vec![
                         nn::conv1d(&p / "e0", i, h, 5, same(5)),
@@ -90,13 +130,27 @@ impl Net {
                         nn::conv_transpose1d(&p / "d0", h, h, 4, up),
                         nn::conv_transpose1d(&p / "d1", h, h, 4, up),
                     ],
-                    head: nn::conv1d(&p / "head", h, o, 5, nn::ConvConfig { ws_init: ZERO, bs_init: ZERO, ..same(5) }),
+                    head: nn::conv1d(
+                        &p / "head",
+                        h,
+                        o,
+                        5,
+                        nn::ConvConfig {
+                            ws_init: ZERO,
+                            bs_init: ZERO,
+                            ..same(5)
+                        },
+                    ),
                     skip: nn::conv1d(
                         &p / "skip",
                         i,
                         o,
                         1,
-                        nn::ConvConfig { ws_init: nn::Init::Const(1.0), bs_init: ZERO, ..Default::default() },
+                        nn::ConvConfig {
+                            ws_init: nn::Init::Const(1.0),
+                            bs_init: ZERO,
+                            ..Default::default()
+                        },
                     ),
                 }
             }
@@ -119,9 +173,16 @@ impl Net {
                 let h = c[2].forward(&h).relu();
                 c[3].forward(&h).sigmoid()
             }
-            Layers::ConvHist { enc, dec, head, skip } => {
+            Layers::ConvHist {
+                enc,
+                dec,
+                head,
+                skip,
+            } => {
                 // The input is a density (mean 1 per bin); its log is the natural skip.
-                let h = enc.iter().fold(x.shallow_clone(), |h, c| c.forward(&h).relu());
+                let h = enc
+                    .iter()
+                    .fold(x.shallow_clone(), |h, c| c.forward(&h).relu());
                 let h = dec.iter().fold(h, |h, d| d.forward(&h).relu());
                 let logits = head.forward(&h) + skip.forward(&(x.clamp_min(0.0) + 1e-3).log());
                 logits.log_softmax(-1, Kind::Float)
@@ -140,8 +201,12 @@ impl Net {
 
     /// Snapshot of all variables (for early stopping).
     pub fn snapshot(&self) -> Vec<(String, Tensor)> {
-        let mut v: Vec<(String, Tensor)> =
-            self.vs.variables().into_iter().map(|(k, t)| (k, t.detach().copy())).collect();
+        let mut v: Vec<(String, Tensor)> = self
+            .vs
+            .variables()
+            .into_iter()
+            .map(|(k, t)| (k, t.detach().copy()))
+            .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
     }
@@ -161,13 +226,21 @@ impl Net {
 
     /// Trace the exported forward pass into a TorchScript module (weights as constants) and
     /// return the bytes of its `.pt` file. The network is moved to the CPU first.
-    pub fn to_torchscript(mut self, scratch_dir: &std::path::Path) -> Result<Vec<u8>> {
+    pub fn into_torchscript(mut self, scratch_dir: &std::path::Path) -> Result<Vec<u8>> {
         self.vs.set_device(Device::Cpu);
         self.vs.freeze();
         let example = match self.shape.kind {
-            ModelKind::Inpainting => Tensor::zeros([2, self.shape.inputs as i64], (Kind::Float, Device::Cpu)),
-            ModelKind::DenoisePerValue => Tensor::zeros([1, self.shape.inputs as i64, 16], (Kind::Float, Device::Cpu)),
-            ModelKind::DenoiseHistogram => Tensor::ones([1, self.shape.inputs as i64, 64], (Kind::Float, Device::Cpu)),
+            ModelKind::Inpainting => {
+                Tensor::zeros([2, self.shape.inputs as i64], (Kind::Float, Device::Cpu))
+            }
+            ModelKind::DenoisePerValue => Tensor::zeros(
+                [1, self.shape.inputs as i64, 16],
+                (Kind::Float, Device::Cpu),
+            ),
+            ModelKind::DenoiseHistogram => Tensor::ones(
+                [1, self.shape.inputs as i64, 64],
+                (Kind::Float, Device::Cpu),
+            ),
         };
         let module = tch::no_grad(|| {
             tch::CModule::create_by_tracing("RefloatModel", "forward", &[example], &mut |xs| {
@@ -179,8 +252,16 @@ impl Net {
             .prefix("refloat_model")
             .suffix(".pt")
             .tempfile_in(scratch_dir)
-            .map_err(|source| Error::Io { path: scratch_dir.to_path_buf(), source })?;
-        module.save(tmp.path()).map_err(tch_err("saving the TorchScript module"))?;
-        std::fs::read(tmp.path()).map_err(|source| Error::Io { path: tmp.path().to_path_buf(), source })
+            .map_err(|source| Error::Io {
+                path: scratch_dir.to_path_buf(),
+                source,
+            })?;
+        module
+            .save(tmp.path())
+            .map_err(tch_err("saving the TorchScript module"))?;
+        std::fs::read(tmp.path()).map_err(|source| Error::Io {
+            path: tmp.path().to_path_buf(),
+            source,
+        })
     }
 }

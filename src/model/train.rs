@@ -4,14 +4,17 @@
 //!
 //! Deterministic given [`TrainConfig::seed`] on one device and thread count: the seed fixes
 //! libtorch's initialisation and noise (`tch::manual_seed`) and refloat's own choice of
-//! split, batches and windows (SplitMix64).
+//! split, batches and windows (SplitMix64). libtorch's generator is global, so trainings in
+//! one process run one at a time.
 
 use std::path::Path;
 
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
 use super::features::{self, PER_VALUE};
-use super::meta::{self, HistogramLoss, HistogramSpec, ModelKind, ModelMeta, TrainingRecord, VarNorm};
+use super::meta::{
+    self, HistogramLoss, HistogramSpec, ModelKind, ModelMeta, TrainingRecord, VarNorm,
+};
 use super::net::{tch_err, Net, NetShape};
 use super::Model;
 use crate::error::{Error, Result};
@@ -67,7 +70,11 @@ impl Default for TrainConfig {
             validation_fraction: 0.25,
             input_noise: 0.0,
             window: 64,
-            histogram: HistogramSpec { bins: 128, margin: 2, loss: HistogramLoss::Mse },
+            histogram: HistogramSpec {
+                bins: 128,
+                margin: 2,
+                loss: HistogramLoss::Mse,
+            },
             device: Device::cuda_if_available(),
         }
     }
@@ -76,20 +83,37 @@ impl Default for TrainConfig {
 impl TrainConfig {
     /// The defaults for `kind` (noise 0.05 for the autoencoders, 0 for inpainting).
     pub fn for_kind(kind: ModelKind) -> Self {
-        let noise = if kind == ModelKind::Inpainting { 0.0 } else { 0.05 };
-        TrainConfig { kind, input_noise: noise, ..Default::default() }
+        let noise = if kind == ModelKind::Inpainting {
+            0.0
+        } else {
+            0.05
+        };
+        TrainConfig {
+            kind,
+            input_noise: noise,
+            ..Default::default()
+        }
     }
 
     fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::InvalidArgument(m));
         Quantiser32::new(self.mantissa_bits, self.rounding)?;
         if self.max_epochs == 0 || self.batch_size == 0 || self.hidden == 0 || self.window < 4 {
-            return bad("max_epochs, batch_size and hidden must be positive and window at least 4".into());
+            return bad(
+                "max_epochs, batch_size and hidden must be positive and window at least 4".into(),
+            );
         }
         if !(self.validation_fraction > 0.0 && self.validation_fraction < 1.0) {
-            return bad(format!("validation fraction {} is not in (0, 1)", self.validation_fraction));
+            return bad(format!(
+                "validation fraction {} is not in (0, 1)",
+                self.validation_fraction
+            ));
         }
-        if !(self.learning_rate > 0.0) || !(self.input_noise >= 0.0) {
+        if self.learning_rate.is_nan()
+            || self.learning_rate <= 0.0
+            || self.input_noise.is_nan()
+            || self.input_noise < 0.0
+        {
             return bad("learning rate must be positive and input noise non-negative".into());
         }
         let h = &self.histogram;
@@ -121,7 +145,11 @@ impl TrainingData {
     /// # Errors
     /// [`Error::InvalidArgument`] for no variables, mismatched names;
     /// [`Error::LengthMismatch`] / [`Error::InvalidInput`] for inconsistent columns/offsets.
-    pub fn new(variables: Vec<String>, originals: Vec<Vec<f32>>, offsets: Vec<usize>) -> Result<Self> {
+    pub fn new(
+        variables: Vec<String>,
+        originals: Vec<Vec<f32>>,
+        offsets: Vec<usize>,
+    ) -> Result<Self> {
         if variables.is_empty() || variables.len() != originals.len() {
             return Err(Error::InvalidArgument(format!(
                 "{} variable names for {} columns (need at least one)",
@@ -131,7 +159,12 @@ impl TrainingData {
         }
         let cols: Vec<&[f32]> = originals.iter().map(Vec::as_slice).collect();
         features::check_group(&cols, &offsets)?;
-        Ok(TrainingData { variables, originals, offsets, source: None })
+        Ok(TrainingData {
+            variables,
+            originals,
+            offsets,
+            source: None,
+        })
     }
 
     /// From branches read with [`crate::io`]: all must have the same entries and per-entry
@@ -140,7 +173,9 @@ impl TrainingData {
     /// # Errors
     /// [`Error::InvalidInput`] naming the branch whose structure differs.
     pub fn from_branches(branches: &[crate::io::FloatBranch]) -> Result<Self> {
-        let first = branches.first().ok_or_else(|| Error::InvalidArgument("no branches to train on".into()))?;
+        let first = branches
+            .first()
+            .ok_or_else(|| Error::InvalidArgument("no branches to train on".into()))?;
         for b in &branches[1..] {
             if let Some(why) = first.structure_mismatch(b) {
                 return Err(Error::InvalidInput(format!(
@@ -176,7 +211,12 @@ impl TrainingData {
             }
             offsets.push(offsets.last().expect("non-empty") + (b - a));
         }
-        TrainingData { variables: self.variables.clone(), originals, offsets, source: self.source.clone() }
+        TrainingData {
+            variables: self.variables.clone(),
+            originals,
+            offsets,
+            source: self.source.clone(),
+        }
     }
 }
 
@@ -225,8 +265,14 @@ impl TrainedModel {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
         };
-        let io = |source| Error::Io { path: path.to_path_buf(), source };
-        let mut tmp = tempfile::Builder::new().prefix(".refloat_model").tempfile_in(dir).map_err(io)?;
+        let io = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".refloat_model")
+            .tempfile_in(dir)
+            .map_err(io)?;
         tmp.write_all(&self.bytes).map_err(io)?;
         tmp.as_file().sync_all().map_err(io)?;
         tmp.persist(path).map_err(|e| io(e.error))?;
@@ -278,10 +324,12 @@ impl Rng {
 /// ```
 pub fn split_events(events: usize, fraction: f64, seed: u64) -> Result<(Vec<usize>, Vec<usize>)> {
     if events < 2 {
-        return Err(Error::InvalidInput(format!("{events} event(s): need at least two to hold out a validation split")));
+        return Err(Error::InvalidInput(format!(
+            "{events} event(s): need at least two to hold out a validation split"
+        )));
     }
     let mut all: Vec<usize> = (0..events).collect();
-    Rng(seed ^ 0x5EED_0F_5B17).shuffle(&mut all);
+    Rng(seed ^ 0x5EED_5B17).shuffle(&mut all);
     let nv = ((events as f64 * fraction).round() as usize).clamp(1, events - 1);
     let mut val = all[..nv].to_vec();
     let mut train = all[nv..].to_vec();
@@ -301,11 +349,17 @@ fn histogram_axis(norm: &VarNorm, spec: &HistogramSpec) -> (f64, f64) {
 /// Bin edges of the histogram mode, in the variable's own unit (`scale · sinh(edge)`).
 pub(crate) fn histogram_edges(norm: &VarNorm, spec: &HistogramSpec) -> Vec<f64> {
     let (lo, w) = histogram_axis(norm, spec);
-    (0..=spec.bins).map(|k| norm.scale * (lo + k as f64 * w).sinh()).collect()
+    (0..=spec.bins)
+        .map(|k| norm.scale * (lo + k as f64 * w).sinh())
+        .collect()
 }
 
 /// Histogram probabilities of `values` (non-finite ignored; outside values in the end bins).
-pub(crate) fn histogram_probabilities(values: &[f32], norm: &VarNorm, spec: &HistogramSpec) -> Vec<f32> {
+pub(crate) fn histogram_probabilities(
+    values: &[f32],
+    norm: &VarNorm,
+    spec: &HistogramSpec,
+) -> Vec<f32> {
     let (lo, w) = histogram_axis(norm, spec);
     let mut h = vec![0f64; spec.bins];
     let mut n = 0usize;
@@ -321,7 +375,10 @@ pub(crate) fn histogram_probabilities(values: &[f32], norm: &VarNorm, spec: &His
 
 /// Model input of the histogram mode: probabilities × bins (a density with mean 1).
 pub(crate) fn histogram_density(values: &[f32], norm: &VarNorm, spec: &HistogramSpec) -> Vec<f32> {
-    histogram_probabilities(values, norm, spec).into_iter().map(|p| p * spec.bins as f32).collect()
+    histogram_probabilities(values, norm, spec)
+        .into_iter()
+        .map(|p| p * spec.bins as f32)
+        .collect()
 }
 
 fn refs(v: &[Vec<f32>]) -> Vec<&[f32]> {
@@ -339,8 +396,42 @@ fn masked_mse(pred: &Tensor, target: &Tensor, mask: &Tensor) -> Tensor {
 /// # Errors
 /// [`Error::InvalidArgument`] for a bad config; [`Error::InvalidInput`] for fewer than two
 /// events or no value a model could move; [`Error::Model`] for libtorch failures.
-pub fn train(data: &TrainingData, cfg: &TrainConfig, progress: &mut dyn FnMut(&Progress)) -> Result<TrainedModel> {
+///
+/// ```
+/// use refloat::model::train::{train, TrainConfig, TrainingData};
+/// use refloat::model::{Device, ModelKind};
+/// use refloat::{Quantiser32, RoundingMode};
+/// // 20 synthetic events of 3 objects with two variables (truncated to 8 kept bits)
+/// let pt: Vec<f32> = (0..60).map(|i| 20.0 + (i as f32 * 0.37).sin().abs() * 50.0).collect();
+/// let eta: Vec<f32> = (0..60).map(|i| (i as f32 * 0.71).cos() * 2.0).collect();
+/// let offsets: Vec<usize> = (0..=20).map(|e| 3 * e).collect();
+/// let data = TrainingData::new(vec!["pt".into(), "eta".into()], vec![pt.clone(), eta], offsets.clone())?;
+/// let cfg = TrainConfig {
+///     mantissa_bits: 8,
+///     rounding: RoundingMode::Truncate,
+///     max_epochs: 3,
+///     hidden: 8,
+///     device: Device::Cpu,
+///     ..TrainConfig::for_kind(ModelKind::Inpainting)
+/// };
+/// let trained = train(&data, &cfg, &mut |p| println!("epoch {} loss {}", p.epoch, p.validation_loss))?;
+/// let model = trained.load(Device::Cpu)?;
+/// let q = Quantiser32::new(8, RoundingMode::Truncate)?;
+/// let stored: Vec<Vec<f32>> = data.originals.iter().map(|c| c.iter().map(|&x| q.quantise(x)).collect()).collect();
+/// let (corrected, _) = model.correct(&[&stored[0], &stored[1]], &offsets)?;
+/// assert!(corrected[0].iter().zip(&stored[0]).all(|(c, s)| q.quantise(*c) == *s)); // the invariant
+/// # Ok::<(), refloat::Error>(())
+/// ```
+pub fn train(
+    data: &TrainingData,
+    cfg: &TrainConfig,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<TrainedModel> {
     cfg.validate()?;
+    // libtorch's generator is global: trainings in one process take turns, so that each is
+    // deterministic given its seed (a poisoned lock only means another training failed).
+    static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = TRAINING.lock().unwrap_or_else(|p| p.into_inner());
     let q = Quantiser32::new(cfg.mantissa_bits, cfg.rounding)?;
     let policy = ExactPolicy::default();
     let (train_ev, val_ev) = split_events(data.events(), cfg.validation_fraction, cfg.seed)?;
@@ -357,7 +448,12 @@ pub fn train(data: &TrainingData, cfg: &TrainConfig, progress: &mut dyn FnMut(&P
             .collect()
     };
     let (tr_s, va_s) = (stored(&tr), stored(&va));
-    let norms: Vec<VarNorm> = data.variables.iter().zip(&tr_s).map(|(n, c)| VarNorm::fit(n, c)).collect();
+    let norms: Vec<VarNorm> = data
+        .variables
+        .iter()
+        .zip(&tr_s)
+        .map(|(n, c)| VarNorm::fit(n, c))
+        .collect();
     let f = data.variables.len();
     tch::manual_seed(cfg.seed as i64);
     let mut rng = Rng(cfg.seed);
@@ -368,13 +464,24 @@ pub fn train(data: &TrainingData, cfg: &TrainConfig, progress: &mut dyn FnMut(&P
         ModelKind::DenoisePerValue => (PER_VALUE * f, f),
         ModelKind::DenoiseHistogram => (1, 1),
     };
-    let mut net = Net::new(NetShape { kind: cfg.kind, inputs, outputs, hidden: cfg.hidden }, dev);
-    let mut opt = nn::Adam::default().build(&net.vs, cfg.learning_rate).map_err(tch_err("building the optimiser"))?;
+    let mut net = Net::new(
+        NetShape {
+            kind: cfg.kind,
+            inputs,
+            outputs,
+            hidden: cfg.hidden,
+        },
+        dev,
+    );
+    let mut opt = nn::Adam::default()
+        .build(&net.vs, cfg.learning_rate)
+        .map_err(tch_err("building the optimiser"))?;
 
     // Per kind: a batch sampler returning (input, target, mask) and the validation set.
     type Batch = (Tensor, Tensor, Tensor);
+    type Sampler<'a> = Box<dyn FnMut(&mut Rng) -> Vec<Batch> + 'a>;
     let spec = cfg.histogram.clone();
-    let mut sampler: Box<dyn FnMut(&mut Rng) -> Vec<Batch> + '_>;
+    let mut sampler: Sampler<'_>;
     let val: Batch;
     let (n_train_targets, n_val_targets);
     match cfg.kind {
@@ -384,9 +491,19 @@ pub fn train(data: &TrainingData, cfg: &TrainConfig, progress: &mut dyn FnMut(&P
                 let (t, m) = features::targets(&refs(&d.originals), &refs(s), &q, &policy)?;
                 let n = s[0].len() as i64;
                 Ok((
-                    Tensor::from_slice(&x).view([n, inputs as i64]).to_device(dev),
-                    Tensor::from_slice(&t).view([f as i64, n]).transpose(0, 1).contiguous().to_device(dev),
-                    Tensor::from_slice(&m).view([f as i64, n]).transpose(0, 1).contiguous().to_device(dev),
+                    Tensor::from_slice(&x)
+                        .view([n, inputs as i64])
+                        .to_device(dev),
+                    Tensor::from_slice(&t)
+                        .view([f as i64, n])
+                        .transpose(0, 1)
+                        .contiguous()
+                        .to_device(dev),
+                    Tensor::from_slice(&m)
+                        .view([f as i64, n])
+                        .transpose(0, 1)
+                        .contiguous()
+                        .to_device(dev),
                 ))
             };
             let (xt, tt, mt) = build(&tr, &tr_s)?;
@@ -425,7 +542,9 @@ pub fn train(data: &TrainingData, cfg: &TrainConfig, progress: &mut dyn FnMut(&P
                 let (t, m) = features::targets(&refs(&d.originals), &refs(s), &q, &policy)?;
                 let n = s[0].len() as i64;
                 Ok((
-                    Tensor::from_slice(&x).view([1, inputs as i64, n]).to_device(dev),
+                    Tensor::from_slice(&x)
+                        .view([1, inputs as i64, n])
+                        .to_device(dev),
                     Tensor::from_slice(&t).view([1, f as i64, n]).to_device(dev),
                     Tensor::from_slice(&m).view([1, f as i64, n]).to_device(dev),
                 ))
@@ -440,7 +559,9 @@ pub fn train(data: &TrainingData, cfg: &TrainConfig, progress: &mut dyn FnMut(&P
             for j in 0..f {
                 zmask[PER_VALUE * j] = 1.0;
             }
-            let zmask = Tensor::from_slice(&zmask).view([1, inputs as i64, 1]).to_device(dev);
+            let zmask = Tensor::from_slice(&zmask)
+                .view([1, inputs as i64, 1])
+                .to_device(dev);
             let windows_per_epoch = (2 * n).div_ceil(w).max(1);
             let (bs, noise) = (cfg.batch_size.min(64), cfg.input_noise);
             sampler = Box::new(move |rng: &mut Rng| {
@@ -450,7 +571,15 @@ pub fn train(data: &TrainingData, cfg: &TrainConfig, progress: &mut dyn FnMut(&P
                     let b = left.min(bs);
                     left -= b;
                     let starts: Vec<i64> = (0..b).map(|_| rng.below(n - w + 1) as i64).collect();
-                    let pick = |t: &Tensor| Tensor::cat(&starts.iter().map(|&s| t.narrow(2, s, w as i64)).collect::<Vec<_>>(), 0);
+                    let pick = |t: &Tensor| {
+                        Tensor::cat(
+                            &starts
+                                .iter()
+                                .map(|&s| t.narrow(2, s, w as i64))
+                                .collect::<Vec<_>>(),
+                            0,
+                        )
+                    };
                     let mut x = pick(&xt);
                     if noise > 0.0 {
                         let n = Tensor::randn_like(&x) * noise * &zmask;
@@ -465,14 +594,20 @@ pub fn train(data: &TrainingData, cfg: &TrainConfig, progress: &mut dyn FnMut(&P
             let spec = &spec;
             // One histogram pair (stored input density, original probabilities) per sample.
             let pair = |orig: &[f32], sto: &[f32], norm: &VarNorm| -> (Vec<f32>, Vec<f32>) {
-                (histogram_density(sto, norm, spec), histogram_probabilities(orig, norm, spec))
+                (
+                    histogram_density(sto, norm, spec),
+                    histogram_probabilities(orig, norm, spec),
+                )
             };
             let bootstrap = |rng: &mut Rng, orig: &[f32], sto: &[f32]| -> (Vec<f32>, Vec<f32>) {
                 let n = orig.len();
                 let lo = (n / 4).max(16.min(n)).max(1);
                 let m = lo + rng.below(n - lo + 1);
                 let idx: Vec<usize> = (0..m).map(|_| rng.below(n)).collect();
-                (idx.iter().map(|&i| orig[i]).collect(), idx.iter().map(|&i| sto[i]).collect())
+                (
+                    idx.iter().map(|&i| orig[i]).collect(),
+                    idx.iter().map(|&i| sto[i]).collect(),
+                )
             };
             let stack = |pairs: Vec<(Vec<f32>, Vec<f32>)>| -> Batch {
                 let b = pairs.len() as i64;
@@ -487,7 +622,10 @@ pub fn train(data: &TrainingData, cfg: &TrainConfig, progress: &mut dyn FnMut(&P
             };
             for (j, c) in tr.originals.iter().enumerate() {
                 if c.is_empty() || va.originals[j].is_empty() {
-                    return Err(Error::InvalidInput(format!("variable '{}' has no values in a split", data.variables[j])));
+                    return Err(Error::InvalidInput(format!(
+                        "variable '{}' has no values in a split",
+                        data.variables[j]
+                    )));
                 }
             }
             // Validation: the whole validation histogram and 7 fixed bootstraps per variable.
@@ -519,7 +657,11 @@ pub fn train(data: &TrainingData, cfg: &TrainConfig, progress: &mut dyn FnMut(&P
                     .chunks(bs)
                     .map(|c| {
                         let (x, t, m) = stack(c.to_vec());
-                        let x = if noise > 0.0 { x.shallow_clone() + Tensor::randn_like(&x) * noise } else { x };
+                        let x = if noise > 0.0 {
+                            x.shallow_clone() + Tensor::randn_like(&x) * noise
+                        } else {
+                            x
+                        };
                         (x, t, m)
                     })
                     .collect()
@@ -544,7 +686,9 @@ pub fn train(data: &TrainingData, cfg: &TrainConfig, progress: &mut dyn FnMut(&P
                 HistogramLoss::Mse => (out.exp() - t).square().mean(Kind::Float) * (bins * bins),
                 HistogramLoss::Kl => {
                     let tl = t.clamp_min(1e-12).log();
-                    ((tl - out) * t).sum_dim_intlist(-1, false, Kind::Float).mean(Kind::Float)
+                    ((tl - out) * t)
+                        .sum_dim_intlist(-1, false, Kind::Float)
+                        .mean(Kind::Float)
                 }
             },
             _ => masked_mse(out, t, m),
@@ -575,9 +719,12 @@ pub fn train(data: &TrainingData, cfg: &TrainConfig, progress: &mut dyn FnMut(&P
             sum += loss.double_value(&[]);
             count += 1;
         }
-        let vloss = tch::no_grad(|| loss_of(&net.forward(&val.0), &val.1, &val.2).double_value(&[]));
+        let vloss =
+            tch::no_grad(|| loss_of(&net.forward(&val.0), &val.1, &val.2).double_value(&[]));
         if !vloss.is_finite() {
-            return Err(Error::Model(format!("training diverged at epoch {epoch} (validation loss {vloss})")));
+            return Err(Error::Model(format!(
+                "training diverged at epoch {epoch} (validation loss {vloss})"
+            )));
         }
         if vloss < best.0 {
             best = (vloss, epoch, net.snapshot());
@@ -623,8 +770,9 @@ pub fn train(data: &TrainingData, cfg: &TrainConfig, progress: &mut dyn FnMut(&P
         refloat_version: env!("CARGO_PKG_VERSION").into(),
     };
     let scratch = std::env::temp_dir();
-    let module = net.to_torchscript(&scratch)?;
-    let json = serde_json::to_vec_pretty(&meta).map_err(|e| Error::Model(format!("writing metadata: {e}")))?;
+    let module = net.into_torchscript(&scratch)?;
+    let json = serde_json::to_vec_pretty(&meta)
+        .map_err(|e| Error::Model(format!("writing metadata: {e}")))?;
     let bytes = super::archive::with_extra_file(&module, meta::META_FILE, &json)?;
     Ok(TrainedModel { meta, bytes })
 }

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Setup and tests of refloat's learned models (issue 5, cargo feature `torch`, via tch 0.26).
+#
+# 1. A virtual environment at .venv (ignored by git) with the pinned PyPI wheel
+#    torch==2.13.0 (the CUDA build, ~4.7 GB; it runs on machines without a GPU too).
+# 2. Build with LIBTORCH_USE_PYTORCH=1 and that Python first on PATH, into target-torch/
+#    (ignored) so that the libtorch build does not fight over target/. build.rs writes an
+#    rpath to the venv's torch/lib into every binary, test and librefloat.so: nothing below
+#    sets LD_LIBRARY_PATH.
+# 3. The model tests: unit tests and doc tests of src/model, tests/model_*.rs (train on a
+#    slice of the development file, save, reload through Rust, C and C++, invariants,
+#    broken baselines, CLI train/evaluate on the held-out file, Python loads the TorchScript
+#    file and agrees).
+#
+# Idempotent; runs as root on a fresh Debian machine with the Rust toolchain. Needs
+# ../shared/data beside the repository (or REFLOAT_DATA_DIR). Set REFLOAT_TORCH_VENV to use
+# another venv.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+PY=${PYTHON:-python3}
+VENV=${REFLOAT_TORCH_VENV:-$PWD/.venv}
+
+if ! "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1 || ! command -v c++ >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv python3-pip g++ >/dev/null
+    else
+        echo "tests/ci/torch.sh: need python3 with venv and a C++ compiler (apt-get not available)" >&2
+        exit 1
+    fi
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PY" -m venv "$VENV"
+fi
+if ! "$VENV/bin/python" -c 'import sys, torch; sys.exit(torch.__version__.split("+")[0] != "2.13.0")' >/dev/null 2>&1; then
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check torch==2.13.0
+fi
+"$VENV/bin/python" -c 'import torch; print("torch", torch.__version__, "from", torch.__file__)' 2>/dev/null
+
+export PATH="$VENV/bin:$PATH"
+export LIBTORCH_USE_PYTORCH=1
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target-torch}
+# tests/model_inpainting.rs has Python load the saved TorchScript file and compare outputs.
+export REFLOAT_TORCH_PYTHON="$VENV/bin/python"
+unset LD_LIBRARY_PATH
+
+start=$(date +%s)
+cargo build --locked --features torch --tests --bins
+echo "build: $(( $(date +%s) - start )) s"
+
+cargo test --locked --features torch --lib model::
+cargo test --locked --features torch \
+    --test model_inpainting --test model_autoencoder --test model_cpp --test model_cli
+cargo test --locked --features torch --doc model::
+
+# The libraries and the binary find libtorch through their rpath alone.
+for f in "$CARGO_TARGET_DIR/debug/refloat" "$CARGO_TARGET_DIR/debug/librefloat.so"; do
+    if ldd "$f" | grep -q 'not found'; then
+        echo "tests/ci/torch.sh: $f does not find its libraries without LD_LIBRARY_PATH:" >&2
+        ldd "$f" | grep 'not found' >&2
+        exit 1
+    fi
+done
+echo "torch tests: $(( $(date +%s) - start )) s in all"

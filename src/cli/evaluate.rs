@@ -530,9 +530,8 @@ fn print_table(rows: &[Row], hist: &[HistogramRow]) {
 
 // ---- figures -----------------------------------------------------------------------------
 
-const W: u32 = 1280;
-const H: u32 = 860;
-const FONT: &str = "sans-serif";
+use super::plot::{perr, FONT};
+
 const COLOURS: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
     RGBColor(230, 110, 20),
@@ -542,43 +541,17 @@ const COLOURS: [RGBColor; 6] = [
     RGBColor(140, 86, 75),
 ];
 
-fn register_fonts() {
-    static FONTS: std::sync::Once = std::sync::Once::new();
-    FONTS.call_once(|| {
-        let _ = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
-    });
-}
-
-fn perr<E: std::fmt::Debug>(e: E) -> anyhow::Error {
-    anyhow!("drawing failed: {e:?}")
-}
-
 fn file_name(branch: &str, what: &str) -> String {
     format!("{}.{what}.png", branch.replace(['/', ' '], "_"))
 }
 
-/// Draws into a temporary PNG beside `dir/name`, renamed on success.
+/// Draws into a temporary PNG beside `dir/name` (the analyse figures' renderer).
 fn render(
     dir: &Path,
     name: &str,
     draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> Result<()>,
 ) -> Result<()> {
-    register_fonts();
-    let path = dir.join(name);
-    let tmp = common::temp_beside(&path)?;
-    let tmp_path = tmp.path().to_path_buf();
-    {
-        let root = BitMapBackend::new(&tmp_path, (W, H)).into_drawing_area();
-        root.fill(&WHITE).map_err(perr)?;
-        draw(&root)?;
-        root.present()
-            .map_err(perr)
-            .with_context(|| format!("{}: writing the figure", path.display()))?;
-    }
-    tmp.persist(&path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("{}: cannot write", path.display()))?;
-    Ok(())
+    super::plot::render(dir, name, draw).map(drop)
 }
 
 /// Error vs value: `(estimate − original) / interval width` against the original, per method.

@@ -24,7 +24,7 @@ use super::common;
 
 const W: u32 = 1280;
 const H: u32 = 860;
-const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 const BLUE: RGBColor = RGBColor(31, 119, 180);
 const ORANGE: RGBColor = RGBColor(230, 110, 20);
 const RED: RGBColor = RGBColor(200, 30, 40);
@@ -41,12 +41,12 @@ fn register_fonts() {
     });
 }
 
-fn perr<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+pub(crate) fn perr<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow!("drawing failed: {e:?}")
 }
 
 /// Draws into a temporary PNG beside `out/name` and renames it on success.
-fn render(
+pub(crate) fn render(
     out: &Path,
     name: &str,
     draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> Result<()>,

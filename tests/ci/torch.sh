@@ -47,7 +47,8 @@ export REFLOAT_TORCH_PYTHON="$VENV/bin/python"
 unset LD_LIBRARY_PATH
 
 start=$(date +%s)
-cargo build --locked --features torch --tests --bins
+# --lib builds the cdylib and staticlib too, which tests/model_cpp.rs links.
+cargo build --locked --features torch --lib --tests --bins
 echo "build: $(( $(date +%s) - start )) s"
 
 cargo test --locked --features torch --lib model::

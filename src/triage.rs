@@ -340,20 +340,39 @@ pub fn unit_uniform(seed: u64, index: u64) -> f64 {
 pub struct DensityPrior {
     centres: Vec<f64>,
     k: usize,
+    /// Distinct centres (sorted) and the log-slope at each, for their own half-width: a
+    /// stored value seen in `data` costs a binary search instead of a kernel sum.
+    table: Vec<(f64, f64)>,
 }
 
 impl DensityPrior {
     /// Estimate from the stored values `data` (non-stored, exact and non-finite values are
     /// ignored).
     pub fn new(quantiser: &Quantiser32, policy: &ExactPolicy, data: &[f32]) -> Self {
-        let mut centres: Vec<f64> = data
+        let mut points: Vec<(f64, f64)> = data
             .iter()
             .filter(|q| q.is_finite() && !policy.is_exact(**q, quantiser))
-            .filter_map(|&q| quantiser.interval(q).map(|iv| iv.centre()))
+            .filter_map(|&q| {
+                quantiser
+                    .interval(q)
+                    .map(|iv| (iv.centre(), 0.5 * iv.width()))
+            })
             .collect();
-        centres.sort_unstable_by(f64::total_cmp);
+        points.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        let centres: Vec<f64> = points.iter().map(|p| p.0).collect();
         let k = ((centres.len() as f64).sqrt() as usize).clamp(8, 256);
-        DensityPrior { centres, k }
+        points.dedup_by(|a, b| a.0 == b.0);
+        let mut prior = DensityPrior {
+            centres,
+            k,
+            table: Vec::new(),
+        };
+        let table: Vec<(f64, f64)> = points
+            .par_iter()
+            .map(|&(m, w)| (m, prior.log_slope(m, w)))
+            .collect();
+        prior.table = table;
+        prior
     }
 
     /// `f′/f` at `m`, for an interval of half-width `w`; 0 where there are no neighbours.
@@ -396,8 +415,21 @@ impl DensityPrior {
         if w == 0.0 {
             return m;
         }
-        let beta = self.log_slope(m, w).clamp(-1.0 / w, 1.0 / w);
+        let beta = self.cached_log_slope(m, w).clamp(-1.0 / w, 1.0 / w);
         m + beta * w * w / 3.0
+    }
+
+    /// [`Self::log_slope`] from the table: exact at a stored value of the estimation data;
+    /// between two of them (a value the data did not hold, e.g. when the prior was built
+    /// from a sample), linearly interpolated, which is well inside the estimate's own
+    /// precision since the kernel spans hundreds of points; computed outside their range.
+    fn cached_log_slope(&self, m: f64, w: f64) -> f64 {
+        let i = self.table.partition_point(|p| p.0 < m);
+        match (i.checked_sub(1).map(|j| self.table[j]), self.table.get(i)) {
+            (_, Some(&(c, slope))) if c == m => slope,
+            (Some((a, sa)), Some(&(b, sb))) => sa + (sb - sa) * (m - a) / (b - a),
+            _ => self.log_slope(m, w),
+        }
     }
 }
 

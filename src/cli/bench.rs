@@ -2,6 +2,9 @@
 //! each next to the time to just read and write the same branches unchanged (the I/O
 //! floor), as a ratio.
 //!
+//! Then the peak resident memory of `compress` and `correct` as separate processes on a
+//! large file and one a tenth of its size (see [`super::memory`]).
+//!
 //! To add a measurement (model throughput, peak memory, …) push a [`Row`] in [`run`]: a
 //! row names its baseline row, and the table prints the ratio to it.
 
@@ -9,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Result;
-use refloat::io::TreeWriter;
+use refloat::io::rewrite::{rewrite_floats, RewriteOptions};
 use refloat::triage::{self, Method};
 use refloat::Quantiser32;
 use serde::Serialize;
@@ -40,6 +43,13 @@ pub struct Args {
     /// Also write the results as JSON here.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
+    /// Values in the large file of the peak-memory measurement (a tenth in the small one),
+    /// made from the input's values; 0 skips it.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub memory_values: usize,
+    /// Address-space cap (RLIMIT_AS) of each process in the peak-memory measurement, MiB.
+    #[arg(long, default_value_t = 1024)]
+    pub memory_cap_mib: u64,
     /// Also measure this model's inference throughput (1k, 64k, 1M values; CPU and CUDA)
     /// next to prior-mean (see `refloat train`).
     #[cfg(feature = "torch")]
@@ -74,6 +84,8 @@ pub struct Report {
     pub repeat: usize,
     pub threads: usize,
     pub rows: Vec<Row>,
+    /// Peak resident memory of compress / correct as the file grows.
+    pub memory: Option<super::memory::MemoryReport>,
 }
 
 fn time_runs(repeat: usize, mut f: impl FnMut() -> Result<()>) -> Result<(f64, f64)> {
@@ -88,19 +100,29 @@ fn time_runs(repeat: usize, mut f: impl FnMut() -> Result<()>) -> Result<(f64, f
     Ok((times[0], times[times.len() / 2]))
 }
 
-/// Read every selected float branch of `input` and write it unchanged to `output`.
+/// Stream every selected float branch of `input` into a drop-in copy, unchanged: the I/O
+/// floor of `compress` and `correct`.
 fn copy_unchanged(
     input: &std::path::Path,
     output: &std::path::Path,
     select: &SelectArgs,
 ) -> Result<()> {
     let loaded = common::load(input, select)?;
-    let branches = common::read_selected(&loaded.tree, &loaded.selection, "reading")?;
-    let mut w = TreeWriter::new(output, loaded.tree.name());
-    for b in branches {
-        w.add(b)?;
-    }
-    w.write()?;
+    rewrite_floats(
+        input,
+        output,
+        &RewriteOptions {
+            tree: loaded.tree.name().to_string(),
+            branches: loaded
+                .selection
+                .floats
+                .iter()
+                .map(|b| b.name.clone())
+                .collect(),
+            compression: None,
+        },
+        |_| Ok(()),
+    )?;
     Ok(())
 }
 
@@ -136,7 +158,7 @@ pub fn run(args: Args) -> Result<()> {
     })?;
     let floor_orig = push(
         &mut rows,
-        "I/O floor: read + write unchanged (input)".into(),
+        "I/O floor: stream + rewrite unchanged (input)".into(),
         floor,
         None,
     );
@@ -146,7 +168,8 @@ pub fn run(args: Args) -> Result<()> {
         output: comp_path.clone(),
         quantiser,
         select: args.select.clone(),
-        estimate_sizes: false,
+        compression: None,
+        measure_sizes: false,
     };
     let t = time_runs(repeat, || compress::execute(&copts).map(|_| ()))?;
     push(
@@ -161,7 +184,7 @@ pub fn run(args: Args) -> Result<()> {
     })?;
     let floor_comp = push(
         &mut rows,
-        "I/O floor: read + write unchanged (compressed)".into(),
+        "I/O floor: stream + rewrite unchanged (compressed)".into(),
         floor,
         None,
     );
@@ -173,6 +196,7 @@ pub fn run(args: Args) -> Result<()> {
         bits: None,
         mode,
         select: args.select.clone(),
+        compression: None,
         verify: false,
     };
     let t = time_runs(repeat, || correct::execute(&kopts).map(|_| ()))?;
@@ -221,6 +245,27 @@ pub fn run(args: Args) -> Result<()> {
         Some(floor_comp),
     );
 
+    let memory = if args.memory_values > 0 {
+        let pool: Vec<f32> = originals
+            .iter()
+            .flat_map(|b| b.values.iter().copied())
+            .collect();
+        let counts = originals
+            .iter()
+            .find(|b| b.offsets.is_some())
+            .map(|b| b.counts())
+            .unwrap_or_default();
+        Some(super::memory::measure(
+            &pool,
+            &counts,
+            args.memory_values,
+            args.bits,
+            args.memory_cap_mib << 20,
+            tmp.path(),
+        )?)
+    } else {
+        None
+    };
     let report = Report {
         file: args.file.clone(),
         tree: loaded.tree.name().to_string(),
@@ -229,8 +274,12 @@ pub fn run(args: Args) -> Result<()> {
         repeat,
         threads: rayon::current_num_threads(),
         rows,
+        memory,
     };
     print(&report);
+    if let Some(m) = &report.memory {
+        super::memory::print(m);
+    }
     #[cfg(feature = "torch")]
     if let Some(model) = &args.model {
         super::evaluate::model_bench(&args.file, &args.select.tree, model, 0.5)?;

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use refloat::io::{self, FloatBranch, RootFile, Selection, Tree};
+use refloat::io::rewrite::Compression;
+use refloat::io::{self, FloatBranch, RootFile, Selection, Skipped, Tree};
 
 /// Which tree and which branches.
 #[derive(clap::Args, Clone, Debug)]
@@ -125,9 +126,9 @@ pub fn describe_compression(setting: i32) -> String {
 }
 
 /// Counts of skipped branches per reason, most frequent first.
-pub fn skipped_summary(selection: &Selection) -> Vec<(String, usize)> {
+pub fn skipped_summary(skipped: &[Skipped]) -> Vec<(String, usize)> {
     let mut counts: Vec<(String, usize)> = Vec::new();
-    for s in &selection.skipped {
+    for s in skipped {
         match counts.iter_mut().find(|(r, _)| *r == s.reason) {
             Some((_, n)) => *n += 1,
             None => counts.push((s.reason.clone(), 1)),
@@ -137,37 +138,76 @@ pub fn skipped_summary(selection: &Selection) -> Vec<(String, usize)> {
     counts
 }
 
-/// Prints the skipped branches: a count per reason, or every branch when `all`.
-pub fn print_skipped(selection: &Selection, all: bool, not_carried_to: Option<&Path>) {
-    if selection.skipped.is_empty() {
+/// Prints the float-like branches that were not processed: a count per reason, or every
+/// branch when `all`.
+pub fn print_skipped(skipped: &[Skipped], all: bool, heading: &str) {
+    if skipped.is_empty() {
         return;
     }
-    match not_carried_to {
-        Some(out) => println!(
-            "not carried to {} ({} branches; refloat writes only float and std::vector<float> branches):",
-            out.display(),
-            selection.skipped.len()
-        ),
-        None => println!("skipped {} branches:", selection.skipped.len()),
-    }
+    println!("{heading} ({} branches):", skipped.len());
+    let counts = skipped_summary(skipped);
     if all {
-        for s in &selection.skipped {
+        for s in skipped {
             println!("  {}  [{}]", s.name, s.reason);
         }
     } else {
-        for (reason, n) in skipped_summary(selection).iter().take(12) {
+        for (reason, n) in counts.iter().take(12) {
             println!("  {n:>5}  {reason}");
         }
-        let shown: usize = skipped_summary(selection)
-            .iter()
-            .take(12)
-            .map(|(_, n)| n)
-            .sum();
-        if shown < selection.skipped.len() {
-            println!("  {:>5}  other types", selection.skipped.len() - shown);
+        let shown: usize = counts.iter().take(12).map(|(_, n)| n).sum();
+        if shown < skipped.len() {
+            println!("  {:>5}  other types", skipped.len() - shown);
         }
         println!("  (--list-skipped lists every branch)");
     }
+}
+
+/// Output options shared by the commands that write a ROOT file (`compress`, `correct`).
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct OutputArgs {
+    /// Compression of the rewritten baskets: zlib:N, lzma:N, lz4:N, zstd:N (N = level;
+    /// without it ROOT's default level), none, or ROOT's setting (505). Default: the input
+    /// file's own. Baskets of other branches are copied as stored.
+    #[arg(long, value_name = "ALG:LEVEL")]
+    pub compression: Option<String>,
+    /// Also write the summary as JSON here.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+    /// List every branch that is left as stored, not just a count per reason.
+    #[arg(long)]
+    pub list_skipped: bool,
+}
+
+impl OutputArgs {
+    /// The `--compression` setting, parsed.
+    pub fn compression(&self) -> Result<Option<Compression>> {
+        self.compression
+            .as_deref()
+            .map(|c| {
+                c.parse::<Compression>().map_err(|e| {
+                    refloat::Error::InvalidArgument(format!("--compression {c}: {e}")).into()
+                })
+            })
+            .transpose()
+    }
+}
+
+/// Writes the JSON summary if asked, and lists the branches left as stored.
+pub fn finish<T: serde::Serialize>(
+    args: &OutputArgs,
+    skipped: &[Skipped],
+    summary: &T,
+) -> Result<()> {
+    print_skipped(
+        skipped,
+        args.list_skipped,
+        "left as stored (not float branches refloat can read)",
+    );
+    if let Some(json) = &args.json {
+        write_json(json, summary)?;
+        println!("summary written to {}", json.display());
+    }
+    Ok(())
 }
 
 /// A temporary file beside `path` (same directory, same extension, mode 0644), to be

@@ -1,11 +1,15 @@
-//! `refloat compress`: make a compressed copy of a file's float branches, like ATLAS's
-//! lossy float compression, and report the size saving.
+//! `refloat compress`: a drop-in copy of a ROOT file with the mantissas of its float
+//! branches rounded, like ATLAS's lossy float compression, and the seed's size table.
+//!
+//! The file is streamed one basket at a time ([`refloat::io::rewrite`]): every branch and
+//! object of the input is in the output, untouched baskets byte for byte.
 
-use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Result;
-use refloat::io::{FloatLayout, TreeWriter};
+use anyhow::{Context, Result};
+use refloat::io::rewrite::{rewrite_floats, Compression, RewriteOptions, Rewritten};
+use refloat::io::sizes::SizeTable;
+use refloat::io::FloatLayout;
 use refloat::{Quantiser32, RoundingMode};
 use serde::Serialize;
 
@@ -15,11 +19,13 @@ use super::common::{self, SelectArgs};
 #[derive(clap::Args, Debug, Clone)]
 #[command(after_help = "Examples:
   refloat compress ../shared/data/PHYSLITE_example.root /tmp/comp.root --bits 10
-  refloat compress in.root out.root --bits 7 --mode truncate --branches 'AnalysisElectronsAuxDyn.*'")]
+  refloat compress in.root out.root --bits 7 --mode truncate --branches 'AnalysisElectronsAuxDyn.*'
+  refloat compress in.root out.root --bits 10 --compression zstd:5")]
 pub struct Args {
     /// Input ROOT file (full-precision floats).
     pub input: PathBuf,
-    /// Output ROOT file (written atomically; holds only the selected float branches).
+    /// Output ROOT file: a drop-in replacement of the input with the selected float
+    /// branches rounded; written atomically.
     pub output: PathBuf,
     /// Kept explicit mantissa bits, 0..=23 (ATLAS uses 7 and 15; 23 keeps everything).
     #[arg(long)]
@@ -30,12 +36,8 @@ pub struct Args {
     pub mode: String,
     #[command(flatten)]
     pub select: SelectArgs,
-    /// Also write the summary as JSON here.
-    #[arg(long, value_name = "PATH")]
-    pub json: Option<PathBuf>,
-    /// List every branch that is not written, not just a count per reason.
-    #[arg(long)]
-    pub list_skipped: bool,
+    #[command(flatten)]
+    pub output_args: common::OutputArgs,
 }
 
 /// Per-branch result.
@@ -43,13 +45,9 @@ pub struct Args {
 pub struct BranchSummary {
     pub name: String,
     pub layout: FloatLayout,
-    pub entries: usize,
-    pub values: usize,
+    pub values: u64,
     /// Values whose bits changed.
-    pub changed: usize,
-    /// zlib-compressed size of the big-endian float payload before and after.
-    pub payload_zlib_before: u64,
-    pub payload_zlib_after: u64,
+    pub changed: u64,
 }
 
 /// What `compress` did.
@@ -62,29 +60,15 @@ pub struct Summary {
     pub mantissa_bits: u32,
     pub mode: RoundingMode,
     pub branches: Vec<BranchSummary>,
-    pub values: usize,
+    pub values: u64,
+    /// Float-like branches that were not rounded (copied as stored), with the reason.
     pub skipped: Vec<refloat::io::Skipped>,
-    pub input_bytes: u64,
     pub input_compression: String,
-    pub output_bytes: u64,
-    /// zlib level used for the payload estimate (the input's, when it is zlib; else 1).
-    pub payload_zlib_level: u32,
-    pub payload_raw_bytes: u64,
-    pub payload_zlib_before: u64,
-    pub payload_zlib_after: u64,
-    /// `1 − after / before` of the zlib payload.
-    pub payload_saving: f64,
-}
-
-/// Size of `values` as big-endian bytes (ROOT's on-disk layout) after zlib at `level`.
-pub fn zlib_payload_bytes(values: &[f32], level: u32) -> u64 {
-    let mut bytes = Vec::with_capacity(values.len() * 4);
-    for v in values {
-        bytes.extend_from_slice(&v.to_be_bytes());
-    }
-    let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(level));
-    enc.write_all(&bytes).expect("writing to memory");
-    enc.finish().expect("writing to memory").len() as u64
+    pub written: Rewritten,
+    /// The seed's size table of the tree (None when not measured, e.g. in `bench`).
+    pub sizes: Option<SizeTable>,
+    /// `1 − output / input` of the whole file.
+    pub file_saving: f64,
 }
 
 /// Options of one compression run (also used by `bench`).
@@ -94,66 +78,75 @@ pub struct Options {
     pub output: PathBuf,
     pub quantiser: Quantiser32,
     pub select: SelectArgs,
-    /// Compute the zlib payload estimate (costs time; `bench` turns it off).
-    pub estimate_sizes: bool,
+    /// Output compression; `None` keeps the input's.
+    pub compression: Option<Compression>,
+    /// Measure the size table afterwards.
+    pub measure_sizes: bool,
 }
 
-/// Reads, quantises and writes; returns the summary.
+/// Streams the input, quantising the selected branches basket by basket, and writes the
+/// drop-in copy; returns the summary.
 pub fn execute(opts: &Options) -> Result<Summary> {
     common::refuse_same_file(&opts.input, &opts.output)?;
     let loaded = common::load(&opts.input, &opts.select)?;
-    let branches = common::read_selected(&loaded.tree, &loaded.selection, "reading")?;
-    let level = {
-        let c = loaded.file.compression();
-        if (c / 100 == 1 || c / 100 == 0) && c % 100 > 0 {
-            (c % 100) as u32
-        } else {
-            1
-        }
-    };
-    let pb = common::progress(branches.len(), "quantising");
-    let mut writer = TreeWriter::new(&opts.output, loaded.tree.name());
-    let mut summaries = Vec::with_capacity(branches.len());
-    for mut b in branches {
-        pb.set_message(b.name.clone());
-        let before = if opts.estimate_sizes {
-            zlib_payload_bytes(&b.values, level)
-        } else {
-            0
-        };
-        let original_bits: Vec<u32> = if opts.estimate_sizes {
-            b.values.iter().map(|v| v.to_bits()).collect()
-        } else {
-            Vec::new()
-        };
-        opts.quantiser.par_quantise_slice(&mut b.values);
-        let changed = original_bits
-            .iter()
-            .zip(&b.values)
-            .filter(|(o, v)| **o != v.to_bits())
-            .count();
-        let after = if opts.estimate_sizes {
-            zlib_payload_bytes(&b.values, level)
-        } else {
-            0
-        };
-        summaries.push(BranchSummary {
-            name: b.name.clone(),
-            layout: b.layout(),
-            entries: b.entries(),
-            values: b.values.len(),
-            changed,
-            payload_zlib_before: before,
-            payload_zlib_after: after,
-        });
-        writer.add(b)?;
-        pb.inc(1);
-    }
+    let names: Vec<String> = loaded
+        .selection
+        .floats
+        .iter()
+        .map(|b| b.name.clone())
+        .collect();
+    let mut changed = vec![0u64; names.len()];
+    let index: std::collections::HashMap<&str, usize> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
+    let pb = common::progress(names.len(), "rounding");
+    let q = opts.quantiser;
+    let written = rewrite_floats(
+        &opts.input,
+        &opts.output,
+        &RewriteOptions {
+            tree: loaded.tree.name().to_string(),
+            branches: names.clone(),
+            compression: opts.compression,
+        },
+        |b| {
+            let i = index[b.branch];
+            if b.first_value == 0 {
+                pb.set_message(b.branch.to_string());
+                pb.inc(1);
+            }
+            for x in b.values.iter_mut() {
+                let y = q.quantise(*x);
+                changed[i] += u64::from(y.to_bits() != x.to_bits());
+                *x = y;
+            }
+            Ok(())
+        },
+    )?;
     pb.finish_and_clear();
-    let written = writer.write()?;
-    let values: usize = summaries.iter().map(|s| s.values).sum();
-    let before: u64 = summaries.iter().map(|s| s.payload_zlib_before).sum();
-    let after: u64 = summaries.iter().map(|s| s.payload_zlib_after).sum();
+    let sizes = if opts.measure_sizes {
+        Some(
+            SizeTable::measure(&opts.input, &opts.output, loaded.tree.name())
+                .context("measuring the size table")?,
+        )
+    } else {
+        None
+    };
+    let branches: Vec<BranchSummary> = loaded
+        .selection
+        .floats
+        .iter()
+        .zip(&written.values)
+        .zip(&changed)
+        .map(|((info, (_, values)), changed)| BranchSummary {
+            name: info.name.clone(),
+            layout: info.float_layout().unwrap_or(FloatLayout::Flat),
+            values: *values,
+            changed: *changed,
+        })
+        .collect();
     Ok(Summary {
         input: opts.input.clone(),
         output: opts.output.clone(),
@@ -161,21 +154,13 @@ pub fn execute(opts: &Options) -> Result<Summary> {
         entries: loaded.tree.entries(),
         mantissa_bits: opts.quantiser.mantissa_bits(),
         mode: opts.quantiser.mode(),
-        branches: summaries,
-        values,
+        values: branches.iter().map(|b| b.values).sum(),
+        branches,
         skipped: loaded.selection.skipped.clone(),
-        input_bytes: loaded.file.size_bytes(),
         input_compression: common::describe_compression(loaded.file.compression()),
-        output_bytes: written.bytes,
-        payload_zlib_level: level,
-        payload_raw_bytes: 4 * values as u64,
-        payload_zlib_before: before,
-        payload_zlib_after: after,
-        payload_saving: if before > 0 {
-            1.0 - after as f64 / before as f64
-        } else {
-            0.0
-        },
+        file_saving: 1.0 - written.output_bytes as f64 / written.input_bytes.max(1) as f64,
+        written,
+        sizes,
     })
 }
 
@@ -187,25 +172,12 @@ pub fn run(args: Args) -> Result<()> {
         output: args.output.clone(),
         quantiser,
         select: args.select.clone(),
-        estimate_sizes: true,
+        compression: args.output_args.compression()?,
+        measure_sizes: true,
     };
     let s = execute(&opts)?;
-    if let Some(json) = &args.json {
-        common::write_json(json, &s)?;
-    }
     print(&s);
-    common::print_skipped(&selection_of(&s), args.list_skipped, Some(&s.output));
-    if let Some(json) = &args.json {
-        println!("summary written to {}", json.display());
-    }
-    Ok(())
-}
-
-fn selection_of(s: &Summary) -> refloat::io::Selection {
-    refloat::io::Selection {
-        floats: Vec::new(),
-        skipped: s.skipped.clone(),
-    }
+    common::finish(&args.output_args, &s.skipped, &s)
 }
 
 fn print(s: &Summary) {
@@ -214,9 +186,9 @@ fn print(s: &Summary) {
         .iter()
         .filter(|b| b.layout == FloatLayout::Jagged)
         .count();
-    let changed: usize = s.branches.iter().map(|b| b.changed).sum();
+    let changed: u64 = s.branches.iter().map(|b| b.changed).sum();
     println!(
-        "compressed {} float branches ({} std::vector<float>, {} float) of tree '{}' ({} entries) to {} kept mantissa bits ({})",
+        "rounded {} float branches ({} std::vector<float>, {} float) of tree '{}' ({} entries) to {} kept mantissa bits ({})",
         s.branches.len(),
         jagged,
         s.branches.len() - jagged,
@@ -232,21 +204,20 @@ fn print(s: &Summary) {
         100.0 * changed as f64 / s.values.max(1) as f64
     );
     println!(
-        "  wrote {} ({})",
+        "  wrote {} ({}, {}; input {}, {}): every other branch and object copied as stored",
         s.output.display(),
-        common::human_bytes(s.output_bytes)
+        common::human_bytes(s.written.output_bytes),
+        s.written.compression,
+        common::human_bytes(s.written.input_bytes),
+        s.input_compression,
     );
+    if let Some(t) = &s.sizes {
+        println!("\n{t}");
+    }
     println!(
-        "size saving of the float payload under zlib level {}: {} -> {} ({:.2} % smaller; raw {})",
-        s.payload_zlib_level,
-        common::human_bytes(s.payload_zlib_before),
-        common::human_bytes(s.payload_zlib_after),
-        100.0 * s.payload_saving,
-        common::human_bytes(s.payload_raw_bytes),
-    );
-    println!(
-        "  input file {} ({}); the output file is written uncompressed by oxyroot, so compare payloads, not file sizes",
-        common::human_bytes(s.input_bytes),
-        s.input_compression
+        "file size saving: {:.2} % ({} -> {})",
+        100.0 * s.file_saving,
+        common::human_bytes(s.written.input_bytes),
+        common::human_bytes(s.written.output_bytes)
     );
 }

@@ -1,13 +1,16 @@
 //! `refloat correct`: estimate the originals of a compressed file's float branches, write
-//! them, and verify over the whole written file that every corrected value re-quantises to
+//! a drop-in copy of the file with them (streamed one basket at a time), and verify over the whole written file that every corrected value re-quantises to
 //! the stored one.
 
 use std::path::PathBuf;
 
+use std::collections::HashMap;
+
 use anyhow::{bail, Context, Result};
-use refloat::io::{FloatLayout, TreeWriter};
+use refloat::io::rewrite::{rewrite_floats, Compression, RewriteOptions, Rewritten};
+use refloat::io::FloatLayout;
 use refloat::quantise::infer_mantissa_bits_f32;
-use refloat::triage::{self, CorrectionReport, Method};
+use refloat::triage::{self, CorrectionReport, Corrector, ExactPolicy, Method};
 use refloat::{Quantiser32, RoundingMode};
 use serde::Serialize;
 
@@ -52,17 +55,21 @@ impl std::fmt::Display for CorrectionMethod {
 #[command(after_help = "Examples:
   refloat correct comp.root corrected.root --method midpoint
   refloat correct comp.root corrected.root --method prior-mean --bits 10 --branches 'AnalysisJetsAuxDyn.*'
-  refloat correct comp.root corrected.root --method dither:42 --mode truncate")]
+  refloat correct comp.root corrected.root --method dither:42 --mode truncate
+  refloat correct comp.root corrected.root --method model:jets.pt   (build with --features torch)")]
 pub struct Args {
     /// Compressed ROOT file (stored values).
     pub input: PathBuf,
-    /// Output ROOT file (written atomically; holds the selected float branches, corrected).
+    /// Output ROOT file: a drop-in replacement of the input with the selected float
+    /// branches corrected; written atomically.
     pub output: PathBuf,
-    /// midpoint | dither | dither:SEED | prior-mean | model:PATH (model needs the torch feature).
+    /// midpoint | dither | dither:SEED | prior-mean | model:PATH (model needs the torch
+    /// feature; it corrects the model's own variables).
     #[arg(long, value_name = "METHOD")]
     pub method: String,
     /// Kept mantissa bits the file was compressed with, 0..=23. Default: inferred per branch
-    /// from its values (the trailing zero mantissa bits common to all of them).
+    /// from its values (the trailing zero mantissa bits common to all of them); for a model,
+    /// the model's.
     #[arg(long)]
     pub bits: Option<u32>,
     /// Rounding the file was compressed with (it cannot be inferred).
@@ -70,12 +77,8 @@ pub struct Args {
     pub mode: String,
     #[command(flatten)]
     pub select: SelectArgs,
-    /// Also write the summary as JSON here.
-    #[arg(long, value_name = "PATH")]
-    pub json: Option<PathBuf>,
-    /// List every branch that is not written, not just a count per reason.
-    #[arg(long)]
-    pub list_skipped: bool,
+    #[command(flatten)]
+    pub output_args: common::OutputArgs,
 }
 
 /// Per-branch result.
@@ -86,7 +89,7 @@ pub struct BranchSummary {
     pub values: usize,
     /// Kept mantissa bits used (`null`: not inferable, branch copied unchanged).
     pub mantissa_bits: Option<u32>,
-    /// Whether the bits were inferred from the data (else given by `--bits`).
+    /// Whether the bits were inferred from the data (else given by `--bits` or the model).
     pub inferred: bool,
     pub report: CorrectionReport,
     /// Values whose bits changed.
@@ -105,7 +108,7 @@ pub struct Summary {
     pub branches: Vec<BranchSummary>,
     pub values: usize,
     pub skipped: Vec<refloat::io::Skipped>,
-    pub output_bytes: u64,
+    pub written: Rewritten,
     /// Values checked after writing: re-read from the output and re-quantised.
     pub verified_values: usize,
 }
@@ -119,141 +122,378 @@ pub struct Options {
     pub bits: Option<u32>,
     pub mode: RoundingMode,
     pub select: SelectArgs,
+    /// Output compression; `None` keeps the input's.
+    pub compression: Option<Compression>,
     /// Re-read the output and check the invariant (always on for the command).
     pub verify: bool,
 }
 
+/// Entries per chunk when a branch is streamed (the first pass and the verification).
+const CHUNK_ENTRIES: usize = 1 << 12;
+
+/// Points of the sample a branch's prior-mean density is estimated from, at most twice this
+/// (memory stays bounded on large branches; smaller branches use every value).
+const PRIOR_SAMPLE: usize = 1 << 14;
+
+/// What to do with one selected branch in the writing pass.
+enum Action {
+    /// Leave as stored (bits not inferable); its baskets are copied byte for byte.
+    Copy,
+    /// Correct each basket with this corrector.
+    Correct(Corrector),
+    /// Replace by these values (a model's output for the whole branch).
+    #[cfg_attr(not(feature = "torch"), allow(dead_code))]
+    Replace(Vec<f32>),
+}
+
+struct Plan {
+    summary: BranchSummary,
+    quantiser: Option<Quantiser32>,
+    action: Action,
+}
+
+/// A deterministic, bounded, evenly spread sample of a stream: every `stride`-th value,
+/// the stride doubling (and every other kept value dropped) when `2 * cap` are held.
+struct StreamSample {
+    cap: usize,
+    stride: u64,
+    seen: u64,
+    values: Vec<f32>,
+}
+
+impl StreamSample {
+    fn new(cap: usize) -> Self {
+        StreamSample {
+            cap,
+            stride: 1,
+            seen: 0,
+            values: Vec::new(),
+        }
+    }
+
+    fn extend(&mut self, data: &[f32]) {
+        for &x in data {
+            if self.seen % self.stride == 0 {
+                self.values.push(x);
+                if self.values.len() >= 2 * self.cap {
+                    let kept: Vec<f32> = self.values.iter().step_by(2).copied().collect();
+                    self.values = kept;
+                    self.stride *= 2;
+                }
+            }
+            self.seen += 1;
+        }
+    }
+}
+
+/// First pass over one branch, a chunk at a time: number of values, the kept bits it is
+/// consistent with (when not given) and, for prior-mean, a bounded sample of it.
+fn plan_core(
+    tree: &refloat::io::Tree,
+    info: &refloat::io::BranchInfo,
+    opts: &Options,
+    method: Method,
+) -> Result<Plan> {
+    let mut values = 0usize;
+    let mut bits_seen: Option<u32> = None;
+    let mut sample = StreamSample::new(PRIOR_SAMPLE);
+    for chunk in tree.read_float_chunks(&info.name, CHUNK_ENTRIES)? {
+        let chunk = chunk?;
+        let v = &chunk.branch.values;
+        values += v.len();
+        if opts.bits.is_none() {
+            if let Ok(n) = infer_mantissa_bits_f32(v) {
+                bits_seen = Some(bits_seen.map_or(n, |b| b.max(n)));
+            }
+        }
+        if method == Method::PriorMean {
+            sample.extend(v);
+        }
+    }
+    let (bits, inferred, mut note) = match opts.bits {
+        Some(n) => (Some(n), false, None),
+        None => match bits_seen {
+            Some(n) => (Some(n), true, None),
+            None => (
+                None,
+                true,
+                Some(format!(
+                    "{}; copied unchanged",
+                    refloat::Error::CannotInferBits(format!(
+                        "no finite value with a non-zero mantissa among {values} values"
+                    ))
+                )),
+            ),
+        },
+    };
+    if bits == Some(23) {
+        note = Some("23 bits: full precision, nothing to correct".into());
+    }
+    let (quantiser, action) = match bits {
+        Some(n) => {
+            let q = Quantiser32::new(n, opts.mode)?;
+            let c = Corrector::new(q, method, ExactPolicy::default(), &sample.values);
+            (Some(q), Action::Correct(c))
+        }
+        None => (None, Action::Copy),
+    };
+    Ok(Plan {
+        summary: BranchSummary {
+            name: info.name.clone(),
+            layout: info.float_layout().unwrap_or(FloatLayout::Flat),
+            values,
+            mantissa_bits: bits,
+            inferred,
+            report: CorrectionReport::default(),
+            changed: 0,
+            note,
+        },
+        quantiser,
+        action,
+    })
+}
+
 #[cfg(not(feature = "torch"))]
-fn model_correct(path: &std::path::Path) -> Result<()> {
+fn plan_model(_: &common::Loaded, _: &Options, path: &std::path::Path) -> Result<Vec<Plan>> {
     bail!("correction method model:{}: this refloat was built without the torch feature (rebuild with `cargo build --release --features torch`)", path.display())
 }
 
+/// A model corrects its variables jointly (event context), so they are read whole; the
+/// other selected branches are left as stored.
 #[cfg(feature = "torch")]
-fn model_correct(path: &std::path::Path) -> Result<()> {
-    bail!(
-        "correction method model:{}: model corrections are not wired into `refloat correct` yet",
-        path.display()
-    )
+fn plan_model(
+    loaded: &common::Loaded,
+    opts: &Options,
+    path: &std::path::Path,
+) -> Result<Vec<Plan>> {
+    use refloat::model::Model;
+    let model = Model::load(path)?;
+    let meta = model.meta();
+    let bits = opts.bits.unwrap_or(meta.mantissa_bits);
+    meta.check(bits, opts.mode, None).map_err(|e| {
+        anyhow::anyhow!(
+            "model {}: {}",
+            path.display(),
+            e.to_string().trim_start_matches("model: ")
+        )
+    })?;
+    let q = Quantiser32::new(bits, opts.mode)?;
+    let names = meta.variable_names();
+    let mut stored = Vec::with_capacity(names.len());
+    for n in &names {
+        if !loaded.selection.floats.iter().any(|b| b.name == *n) {
+            bail!(
+                "model {}: needs branch '{n}', which is not among the selected float branches of {}",
+                path.display(),
+                opts.input.display()
+            );
+        }
+        let b = loaded.tree.read_float(n)?;
+        if let Ok(seen) = infer_mantissa_bits_f32(&b.values) {
+            if seen > bits {
+                bail!(
+                    "{}: branch '{n}' keeps {seen} mantissa bits, more than the {bits} the model {} was made for",
+                    opts.input.display(),
+                    path.display()
+                );
+            }
+        }
+        stored.push(b);
+    }
+    let (corrected, _) = model
+        .correct_branches(&stored)
+        .with_context(|| format!("model {}", path.display()))?;
+    let mut plans = Vec::with_capacity(names.len());
+    for (s, c) in stored.iter().zip(corrected) {
+        let mut report = CorrectionReport::default();
+        for (&x, &y) in s.values.iter().zip(&c.values) {
+            if !x.is_finite() {
+                report.non_finite += 1;
+            } else if ExactPolicy::default().is_exact(x, &q) {
+                report.left_exact += 1;
+            } else {
+                report.corrected += 1;
+            }
+            debug_assert!(!x.is_finite() || q.quantise(y).to_bits() == x.to_bits());
+        }
+        plans.push(Plan {
+            summary: BranchSummary {
+                name: s.name.clone(),
+                layout: s.layout(),
+                values: s.values.len(),
+                mantissa_bits: Some(bits),
+                inferred: false,
+                report,
+                changed: 0,
+                note: Some(format!("model {} ({})", path.display(), meta.kind)),
+            },
+            quantiser: Some(q),
+            action: Action::Replace(c.values),
+        });
+    }
+    Ok(plans)
 }
 
-/// Reads, corrects, writes and (optionally) verifies; returns the summary.
+/// Plans, streams the input through the corrections into the output, and (optionally)
+/// verifies the written file; returns the summary.
 pub fn execute(opts: &Options) -> Result<Summary> {
-    let method = match &opts.method {
-        CorrectionMethod::Core(m) => *m,
-        CorrectionMethod::Model(path) => {
-            model_correct(path)?;
-            unreachable!("model_correct returns an error until models are wired in")
-        }
-    };
     if let Some(bits) = opts.bits {
         Quantiser32::new(bits, opts.mode)?;
     }
     common::refuse_same_file(&opts.input, &opts.output)?;
     let loaded = common::load(&opts.input, &opts.select)?;
-    let stored = common::read_selected(&loaded.tree, &loaded.selection, "reading")?;
     let path = opts.input.display().to_string();
     let tree_name = loaded.tree.name().to_string();
 
-    let pb = common::progress(stored.len(), "correcting");
-    let mut writer = TreeWriter::new(&opts.output, &tree_name);
-    let mut summaries = Vec::with_capacity(stored.len());
-    let mut quantisers: Vec<Option<Quantiser32>> = Vec::with_capacity(stored.len());
-    for b in &stored {
-        pb.set_message(b.name.clone());
-        let (bits, inferred, mut note) = match opts.bits {
-            Some(n) => (Some(n), false, None),
-            None => match infer_mantissa_bits_f32(&b.values) {
-                Ok(n) => (Some(n), true, None),
-                Err(e) => (None, true, Some(format!("{e}; copied unchanged"))),
-            },
-        };
-        let mut values = b.values.clone();
-        let (report, q) = match bits {
-            Some(n) => {
-                let q = Quantiser32::new(n, opts.mode)?;
-                let report = triage::par_correct_in_place_f32(&mut values, &q, method)
-                    .with_context(|| format!("{path}: tree '{tree_name}': branch '{}'", b.name))?;
-                if n == 23 {
-                    note = Some("23 bits: full precision, nothing to correct".into());
-                }
-                (report, Some(q))
+    let mut plans = match &opts.method {
+        CorrectionMethod::Core(method) => {
+            let pb = common::progress(loaded.selection.floats.len(), "scanning");
+            let mut plans = Vec::with_capacity(loaded.selection.floats.len());
+            for info in &loaded.selection.floats {
+                pb.set_message(info.name.clone());
+                plans.push(plan_core(&loaded.tree, info, opts, *method)?);
+                pb.inc(1);
             }
-            None => (CorrectionReport::default(), None),
-        };
-        let changed = values
-            .iter()
-            .zip(&b.values)
-            .filter(|(c, s)| c.to_bits() != s.to_bits())
-            .count();
-        summaries.push(BranchSummary {
-            name: b.name.clone(),
-            layout: b.layout(),
-            values: b.values.len(),
-            mantissa_bits: bits,
-            inferred,
-            report,
-            changed,
-            note,
-        });
-        quantisers.push(q);
-        writer.add(b.with_values(values)?)?;
-        pb.inc(1);
-    }
-    pb.finish_and_clear();
-    let written = writer.write()?;
-
-    let mut verified = 0usize;
-    if opts.verify {
-        let mut out = refloat::io::open(&opts.output)?;
-        let out_tree = out.tree(&tree_name)?;
-        let pb = common::progress(stored.len(), "verifying");
-        for (b, q) in stored.iter().zip(&quantisers) {
-            pb.set_message(b.name.clone());
-            let corrected = out_tree.read_float(&b.name)?;
-            if let Some(why) = b.structure_mismatch(&corrected) {
-                bail!("{}: tree '{tree_name}': branch '{}': written structure differs from the input: {why}", opts.output.display(), b.name);
-            }
-            match q {
-                Some(q) => triage::verify_requantises_f32(&corrected.values, &b.values, q)
-                    .with_context(|| {
-                        format!(
-                            "{}: tree '{tree_name}': branch '{}': invariant broken",
-                            opts.output.display(),
-                            b.name
-                        )
-                    })?,
-                None => {
-                    if let Some(i) = corrected
-                        .values
-                        .iter()
-                        .zip(&b.values)
-                        .position(|(c, s)| c.to_bits() != s.to_bits())
-                    {
-                        bail!(
-                            "{}: branch '{}': value {i} changed although it was to be copied",
-                            opts.output.display(),
-                            b.name
-                        );
-                    }
-                }
-            }
-            verified += corrected.values.len();
-            pb.inc(1);
+            pb.finish_and_clear();
+            plans
         }
-        pb.finish_and_clear();
-    }
+        CorrectionMethod::Model(model) => plan_model(&loaded, opts, model)?,
+    };
+
+    let rewritten: Vec<usize> = (0..plans.len())
+        .filter(|&i| !matches!(plans[i].action, Action::Copy))
+        .collect();
+    let index: HashMap<String, usize> = rewritten
+        .iter()
+        .map(|&i| (plans[i].summary.name.clone(), i))
+        .collect();
+    let pb = common::progress(rewritten.len(), "correcting");
+    let written = rewrite_floats(
+        &opts.input,
+        &opts.output,
+        &RewriteOptions {
+            tree: tree_name.clone(),
+            branches: rewritten
+                .iter()
+                .map(|&i| plans[i].summary.name.clone())
+                .collect(),
+            compression: opts.compression,
+        },
+        |b| {
+            let plan = &mut plans[index[b.branch]];
+            if b.first_value == 0 {
+                pb.set_message(b.branch.to_string());
+                pb.inc(1);
+            }
+            let before: Vec<u32> = b.values.iter().map(|v| v.to_bits()).collect();
+            match &plan.action {
+                Action::Copy => {}
+                Action::Correct(c) => {
+                    plan.summary.report = plan.summary.report
+                        + c.correct_in_place(b.values, b.first_value).map_err(|e| {
+                            refloat::Error::InvalidInput(format!(
+                                "{path}: tree '{tree_name}': branch '{}': {e}",
+                                b.branch
+                            ))
+                        })?;
+                }
+                Action::Replace(v) => {
+                    let from = b.first_value as usize;
+                    let src = v.get(from..from + b.values.len()).ok_or_else(|| {
+                        refloat::Error::InvalidInput(format!(
+                            "branch '{}': the file holds more values than were read",
+                            b.branch
+                        ))
+                    })?;
+                    b.values.copy_from_slice(src);
+                }
+            }
+            plan.summary.changed += b
+                .values
+                .iter()
+                .zip(&before)
+                .filter(|(v, s)| v.to_bits() != **s)
+                .count();
+            Ok(())
+        },
+    )?;
+    pb.finish_and_clear();
+
+    let verified = if opts.verify {
+        verify(&loaded.tree, &opts.output, &plans)?
+    } else {
+        0
+    };
     Ok(Summary {
         input: opts.input.clone(),
         output: opts.output.clone(),
         tree: tree_name,
         method: opts.method.to_string(),
         mode: opts.mode,
-        values: summaries.iter().map(|s| s.values).sum(),
-        branches: summaries,
+        values: plans.iter().map(|p| p.summary.values).sum(),
+        branches: plans.into_iter().map(|p| p.summary).collect(),
         skipped: loaded.selection.skipped.clone(),
-        output_bytes: written.bytes,
+        written,
         verified_values: verified,
     })
+}
+
+/// Re-reads every planned branch of the output next to the input, a chunk at a time, and
+/// checks that corrected values re-quantise to the stored ones and copied ones are equal.
+fn verify(input: &refloat::io::Tree, output: &std::path::Path, plans: &[Plan]) -> Result<usize> {
+    let mut out = refloat::io::open(output)?;
+    let out_tree = out.tree(input.name())?;
+    let tree_name = input.name();
+    let pb = common::progress(plans.len(), "verifying");
+    let mut verified = 0usize;
+    for plan in plans {
+        let name = &plan.summary.name;
+        pb.set_message(name.clone());
+        let mut written = out_tree.read_float_chunks(name, CHUNK_ENTRIES)?;
+        for stored in input.read_float_chunks(name, CHUNK_ENTRIES)? {
+            let stored = stored?.branch;
+            let corrected = written
+                .next()
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{}: branch '{name}' has fewer entries than the input",
+                        output.display()
+                    )
+                })??
+                .branch;
+            if let Some(why) = stored.structure_mismatch(&corrected) {
+                bail!("{}: tree '{tree_name}': branch '{name}': written structure differs from the input: {why}", output.display());
+            }
+            let context = || {
+                format!(
+                    "{}: tree '{tree_name}': branch '{name}': invariant broken (values from {verified} on)",
+                    output.display()
+                )
+            };
+            match &plan.quantiser {
+                Some(q) => triage::verify_requantises_f32(&corrected.values, &stored.values, q)
+                    .with_context(context)?,
+                None => {
+                    if let Some(i) = corrected
+                        .values
+                        .iter()
+                        .zip(&stored.values)
+                        .position(|(c, s)| c.to_bits() != s.to_bits())
+                    {
+                        bail!(
+                            "{}: branch '{name}': value {} changed although it was to be copied",
+                            output.display(),
+                            verified + i
+                        );
+                    }
+                }
+            }
+            verified += stored.values.len();
+        }
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    Ok(verified)
 }
 
 /// Runs `refloat correct`.
@@ -265,22 +505,12 @@ pub fn run(args: Args) -> Result<()> {
         bits: args.bits,
         mode: common::parse_mode(&args.mode)?,
         select: args.select.clone(),
+        compression: args.output_args.compression()?,
         verify: true,
     };
     let s = execute(&opts)?;
-    if let Some(json) = &args.json {
-        common::write_json(json, &s)?;
-    }
     print(&s);
-    let sel = refloat::io::Selection {
-        floats: Vec::new(),
-        skipped: s.skipped.clone(),
-    };
-    common::print_skipped(&sel, args.list_skipped, Some(&s.output));
-    if let Some(json) = &args.json {
-        println!("summary written to {}", json.display());
-    }
-    Ok(())
+    common::finish(&args.output_args, &s.skipped, &s)
 }
 
 fn print(s: &Summary) {
@@ -350,9 +580,10 @@ fn print(s: &Summary) {
         }
     }
     println!(
-        "  wrote {} ({})",
+        "  wrote {} ({}, {}): every other branch and object copied as stored",
         s.output.display(),
-        common::human_bytes(s.output_bytes)
+        common::human_bytes(s.written.output_bytes),
+        s.written.compression
     );
     println!(
         "invariant verified on the written file: all {} values re-quantise bit for bit to the stored values",

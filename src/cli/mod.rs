@@ -9,6 +9,7 @@ pub mod correct;
 #[cfg(feature = "torch")]
 pub mod evaluate;
 pub mod inspect;
+pub mod memory;
 mod plot;
 #[cfg(feature = "torch")]
 pub mod train;
@@ -107,7 +108,9 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code.clamp(0, 255) as u8);
         }
     };
-    match std::panic::catch_unwind(|| run(cli.command)) {
+    let result = std::panic::catch_unwind(|| run(cli.command));
+    memory::report_peak_rss();
+    match result {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
             eprintln!("refloat: error: {}", one_line(&e));

@@ -7,6 +7,9 @@
 //!   says which matched branches are skipped and why.
 //! * [`Tree::read_float`] reads a flat `float` or jagged `std::vector<float>` branch into a
 //!   [`FloatBranch`]; [`Tree::read_float_chunks`] reads it a chunk of entries at a time.
+//! * [`rewrite::rewrite_floats`] writes a drop-in copy of a file whose selected float
+//!   branches pass through a callback one basket at a time (what `refloat compress` and
+//!   `refloat correct` use): every other branch and object is copied as stored.
 //! * [`TreeWriter`] writes float branches (jagged structure preserved) to a new file,
 //!   atomically: a temporary file beside the target, renamed only on success.
 //!
@@ -31,6 +34,7 @@
 mod branch;
 mod guard;
 mod read;
+pub mod rewrite;
 mod select;
 pub mod sizes;
 mod write;

@@ -135,10 +135,16 @@ impl BasketHeader {
 
 /// Parses the key and basket header at the start of a basket record.
 pub(crate) fn basket_header(record: &[u8]) -> std::result::Result<BasketHeader, String> {
-    let mut r = RBuffer::new(record, 0);
-    let b = r
-        .read_object_into::<Basket>()
-        .map_err(|e| format!("not a TBasket record: {e:?}"))?;
+    // The generic unmarshaling indexes slices unchecked and panics on a damaged header; a
+    // damaged basket must be an error naming it, so the panic is caught here.
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        RBuffer::new(record, 0).read_object_into::<Basket>()
+    }));
+    let b = match parsed {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => return Err(format!("not a TBasket record: {e:?}")),
+        Err(_) => return Err("damaged TBasket header (its fields point outside the record)".into()),
+    };
     let key = b.key();
     let (n_bytes, key_len, obj_len) = (key.n_bytes(), key.key_len(), key.obj_len());
     if n_bytes < key_len || key_len <= 0 || obj_len < 0 || b.nev_buf() < 0 {

@@ -47,7 +47,8 @@ pub struct Args {
     /// made from the input's values; 0 skips it.
     #[arg(long, default_value_t = 10_000_000)]
     pub memory_values: usize,
-    /// Address-space cap (RLIMIT_AS) of each process in the peak-memory measurement, MiB.
+    /// Address-space cap (RLIMIT_AS) of each process in the peak-memory measurement, MiB,
+    /// beyond what the program maps at start (its shared libraries).
     #[arg(long, default_value_t = 1024)]
     pub memory_cap_mib: u64,
     /// Also measure this model's inference throughput (1k, 64k, 1M values; CPU and CUDA)

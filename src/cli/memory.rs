@@ -31,8 +31,11 @@ pub struct MemoryRow {
 /// What the memory measurement did.
 #[derive(Serialize, Debug, Clone)]
 pub struct MemoryReport {
-    /// Address-space limit (`RLIMIT_AS`) each process ran under, bytes.
+    /// Address-space limit (`RLIMIT_AS`) each process ran under, bytes: the cap asked for
+    /// plus what the program maps at start (`mapped_at_start_bytes`).
     pub cap_bytes: u64,
+    /// Peak virtual size of `refloat --version` (shared libraries and runtime), bytes.
+    pub mapped_at_start_bytes: u64,
     /// Size of the float payload of the large file (4 bytes a value).
     pub payload_bytes: u64,
     pub rows: Vec<MemoryRow>,
@@ -42,21 +45,27 @@ pub struct MemoryReport {
 /// size (bytes, `VmHWM` of `/proc/self/status`) when it exits.
 pub const PEAK_ENV: &str = "REFLOAT_PEAK_RSS_FILE";
 
-/// Writes this process's peak resident set size to the file named by [`PEAK_ENV`], if set.
+/// Writes this process's peak resident set size and peak virtual size (bytes, `VmHWM` and
+/// `VmPeak` of `/proc/self/status`) to the file named by [`PEAK_ENV`], if set.
 pub fn report_peak_rss() {
-    let Some(path) = std::env::var_os(PEAK_ENV) else {
-        return;
+    let Some(path) = std::env::var_os(PEAK_ENV) else { return };
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else { return };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
     };
-    let hwm = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        });
-    if let Some(kb) = hwm {
-        let _ = std::fs::write(path, format!("{}\n", kb * 1024));
+    if let (Some(hwm), Some(peak)) = (field("VmHWM:"), field("VmPeak:")) {
+        let _ = std::fs::write(path, format!("{} {}\n", hwm * 1024, peak * 1024));
     }
+}
+
+/// Peak resident and virtual size written by a child through [`PEAK_ENV`].
+fn read_peaks(path: &Path) -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut it = text.split_whitespace().map(|t| t.parse::<u64>().ok());
+    Some((it.next()??, it.next()??))
 }
 
 /// Branches of the generated files: jagged, like PHYSLITE's aux variables.
@@ -141,15 +150,13 @@ fn measured(exe: &Path, args: &[String], cap: u64, log: &Path) -> Result<(u64, f
     }
     // The child's own VmHWM: wait4's ru_maxrss would include the parent's resident set,
     // which a forked child inherits and Linux carries across exec.
-    let peak = std::fs::read_to_string(&peak_file)
-        .ok()
-        .and_then(|t| t.trim().parse::<u64>().ok())
-        .unwrap_or(usage.ru_maxrss as u64 * 1024);
+    let peak = read_peaks(&peak_file).map_or(usage.ru_maxrss as u64 * 1024, |p| p.0);
     Ok((peak, seconds))
 }
 
 /// Measures `inspect` (baseline: reads each branch whole), `compress` and `correct
-/// --method prior-mean` on files of `values / 10` and `values` values made from `pool`.
+/// --method prior-mean` on files of `values / 10` and `values` values made from `pool`,
+/// each process allowed `cap` bytes of address space beyond what the program maps at start.
 pub fn measure(
     pool: &[f32],
     counts: &[usize],
@@ -165,6 +172,12 @@ pub fn measure(
     }
     let counts = if counts.is_empty() { vec![4] } else { counts };
     let exe = std::env::current_exe().context("locating the refloat executable")?;
+    // The cap counts on top of what the program maps before doing anything (its shared
+    // libraries: libtorch alone maps gigabytes of address space in a `torch` build).
+    let start = dir.join("start.log");
+    measured(&exe, &["--version".to_string()], u64::MAX, &start)?;
+    let (_, mapped) = read_peaks(&start.with_extension("peak")).unwrap_or((0, 0));
+    let cap = mapped.saturating_add(cap);
     let tree = "CollectionTree";
     let sizes = [values / 10, values];
     let p = |name: String| -> PathBuf { dir.join(name) };
@@ -226,6 +239,7 @@ pub fn measure(
     }
     Ok(MemoryReport {
         cap_bytes: cap,
+        mapped_at_start_bytes: mapped,
         payload_bytes: 4 * rows[0].values[1],
         rows,
     })
@@ -235,8 +249,9 @@ pub fn measure(
 pub fn print(r: &MemoryReport) {
     let Some(first) = r.rows.first() else { return };
     println!(
-        "peak resident memory, each step its own process capped at {} MiB of address space; files of real values (2 std::vector<float> branches), float payload {} in the large one:",
-        r.cap_bytes >> 20,
+        "peak resident memory, each step its own process capped at {} MiB of address space beyond the {} MiB mapped at start; files of real values (2 std::vector<float> branches), float payload {} in the large one:",
+        (r.cap_bytes - r.mapped_at_start_bytes) >> 20,
+        r.mapped_at_start_bytes >> 20,
         super::common::human_bytes(r.payload_bytes)
     );
     let w = r.rows.iter().map(|x| x.step.len()).max().unwrap_or(10);

@@ -103,6 +103,7 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
+            memory::report_peak_rss();
             let code = e.exit_code();
             let _ = e.print();
             return ExitCode::from(code.clamp(0, 255) as u8);

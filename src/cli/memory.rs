@@ -48,8 +48,12 @@ pub const PEAK_ENV: &str = "REFLOAT_PEAK_RSS_FILE";
 /// Writes this process's peak resident set size and peak virtual size (bytes, `VmHWM` and
 /// `VmPeak` of `/proc/self/status`) to the file named by [`PEAK_ENV`], if set.
 pub fn report_peak_rss() {
-    let Some(path) = std::env::var_os(PEAK_ENV) else { return };
-    let Ok(status) = std::fs::read_to_string("/proc/self/status") else { return };
+    let Some(path) = std::env::var_os(PEAK_ENV) else {
+        return;
+    };
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return;
+    };
     let field = |name: &str| {
         status
             .lines()

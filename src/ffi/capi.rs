@@ -141,6 +141,25 @@ pub extern "C" fn refloat_quantise_f64(
     }
 }
 
+/// The checks shared by `refloat_interval_f32` / `_f64` (NULL, alignment, no overlap), then
+/// `fill(stored, lo, hi)`.
+fn write_intervals<T>(
+    stored: *const T,
+    len: usize,
+    lo: *mut T,
+    hi: *mut T,
+    fill: impl FnOnce(&[T], &mut [T], &mut [T]) -> crate::Result<()>,
+) -> Result<(), FfiError> {
+    let stored_s = try_slice!(stored, len);
+    check_disjoint((lo.cast_const(), len, "lo"), (hi.cast_const(), len, "hi"))?;
+    check_disjoint((stored, len, "stored"), (lo.cast_const(), len, "lo"))?;
+    check_disjoint((stored, len, "stored"), (hi.cast_const(), len, "hi"))?;
+    let lo = try_slice_mut!(lo, len);
+    let hi = try_slice_mut!(hi, len);
+    fill(stored_s, lo, hi)?;
+    Ok(())
+}
+
 /// For each stored value `stored[i]`, write the closed interval `[lo[i], hi[i]]` of all
 /// originals that quantise to it (both ends included; `lo <= hi` numerically). A correction
 /// is safe exactly when it stays inside. NaN and ±Inf give `lo = hi = stored`.
@@ -162,14 +181,7 @@ pub extern "C" fn refloat_interval_f32(
 ) -> c_int {
     ffi_panic_boundary! {
         let mode = rounding_mode(mode)?;
-        let stored_s = try_slice!(stored, len);
-        check_disjoint((lo.cast_const(), len, "lo"), (hi.cast_const(), len, "hi"))?;
-        check_disjoint((stored, len, "stored"), (lo.cast_const(), len, "lo"))?;
-        check_disjoint((stored, len, "stored"), (hi.cast_const(), len, "hi"))?;
-        let lo = try_slice_mut!(lo, len);
-        let hi = try_slice_mut!(hi, len);
-        intervals_f32(stored_s, mantissa_bits, mode, lo, hi)?;
-        Ok(())
+        write_intervals(stored, len, lo, hi, |s, l, h| intervals_f32(s, mantissa_bits, mode, l, h))
     }
 }
 
@@ -188,14 +200,7 @@ pub extern "C" fn refloat_interval_f64(
 ) -> c_int {
     ffi_panic_boundary! {
         let mode = rounding_mode(mode)?;
-        let stored_s = try_slice!(stored, len);
-        check_disjoint((lo.cast_const(), len, "lo"), (hi.cast_const(), len, "hi"))?;
-        check_disjoint((stored, len, "stored"), (lo.cast_const(), len, "lo"))?;
-        check_disjoint((stored, len, "stored"), (hi.cast_const(), len, "hi"))?;
-        let lo = try_slice_mut!(lo, len);
-        let hi = try_slice_mut!(hi, len);
-        intervals_f64(stored_s, mantissa_bits, mode, lo, hi)?;
-        Ok(())
+        write_intervals(stored, len, lo, hi, |s, l, h| intervals_f64(s, mantissa_bits, mode, l, h))
     }
 }
 

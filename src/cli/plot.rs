@@ -45,6 +45,25 @@ pub(crate) fn perr<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow!("drawing failed: {e:?}")
 }
 
+/// The legend box of every figure: white, framed, at `position`.
+fn draw_legend<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    CT: CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.92))
+        .border_style(BLACK)
+        .label_font((FONT, 20))
+        .draw()
+        .map_err(perr)
+}
+
 /// Draws into a temporary PNG beside `out/name` and renames it on success.
 pub(crate) fn render(
     out: &Path,
@@ -390,14 +409,7 @@ where
         .map_err(perr)?
         .label(&text.legend_c)
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 30, y)], ORANGE.stroke_width(3)));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.92))
-        .border_style(BLACK)
-        .label_font((FONT, 20))
-        .draw()
-        .map_err(perr)?;
+    draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
 
     let mut rc = ChartBuilder::on(&bottom)
         .margin(18)
@@ -562,14 +574,7 @@ fn abs_residual_figure(
             .map_err(perr)?
             .label(label)
             .legend(|(x, y)| TriangleMarker::new((x + 15, y), 9, RED.filled()));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.92))
-            .border_style(BLACK)
-            .label_font((FONT, 20))
-            .draw()
-            .map_err(perr)?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         Ok(())
     })
 }
@@ -654,14 +659,7 @@ fn signed_residual_figure(
                 tick(&linthresh)
             ))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 30, y)], BLUE.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.92))
-            .border_style(BLACK)
-            .label_font((FONT, 20))
-            .draw()
-            .map_err(perr)?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     })?))
 }
@@ -799,14 +797,7 @@ fn residual_map_figure(
                     PathElement::new(vec![(x, y), (x + 30, y)], ORANGE.stroke_width(3))
                 });
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.92))
-            .border_style(BLACK)
-            .label_font((FONT, 20))
-            .draw()
-            .map_err(perr)?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
 
         // Colour bar: log scale of the counts.
         let mut cb = ChartBuilder::on(&bar)

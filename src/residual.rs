@@ -831,6 +831,12 @@ pub struct StepPeriodogram {
     /// Main-lobe half width in spacing, `spacing² / span` (`span` = range of `log10|r|`):
     /// periods closer than this are not resolved.
     pub resolution: f64,
+    /// Probability that noise gives a peak this high anywhere in the scanned band:
+    /// `min(1, M·exp(−Z))` with `M` the number of independent frequencies scanned.
+    pub false_alarm: f64,
+    /// The best period lies within a resolution of the scanned range's end: the envelope
+    /// of `log10|r|`, not a step pattern, won (typical of branches with few values).
+    pub at_limit: bool,
     /// Number of non-zero residuals used.
     pub n: usize,
 }
@@ -961,11 +967,17 @@ pub fn step_periodogram(
         (best_f, best_r)
     };
     let spacing = 1.0 / f;
+    let resolution = spacing * spacing / span;
+    let rayleigh_z = l.len() as f64 * r * r;
+    // Independent frequencies scanned: the band over the main-lobe width 1/span.
+    let trials = ((f_hi - f_lo) * span).max(1.0);
     Ok(Some(StepPeriodogram {
         spacing,
         power: r,
-        rayleigh_z: l.len() as f64 * r * r,
-        resolution: spacing * spacing / span,
+        rayleigh_z,
+        resolution,
+        false_alarm: (trials * (-rayleigh_z).exp()).min(1.0),
+        at_limit: spacing + resolution >= max_spacing || spacing - resolution <= min_spacing,
         n: l.len(),
     }))
 }
@@ -995,6 +1007,14 @@ impl Default for StepOptions {
     }
 }
 
+/// Largest periodogram false-alarm probability for which [`StepAnalysis::spacing`] reports
+/// the periodogram's spacing.
+pub const STEP_FALSE_ALARM: f64 = 1e-3;
+
+/// Fewest significant histogram peaks for which [`StepAnalysis::spacing`] falls back to their
+/// median spacing.
+pub const STEP_MIN_PEAKS: usize = 4;
+
 /// What [`analyse_steps`] finds in a set of residuals.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct StepAnalysis {
@@ -1011,11 +1031,18 @@ pub struct StepAnalysis {
 }
 
 impl StepAnalysis {
-    /// The headline spacing: the periodogram's, else the peaks' median.
+    /// The headline spacing: the periodogram's when it found a step pattern (false-alarm
+    /// probability below [`STEP_FALSE_ALARM`] and not at the scanned range's end), else the
+    /// peaks' median when there are at least [`STEP_MIN_PEAKS`] significant peaks; `None`
+    /// when neither resolves steps (typical below a few thousand values: branches of a
+    /// hundred events show steps only when pooled).
     pub fn spacing(&self) -> Option<f64> {
         self.periodogram
+            .filter(|p| p.false_alarm < STEP_FALSE_ALARM && !p.at_limit)
             .map(|p| p.spacing)
-            .or(self.spacing_peaks_median)
+            .or(self
+                .spacing_peaks_median
+                .filter(|_| self.peaks.len() >= STEP_MIN_PEAKS))
     }
 }
 
@@ -1074,6 +1101,24 @@ pub fn analyse_steps(residuals: &[f64], options: &StepOptions) -> Result<StepAna
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Residuals without a step pattern (log-uniform over three decades) or too few of
+    /// them: no headline spacing, rather than the envelope at the range limit.
+    #[test]
+    fn no_steps_no_spacing() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut uniform = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for n in [50, 300, 3000] {
+            let r: Vec<f64> = (0..n).map(|_| 10f64.powf(-3.0 * uniform())).collect();
+            let a = analyse_steps(&r, &StepOptions::default()).unwrap();
+            assert_eq!(a.spacing(), None, "n = {n}: {:?}", a.periodogram);
+        }
+    }
 
     #[test]
     fn bins_match_numpy_rule() {

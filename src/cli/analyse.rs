@@ -540,6 +540,16 @@ fn print(r: &Report, all_rows: bool) {
             r.branches.len() - shown
         );
     }
+    let unresolved = r
+        .branches
+        .iter()
+        .filter(|b| b.steps.as_ref().and_then(|x| x.spacing).is_none())
+        .count();
+    if unresolved > 0 {
+        println!(
+            "step '-': no step pattern resolved in {unresolved} branches (too few residuals for the periodogram); the pooled spacing is the one to quote"
+        );
+    }
     let p = &r.pooled;
     println!(
         "pooled: {} values in {} branches, {} changed; inside the theoretical bound: {:.4} %, inside the exact interval: {:.4} %; residual step spacing {} dex (theory {:.3})",

@@ -99,54 +99,28 @@ fn missing_tree_and_branch() {
     let dir = tempfile::tempdir().unwrap();
     let real = s(&common::root_file(common::DEV));
     let out = s(&dir.path().join("out.root"));
-    assert_error(
-        &refloat([
-            "compress",
-            &real,
-            &out,
-            "--bits",
-            "10",
-            "--tree",
-            "NoSuchTree",
-        ]),
-        &[common::DEV, "NoSuchTree"],
-    );
-    assert_error(
-        &refloat([
-            "compress",
-            &real,
-            &out,
-            "--bits",
-            "10",
-            "--branches",
-            "AnalysisJetsAuxDyn.pt,AnalysisJetsAuxDyn.nope",
-        ]),
-        &[common::DEV, "CollectionTree", "AnalysisJetsAuxDyn.nope"],
-    );
-    assert_error(
-        &refloat([
-            "compress",
-            &real,
-            &out,
-            "--bits",
-            "10",
-            "--branches",
-            "NoSuchContainer.*",
-        ]),
-        &["NoSuchContainer.*", "matches no branch"],
-    );
-    assert_error(
-        &refloat([
-            "compress",
-            &real,
-            &out,
-            "--bits",
-            "10",
-            "--branches",
-            "AnalysisJetsAuxDyn.SumPtTrkPt500",
-        ]),
-        &["AnalysisJetsAuxDyn.SumPtTrkPt500", "nested"],
-    );
+    let cases: [([&str; 2], &[&str]); 4] = [
+        (["--tree", "NoSuchTree"], &[common::DEV, "NoSuchTree"]),
+        (
+            [
+                "--branches",
+                "AnalysisJetsAuxDyn.pt,AnalysisJetsAuxDyn.nope",
+            ],
+            &[common::DEV, "CollectionTree", "AnalysisJetsAuxDyn.nope"],
+        ),
+        (
+            ["--branches", "NoSuchContainer.*"],
+            &["NoSuchContainer.*", "matches no branch"],
+        ),
+        (
+            ["--branches", "AnalysisJetsAuxDyn.SumPtTrkPt500"],
+            &["AnalysisJetsAuxDyn.SumPtTrkPt500", "nested"],
+        ),
+    ];
+    for (extra, needles) in cases {
+        let args = ["compress", &real, &out, "--bits", "10", extra[0], extra[1]];
+        assert_error(&refloat(args), needles);
+    }
     assert_eq!(
         dir_names(dir.path()),
         Vec::<String>::new(),

@@ -107,7 +107,7 @@ pub struct RBuffer<'a> {
 }
 
 impl<'a> RBuffer<'a> {
-    pub fn new(data: &[u8], offset: u32) -> RBuffer {
+    pub fn new(data: &[u8], offset: u32) -> RBuffer<'_> {
         RBuffer {
             r: Rbuff { p: data, c: 0 },
             offset,

@@ -398,6 +398,8 @@ fn inspect_infers_the_bits_and_bench_prints_ratios() {
         "1",
         "--branches",
         "AnalysisJetsAuxDyn.*",
+        "--memory-values",
+        "0", // tests/robustness_streaming.rs measures memory
         "--json",
         &s(&bj),
     ]));
@@ -416,4 +418,8 @@ fn inspect_infers_the_bits_and_bench_prints_ratios() {
         assert!(r["best_s"].as_f64().unwrap() > 0.0);
     }
     assert!(row("I/O floor")["ratio"].is_null());
+    assert!(
+        b["memory"].is_null(),
+        "--memory-values 0 skips the memory measurement"
+    );
 }

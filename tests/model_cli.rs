@@ -223,7 +223,12 @@ fn correct_with_a_model_on_held_out_data() {
     let mut fc = refloat::io::open(&comp).unwrap();
     let tc = fc.tree("CollectionTree").unwrap();
     let stored: Vec<_> = jets.iter().map(|n| tc.read_float(n).unwrap()).collect();
-    let (want, _) = m.correct_branches(&stored).unwrap();
+    let want: Vec<_> = m
+        .correct_branches(&stored)
+        .unwrap()
+        .into_iter()
+        .map(|(b, _)| b)
+        .collect();
     let mut fo = refloat::io::open(&corr).unwrap();
     let to = fo.tree("CollectionTree").unwrap();
     let mut fh = refloat::io::open(&held).unwrap();

@@ -300,22 +300,11 @@ fn plan_model(
         }
         stored.push(b);
     }
-    let (corrected, _) = model
+    let corrected = model
         .correct_branches(&stored)
         .with_context(|| format!("model {}", path.display()))?;
     let mut plans = Vec::with_capacity(names.len());
-    for (s, c) in stored.iter().zip(corrected) {
-        let mut report = CorrectionReport::default();
-        for (&x, &y) in s.values.iter().zip(&c.values) {
-            if !x.is_finite() {
-                report.non_finite += 1;
-            } else if ExactPolicy::default().is_exact(x, &q) {
-                report.left_exact += 1;
-            } else {
-                report.corrected += 1;
-            }
-            debug_assert!(!x.is_finite() || q.quantise(y).to_bits() == x.to_bits());
-        }
+    for (s, (c, report)) in stored.iter().zip(corrected) {
         plans.push(Plan {
             summary: BranchSummary {
                 name: s.name.clone(),

@@ -307,14 +307,28 @@ impl Model {
         stored: &[&[f32]],
         offsets: &[usize],
     ) -> Result<(Vec<Vec<f32>>, CorrectionReport)> {
+        let columns = self.correct_columns(stored, offsets)?;
+        let report = columns
+            .iter()
+            .fold(CorrectionReport::default(), |a, c| a + c.1);
+        Ok((columns.into_iter().map(|c| c.0).collect(), report))
+    }
+
+    /// [`Self::correct`] with what was done to each column.
+    fn correct_columns(
+        &self,
+        stored: &[&[f32]],
+        offsets: &[usize],
+    ) -> Result<Vec<(Vec<f32>, CorrectionReport)>> {
         let fr = self.predict_fractions(stored, offsets)?;
         let n = stored.first().map_or(0, |c| c.len());
-        let mut report = CorrectionReport::default();
-        let out = stored
+        Ok(stored
             .iter()
             .enumerate()
             .map(|(j, col)| {
-                col.iter()
+                let mut report = CorrectionReport::default();
+                let out = col
+                    .iter()
                     .enumerate()
                     .map(|(i, &s)| {
                         if !s.is_finite() {
@@ -328,10 +342,10 @@ impl Model {
                             features::value_at_fraction(s, fr[j * n + i], &self.quantiser)
                         }
                     })
-                    .collect()
+                    .collect();
+                (out, report)
             })
-            .collect();
-        Ok((out, report))
+            .collect())
     }
 
     /// [`Self::correct`] in place; the columns are written only if the whole call succeeds.
@@ -355,7 +369,7 @@ impl Model {
 
     /// Correct the model's variables, taken by name from `branches` (stored values as read
     /// with [`crate::io`]; other branches are ignored): corrected copies in the model's
-    /// variable order, with what was done.
+    /// variable order, each with what was done to it.
     ///
     /// # Errors
     /// [`Error::Model`] if a model variable is missing; [`Error::InvalidInput`] if the
@@ -363,7 +377,7 @@ impl Model {
     pub fn correct_branches(
         &self,
         branches: &[crate::io::FloatBranch],
-    ) -> Result<(Vec<crate::io::FloatBranch>, CorrectionReport)> {
+    ) -> Result<Vec<(crate::io::FloatBranch, CorrectionReport)>> {
         let mine: Vec<&crate::io::FloatBranch> = self
             .meta
             .variable_names()
@@ -387,13 +401,10 @@ impl Model {
             None => (0..=mine[0].values.len()).collect(),
         };
         let cols: Vec<&[f32]> = mine.iter().map(|b| b.values.as_slice()).collect();
-        let (out, report) = self.correct(&cols, &offsets)?;
-        let out = mine
-            .iter()
-            .zip(out)
-            .map(|(b, v)| b.with_values(v))
-            .collect::<Result<_>>()?;
-        Ok((out, report))
+        mine.iter()
+            .zip(self.correct_columns(&cols, &offsets)?)
+            .map(|(b, (v, report))| Ok((b.with_values(v)?, report)))
+            .collect()
     }
 
     /// Histogram-mode models: the reconstructed distribution of the originals of variable

@@ -206,7 +206,27 @@ impl SizeTable {
     }
 }
 
+/// The byte columns of one row: size before and its share of the input file, size after and
+/// its share of the output file (MB = 10^6 bytes), and the saving.
+struct ByteCells {
+    before: String,
+    before_share: f64,
+    after: String,
+    after_share: f64,
+    saving: String,
+}
+
 impl SizeTable {
+    fn byte_cells(&self, before: u64, after: u64) -> ByteCells {
+        ByteCells {
+            before: mb(before),
+            before_share: percent(before, self.before.file_bytes),
+            after: mb(after),
+            after_share: percent(after, self.after.file_bytes),
+            saving: saving_percent(before, after),
+        }
+    }
+
     /// The table as Markdown (MB = 10^6 bytes; shares are of the whole file).
     pub fn markdown(&self) -> String {
         let (b, a) = (&self.before, &self.after);
@@ -216,31 +236,28 @@ impl SizeTable {
         );
         for t in DataType::ALL {
             let (rb, ra) = (b.get(t), a.get(t));
+            let c = self.byte_cells(rb.bytes, ra.bytes);
             s += &format!(
                 "| {} | {} | {:.1}% | {} | {:.1}% | {} | {:.1}% | {} |\n",
                 t.name(),
                 rb.branches,
                 percent(rb.branches as u64, nb),
-                mb(rb.bytes),
-                percent(rb.bytes, b.file_bytes),
-                mb(ra.bytes),
-                percent(ra.bytes, a.file_bytes),
-                saving_percent(rb.bytes, ra.bytes)
+                c.before,
+                c.before_share,
+                c.after,
+                c.after_share,
+                c.saving
             );
         }
+        let c = self.byte_cells(b.metadata_bytes(), a.metadata_bytes());
         s += &format!(
             "| metadata | - | - | {} | {:.1}% | {} | {:.1}% | {} |\n",
-            mb(b.metadata_bytes()),
-            percent(b.metadata_bytes(), b.file_bytes),
-            mb(a.metadata_bytes()),
-            percent(a.metadata_bytes(), a.file_bytes),
-            saving_percent(b.metadata_bytes(), a.metadata_bytes())
+            c.before, c.before_share, c.after, c.after_share, c.saving
         );
+        let c = self.byte_cells(b.file_bytes, a.file_bytes);
         s += &format!(
             "| **total (file)** | {nb} | 100% | {} | 100% | {} | 100% | **{}** |\n",
-            mb(b.file_bytes),
-            mb(a.file_bytes),
-            saving_percent(b.file_bytes, a.file_bytes)
+            c.before, c.after, c.saving
         );
         s
     }
@@ -294,44 +311,37 @@ impl fmt::Display for SizeTable {
             "saving"
         )?;
         let nb = b.branches() as u64;
+        // One line: name, branches, share of branches, then the byte columns.
+        let line =
+            |f: &mut fmt::Formatter<'_>, name: &str, n: String, share: String, c: ByteCells| {
+                write!(
+                    f,
+                    "{name:<15} {n:>8} {share:>7}  {:>10} {:>6.1}%  {:>10} {:>6.1}%  {:>7}",
+                    c.before, c.before_share, c.after, c.after_share, c.saving
+                )
+            };
         for t in DataType::ALL {
             let (rb, ra) = (b.get(t), a.get(t));
-            writeln!(
+            let share = format!("{:.1}%", percent(rb.branches as u64, nb));
+            line(
                 f,
-                "{:<15} {:>8} {:>6.1}%  {:>10} {:>6.1}%  {:>10} {:>6.1}%  {:>7}",
                 t.name(),
-                rb.branches,
-                percent(rb.branches as u64, nb),
-                mb(rb.bytes),
-                percent(rb.bytes, b.file_bytes),
-                mb(ra.bytes),
-                percent(ra.bytes, a.file_bytes),
-                saving_percent(rb.bytes, ra.bytes)
+                rb.branches.to_string(),
+                share,
+                self.byte_cells(rb.bytes, ra.bytes),
             )?;
+            writeln!(f)?;
         }
-        writeln!(
+        let c = self.byte_cells(b.metadata_bytes(), a.metadata_bytes());
+        line(f, "metadata", "-".into(), String::new(), c)?;
+        writeln!(f)?;
+        let c = self.byte_cells(b.file_bytes, a.file_bytes);
+        line(
             f,
-            "{:<15} {:>8} {:>7}  {:>10} {:>6.1}%  {:>10} {:>6.1}%  {:>7}",
-            "metadata",
-            "-",
-            "",
-            mb(b.metadata_bytes()),
-            percent(b.metadata_bytes(), b.file_bytes),
-            mb(a.metadata_bytes()),
-            percent(a.metadata_bytes(), a.file_bytes),
-            saving_percent(b.metadata_bytes(), a.metadata_bytes())
-        )?;
-        write!(
-            f,
-            "{:<15} {:>8} {:>6.1}%  {:>10} {:>6.1}%  {:>10} {:>6.1}%  {:>7}",
             "total (file)",
-            nb,
-            100.0,
-            mb(b.file_bytes),
-            100.0,
-            mb(a.file_bytes),
-            100.0,
-            saving_percent(b.file_bytes, a.file_bytes)
+            nb.to_string(),
+            format!("{:.1}%", 100.0),
+            c,
         )
     }
 }

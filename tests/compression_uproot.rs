@@ -65,6 +65,23 @@ fn run(py: &str, args: &[&str]) -> String {
     text
 }
 
+/// Runs `make_compressed.py check-rewrite` (10 bits) on `input` and its rewrite `output`
+/// for tree `tree`: its output and the statistics it ends with (rounded / equal branches).
+fn check_rewrite(py: &str, input: &Path, output: &Path, tree: &str) -> (String, serde_json::Value) {
+    let text = run(
+        py,
+        &[
+            "check-rewrite",
+            input.to_str().unwrap(),
+            output.to_str().unwrap(),
+            "10",
+            tree,
+        ],
+    );
+    let stats = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    (text, stats)
+}
+
 fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
 }
@@ -162,17 +179,7 @@ fn oxyroot_reads_uproot_written_zlib_lzma_lz4_zstd_files_of_the_real_data_bit_fo
         report.rewritten_branches.len(),
         common::flat_branches(common::HELD_OUT).len()
     );
-    let text = run(
-        &py,
-        &[
-            "check-rewrite",
-            input.to_str().unwrap(),
-            out.to_str().unwrap(),
-            "10",
-            "jagged",
-        ],
-    );
-    let stats: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let (text, stats) = check_rewrite(&py, &input, &out, "jagged");
     assert_eq!(
         stats["rounded"].as_u64().unwrap() as usize,
         report.rewritten_branches.len(),
@@ -188,17 +195,7 @@ fn oxyroot_reads_uproot_written_zlib_lzma_lz4_zstd_files_of_the_real_data_bit_fo
     })
     .unwrap();
     assert_eq!(report.rewritten_branches, ["t/x"]);
-    let text = run(
-        &py,
-        &[
-            "check-rewrite",
-            input.to_str().unwrap(),
-            out.to_str().unwrap(),
-            "10",
-            "sub/deeper/t",
-        ],
-    );
-    let stats: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let (text, stats) = check_rewrite(&py, &input, &out, "sub/deeper/t");
     assert_eq!(
         (stats["rounded"].as_u64(), stats["equal"].as_u64()),
         (Some(1), Some(1)),
@@ -343,17 +340,7 @@ fn uproot_reads_refloat_compress_output_with_every_branch_present_and_only_float
         );
         assert!(after < before, "{stem}: {after} >= {before}");
         let rounded = summary["branches"].as_array().unwrap().len();
-        let text = run(
-            &py,
-            &[
-                "check-rewrite",
-                input.to_str().unwrap(),
-                out.to_str().unwrap(),
-                "10",
-                "CollectionTree",
-            ],
-        );
-        let stats: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        let (text, stats) = check_rewrite(&py, &input, &out, "CollectionTree");
         eprintln!("{stem}: {stats}");
         assert_eq!(
             stats["rounded"].as_u64().unwrap() as usize,

@@ -63,7 +63,8 @@ pub type RoundingArg = u32;
 /// A `refloat_method` as it crosses the ABI (the header spells it `refloat_method`).
 pub type MethodArg = u32;
 
-fn rounding_mode(mode: RoundingArg) -> Result<RoundingMode, FfiError> {
+/// The `refloat_rounding` value `mode`, or an error naming the valid ones.
+pub(crate) fn rounding_mode(mode: RoundingArg) -> Result<RoundingMode, FfiError> {
     match mode {
         0 => Ok(RoundingMode::Nearest),
         1 => Ok(RoundingMode::Truncate),

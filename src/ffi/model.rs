@@ -15,9 +15,9 @@
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::path::PathBuf;
 
+use super::capi::rounding_mode;
 use super::{check_disjoint, refloat_status, FfiError, RoundingArg};
 use crate::model::Model;
-use crate::quantise::RoundingMode;
 
 /// A loaded learned model (opaque). Create with `refloat_model_load`, release with
 /// `refloat_model_free`. A model may be used from several threads at once (inference does
@@ -25,17 +25,6 @@ use crate::quantise::RoundingMode;
 pub struct refloat_model {
     model: Model,
     names: Vec<CString>,
-}
-
-fn rounding(mode: RoundingArg) -> Result<RoundingMode, FfiError> {
-    match mode {
-        0 => Ok(RoundingMode::Nearest),
-        1 => Ok(RoundingMode::Truncate),
-        2 => Ok(RoundingMode::NearestEven),
-        other => Err(FfiError::invalid_argument(format!(
-            "rounding mode {other} is not a refloat_rounding (0 = REFLOAT_NEAREST, 1 = REFLOAT_TRUNCATE, 2 = REFLOAT_NEAREST_EVEN)"
-        ))),
-    }
 }
 
 /// A NUL-terminated C string parameter as UTF-8, or an error naming it.
@@ -85,7 +74,7 @@ pub extern "C" fn refloat_model_load(
     model: *mut *mut refloat_model,
 ) -> c_int {
     ffi_panic_boundary! {
-        let mode = rounding(mode)?;
+        let mode = rounding_mode(mode)?;
         // SAFETY: C string contract of this function.
         let path = unsafe { c_str(path, "path") }?;
         let vars = try_slice!(variables, n_variables);

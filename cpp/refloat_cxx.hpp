@@ -19,6 +19,7 @@
 #include "refloat/src/ffi/bridge.rs.h"
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace refloat {
@@ -52,9 +53,13 @@ inline CorrectionSummary correct(std::vector<float>& v, unsigned mantissa_bits, 
     return detail::call([&] { return bridge::correct_vector(v, mantissa_bits, detail::b(mode), detail::b(method), seed); });
 }
 
-/// Correct a float buffer in place.
+/// Correct a float buffer in place. Throws refloat::Error (REFLOAT_NULL_PARAMETER) if `data`
+/// is null with `n` > 0 (NULL with 0 values is an empty buffer).
 inline CorrectionSummary correct(float* data, std::size_t n, unsigned mantissa_bits, Rounding mode,
                                  Method method = Method::Midpoint, std::uint64_t seed = 0) {
+    // rust::Slice requires a non-null pointer unless it is empty (cxx asserts, else UB)
+    if (data == nullptr && n != 0)
+        throw Error(REFLOAT_NULL_PARAMETER, "data is NULL but its length is " + std::to_string(n));
     return detail::call([&] {
         return bridge::correct(rust::Slice<float>(data, n), mantissa_bits, detail::b(mode), detail::b(method), seed);
     });

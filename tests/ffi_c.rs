@@ -2,7 +2,10 @@
 //! data as expected `.npy` files, compiles `test_capi.c` and `test_cpp.cpp` with
 //! `-Wall -Wextra -Werror` under AddressSanitizer and UndefinedBehaviorSanitizer against the
 //! static library cargo built beside this test binary, and runs them; `test_capi.c` also runs
-//! against the shared library, without sanitizers.
+//! against the shared library, without sanitizers. The ROOT macro `cpp/examples/correct_branch.C`
+//! runs in cling (cppyy) over `tests/cling/mockroot` on real branches, and its body compiled.
+//! Every test first runs `cargo build --lib` (a no-op when up to date), so no prior build and
+//! no stale library is assumed.
 //!
 //! Compilers: `$CC` / `$CXX`, else `cc` / `c++`.
 
@@ -16,8 +19,20 @@ use refloat::bounds::intervals_f32;
 use refloat::quantise::{infer_mantissa_bits_f32, Quantiser32, RoundingMode};
 use refloat::triage::{correct_in_place_f32, Method};
 
-/// `target/<profile>`: the directory holding this test's `deps/` and the crate's libraries.
+/// `target/<profile>`: the directory holding this test's `deps/` and the crate's libraries,
+/// after `cargo build --lib` (same profile and features as this test) has brought
+/// `librefloat.a` / `librefloat.so` up to date, so that a plain `cargo test` on a fresh clone
+/// works and no test uses a stale library.
 fn lib_dir() -> PathBuf {
+    built_lib().0.clone()
+}
+
+/// The native libraries to link after `librefloat.a` (see [`built_lib`]).
+fn native_libs() -> Vec<String> {
+    built_lib().1.clone()
+}
+
+fn target_profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     let deps = exe.parent().expect("deps dir");
     let dir = if deps.ends_with("deps") {
@@ -25,15 +40,26 @@ fn lib_dir() -> PathBuf {
     } else {
         deps
     };
-    for lib in ["librefloat.a", "librefloat.so"] {
-        assert!(
-            dir.join(lib).exists(),
-            "{} not found beside the test binary ({}); cargo builds it with the lib target",
-            lib,
-            dir.display()
-        );
-    }
     dir.to_path_buf()
+}
+
+/// Builds the library once per test binary (tests wait for each other here) and returns
+/// its directory and the native libraries it needs.
+fn built_lib() -> &'static (PathBuf, Vec<String>) {
+    static BUILT: std::sync::OnceLock<(PathBuf, Vec<String>)> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let dir = target_profile_dir();
+        let native = build_lib_and_ask_native_libs(&dir);
+        for lib in ["librefloat.a", "librefloat.so"] {
+            assert!(
+                dir.join(lib).exists(),
+                "{} not found in {} after cargo build --lib",
+                lib,
+                dir.display()
+            );
+        }
+        (dir, native)
+    })
 }
 
 fn repo() -> &'static Path {
@@ -152,18 +178,12 @@ const STD_LIBS: [&str; 7] = [
     "-lc",
 ];
 
-/// The native libraries to link after `librefloat.a`: the non-static libraries the build
-/// scripts of its dependencies asked for (they depend on the machine: zlib and liblzma are
-/// linked from the system when found, else built in), then std's. Asked from cargo itself
-/// (`--message-format=json`, a no-op build with this test's profile and features).
-fn native_libs(lib: &Path) -> Vec<String> {
-    static NATIVE: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    NATIVE
-        .get_or_init(|| ask_cargo_for_native_libs(lib))
-        .clone()
-}
-
-fn ask_cargo_for_native_libs(lib: &Path) -> Vec<String> {
+/// `cargo build --lib` with this test's profile and features (a no-op when the library is up
+/// to date), then the native libraries to link after `librefloat.a`: the non-static
+/// libraries the build scripts of its dependencies asked for (they depend on the machine:
+/// zlib and liblzma are linked from the system when found, else built in), then std's.
+/// Asked from cargo itself (`--message-format=json`).
+fn build_lib_and_ask_native_libs(lib: &Path) -> Vec<String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_string());
     let mut cmd = Command::new(cargo);
     cmd.args(["build", "--lib", "--message-format=json", "--quiet"])
@@ -178,10 +198,7 @@ fn ask_cargo_for_native_libs(lib: &Path) -> Vec<String> {
     }
     let start = std::time::Instant::now();
     let out = cmd.output().expect("run cargo");
-    eprintln!(
-        "cargo build --lib (native libraries): {:.1} s",
-        start.elapsed().as_secs_f64()
-    );
+    eprintln!("cargo build --lib: {:.1} s", start.elapsed().as_secs_f64());
     assert!(
         out.status.success(),
         "cargo build --lib failed: {}",
@@ -253,7 +270,7 @@ fn hooks_define() -> Option<&'static str> {
 #[test]
 fn c_and_cpp_tests_pass_on_real_data_under_sanitizers() {
     let lib = lib_dir();
-    let native = native_libs(&lib);
+    let native = native_libs();
     let dir = scratch("ffi_c");
     let cases = write_cases(&dir);
     let version = env!("CARGO_PKG_VERSION");
@@ -356,7 +373,7 @@ fn c_and_cpp_tests_pass_on_real_data_under_sanitizers() {
 #[test]
 fn cpp_headers_compile_as_cpp17() {
     let lib = lib_dir();
-    let native = native_libs(&lib);
+    let native = native_libs();
     let dir = scratch("ffi_cpp17");
     let src = dir.join("cpp17.cpp");
     std::fs::write(
@@ -386,15 +403,14 @@ fn cpp_headers_compile_as_cpp17() {
 }
 
 /// The correction body of the ROOT macro `cpp/examples/correct_branch.C` (its header
-/// `correct_branch.hpp`) on every real branch: compiled as a normal C++ program against
-/// `librefloat.so`, and in cling (cppyy's copy of ROOT's interpreter) after
-/// `gSystem->Load("librefloat.so")`, bit for bit against the Rust core. The cling half needs
-/// Python with cppyy (`tests/ci/cling.sh` installs it and sets `REFLOAT_REQUIRE_CLING=1`);
-/// without it that half is reported as skipped, unless `REFLOAT_REQUIRE_CLING` is set.
+/// `correct_branch.hpp`) on every real branch, compiled as a normal C++ program against
+/// `librefloat.so`, bit for bit against the Rust core; and the macro itself is well-formed
+/// C++ against ROOT's declarations (`tests/cling/fakeroot`) and against the working stand-in
+/// of ROOT's tree classes that [`macro_runs_in_cling_on_real_branches`] runs it with.
 #[test]
-fn macro_body_runs_compiled_and_in_cling() {
+fn macro_body_runs_compiled() {
     let lib = lib_dir();
-    let dir = scratch("ffi_cling");
+    let dir = scratch("ffi_macro_body");
     let cases = write_cases(&dir);
     let includes = [
         repo().join("include"),
@@ -403,7 +419,6 @@ fn macro_body_runs_compiled_and_in_cling() {
         repo().join("tests/cling"),
     ];
 
-    // compiled, against the shared library, as a ROOT-less program would use it
     let exe = dir.join("body_main");
     let mut cxx = Command::new(compiler("CXX", "c++"));
     cxx.args(["-std=c++17", "-Wall", "-Wextra", "-Werror"]);
@@ -421,25 +436,180 @@ fn macro_body_runs_compiled_and_in_cling() {
     println!("{out}");
     assert!(out.contains(" 0 failures"), "{out}");
 
-    // the macro itself is well-formed C++ against ROOT's declarations (tests/cling/fakeroot)
-    let mut syntax = Command::new(compiler("CXX", "c++"));
-    syntax.args([
-        "-std=c++17",
-        "-fsyntax-only",
-        "-Wall",
-        "-Wextra",
-        "-Werror",
-        "-x",
-        "c++",
-    ]);
-    syntax.arg("-I").arg(repo().join("tests/cling/fakeroot"));
-    for i in &includes {
-        syntax.arg("-I").arg(i);
+    // the macro against ROOT's declarations, then against the stand-in (TSystem and
+    // TInterpreter from the declarations: in cling they are cppyy's real ones)
+    for (what, roots) in [
+        ("ROOT's declarations", vec!["tests/cling/fakeroot"]),
+        (
+            "the mockroot stand-in",
+            vec!["tests/cling/mockroot", "tests/cling/fakeroot"],
+        ),
+    ] {
+        let mut syntax = Command::new(compiler("CXX", "c++"));
+        syntax.args([
+            "-std=c++17",
+            "-fsyntax-only",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-x",
+            "c++",
+        ]);
+        for r in roots {
+            syntax.arg("-I").arg(repo().join(r));
+        }
+        for i in &includes {
+            syntax.arg("-I").arg(i);
+        }
+        syntax.arg(repo().join("cpp/examples/correct_branch.C"));
+        run(
+            &mut syntax,
+            &format!("syntax check of correct_branch.C against {what}"),
+        );
     }
-    syntax.arg(repo().join("cpp/examples/correct_branch.C"));
-    run(&mut syntax, "syntax check of correct_branch.C");
+}
 
-    // in cling
+/// One branch of a tree in the text dump that `tests/cling/mockroot` reads and writes in
+/// place of a ROOT file: its name, type (`vector<float>` or `float`) and values per entry.
+#[derive(Clone, Debug)]
+struct DumpBranch {
+    name: String,
+    kind: String,
+    entries: Vec<Vec<f32>>,
+}
+
+fn write_dump(path: &Path, tree: &str, branches: &[DumpBranch]) {
+    let n = branches[0].entries.len();
+    let mut text = format!("mockroot 1\ntree {tree} {n} {}\n", branches.len());
+    for b in branches {
+        assert_eq!(b.entries.len(), n, "{}", b.name);
+        text.push_str(&format!("branch {} {}\n", b.name, b.kind));
+        for e in &b.entries {
+            text.push_str(&e.len().to_string());
+            for v in e {
+                text.push_str(&format!(" {:08x}", v.to_bits()));
+            }
+            text.push('\n');
+        }
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+/// The trees of a dump: (tree name, branches).
+fn read_dump(path: &Path) -> Vec<(String, Vec<DumpBranch>)> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut words = text.split_ascii_whitespace();
+    let mut next = || words.next().map(str::to_string);
+    assert_eq!(
+        (next().as_deref(), next().as_deref()),
+        (Some("mockroot"), Some("1"))
+    );
+    let mut trees = Vec::new();
+    while let Some(w) = next() {
+        assert_eq!(w, "tree");
+        let name = next().unwrap();
+        let entries: usize = next().unwrap().parse().unwrap();
+        let nbranches: usize = next().unwrap().parse().unwrap();
+        let mut branches = Vec::new();
+        for _ in 0..nbranches {
+            assert_eq!(next().as_deref(), Some("branch"));
+            let (bname, kind) = (next().unwrap(), next().unwrap());
+            let mut values = Vec::with_capacity(entries);
+            for _ in 0..entries {
+                let n: usize = next().unwrap().parse().unwrap();
+                values.push(
+                    (0..n)
+                        .map(|_| f32::from_bits(u32::from_str_radix(&next().unwrap(), 16).unwrap()))
+                        .collect::<Vec<f32>>(),
+                );
+            }
+            branches.push(DumpBranch {
+                name: bname,
+                kind,
+                entries: values,
+            });
+        }
+        trees.push((name, branches));
+    }
+    trees
+}
+
+/// Real branches (jagged and flat) of both files, read with refloat's reader and compressed as
+/// a derivation would (10 kept bits, nearest): (file stem, branches).
+fn compressed_real_branches() -> Vec<(&'static str, Vec<DumpBranch>)> {
+    const BITS: u32 = 10;
+    let picks: [(&str, [&str; 4]); 2] = [
+        (
+            common::DEV,
+            [
+                "AnalysisJetsAuxDyn.pt",
+                "AnalysisElectronsAuxDyn.eta",
+                "EventInfoAuxDyn.GenFiltHT",
+                "EventInfoAuxDyn.TruthIsoCentralEventShape_rho",
+            ],
+        ),
+        (
+            common::HELD_OUT,
+            [
+                "AnalysisJetsAuxDyn.eta",
+                "AnalysisPhotonsAuxDyn.pt",
+                "EventInfoAuxDyn.GenFiltPTZ",
+                "Kt4EMPFlowEventShapeAuxDyn.Density",
+            ],
+        ),
+    ];
+    let q = Quantiser32::new(BITS, RoundingMode::Nearest).unwrap();
+    let mut out = Vec::new();
+    for (stem, names) in picks {
+        let tree = refloat::io::open(common::root_file(stem))
+            .and_then(|mut f| f.tree("CollectionTree"))
+            .unwrap_or_else(|e| panic!("{stem}: {e}"));
+        let mut branches = Vec::new();
+        for name in names {
+            let b = tree
+                .read_float(name)
+                .unwrap_or_else(|e| panic!("{stem}: {e}"));
+            let mut stored = b.values.clone();
+            q.quantise_slice(&mut stored);
+            let (kind, entries): (&str, Vec<Vec<f32>>) = match &b.offsets {
+                Some(off) => (
+                    "vector<float>",
+                    off.windows(2)
+                        .map(|w| stored[w[0]..w[1]].to_vec())
+                        .collect(),
+                ),
+                None => ("float", stored.iter().map(|&v| vec![v]).collect()),
+            };
+            assert_eq!(entries.len() as u64, tree.entries(), "{stem}: {name}");
+            branches.push(DumpBranch {
+                name: name.to_string(),
+                kind: kind.to_string(),
+                entries,
+            });
+        }
+        assert!(branches.iter().any(|b| b.kind == "float"));
+        assert!(branches.iter().any(|b| b.kind == "vector<float>"));
+        out.push((stem, branches));
+    }
+    out
+}
+
+/// The ROOT macro `cpp/examples/correct_branch.C` itself, run in cling (cppyy's copy of ROOT's
+/// interpreter) by `tests/cling/test_cling.py`: `.L correct_branch.C`, then
+/// `correct_branch(path, branch, bits, rounding, method, seed, "CollectionTree", out)`, with
+/// the macro's own `gSystem->Load("librefloat.so")` (found through `LD_LIBRARY_PATH`) and
+/// `gInterpreter->ProcessLine`. ROOT's tree classes come from `tests/cling/mockroot`, which
+/// reads real branches (jagged and flat, both files, compressed at 10 bits) from text dumps and
+/// writes the output tree the same way; every written value must equal the Rust core's
+/// per-event correction bit for bit, with the bits the Rust core infers from the whole branch
+/// when the macro infers them (`bits = -1`). Error paths: no library, no file, a file that is
+/// not readable, no tree, no branch, bad bits, a method it does not know, data not stored at
+/// the given bits, an output it cannot create: a message, status 1, no output file left.
+///
+/// Needs Python with cppyy (`tests/ci/cling.sh` installs it and sets `REFLOAT_REQUIRE_CLING=1`);
+/// without it the test is reported as skipped, unless `REFLOAT_REQUIRE_CLING` is set.
+#[test]
+fn macro_runs_in_cling_on_real_branches() {
     let required = std::env::var_os("REFLOAT_REQUIRE_CLING").is_some();
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     let have_cppyy = Command::new(&python)
@@ -452,19 +622,307 @@ fn macro_body_runs_compiled_and_in_cling() {
             !required,
             "REFLOAT_REQUIRE_CLING is set but `{python} -c 'import cppyy'` fails"
         );
-        println!("SKIPPED the cling half: no cppyy for {python} (run tests/ci/cling.sh)");
+        println!("SKIPPED: no cppyy for {python} (run tests/ci/cling.sh)");
         return;
     }
+    let lib = lib_dir();
+    let dir = scratch("ffi_cling");
+
+    // inputs
+    let inputs = compressed_real_branches();
+    let mut files = Vec::new();
+    for (stem, branches) in &inputs {
+        let path = dir.join(format!("{stem}.mockroot"));
+        write_dump(&path, "CollectionTree", branches);
+        files.push((path, branches));
+    }
+
+    // jobs: (id, args, expectation)
+    struct Job {
+        args: serde_json::Value,
+        out: Option<PathBuf>,
+        /// Some((branch, explicit bits, mode, method)) for a correction, None for an error
+        expect: Option<(DumpBranch, Option<u32>, RoundingMode, Method)>,
+        /// the error message must contain this
+        error: &'static str,
+    }
+    let mut jobs: Vec<Job> = Vec::new();
+    let arg = |path: &Path,
+               branch: &str,
+               bits: i32,
+               rounding: &str,
+               method: &str,
+               seed: u64,
+               tree: &str,
+               out: &str| {
+        serde_json::json!([
+            path.display().to_string(),
+            branch,
+            bits,
+            rounding,
+            method,
+            seed,
+            tree,
+            out
+        ])
+    };
+    let settings: [(i32, &str, RoundingMode, &str, fn(u64) -> Method, u64); 3] = [
+        // the macro's default: bits inferred from the whole branch, nearest, midpoint
+        (
+            -1,
+            "nearest",
+            RoundingMode::Nearest,
+            "midpoint",
+            |_| Method::Midpoint,
+            0,
+        ),
+        (
+            10,
+            "truncate",
+            RoundingMode::Truncate,
+            "prior-mean",
+            |_| Method::PriorMean,
+            0,
+        ),
+        (
+            -1,
+            "nearest",
+            RoundingMode::Nearest,
+            "dither",
+            |seed| Method::Dither { seed },
+            4242,
+        ),
+    ];
+    for (path, branches) in &files {
+        for b in branches.iter() {
+            for (bits, rounding, mode, method, make, seed) in settings {
+                let out = dir.join(format!("out{}.mockroot", jobs.len()));
+                jobs.push(Job {
+                    args: arg(
+                        path,
+                        &b.name,
+                        bits,
+                        rounding,
+                        method,
+                        seed,
+                        "CollectionTree",
+                        &out.display().to_string(),
+                    ),
+                    out: Some(out),
+                    expect: Some((
+                        (*b).clone(),
+                        (bits >= 0).then_some(bits as u32),
+                        mode,
+                        make(seed),
+                    )),
+                    error: "",
+                });
+            }
+        }
+    }
+    // without an output file: corrects, writes nothing
+    let (dev, dev_branches) = &files[0];
+    jobs.push(Job {
+        args: arg(
+            dev,
+            &dev_branches[0].name,
+            -1,
+            "nearest",
+            "midpoint",
+            0,
+            "CollectionTree",
+            "",
+        ),
+        out: None,
+        expect: None,
+        error: "",
+    });
+    let pt = dev_branches[0].name.as_str();
+    let real_root = common::root_file(common::DEV);
+    let no_dir = dir.join("no-such-dir/out.mockroot");
+    let errors: [(&Path, &str, i32, &str, &str, &str); 8] = [
+        (
+            dev,
+            "NoSuchBranch",
+            -1,
+            "nearest",
+            "midpoint",
+            "has no branch 'NoSuchBranch'",
+        ),
+        (
+            &dir.join("missing.mockroot"),
+            pt,
+            -1,
+            "nearest",
+            "midpoint",
+            "cannot open the file",
+        ),
+        (
+            &real_root,
+            pt,
+            -1,
+            "nearest",
+            "midpoint",
+            "cannot open the file",
+        ),
+        (dev, pt, -1, "nearest", "midpoint", "no tree 'NoTree'"),
+        (
+            dev,
+            pt,
+            30,
+            "nearest",
+            "midpoint",
+            "mantissa bits 30 out of range",
+        ),
+        (dev, pt, -1, "nearest", "median", "unknown method 'median'"),
+        (dev, pt, 5, "nearest", "midpoint", "is not a stored value"),
+        (
+            dev,
+            pt,
+            -1,
+            "nearest",
+            "midpoint",
+            "cannot create the output file",
+        ),
+    ];
+    for (k, (path, branch, bits, rounding, method, error)) in errors.into_iter().enumerate() {
+        let tree = if error.contains("NoTree") {
+            "NoTree"
+        } else {
+            "CollectionTree"
+        };
+        let out = if error.contains("create the output") {
+            no_dir.clone()
+        } else {
+            dir.join(format!("error{k}.mockroot"))
+        };
+        jobs.push(Job {
+            args: arg(
+                path,
+                branch,
+                bits,
+                rounding,
+                method,
+                0,
+                tree,
+                &out.display().to_string(),
+            ),
+            out: Some(out),
+            expect: None,
+            error,
+        });
+    }
+    let jobs_file = dir.join("jobs.json");
+    let json: Vec<serde_json::Value> = jobs
+        .iter()
+        .enumerate()
+        .map(|(id, j)| serde_json::json!({"id": id, "args": j.args}))
+        .collect();
+    std::fs::write(&jobs_file, serde_json::to_string(&json).unwrap()).unwrap();
+
+    // run the macro in cling; the bare name librefloat.so resolves through LD_LIBRARY_PATH
+    let results_file = dir.join("results.json");
+    let ld_path = match std::env::var_os("LD_LIBRARY_PATH") {
+        Some(p) => format!("{}:{}", lib.display(), p.to_string_lossy()),
+        None => lib.display().to_string(),
+    };
     let mut py = Command::new(&python);
     py.arg(repo().join("tests/cling/test_cling.py"))
+        .arg(repo().join("cpp/examples/correct_branch.C"))
         .arg(lib.join("librefloat.so"))
-        .args(&includes)
+        .arg(repo().join("tests/cling/mockroot"))
+        .arg(repo().join("include"))
+        .arg(repo().join("cpp"))
         .arg("--")
-        .arg(&cases);
-    let out = run(&mut py, "tests/cling/test_cling.py");
+        .arg(&jobs_file)
+        .arg(&results_file)
+        .env("LD_LIBRARY_PATH", ld_path);
+    let out = run(
+        &mut py,
+        "tests/cling/test_cling.py (correct_branch.C in cling)",
+    );
     println!("{out}");
     assert!(
-        out.contains("check_cases returned 0") && out.contains(" 0 failures"),
+        out.contains("missing librefloat.so: error reported"),
         "{out}"
+    );
+    let results: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&results_file).unwrap()).unwrap();
+    assert_eq!(results.len(), jobs.len());
+
+    let (mut corrections, mut values, mut changed, mut error_paths) = (0, 0usize, 0usize, 0);
+    for (job, result) in jobs.iter().zip(&results) {
+        let status = result["status"].as_i64().unwrap();
+        let messages: Vec<&str> = result["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m.as_str().unwrap())
+            .collect();
+        let what = format!("{}: {messages:?}", job.args);
+        if let Some((input, bits, mode, method)) = &job.expect {
+            assert_eq!(status, 0, "{what}");
+            let stored: Vec<f32> = input.entries.concat();
+            let bits = bits.unwrap_or_else(|| infer_mantissa_bits_f32(&stored).unwrap());
+            let q = Quantiser32::new(bits, *mode).unwrap();
+            assert!(
+                messages.len() == 1 && messages[0].contains(&format!(" at {bits} kept bits ")),
+                "{what}: expected {bits} bits"
+            );
+            let trees = read_dump(job.out.as_ref().unwrap());
+            assert_eq!(trees.len(), 1, "{what}");
+            let (tree, branches) = &trees[0];
+            assert_eq!(tree, "CollectionTree");
+            assert_eq!(branches.len(), 1, "{what}");
+            let written = &branches[0];
+            assert_eq!((&written.name, &written.kind), (&input.name, &input.kind));
+            assert_eq!(written.entries.len(), input.entries.len(), "{what}");
+            for (e, (got, stored)) in written.entries.iter().zip(&input.entries).enumerate() {
+                let mut expect = stored.clone();
+                correct_in_place_f32(&mut expect, &q, *method).unwrap();
+                let bits_of = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
+                assert_eq!(bits_of(got), bits_of(&expect), "{what}: entry {e}");
+                for (c, s) in got.iter().zip(stored) {
+                    assert_eq!(q.quantise(*c).to_bits(), s.to_bits(), "{what}: invariant");
+                }
+                values += got.len();
+                changed += got
+                    .iter()
+                    .zip(stored)
+                    .filter(|(c, s)| c.to_bits() != s.to_bits())
+                    .count();
+            }
+            corrections += 1;
+        } else if job.error.is_empty() {
+            assert_eq!(status, 0, "{what}");
+            assert!(
+                messages.len() == 1 && messages[0].starts_with("Info in <correct_branch>"),
+                "{what}"
+            );
+        } else {
+            assert_eq!(status, 1, "{what}");
+            assert!(
+                messages
+                    .iter()
+                    .any(|m| m.starts_with("Error in <correct_branch>") && m.contains(job.error)),
+                "{what}: expected an error with '{}'",
+                job.error
+            );
+            let out = job.out.as_ref().unwrap();
+            assert!(
+                !out.exists(),
+                "{what}: output file {} left behind",
+                out.display()
+            );
+            error_paths += 1;
+        }
+    }
+    println!(
+        "correct_branch.C in cling: {corrections} corrections of real branches ({values} values, {changed} changed \
+         by the correction) equal to the Rust core bit for bit, {error_paths} error paths"
+    );
+    assert!(
+        corrections >= 24 && changed > values / 4,
+        "{corrections} {values} {changed}"
     );
 }

@@ -8,10 +8,13 @@
 //
 // Arguments: file, branch, kept mantissa bits (-1: infer them from the whole branch), rounding
 // of the compression ("nearest" for ATLAS, "truncate", "nearest-even"), method ("midpoint",
-// "dither", "prior-mean"), seed (dither), tree name, output file ("" = do not write).
+// "dither", "prior-mean"), seed (dither), tree name, output file ("" = do not write). Returns 0
+// on success, 1 on error (with a message); a failed run leaves no output file behind.
 // Branches of type std::vector<float> (jagged, xAOD aux) and float are supported.
 //
-// The correction body lives in correct_branch.hpp (ROOT-free; tested in cling and compiled).
+// The correction body lives in correct_branch.hpp (ROOT-free). Tests: tests/ffi_c.rs runs this
+// macro in cling (cppyy) over a small working stand-in of the ROOT tree classes
+// (tests/cling/mockroot), and compiles the body as a normal C++ program.
 #include "TBranch.h"
 #include "TError.h"
 #include "TFile.h"
@@ -22,6 +25,7 @@
 #include "TTreeReader.h"
 #include "TTreeReaderValue.h"
 
+#include <exception>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +37,12 @@
 inline int correct_branch_run(const char* path, const char* branch, int bits, const char* rounding,
                               const char* method, unsigned long long seed, const char* tree_name,
                               const char* out_path) {
+    bool created_output = false;
+    // never leave a partly written output file: remove it on any error after creating it
+    auto fail = [&]() {
+        if (created_output) gSystem->Unlink(out_path);
+        return 1;
+    };
     try {
         std::unique_ptr<TFile> file(TFile::Open(path, "READ"));
         if (!file || file->IsZombie()) {
@@ -82,13 +92,19 @@ inline int correct_branch_run(const char* path, const char* branch, int bits, co
             out.reset(TFile::Open(out_path, "RECREATE"));
             if (!out || out->IsZombie()) {
                 ::Error("correct_branch", "%s: cannot create the output file", out_path);
-                return 1;
+                created_output = out != nullptr;
+                out.reset();
+                return fail();
             }
+            created_output = true;
             out_tree = new TTree(tree_name, "refloat-corrected values (friend of the input tree)");
-            if (jagged)
-                out_tree->Branch(branch, &event);
-            else
-                out_tree->Branch(branch, &scalar, (std::string(branch) + "/F").c_str());
+            TBranch* out_branch = jagged ? out_tree->Branch(branch, &event)
+                                         : out_tree->Branch(branch, &scalar, (std::string(branch) + "/F").c_str());
+            if (!out_branch) {
+                ::Error("correct_branch", "%s: cannot create the branch '%s'", out_path, branch);
+                out.reset();
+                return fail();
+            }
         }
         refloat_macro::Summary summary;
         TTreeReader reader(tree);
@@ -110,8 +126,13 @@ inline int correct_branch_run(const char* path, const char* branch, int bits, co
         }
         if (out) {
             out->cd();
-            out_tree->Write();
+            const bool written = out_tree->Write() > 0;
             out->Close();
+            out.reset();
+            if (!written) {
+                ::Error("correct_branch", "%s: cannot write the tree '%s'", out_path, tree_name);
+                return fail();
+            }
         }
         ::Info("correct_branch",
                "%s: %s at %u kept bits (%s, %s): %zu events, %zu values, %zu corrected (%zu changed), "
@@ -119,24 +140,32 @@ inline int correct_branch_run(const char* path, const char* branch, int bits, co
                path, branch, settings.mantissa_bits, rounding, method, summary.events, summary.values,
                summary.corrected, summary.changed, summary.left_exact, summary.non_finite);
         return 0;
-    } catch (const refloat::Error& e) {
+    } catch (const std::exception& e) {  // refloat::Error and others; any output file is closed by now
         ::Error("correct_branch", "%s: %s: %s", path, branch, e.what());
-        return 1;
+        return fail();
     }
 }
 
-void correct_branch(const char* path = "DAOD_PHYSLITE.root", const char* branch = "AnalysisJetsAuxDyn.pt",
+int correct_branch(const char* path = "DAOD_PHYSLITE.root", const char* branch = "AnalysisJetsAuxDyn.pt",
                     int bits = -1, const char* rounding = "nearest", const char* method = "midpoint",
                     unsigned long long seed = 0, const char* tree_name = "CollectionTree",
                     const char* out_path = "") {
-    if (gSystem->Load("librefloat") < 0) {
+    if (gSystem->Load("librefloat.so") < 0) {
         ::Error("correct_branch", "cannot load librefloat.so: add its directory to LD_LIBRARY_PATH");
-        return;
+        return 1;
     }
     // Cling compiles a function, and resolves the symbols it calls, before running it; code
     // that calls into librefloat must therefore be compiled after the Load above. Running the
     // loops through the interpreter does that. (R__LOAD_LIBRARY(librefloat) at the top of a
-    // macro is the other way.)
-    gInterpreter->ProcessLine(TString::Format("correct_branch_run(\"%s\", \"%s\", %d, \"%s\", \"%s\", %lluULL, \"%s\", \"%s\");",
-                                              path, branch, bits, rounding, method, seed, tree_name, out_path));
+    // macro is the other way.) The status comes back through `status` (-1: the interpreter
+    // could not compile or run the loops; it has printed why).
+    int status = -1;
+    gInterpreter->ProcessLine(
+        TString::Format("*(int*)%p = correct_branch_run(\"%s\", \"%s\", %d, \"%s\", \"%s\", %lluULL, \"%s\", \"%s\");",
+                        static_cast<void*>(&status), path, branch, bits, rounding, method, seed, tree_name, out_path));
+    if (status < 0) {
+        ::Error("correct_branch", "the interpreter could not run correct_branch_run");
+        return 1;
+    }
+    return status;
 }

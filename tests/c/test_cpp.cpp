@@ -152,6 +152,9 @@ void error_paths(const std::string& version) {
                  "99", "bridge bits");
     expect_error([&] { refloat::correct(nullptr, 3, 10, refloat::Rounding::Nearest); }, REFLOAT_NULL_PARAMETER,
                  "data is NULL", "hpp null");
+    expect_error([&] { refloat::cxx::correct(nullptr, 3, 10, refloat::Rounding::Nearest); }, REFLOAT_NULL_PARAMETER,
+                 "data is NULL", "bridge null");
+    CHECK(refloat::cxx::correct(nullptr, 0, 10, refloat::Rounding::Nearest).corrected == 0, "bridge NULL, 0 values");
     expect_error([&] { refloat::quantise(v, 10, static_cast<refloat::Rounding>(5)); }, REFLOAT_INVALID_ARGUMENT,
                  "rounding mode 5", "hpp enum");
     expect_error([&] { refloat::cxx::correct(v, 10, static_cast<refloat::Rounding>(5)); }, REFLOAT_INVALID_ARGUMENT,

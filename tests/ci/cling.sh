@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The ROOT macro's correction body in cling, ROOT's C++ interpreter, as shipped by cppyy
-# (ROOT itself cannot be installed here): installs cppyy with pip, then runs the cargo test
-# that loads librefloat.so with gSystem->Load into cling and checks the macro body bit for bit
-# against the Rust core on every real branch (and the same body compiled, and the macro's
-# syntax). Idempotent; works as root on a fresh Debian machine.
+# The ROOT macro cpp/examples/correct_branch.C in cling, ROOT's C++ interpreter, as shipped by
+# cppyy (ROOT itself cannot be installed here): installs cppyy with pip, then runs the cargo
+# tests that run the macro itself in cling (its gSystem->Load("librefloat.so") and
+# ProcessLine, over a working stand-in of ROOT's tree classes fed with real branches) and check
+# every written value bit for bit against the Rust core, plus the macro body compiled on every
+# real branch and the macro's syntax. Idempotent; works as root on a fresh Debian machine.
 # Environment: PYTHON (default python3).
 set -euo pipefail
 
@@ -36,5 +37,5 @@ fi
 "$python" -c "import cppyy; print('cppyy', cppyy.__version__)"
 
 cd "$repo"
-REFLOAT_REQUIRE_CLING=1 PYTHON="$python" cargo test --test ffi_c macro_body_runs_compiled_and_in_cling -- --nocapture
+REFLOAT_REQUIRE_CLING=1 PYTHON="$python" cargo test --test ffi_c macro_ -- --nocapture
 echo "cling.sh: OK"

@@ -1,0 +1,3 @@
+// mockroot (tests only): see mockroot.hpp
+#pragma once
+#include "mockroot.hpp"

@@ -24,3 +24,8 @@ pub mod triage;
 pub use bounds::Interval;
 pub use error::{Error, Result};
 pub use quantise::{Quantiser32, Quantiser64, RoundingMode};
+
+/// The README's Rust example, compiled and run by `cargo test --doc` so that it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

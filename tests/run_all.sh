@@ -24,6 +24,9 @@ cargo test --locked
 step "Rust: exhaustive checks over all 2^32 f32 patterns (release)"
 cargo test --locked --release --test exhaustive
 
+step "Rust: the criterion bench, once through (criterion's --test mode, then its ratio table)"
+cargo bench --locked --bench quantise -- --test
+
 for s in tests/ci/cmake.sh tests/ci/cling.sh tests/ci/fuzz.sh; do
     if [ -f "$s" ]; then step "$s"; bash "$s"; fi
 done

@@ -328,3 +328,96 @@ fn damaged_baskets() {
     assert!(!out.exists());
     assert_eq!(dir_names(dir.path()), vec!["damaged.root"]);
 }
+
+/// A failure after the output was written — the invariant's verification in `correct`, the
+/// size table in `compress` (made to fail through `REFLOAT_FAULT_INJECT`, since on real data
+/// both pass) — leaves no output, an existing file at the output path untouched, and no
+/// temporary file beside it.
+#[test]
+fn failed_verification_or_size_table_leaves_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = s(&common::root_file(common::HELD_OUT));
+    let comp = dir.path().join("comp.root");
+    let sel = "AnalysisElectronsAuxDyn.*";
+    let fault = |step: &str, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_refloat"))
+            .args(args)
+            .env("REFLOAT_FAULT_INJECT", step)
+            .output()
+            .expect("run refloat")
+    };
+
+    // compress: the rounded copy is written, then the size table fails.
+    let line = assert_error(
+        &fault(
+            "sizes",
+            &[
+                "compress",
+                &real,
+                &s(&comp),
+                "--bits",
+                "10",
+                "--branches",
+                sel,
+            ],
+        ),
+        &["comp.root", "size table"],
+    );
+    assert!(
+        !line.contains(".comp.root."),
+        "names the output, not the temporary: {line}"
+    );
+    assert_eq!(dir_names(dir.path()), Vec::<String>::new(), "no output");
+    let out = refloat(["compress", &real, &s(&comp), "--bits", "10", "-b", sel]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // correct: the corrected copy is written and verified, then the verification fails.
+    let corrected = dir.path().join("corrected.root");
+    std::fs::write(&corrected, b"previous content").unwrap();
+    let line = assert_error(
+        &fault(
+            "verify",
+            &[
+                "correct",
+                &s(&comp),
+                &s(&corrected),
+                "--method",
+                "dither",
+                "-b",
+                sel,
+            ],
+        ),
+        &["corrected.root", "verification failed"],
+    );
+    assert!(
+        !line.contains(".corrected.root."),
+        "names the output, not the temporary: {line}"
+    );
+    assert_eq!(std::fs::read(&corrected).unwrap(), b"previous content");
+    assert_eq!(dir_names(dir.path()), ["comp.root", "corrected.root"]);
+    let compressed_size = std::fs::metadata(&comp).unwrap().len();
+
+    // Without the fault the same command replaces the file, and only then.
+    let out = refloat([
+        "correct",
+        &s(&comp),
+        &s(&corrected),
+        "--method",
+        "dither",
+        "-b",
+        sel,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut f = io::open(&corrected).unwrap();
+    assert!(f.tree("CollectionTree").is_ok());
+    assert!(std::fs::metadata(&corrected).unwrap().len() > compressed_size / 2);
+    assert_eq!(dir_names(dir.path()), ["comp.root", "corrected.root"]);
+}

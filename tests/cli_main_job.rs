@@ -1,6 +1,7 @@
 //! The README's main job on the real held-out file: `refloat compress`, then
-//! `refloat analyse`; the report's numbers are checked against the core functions and every
-//! figure against the PNG format. Then `correct` (the invariant, and the MSE gain on
+//! `refloat analyse`; the report's numbers (and the terminal table's moments) are checked
+//! against the core functions and every figure is decoded as a PNG of sensible size that is
+//! not blank. Then `correct` (the invariant, and the MSE gain on
 //! truncation data), `inspect` and `bench`.
 
 mod common;
@@ -9,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use refloat::io;
-use refloat::metrics::{shift_metrics, ShiftOptions};
+use refloat::metrics::{mmd2_rbf, shift_metrics, Moments, ShiftOptions};
 use refloat::residual::{analyse_steps, check_bounds, residuals_f32, StepOptions};
 use refloat::{Quantiser32, RoundingMode};
 use serde_json::Value;
@@ -39,25 +40,35 @@ fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
-/// Width and height from a PNG's IHDR, after checking the signature.
-fn png_size(path: &Path) -> (u32, u32, usize) {
-    let b = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert_eq!(
-        &b[..8],
-        b"\x89PNG\r\n\x1a\n",
-        "{}: not a PNG",
-        path.display()
-    );
-    assert_eq!(&b[12..16], b"IHDR");
-    let w = u32::from_be_bytes(b[16..20].try_into().unwrap());
-    let h = u32::from_be_bytes(b[20..24].try_into().unwrap());
-    assert_eq!(
-        &b[b.len() - 8..b.len() - 4],
-        b"IEND",
-        "{}: truncated PNG",
-        path.display()
-    );
-    (w, h, b.len())
+/// Decodes a whole PNG (every pixel, expanded to 8 bits per channel) and returns its width,
+/// height, number of distinct colours and the fraction of pixels that differ from the most
+/// common colour (the background).
+fn decode_png(path: &Path) -> (u32, u32, usize, f64) {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
+    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+    let mut reader = decoder
+        .read_info()
+        .unwrap_or_else(|e| panic!("{}: not a PNG: {e}", path.display()));
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader
+        .next_frame(&mut buf)
+        .unwrap_or_else(|e| panic!("{}: cannot decode: {e}", path.display()));
+    let channels = info.color_type.samples();
+    let mut colours: std::collections::HashMap<&[u8], usize> = std::collections::HashMap::new();
+    for row in buf[..info.buffer_size()].chunks_exact(info.line_size) {
+        for px in row[..info.width as usize * channels].chunks_exact(channels) {
+            *colours.entry(px).or_insert(0) += 1;
+        }
+    }
+    let total = info.width as usize * info.height as usize;
+    let background = colours.values().copied().max().unwrap_or(0);
+    (
+        info.width,
+        info.height,
+        colours.len(),
+        1.0 - background as f64 / total.max(1) as f64,
+    )
 }
 
 fn close(a: f64, b: f64) -> bool {
@@ -132,6 +143,7 @@ fn compress_then_analyse_the_held_out_file() {
     let mut fc = io::open(&comp).unwrap();
     let tc = fc.tree("CollectionTree").unwrap();
     let q = Quantiser32::new(10, RoundingMode::Nearest).unwrap();
+    let mut tabled = 0;
     for name in [
         "AnalysisJetsAuxDyn.pt",
         "AnalysisJetsAuxDyn.eta",
@@ -186,6 +198,73 @@ fn compress_then_analyse_the_held_out_file() {
             b["shift"]["ks"]["p_value"].as_f64().unwrap(),
             m.ks.p_value
         ));
+        // MMD² with the report's own settings, and the moments of each file, each from the
+        // metrics functions directly on the same values.
+        let opts = &b["shift"]["options"];
+        let (xf, cf): (Vec<f64>, Vec<f64>) = (
+            x.iter().map(|&v| v as f64).collect(),
+            c.iter().map(|&v| v as f64).collect(),
+        );
+        let mmd = mmd2_rbf(
+            &xf,
+            &cf,
+            opts["mmd_max_samples"].as_u64().unwrap() as usize,
+            opts["seed"].as_u64().unwrap(),
+        )
+        .unwrap();
+        let rm = &b["shift"]["mmd"];
+        assert!(
+            close(rm["mmd2"].as_f64().unwrap(), mmd.mmd2),
+            "{name} mmd2: report {} vs core {}",
+            rm["mmd2"],
+            mmd.mmd2
+        );
+        assert!(close(rm["bandwidth"].as_f64().unwrap(), mmd.bandwidth));
+        assert_eq!(rm["n_a"].as_u64().unwrap() as usize, mmd.n_a, "{name}");
+        assert_eq!(rm["n_b"].as_u64().unwrap() as usize, mmd.n_b, "{name}");
+        for (file, values) in [("original", &xf), ("other", &cf)] {
+            let want = Moments::of_sample(values).unwrap();
+            let got = &b["shift"][file];
+            assert_eq!(got["n"].as_u64().unwrap() as usize, x.len(), "{name}");
+            for (key, want) in [
+                ("mean", want.mean),
+                ("std", want.std),
+                ("skewness", want.skewness),
+                ("kurtosis", want.kurtosis),
+            ] {
+                let got = got[key].as_f64().unwrap();
+                assert!(
+                    close(got, want),
+                    "{name} {file} {key}: report {got} vs core {want}"
+                );
+            }
+        }
+        // The terminal table shows the same moments, relative to the original's.
+        if let Some(row) = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+        {
+            let (mo, mc) = (
+                Moments::of_sample(&xf).unwrap(),
+                Moments::of_sample(&cf).unwrap(),
+            );
+            let want: Vec<String> = [
+                (mc.mean - mo.mean) / mo.std,
+                mc.std / mo.std - 1.0,
+                mc.skewness - mo.skewness,
+                mc.kurtosis - mo.kurtosis,
+            ]
+            .iter()
+            .map(|v| format!("{v:.2e}"))
+            .collect();
+            let cells: Vec<&str> = row.split_whitespace().collect();
+            assert_eq!(
+                cells[cells.len() - 4..],
+                want.iter().map(String::as_str).collect::<Vec<_>>(),
+                "{name}: table row {row}"
+            );
+            tabled += 1;
+        }
         let r = residuals_f32(&x, &c).unwrap();
         let steps = analyse_steps(&r, &StepOptions::default()).unwrap();
         match steps.spacing() {
@@ -201,6 +280,10 @@ fn compress_then_analyse_the_held_out_file() {
             "{name} rms"
         );
     }
+    assert!(
+        tabled >= 1,
+        "at least one recomputed branch is among the table's first rows:\n{text}"
+    );
     // Pooled: every residual of a 10-bit compression lies inside the theoretical bound, and
     // the pooled steps are one binade apart.
     let pooled = &report["pooled"];
@@ -239,11 +322,18 @@ fn compress_then_analyse_the_held_out_file() {
         assert!(plots.contains(&pooled.to_string()), "{pooled}");
     }
     for p in &plots {
-        let (w, h, bytes) = png_size(&rep.join(p));
-        assert_eq!((w, h), (1280, 860), "{p}");
+        let (w, h, colours, drawn) = decode_png(&rep.join(p));
         assert!(
-            bytes > 15_000,
-            "{p}: {bytes} bytes, too small for a drawn figure"
+            (400..=4000).contains(&w) && (300..=4000).contains(&h),
+            "{p}: {w}x{h}"
+        );
+        // Axes, labels, legends and data in several colours, anti-aliased: a blank or
+        // nearly blank image has a handful of colours and almost only background.
+        assert!(colours >= 32, "{p}: only {colours} distinct colours");
+        assert!(
+            drawn > 0.01 && drawn < 0.9,
+            "{p}: {:.2} % of the pixels differ from the background",
+            100.0 * drawn
         );
     }
     let on_disk = std::fs::read_dir(&rep)
@@ -421,5 +511,97 @@ fn inspect_infers_the_bits_and_bench_prints_ratios() {
     assert!(
         b["memory"].is_null(),
         "--memory-values 0 skips the memory measurement"
+    );
+}
+
+/// A real branch whose kept bits cannot be inferred (`AnalysisElectronsAuxDyn.charge`: every
+/// value ±1, no mantissa bit set): `correct` names it with the reason, says it was copied
+/// unchanged, and it is bit for bit the stored branch in the output.
+#[test]
+fn correct_names_the_branches_whose_bits_cannot_be_inferred() {
+    let dir = tempfile::tempdir().unwrap();
+    let orig = common::root_file(common::HELD_OUT);
+    let comp = dir.path().join("comp.root");
+    let corr = dir.path().join("corrected.root");
+    let charge = "AnalysisElectronsAuxDyn.charge";
+    ok(refloat([
+        "compress",
+        &s(&orig),
+        &s(&comp),
+        "--bits",
+        "10",
+        "--branches",
+        "AnalysisElectronsAuxDyn.*",
+    ]));
+    let mut fc = io::open(&comp).unwrap();
+    let stored = fc
+        .tree("CollectionTree")
+        .unwrap()
+        .read_float(charge)
+        .unwrap();
+    assert!(
+        stored.values.len() > 100 && stored.values.iter().all(|v| v.to_bits() & 0x007F_FFFF == 0),
+        "{charge} has no mantissa bits set in the real data"
+    );
+    let json = dir.path().join("c.json");
+    let text = ok(refloat([
+        "correct",
+        &s(&comp),
+        &s(&corr),
+        "--method",
+        "midpoint",
+        "--branches",
+        "AnalysisElectronsAuxDyn.*",
+        "--list-skipped",
+        "--json",
+        &s(&json),
+    ]));
+    assert!(
+        text.contains("cannot be inferred") && text.contains("copied unchanged"),
+        "{text}"
+    );
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("{charge}:")))
+        .unwrap_or_else(|| panic!("{charge} not named:\n{text}"));
+    assert!(line.contains("non-zero mantissa"), "reason given: {line}");
+    let cj: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let b = cj["branches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == charge)
+        .unwrap();
+    assert!(b["mantissa_bits"].is_null(), "{b}");
+    assert_eq!(b["changed"].as_u64(), Some(0));
+    // Every branch named as not inferable is one with no bits to infer from.
+    let named: Vec<&str> = cj["branches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["mantissa_bits"].is_null())
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    for n in &named {
+        assert!(
+            text.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{n}:"))),
+            "--list-skipped names {n}"
+        );
+    }
+    let mut fr = io::open(&corr).unwrap();
+    let written = fr
+        .tree("CollectionTree")
+        .unwrap()
+        .read_float(charge)
+        .unwrap();
+    assert_eq!(written.offsets, stored.offsets);
+    assert!(
+        written
+            .values
+            .iter()
+            .zip(&stored.values)
+            .all(|(a, b)| a.to_bits() == b.to_bits()),
+        "{charge} copied unchanged"
     );
 }

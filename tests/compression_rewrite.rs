@@ -310,6 +310,35 @@ fn bad_requests_are_errors_and_leave_no_output() {
     assert!(e.contains("truncated") || e.contains("end"), "{e}");
 }
 
+/// A panic in the callback unwinds out of `rewrite_file` (a caller may catch it, as refloat
+/// does): the temporary `.NAME.tmpPID` is removed on the way and an existing output is left
+/// as it was.
+#[test]
+fn a_panicking_callback_leaves_no_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = common::root_file(common::HELD_OUT);
+    let out = dir.path().join("out.root");
+    std::fs::write(&out, b"previous").unwrap();
+    let mut seen = 0;
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rewrite_file(&input, &out, &RewriteOptions::default(), |b| {
+            seen += 1;
+            if b.branch == "AnalysisElectronsAuxDyn.eta" {
+                panic!("callback bug");
+            }
+            Ok(())
+        })
+    }));
+    assert!(r.is_err(), "the panic propagates");
+    assert!(seen > 1, "the rewrite was under way ({seen} baskets)");
+    assert_eq!(std::fs::read(&out).unwrap(), b"previous");
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["out.root"], "temporary file left: {names:?}");
+}
+
 #[test]
 fn rewriting_twice_is_stable_and_compression_choices_all_work() {
     let dir = tempfile::tempdir().unwrap();

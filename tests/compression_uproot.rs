@@ -4,8 +4,8 @@
 //! files with every branch present.
 //!
 //! Needs Python 3 with uproot, awkward and numpy (`tests/ci/compression.sh` installs them).
-//! Without them these tests are skipped with a message, except under `CI=true`, where a
-//! missing uproot is a failure.
+//! Without them these tests are skipped with a `SKIPPED` line, except under CI (`CI` set and
+//! not empty, `false` or `0`), where a missing uproot is a failure ([`common::python_with`]).
 
 mod common;
 
@@ -27,24 +27,10 @@ fn script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/make_compressed.py")
 }
 
-/// The Python interpreter to use, if it has uproot (under `CI=true` it must).
+/// The Python interpreter to use, if it has uproot (under CI it must, see
+/// [`common::python_with`]).
 fn python() -> Option<String> {
-    let py = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = Command::new(&py)
-        .args(["-c", "import uproot, awkward, numpy"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if ok {
-        Some(py)
-    } else if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("CI=true but `{py}` cannot import uproot, awkward and numpy: run tests/ci/compression.sh");
-    } else {
-        eprintln!(
-            "SKIPPED: `{py}` cannot import uproot, awkward and numpy (run tests/ci/compression.sh)"
-        );
-        None
-    }
+    common::python_with(&["uproot", "awkward", "numpy"], "tests/ci/compression.sh")
 }
 
 fn run(py: &str, args: &[&str]) -> String {
@@ -349,4 +335,98 @@ fn uproot_reads_refloat_compress_output_with_every_branch_present_and_only_float
         );
         assert!(stats["equal"].as_u64().unwrap() > 400, "{stem}: {text}");
     }
+}
+
+/// `refloat correct` writes a drop-in replacement too: uproot reads every corrected float
+/// branch bit for bit as refloat reads it back, with the same per-entry counts; re-quantising
+/// what uproot read gives the stored (compressed) values; every other branch equals the input's.
+#[test]
+fn uproot_reads_refloat_correct_output_bit_for_bit_with_every_other_branch_unchanged() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let orig = common::root_file(common::HELD_OUT);
+    let comp = dir.path().join("comp.root");
+    let corr = dir.path().join("corrected.root");
+    let json = dir.path().join("correct.json");
+    let refloat = |args: &[&std::ffi::OsStr]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_refloat"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    refloat(&[
+        "compress".as_ref(),
+        orig.as_os_str(),
+        comp.as_os_str(),
+        "--bits".as_ref(),
+        "10".as_ref(),
+    ]);
+    // --bits 10: every float branch is corrected against the same grid (a branch whose
+    // values are exact by nature is left as it is by the corrector, which also satisfies
+    // the invariant).
+    refloat(&[
+        "correct".as_ref(),
+        comp.as_os_str(),
+        corr.as_os_str(),
+        "--method".as_ref(),
+        "dither:7".as_ref(),
+        "--bits".as_ref(),
+        "10".as_ref(),
+        "--json".as_ref(),
+        json.as_os_str(),
+    ]);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let corrected = summary["branches"].as_array().unwrap().len();
+    let changed: u64 = summary["branches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["changed"].as_u64().unwrap())
+        .sum();
+    assert!(changed > 10_000, "dither changes most values: {changed}");
+
+    // uproot's read of the corrected file against refloat's own, bit for bit.
+    let dump = dir.path().join("dump");
+    let out = Command::new(&py)
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/read_with_uproot.py"))
+        .arg(&corr)
+        .arg("CollectionTree")
+        .arg(&dump)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "read_with_uproot.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dump.join("manifest.json")).unwrap())
+            .unwrap();
+    let names = manifest["branches"].as_object().unwrap();
+    assert_eq!(names.len(), corrected, "uproot sees every float branch");
+    let mut f = refloat::io::open(&corr).unwrap();
+    let t = f.tree("CollectionTree").unwrap();
+    for name in names.keys() {
+        let got: ndarray::Array1<u32> =
+            ndarray_npy::read_npy(dump.join(format!("{name}.bits.npy"))).unwrap();
+        let counts: ndarray::Array1<i64> =
+            ndarray_npy::read_npy(dump.join(format!("{name}.counts.npy"))).unwrap();
+        let b = t.read_float(name).unwrap();
+        assert!(got.to_vec() == bits(&b.values), "{name}: values differ");
+        let want: Vec<i64> = b.counts().iter().map(|&c| c as i64).collect();
+        assert_eq!(counts.to_vec(), want, "{name}: counts");
+    }
+
+    // With the corrected file as the "input" and the compressed one as its "rewrite":
+    // every float branch of the compressed file is the corrected one re-quantised to 10 bits
+    // (the invariant, through uproot), and every other branch and key is equal.
+    let (text, stats) = check_rewrite(&py, &corr, &comp, "CollectionTree");
+    assert_eq!(
+        stats["rounded"].as_u64().unwrap() as usize,
+        corrected,
+        "{text}"
+    );
+    assert!(stats["equal"].as_u64().unwrap() > 400, "{text}");
 }

@@ -389,3 +389,116 @@ fn corrupt_baskets_give_errors_not_panics() {
     let m = result.expect("no panic may escape refloat::io");
     assert!(!m.contains('\n'), "one line: {m}");
 }
+
+fn dir_names(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Commit after check: a real file rewritten into a [`io::PendingOutput`] is checked there;
+/// when the check fails the pending file is dropped, leaving no output and an existing
+/// target as it was; when it passes, the commit puts exactly the checked file in place.
+#[test]
+fn pending_output_is_committed_only_after_its_check() {
+    use refloat::io::rewrite::{rewrite_floats, RewriteOptions};
+    use refloat::io::PendingOutput;
+    let dir = tempfile::tempdir().unwrap();
+    let input = common::root_file(common::DEV);
+    let target = dir.path().join("out.root");
+    std::fs::write(&target, b"previous").unwrap();
+    let q = refloat::Quantiser32::new(10, refloat::RoundingMode::Nearest).unwrap();
+    let opts = RewriteOptions {
+        tree: TREE.into(),
+        branches: vec!["AnalysisJetsAuxDyn.pt".into()],
+        compression: None,
+    };
+    let write = |pending: &PendingOutput| {
+        rewrite_floats(&input, pending.path(), &opts, |b| {
+            q.quantise_slice(b.values);
+            Ok(())
+        })
+        .unwrap()
+    };
+    // A check that reads the written file and finds it wrong (it expects 7 bits).
+    let check = |path: &std::path::Path, bits: u32| -> Result<(), String> {
+        let mut f = io::open(path).map_err(|e| e.to_string())?;
+        let v = f
+            .tree(TREE)
+            .and_then(|t| t.read_float("AnalysisJetsAuxDyn.pt"))
+            .map_err(|e| e.to_string())?;
+        match refloat::quantise::infer_mantissa_bits_f32(&v.values) {
+            Ok(n) if n <= bits => Ok(()),
+            other => Err(format!("{other:?} bits, expected at most {bits}")),
+        }
+    };
+
+    let pending = PendingOutput::beside(&target).unwrap();
+    assert_eq!(pending.path().parent(), target.parent(), "written beside");
+    write(&pending);
+    let e = check(pending.path(), 7).unwrap_err();
+    assert!(e.contains("10"), "{e}");
+    drop(pending);
+    assert_eq!(std::fs::read(&target).unwrap(), b"previous");
+    assert_eq!(
+        dir_names(dir.path()),
+        ["out.root"],
+        "no temporary file left"
+    );
+
+    // A panic between writing and committing (a bug in a check) removes the file as well.
+    let r = std::panic::catch_unwind(|| {
+        let pending = PendingOutput::beside(&target).unwrap();
+        write(&pending);
+        panic!("check crashed");
+    });
+    assert!(r.is_err());
+    assert_eq!(std::fs::read(&target).unwrap(), b"previous");
+    assert_eq!(dir_names(dir.path()), ["out.root"]);
+
+    let pending = PendingOutput::beside(&target).unwrap();
+    let written = write(&pending);
+    check(pending.path(), 10).unwrap();
+    let checked = std::fs::read(pending.path()).unwrap();
+    assert_eq!(pending.commit().unwrap(), target);
+    assert_eq!(std::fs::read(&target).unwrap(), checked);
+    assert_eq!(written.output_bytes, checked.len() as u64);
+    assert_eq!(dir_names(dir.path()), ["out.root"]);
+}
+
+/// A panic inside the transform of `rewrite_floats` becomes an error naming the file, and
+/// leaves neither an output nor oxyroot's temporary `.NAME.tmpPID` beside it.
+#[test]
+fn panic_in_the_rewrite_callback_is_an_error_and_leaves_no_file() {
+    use refloat::io::rewrite::{rewrite_floats, RewriteOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let input = common::root_file(common::DEV);
+    let out = dir.path().join("out.root");
+    let opts = RewriteOptions {
+        tree: TREE.into(),
+        branches: vec![
+            "AnalysisJetsAuxDyn.pt".into(),
+            "AnalysisJetsAuxDyn.eta".into(),
+        ],
+        compression: None,
+    };
+    let mut baskets = 0;
+    let e = rewrite_floats(&input, &out, &opts, |b| {
+        baskets += 1;
+        if b.branch == "AnalysisJetsAuxDyn.eta" {
+            panic!("callback bug");
+        }
+        Ok(())
+    })
+    .unwrap_err();
+    assert!(baskets >= 2, "the rewrite was under way: {baskets} baskets");
+    let text = e.to_string();
+    assert!(
+        text.contains("callback bug") && text.contains(&*input.to_string_lossy()),
+        "{text}"
+    );
+    assert_eq!(dir_names(dir.path()), Vec::<String>::new(), "nothing left");
+}

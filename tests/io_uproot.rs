@@ -2,8 +2,8 @@
 //! uproot bit for bit, and a file uproot writes is read by refloat bit for bit.
 //!
 //! Needs python3 with numpy, awkward and uproot (`tests/ci/uproot.sh` installs them). Without
-//! them the tests are skipped with a loud message, except under `CI` (set and not `false`/`0`),
-//! where a missing uproot is a failure.
+//! them the tests are skipped with a `SKIPPED` line, except under CI (`CI` set and not empty,
+//! `false` or `0`), where a missing uproot is a failure ([`common::python_with`]).
 
 mod common;
 
@@ -19,31 +19,10 @@ fn python() -> String {
     std::env::var("PYTHON").unwrap_or_else(|_| "python3".into())
 }
 
-/// Whether python3 + uproot are usable; panics under CI if they are not.
+/// Whether python3 + uproot are usable; panics under CI if they are not (see
+/// [`common::python_with`]).
 fn uproot_available() -> bool {
-    let ok = Command::new(python())
-        .args(["-c", "import uproot, awkward, numpy"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        let ci = std::env::var("CI")
-            .map(|v| !v.is_empty() && v != "false" && v != "0")
-            .unwrap_or(false);
-        if ci {
-            panic!("CI is set but python3 with uproot/awkward/numpy is missing: run tests/ci/uproot.sh");
-        }
-        eprintln!(
-            "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
-        );
-        eprintln!(
-            "!! SKIPPED: python3 with uproot, awkward and numpy not found (tests/ci/uproot.sh) !!"
-        );
-        eprintln!(
-            "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
-        );
-    }
-    ok
+    common::python_with(&["uproot", "awkward", "numpy"], "tests/ci/uproot.sh").is_some()
 }
 
 fn script(name: &str) -> PathBuf {

@@ -481,6 +481,32 @@ fn fmt_sci(x: Option<f64>, width: usize) -> String {
     }
 }
 
+/// The moments of the other file against the original's, for the table (from the
+/// [`ShiftMetrics`] moments that report.json carries).
+#[derive(Clone, Copy, Debug)]
+struct MomentShift {
+    /// `(mean' − mean) / std` (the original's std).
+    mean_shift: f64,
+    /// `std' / std`.
+    std_ratio: f64,
+    /// `skewness' − skewness`.
+    skewness_diff: f64,
+    /// `kurtosis' − kurtosis` (excess kurtosis).
+    kurtosis_diff: f64,
+}
+
+impl MomentShift {
+    fn of(m: &ShiftMetrics) -> Self {
+        let (a, b) = (&m.original, &m.other);
+        MomentShift {
+            mean_shift: (b.mean - a.mean) / a.std,
+            std_ratio: b.std / a.std,
+            skewness_diff: b.skewness - a.skewness,
+            kurtosis_diff: b.kurtosis - a.kurtosis,
+        }
+    }
+}
+
 fn print(r: &Report, all_rows: bool) {
     println!(
         "analyse: {} vs {} (tree '{}', {} entries, {} float branches, {} rounding)",
@@ -499,12 +525,26 @@ fn print(r: &Report, all_rows: bool) {
         .unwrap_or(6)
         .clamp(6, 56);
     println!(
-        "{:<w$} {:>7} {:>4} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>7} {:>6}",
-        "branch", "values", "bits", "in bound", "step", "KL", "JS", "W1", "MMD2", "KS p", "AUC"
+        "{:<w$} {:>7} {:>4} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>7} {:>6} {:>9} {:>9} {:>9} {:>9}",
+        "branch",
+        "values",
+        "bits",
+        "in bound",
+        "step",
+        "KL",
+        "JS",
+        "W1",
+        "MMD2",
+        "KS p",
+        "AUC",
+        "dmean",
+        "std",
+        "dskew",
+        "dkurt"
     );
     println!(
-        "{:<w$} {:>7} {:>4} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>7} {:>6}",
-        "", "", "", "[%]", "[dex]", "[nats]", "[nats]", "[units]", "", "", ""
+        "{:<w$} {:>7} {:>4} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>7} {:>6} {:>9} {:>9} {:>9} {:>9}",
+        "", "", "", "[%]", "[dex]", "[nats]", "[nats]", "[units]", "", "", "", "[std]", "ratio-1", "", ""
     );
     let shown = if all_rows {
         r.branches.len()
@@ -517,8 +557,9 @@ fn print(r: &Report, all_rows: bool) {
             name = format!("…{}", &name[name.len() - (w - 1)..]);
         }
         let s = b.shift.as_ref();
+        let m = s.map(MomentShift::of);
         println!(
-            "{:<w$} {:>7} {:>4} {} {} {} {} {} {} {} {}",
+            "{:<w$} {:>7} {:>4} {} {} {} {} {} {} {} {} {} {} {} {}",
             name,
             b.count,
             b.mantissa_bits
@@ -532,6 +573,10 @@ fn print(r: &Report, all_rows: bool) {
             fmt_sci(s.map(|x| x.mmd.mmd2), 9),
             fmt_opt(s.map(|x| x.ks.p_value), 7, 3),
             fmt_opt(s.map(|x| x.classifier_auc), 6, 3),
+            fmt_sci(m.map(|x| x.mean_shift), 9),
+            fmt_sci(m.map(|x| x.std_ratio - 1.0), 9),
+            fmt_sci(m.map(|x| x.skewness_diff), 9),
+            fmt_sci(m.map(|x| x.kurtosis_diff), 9),
         );
     }
     if shown < r.branches.len() {
@@ -540,6 +585,9 @@ fn print(r: &Report, all_rows: bool) {
             r.branches.len() - shown
         );
     }
+    println!(
+        "moments of the other file vs the original's: dmean = (mean' - mean) / std, std = std'/std - 1, dskew = skew' - skew, dkurt = kurt' - kurt (excess); report.json has each file's moments"
+    );
     let unresolved = r
         .branches
         .iter()

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Result;
+use indicatif::ProgressBar;
 use refloat::io::rewrite::{rewrite_floats, RewriteOptions};
 use refloat::triage::{self, Method};
 use refloat::Quantiser32;
@@ -89,13 +90,25 @@ pub struct Report {
     pub memory: Option<super::memory::MemoryReport>,
 }
 
-fn time_runs(repeat: usize, mut f: impl FnMut() -> Result<()>) -> Result<(f64, f64)> {
+/// Runs `f` once untimed, then `repeat` times timed (at least once); returns the best and
+/// the median time, seconds. Each run advances `pb` by one.
+fn time_runs(
+    pb: &ProgressBar,
+    what: &str,
+    repeat: usize,
+    mut f: impl FnMut() -> Result<()>,
+) -> Result<(f64, f64)> {
+    pb.set_message(format!("{what}: warm-up"));
     f()?; // warm-up: page cache, allocator, rayon's threads
-    let mut times = Vec::with_capacity(repeat);
-    for _ in 0..repeat.max(1) {
+    pb.inc(1);
+    let runs = repeat.max(1);
+    let mut times = Vec::with_capacity(runs);
+    for i in 0..runs {
+        pb.set_message(format!("{what}: run {}/{runs}", i + 1));
         let t = Instant::now();
         f()?;
         times.push(t.elapsed().as_secs_f64());
+        pb.inc(1);
     }
     times.sort_by(f64::total_cmp);
     Ok((times[0], times[times.len() / 2]))
@@ -131,8 +144,20 @@ fn copy_unchanged(
 pub fn run(args: Args) -> Result<()> {
     let mode = common::parse_mode(&args.mode)?;
     let quantiser = Quantiser32::new(args.bits, mode)?;
+    // One bar over every step (the steps' own bars stay hidden): six timed measurements of
+    // 1 + repeat runs, reading the input, and the memory measurement's child processes.
+    let repeat_runs = 1 + args.repeat.max(1);
+    let memory_steps = if args.memory_values > 0 {
+        super::memory::STEPS
+    } else {
+        0
+    };
+    common::hide_step_bars();
+    let pb = common::progress_bar(1 + 6 * repeat_runs + memory_steps, "bench");
+    pb.set_message("reading the selected branches");
     let loaded = common::load(&args.file, &args.select)?;
     let originals = common::read_selected(&loaded.tree, &loaded.selection, "reading")?;
+    pb.inc(1);
     let values: usize = originals.iter().map(|b| b.values.len()).sum();
     let tmp = tempfile::tempdir()?;
     let comp_path = tmp.path().join("compressed.root");
@@ -154,7 +179,7 @@ pub fn run(args: Args) -> Result<()> {
             rows.len() - 1
         };
 
-    let floor = time_runs(repeat, || {
+    let floor = time_runs(&pb, "I/O floor (input)", repeat, || {
         copy_unchanged(&args.file, &copy_path, &args.select)
     })?;
     let floor_orig = push(
@@ -172,7 +197,9 @@ pub fn run(args: Args) -> Result<()> {
         compression: None,
         measure_sizes: false,
     };
-    let t = time_runs(repeat, || compress::execute(&copts).map(|_| ()))?;
+    let t = time_runs(&pb, "compress", repeat, || {
+        compress::execute(&copts).map(|_| ())
+    })?;
     push(
         &mut rows,
         format!("compress --bits {} --mode {}", args.bits, mode),
@@ -180,7 +207,7 @@ pub fn run(args: Args) -> Result<()> {
         Some(floor_orig),
     );
 
-    let floor = time_runs(repeat, || {
+    let floor = time_runs(&pb, "I/O floor (compressed)", repeat, || {
         copy_unchanged(&comp_path, &copy_path, &args.select)
     })?;
     let floor_comp = push(
@@ -200,7 +227,9 @@ pub fn run(args: Args) -> Result<()> {
         compression: None,
         verify: false,
     };
-    let t = time_runs(repeat, || correct::execute(&kopts).map(|_| ()))?;
+    let t = time_runs(&pb, "correct --method midpoint", repeat, || {
+        correct::execute(&kopts).map(|_| ())
+    })?;
     push(
         &mut rows,
         "correct --method midpoint (bits inferred)".into(),
@@ -208,7 +237,9 @@ pub fn run(args: Args) -> Result<()> {
         Some(floor_comp),
     );
     kopts.verify = true;
-    let t = time_runs(repeat, || correct::execute(&kopts).map(|_| ()))?;
+    let t = time_runs(&pb, "correct, verified", repeat, || {
+        correct::execute(&kopts).map(|_| ())
+    })?;
     push(
         &mut rows,
         "  … with the command's verification re-read".into(),
@@ -218,7 +249,7 @@ pub fn run(args: Args) -> Result<()> {
 
     // The numerics alone, in memory, against the same floor.
     let mut work: Vec<Vec<f32>> = originals.iter().map(|b| b.values.clone()).collect();
-    let t = time_runs(repeat, || {
+    let t = time_runs(&pb, "quantise in memory", repeat, || {
         for (w, o) in work.iter_mut().zip(&originals) {
             w.copy_from_slice(&o.values);
             quantiser.par_quantise_slice(w);
@@ -232,7 +263,7 @@ pub fn run(args: Args) -> Result<()> {
         Some(floor_orig),
     );
     let stored = work.clone();
-    let t = time_runs(repeat, || {
+    let t = time_runs(&pb, "midpoint in memory", repeat, || {
         for (w, s) in work.iter_mut().zip(&stored) {
             w.copy_from_slice(s);
             triage::par_correct_in_place_f32(w, &quantiser, Method::Midpoint)?;
@@ -263,10 +294,12 @@ pub fn run(args: Args) -> Result<()> {
             args.bits,
             args.memory_cap_mib << 20,
             tmp.path(),
+            &pb,
         )?)
     } else {
         None
     };
+    pb.finish_and_clear();
     let report = Report {
         file: args.file.clone(),
         tree: loaded.tree.name().to_string(),

@@ -2,10 +2,11 @@
 //! branches with a progress bar, and formatting.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressFinish, ProgressStyle};
 use refloat::io::rewrite::Compression;
 use refloat::io::{self, FloatBranch, RootFile, Selection, Skipped, Tree};
 
@@ -55,10 +56,29 @@ pub fn load(path: &Path, select: &SelectArgs) -> Result<Loaded> {
     })
 }
 
-/// A progress bar over `len` items on stderr; drawn only on a terminal, and only once the
-/// work has taken a moment.
+/// Set by a command that draws one bar over all its steps (`bench`): [`progress`] then
+/// hands out hidden bars, so that the steps' own bars do not fight with it.
+static STEP_BARS_HIDDEN: AtomicBool = AtomicBool::new(false);
+
+/// Hides the bars of [`progress`] from now on in this process (the caller draws its own,
+/// with [`progress_bar`]).
+pub fn hide_step_bars() {
+    STEP_BARS_HIDDEN.store(true, Ordering::Relaxed);
+}
+
+/// A progress bar over `len` items on stderr; drawn only on a terminal (indicatif hides it
+/// otherwise), and not at all after [`hide_step_bars`].
 pub fn progress(len: usize, what: &str) -> ProgressBar {
-    let pb = ProgressBar::new(len as u64);
+    if STEP_BARS_HIDDEN.load(Ordering::Relaxed) {
+        return ProgressBar::hidden();
+    }
+    progress_bar(len, what)
+}
+
+/// A progress bar over `len` items on stderr, drawn only on a terminal, whatever
+/// [`hide_step_bars`] said; cleared when dropped (also on an error).
+pub fn progress_bar(len: usize, what: &str) -> ProgressBar {
+    let pb = ProgressBar::new(len as u64).with_finish(ProgressFinish::AndClear);
     pb.set_style(
         ProgressStyle::with_template("{prefix:>10} [{bar:40}] {pos}/{len} {msg} ({elapsed})")
             .expect("valid template")
@@ -245,6 +265,16 @@ pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
         .map_err(|e| e.error)
         .with_context(|| format!("{}: cannot write", path.display()))?;
     Ok(())
+}
+
+/// Environment variable naming a step that fails on purpose after its real work (`verify`
+/// in `correct`, `sizes` in `compress`), so that tests can check that such a failure leaves
+/// no output on real data, where the real checks pass. Not for users.
+pub const FAULT_ENV: &str = "REFLOAT_FAULT_INJECT";
+
+/// Whether [`FAULT_ENV`] asks step `step` to fail.
+pub fn fault_injected(step: &str) -> bool {
+    std::env::var(FAULT_ENV).is_ok_and(|v| v == step)
 }
 
 /// Parses a `--mode` value.

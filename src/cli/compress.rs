@@ -2,14 +2,17 @@
 //! branches rounded, like ATLAS's lossy float compression, and the seed's size table.
 //!
 //! The file is streamed one basket at a time ([`refloat::io::rewrite`]): every branch and
-//! object of the input is in the output, untouched baskets byte for byte.
+//! object of the input is in the output, untouched baskets byte for byte. The copy is
+//! written and measured beside the output ([`PendingOutput`]) and renamed onto it only when
+//! both succeeded: on an error there is no output, and an existing file there is untouched.
+//! (For tests, [`common::FAULT_ENV`]`=sizes` makes the size table fail.)
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use refloat::io::rewrite::{rewrite_floats, Compression, RewriteOptions, Rewritten};
 use refloat::io::sizes::SizeTable;
-use refloat::io::FloatLayout;
+use refloat::io::{FloatLayout, PendingOutput};
 use refloat::{Quantiser32, RoundingMode};
 use serde::Serialize;
 
@@ -103,9 +106,10 @@ pub fn execute(opts: &Options) -> Result<Summary> {
         .collect();
     let pb = common::progress(names.len(), "rounding");
     let q = opts.quantiser;
-    let written = rewrite_floats(
+    let pending = PendingOutput::beside(&opts.output)?;
+    let mut written = rewrite_floats(
         &opts.input,
-        &opts.output,
+        pending.path(),
         &RewriteOptions {
             tree: loaded.tree.name().to_string(),
             branches: names.clone(),
@@ -127,13 +131,21 @@ pub fn execute(opts: &Options) -> Result<Summary> {
     )?;
     pb.finish_and_clear();
     let sizes = if opts.measure_sizes {
-        Some(
-            SizeTable::measure(&opts.input, &opts.output, loaded.tree.name())
-                .context("measuring the size table")?,
-        )
+        let mut table = SizeTable::measure(&opts.input, pending.path(), loaded.tree.name())
+            .with_context(|| format!("{}: measuring the size table", opts.output.display()))?;
+        if common::fault_injected("sizes") {
+            anyhow::bail!(
+                "{}: measuring the size table failed on purpose ({}=sizes, for tests)",
+                opts.output.display(),
+                common::FAULT_ENV
+            );
+        }
+        table.after.path = opts.output.clone();
+        Some(table)
     } else {
         None
     };
+    written.path = pending.commit()?;
     let branches: Vec<BranchSummary> = loaded
         .selection
         .floats

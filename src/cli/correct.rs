@@ -1,6 +1,14 @@
 //! `refloat correct`: estimate the originals of a compressed file's float branches, write
-//! a drop-in copy of the file with them (streamed one basket at a time), and verify over the whole written file that every corrected value re-quantises to
-//! the stored one.
+//! a drop-in copy of the file with them (streamed one basket at a time), and verify over the
+//! whole written file that every corrected value re-quantises to the stored one.
+//!
+//! The copy is written and verified beside the output ([`PendingOutput`]) and renamed onto
+//! it only once verified: a failed verification leaves no output, and an existing file at
+//! the output path untouched.
+//!
+//! For tests only: with the environment variable [`common::FAULT_ENV`] set to `verify`, the
+//! verification fails after checking the written file (so that this path can be exercised
+//! on real data, where the invariant always holds).
 
 use std::path::PathBuf;
 
@@ -8,7 +16,7 @@ use std::collections::HashMap;
 
 use anyhow::{bail, Context, Result};
 use refloat::io::rewrite::{rewrite_floats, Compression, RewriteOptions, Rewritten};
-use refloat::io::FloatLayout;
+use refloat::io::{FloatLayout, PendingOutput};
 use refloat::quantise::infer_mantissa_bits_f32;
 use refloat::triage::{self, CorrectionReport, Corrector, ExactPolicy, Method};
 use refloat::{Quantiser32, RoundingMode};
@@ -356,10 +364,12 @@ pub fn execute(opts: &Options) -> Result<Summary> {
         .iter()
         .map(|&i| (plans[i].summary.name.clone(), i))
         .collect();
+    // Written beside the output, verified there, renamed onto it last.
+    let pending = PendingOutput::beside(&opts.output)?;
     let pb = common::progress(rewritten.len(), "correcting");
-    let written = rewrite_floats(
+    let mut written = rewrite_floats(
         &opts.input,
-        &opts.output,
+        pending.path(),
         &RewriteOptions {
             tree: tree_name.clone(),
             branches: rewritten
@@ -409,10 +419,11 @@ pub fn execute(opts: &Options) -> Result<Summary> {
     pb.finish_and_clear();
 
     let verified = if opts.verify {
-        verify(&loaded.tree, &opts.output, &plans)?
+        verify(&loaded.tree, pending.path(), &opts.output, &plans)?
     } else {
         0
     };
+    written.path = pending.commit()?;
     Ok(Summary {
         input: opts.input.clone(),
         output: opts.output.clone(),
@@ -427,10 +438,16 @@ pub fn execute(opts: &Options) -> Result<Summary> {
     })
 }
 
-/// Re-reads every planned branch of the output next to the input, a chunk at a time, and
-/// checks that corrected values re-quantise to the stored ones and copied ones are equal.
-fn verify(input: &refloat::io::Tree, output: &std::path::Path, plans: &[Plan]) -> Result<usize> {
-    let mut out = refloat::io::open(output)?;
+/// Re-reads every planned branch of the file at `written_path` (to become `output`, the
+/// name errors use) next to the input, a chunk at a time, and checks that corrected values
+/// re-quantise to the stored ones and copied ones are equal.
+fn verify(
+    input: &refloat::io::Tree,
+    written_path: &std::path::Path,
+    output: &std::path::Path,
+    plans: &[Plan],
+) -> Result<usize> {
+    let mut out = refloat::io::open(written_path)?;
     let out_tree = out.tree(input.name())?;
     let tree_name = input.name();
     let pb = common::progress(plans.len(), "verifying");
@@ -482,6 +499,13 @@ fn verify(input: &refloat::io::Tree, output: &std::path::Path, plans: &[Plan]) -
         pb.inc(1);
     }
     pb.finish_and_clear();
+    if common::fault_injected("verify") {
+        bail!(
+            "{}: verification failed on purpose ({}=verify, for tests) after checking {verified} values",
+            output.display(),
+            common::FAULT_ENV
+        );
+    }
     Ok(verified)
 }
 
@@ -498,11 +522,14 @@ pub fn run(args: Args) -> Result<()> {
         verify: true,
     };
     let s = execute(&opts)?;
-    print(&s);
+    print(&s, args.output_args.list_skipped);
     common::finish(&args.output_args, &s.skipped, &s)
 }
 
-fn print(s: &Summary) {
+/// Branches listed by name in the terminal summary unless `--list-skipped` asks for all.
+const LISTED: usize = 8;
+
+fn print(s: &Summary, list_all: bool) {
     let total = s
         .branches
         .iter()
@@ -542,6 +569,39 @@ fn print(s: &Summary) {
         if inferred { "inferred" } else { "given" },
         parts.join(", ")
     );
+    let not_inferable: Vec<&BranchSummary> = s
+        .branches
+        .iter()
+        .filter(|b| b.mantissa_bits.is_none())
+        .collect();
+    if !not_inferable.is_empty() {
+        println!(
+            "  kept mantissa bits cannot be inferred for {} branches; they were copied unchanged (pass --bits to correct them anyway):",
+            not_inferable.len()
+        );
+        let shown = if list_all {
+            not_inferable.len()
+        } else {
+            not_inferable.len().min(LISTED)
+        };
+        for b in &not_inferable[..shown] {
+            let why = b
+                .note
+                .as_deref()
+                .unwrap_or("no value with a non-zero mantissa")
+                .trim_end_matches("; copied unchanged");
+            let why = why
+                .strip_prefix("cannot infer the kept mantissa bits: ")
+                .unwrap_or(why);
+            println!("    {}: {why}", b.name);
+        }
+        if shown < not_inferable.len() {
+            println!(
+                "    … and {} more (--list-skipped lists every one, --json has them all)",
+                not_inferable.len() - shown
+            );
+        }
+    }
     if inferred {
         if let Some((Some(common_bits), _)) = by_bits.first() {
             let fewer: Vec<&BranchSummary> = s

@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use indicatif::ProgressBar;
 use refloat::io::{FloatBranch, TreeWriter};
 use serde::Serialize;
 
@@ -158,9 +159,14 @@ fn measured(exe: &Path, args: &[String], cap: u64, log: &Path) -> Result<(u64, f
     Ok((peak, seconds))
 }
 
+/// Steps of [`measure`] it reports on its progress bar: `refloat --version`, then per file
+/// size writing the file and three child processes.
+pub const STEPS: usize = 1 + 2 * (1 + 3);
+
 /// Measures `inspect` (baseline: reads each branch whole), `compress` and `correct
 /// --method prior-mean` on files of `values / 10` and `values` values made from `pool`,
 /// each process allowed `cap` bytes of address space beyond what the program maps at start.
+/// Advances `pb` by [`STEPS`], saying which step runs.
 pub fn measure(
     pool: &[f32],
     counts: &[usize],
@@ -168,6 +174,7 @@ pub fn measure(
     bits: u32,
     cap: u64,
     dir: &Path,
+    pb: &ProgressBar,
 ) -> Result<MemoryReport> {
     let pool: Vec<f32> = pool.iter().copied().filter(|x| x.is_finite()).collect();
     let counts: Vec<usize> = counts.iter().copied().filter(|&c| c > 0).collect();
@@ -179,7 +186,9 @@ pub fn measure(
     // The cap counts on top of what the program maps before doing anything (its shared
     // libraries: libtorch alone maps gigabytes of address space in a `torch` build).
     let start = dir.join("start.log");
+    pb.set_message("memory: refloat --version (what is mapped at start)");
     measured(&exe, &["--version".to_string()], u64::MAX, &start)?;
+    pb.inc(1);
     let (_, mapped) = read_peaks(&start.with_extension("peak")).unwrap_or((0, 0));
     let cap = mapped.saturating_add(cap);
     let tree = "CollectionTree";
@@ -223,13 +232,24 @@ pub fn measure(
         let orig = p(format!("big{k}.root"));
         let comp = p(format!("big{k}.b{bits}.root"));
         let corr = p(format!("big{k}.corrected.root"));
+        pb.set_message(format!(
+            "memory: writing a file of {:.1}M values",
+            n as f64 / 1e6
+        ));
         make_file(&orig, tree, &pool, &counts, n)?;
+        pb.inc(1);
         let n = (n / BRANCHES.len() * BRANCHES.len()) as u64;
         // inspect reads the original, compress writes `comp`, correct reads it.
         let io = [(&orig, &orig), (&orig, &comp), (&comp, &corr)];
         for (j, (_, step)) in steps.iter().enumerate() {
             let args = step(&s(io[j].0), &s(io[j].1), bits);
+            pb.set_message(format!(
+                "memory: {} on {:.1}M values (own process)",
+                rows[j].step,
+                n as f64 / 1e6
+            ));
             let (rss, secs) = measured(&exe, &args, cap, &p(format!("step{j}.log")))?;
+            pb.inc(1);
             rows[j].values[k] = n;
             rows[j].peak_rss_bytes[k] = rss;
             rows[j].seconds[k] = secs;

@@ -12,6 +12,8 @@
 //!   `refloat correct` use): every other branch and object is copied as stored.
 //! * [`TreeWriter`] writes float branches (jagged structure preserved) to a new file,
 //!   atomically: a temporary file beside the target, renamed only on success.
+//! * [`PendingOutput`] does the same for any writer whose output must be checked before it
+//!   replaces the target (`refloat correct` verifies the invariant on the temporary file).
 //!
 //! oxyroot panics on some inputs; every call into it is guarded and a panic becomes an
 //! [`Error::Root`](crate::Error::Root) naming the file, tree and branch. Errors never leave
@@ -44,4 +46,4 @@ pub use read::{
     open, BranchInfo, BranchKind, FloatChunk, FloatChunks, RootFile, Selection, Skipped, Tree,
 };
 pub use select::{parse_patterns, BranchPattern};
-pub use write::{TreeWriter, Written};
+pub use write::{PendingOutput, TreeWriter, Written};

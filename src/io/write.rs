@@ -1,4 +1,5 @@
-//! Writing float branches to a new ROOT file, atomically.
+//! Writing float branches to a new ROOT file, atomically; [`PendingOutput`], a file written
+//! beside its target and renamed onto it only once it has been checked.
 
 use std::path::{Path, PathBuf};
 
@@ -187,5 +188,97 @@ impl TreeWriter {
             branches: n_branches,
             entries,
         })
+    }
+}
+
+/// An output file being written beside its target: a temporary file in the target's
+/// directory (mode 0644) that is renamed onto the target by [`Self::commit`] and removed
+/// when dropped uncommitted, on an error return or a panic alike. The target is never
+/// touched before the commit, so a failed check leaves no output and an existing file at
+/// the target as it was.
+///
+/// Write (e.g. with [`rewrite::rewrite_floats`](super::rewrite::rewrite_floats)) to
+/// [`Self::path`], check the written file, then commit:
+///
+/// ```
+/// use refloat::io::PendingOutput;
+/// let dir = tempfile::tempdir()?;
+/// let target = dir.path().join("out.root");
+/// std::fs::write(&target, b"old")?;
+/// let pending = PendingOutput::beside(&target)?;
+/// std::fs::write(pending.path(), b"new")?;
+/// let check_failed = true;
+/// if check_failed {
+///     drop(pending); // the temporary file goes, the target keeps its old content
+/// }
+/// assert_eq!(std::fs::read(&target)?, b"old");
+/// assert_eq!(std::fs::read_dir(dir.path())?.count(), 1);
+///
+/// let pending = PendingOutput::beside(&target)?;
+/// std::fs::write(pending.path(), b"new")?;
+/// pending.commit()?;
+/// assert_eq!(std::fs::read(&target)?, b"new");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct PendingOutput {
+    target: PathBuf,
+    temp: tempfile::TempPath,
+}
+
+impl PendingOutput {
+    /// Creates an empty temporary file `.NAME.XXXXXX.tmp` in the directory of `target`.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if that directory is missing or not writable.
+    pub fn beside(target: impl AsRef<Path>) -> Result<Self> {
+        let target = target.as_ref().to_path_buf();
+        let dir = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let file_name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "out".into());
+        let prefix = format!(".{file_name}.");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".tmp");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o644));
+        }
+        let temp = builder
+            .tempfile_in(&dir)
+            .map_err(|source| Error::Io {
+                path: dir.clone(),
+                source,
+            })?
+            .into_temp_path();
+        Ok(Self { target, temp })
+    }
+
+    /// The temporary file to write to and check.
+    pub fn path(&self) -> &Path {
+        &self.temp
+    }
+
+    /// The final path.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Renames the temporary file onto the target (replacing an existing file there).
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the rename fails; the temporary file is removed then.
+    pub fn commit(self) -> Result<PathBuf> {
+        let target = self.target;
+        self.temp.persist(&target).map_err(|e| Error::Io {
+            path: target.clone(),
+            source: e.error,
+        })?;
+        Ok(target)
     }
 }

@@ -67,3 +67,34 @@ pub fn all_flat() -> Vec<(String, Vec<f32>)> {
     }
     out
 }
+
+/// Whether the tests run under CI: `CI` set to anything but empty, `false` or `0`.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| {
+        let v = v.trim();
+        !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false")
+    })
+}
+
+/// The Python interpreter (`$PYTHON`, else `python3`) if it can import every module of
+/// `modules`. When it cannot: under CI ([`under_ci`]) a failure naming `setup` (the script
+/// that installs them), elsewhere `None` after a `SKIPPED` line on stderr, so that a test can
+/// return early.
+pub fn python_with(modules: &[&str], setup: &str) -> Option<String> {
+    let py = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let import = format!("import {}", modules.join(", "));
+    let ok = std::process::Command::new(&py)
+        .args(["-c", &import])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if ok {
+        return Some(py);
+    }
+    let what = format!("`{py}` cannot `{import}` (run {setup})");
+    if under_ci() {
+        panic!("CI is set but {what}");
+    }
+    eprintln!("SKIPPED: {what}");
+    None
+}

@@ -20,7 +20,8 @@
 //! offsets and its key length: only its compressed bytes change.
 //!
 //! The output is written to a temporary file beside the target and renamed onto it only when
-//! everything succeeded; on error nothing is left behind.
+//! everything succeeded; on an error, or a panic unwinding out of the callback, nothing is
+//! left behind.
 //!
 //! Not supported (an error, never a wrong file): trees with a `TBranchRef`, RNTuples,
 //! compressed key lists, and an output that would outgrow 32-bit offsets where the input
@@ -153,16 +154,19 @@ where
             input.display()
         )));
     }
-    let tmp = temporary_path(output);
+    // Removes the temporary file on an error return and on unwinding (a panic in
+    // `transform` or in the rewriter) alike; disarmed once renamed onto `output`.
+    let mut tmp = TemporaryFile {
+        path: temporary_path(output),
+        renamed: false,
+    };
     let result = (|| {
-        let out = File::create(&tmp)?;
+        let out = File::create(&tmp.path)?;
         let report = Rewriter::new(input, options)?.run(out, transform)?;
-        std::fs::rename(&tmp, output)?;
+        std::fs::rename(&tmp.path, output)?;
+        tmp.renamed = true;
         Ok(report)
     })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
     result.map_err(|e| match e {
         Error::Rewrite(m) => Error::Rewrite(format!("{}: {m}", input.display())),
         e => e,
@@ -173,6 +177,20 @@ fn same_file(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
+    }
+}
+
+/// A temporary output file, removed when dropped unless it was renamed onto the output.
+struct TemporaryFile {
+    path: PathBuf,
+    renamed: bool,
+}
+
+impl Drop for TemporaryFile {
+    fn drop(&mut self) {
+        if !self.renamed {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 

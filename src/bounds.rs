@@ -29,6 +29,19 @@ pub struct Interval<T> {
     pub hi: T,
 }
 
+/// `2^p` as an `f64`, exact for every representable power `-1074..=1023` (subnormals
+/// included). `2f64.powi(p)` is not: for `p` well below −1023 it returns 0 (its intermediate
+/// `2^|p|` overflows), which made the `f64` residual bound 0 for tiny values.
+#[inline]
+fn exact_pow2(p: i32) -> f64 {
+    debug_assert!((-1074..=1023).contains(&p), "2^{p} is not a finite f64");
+    if p >= -1022 {
+        f64::from_bits(((p + 1023) as u64) << 52)
+    } else {
+        f64::from_bits(1u64 << (p + 1074))
+    }
+}
+
 macro_rules! interval_impl {
     ($quantiser:ident, $float:ty, $bits:ty, $interval_fn:ident, $intervals_fn:ident,
      $max_residual_fn:ident, $min_exp:expr, $explicit:expr) => {
@@ -163,11 +176,27 @@ macro_rules! interval_impl {
                 })
             }
 
-            /// Largest `|original − stored|` the rounding can produce for an original `x`
-            /// (`2^(e−n−1)` for the nearest modes, just under `2^(e−n)` for truncation, `e`
-            /// the unbiased exponent of `x`, subnormals counted at the minimum exponent).
-            /// Exception: in the `Nearest` overflow-guard region (`|x| ≥ vmax`) values are
-            /// truncated, so there only the truncation bound holds.
+            /// An upper bound on `|original − stored|` for the original `x`, in `x`'s units:
+            /// `2^(e−n−1)` for the nearest modes, `2^(e−n)` (never reached) for truncation,
+            /// with `e` the unbiased exponent of `x` (subnormals counted at the minimum
+            /// exponent) and `n` the kept bits; `0` for ±0, NaN, ±Inf and `n` = all bits.
+            ///
+            /// Exception: in the overflow-guard region of **both** nearest modes (magnitude
+            /// pattern `≥ vmax`, the top half-step below the largest finite value) a value
+            /// that would round up to ±Inf is truncated instead, so there the truncation
+            /// bound `2^(e−n)` is returned.
+            ///
+            /// ```
+            #[doc = concat!("use refloat::quantise::{", stringify!($quantiser), ", RoundingMode};")]
+            #[doc = concat!("let q = ", stringify!($quantiser), "::new(10, RoundingMode::Nearest)?;")]
+            /// let x = 1.2345;
+            /// assert_eq!(q.max_abs_residual(x), 2f64.powi(-11)); // e = 0: half of 2^-10
+            /// assert!((x as f64 - q.quantise(x) as f64).abs() <= q.max_abs_residual(x));
+            #[doc = concat!("let e = ", stringify!($quantiser), "::new(10, RoundingMode::NearestEven)?;")]
+            #[doc = concat!("let top = ", stringify!($float), "::MAX_EXP - 1; // unbiased exponent of MAX")]
+            #[doc = concat!("assert_eq!(e.max_abs_residual(", stringify!($float), "::MAX), 2f64.powi(top - 10)); // guard: truncated")]
+            /// # Ok::<(), refloat::Error>(())
+            /// ```
             #[inline]
             pub fn max_abs_residual(&self, x: $float) -> f64 {
                 if !x.is_finite() || x == 0.0 {
@@ -184,20 +213,33 @@ macro_rules! interval_impl {
                 if self.rounding() == 0 {
                     return 0.0;
                 }
-                let guarded = self.mode() == RoundingMode::Nearest && mag >= self.vmax();
+                // Both nearest modes truncate what would round up to ±Inf; `vmax` is the
+                // first pattern of the top half-step (a superset of NearestEven's region).
+                let guarded = self.mode() != RoundingMode::Truncate && mag >= self.vmax();
                 if self.mode() == RoundingMode::Truncate || guarded {
-                    2f64.powi(e - n)
+                    exact_pow2(e - n)
                 } else {
-                    2f64.powi(e - n - 1)
+                    exact_pow2(e - n - 1)
                 }
             }
         }
 
-        /// The originals that quantise to `stored` at `mantissa_bits` kept bits.
+        /// The originals that quantise to `stored` at `mantissa_bits` kept bits with `mode`:
+        /// a closed interval (both ends are originals), in the values' units.
         ///
         /// # Errors
         /// [`Error::MantissaBitsOutOfRange`], or [`Error::NotQuantised`] if `stored` is not
         /// a stored value (index 0 is reported).
+        ///
+        /// ```
+        #[doc = concat!("use refloat::bounds::", stringify!($interval_fn), ";")]
+        /// use refloat::RoundingMode;
+        #[doc = concat!("let iv = ", stringify!($interval_fn), "(1.0, 10, RoundingMode::Truncate)?;")]
+        /// assert_eq!(iv.lo, 1.0); // truncation: [q, q + step)
+        /// assert!(iv.hi < 1.0 + 1.0 / 1024.0 && iv.width() > 0.99 / 1024.0);
+        #[doc = concat!("assert!(", stringify!($interval_fn), "(1.0 + 1.0 / 4096.0, 10, RoundingMode::Truncate).is_err());")]
+        /// # Ok::<(), refloat::Error>(())
+        /// ```
         pub fn $interval_fn(
             stored: $float,
             mantissa_bits: u32,
@@ -206,12 +248,29 @@ macro_rules! interval_impl {
             $quantiser::new(mantissa_bits, mode)?.interval_at(stored, 0)
         }
 
-        /// Intervals of a slice of stored values, written into `lo` and `hi`.
+        /// Intervals of a slice of stored values, written into `lo` and `hi` (element `i` is
+        /// the interval of `stored[i]`; `lo[i] <= stored[i] <= hi[i]`).
         ///
         /// # Errors
         /// [`Error::LengthMismatch`] if the outputs are not as long as `stored`;
         /// [`Error::NotQuantised`] naming the first offending index. Outputs are written only
         /// when the whole call succeeds.
+        ///
+        /// ```
+        #[doc = concat!("use refloat::bounds::", stringify!($intervals_fn), ";")]
+        /// use refloat::{Error, RoundingMode};
+        /// let stored = [1.5, -2.0, 0.0];
+        /// let (mut lo, mut hi) = ([0.0; 3], [0.0; 3]);
+        #[doc = concat!(stringify!($intervals_fn), "(&stored, 10, RoundingMode::Nearest, &mut lo, &mut hi)?;")]
+        /// assert_eq!(lo[0], 1.5 - 1.0 / 2048.0); // the lower tie rounds up to 1.5
+        /// assert!(lo[1] < -2.0 && hi[1] <= -2.0 + 1.0 / 2048.0);
+        /// assert!(lo[2] == 0.0 && hi[2] > 0.0); // +0 collects the tiny positives
+        /// let bad = [1.5, 1.0 + 1.0 / 4096.0];
+        #[doc = concat!("let e = ", stringify!($intervals_fn), "(&bad, 10, RoundingMode::Nearest, &mut lo[..2], &mut hi[..2]);")]
+        /// assert!(matches!(e, Err(Error::NotQuantised { index: 1, .. })));
+        /// assert_eq!(lo[0], 1.5 - 1.0 / 2048.0); // untouched on error
+        /// # Ok::<(), refloat::Error>(())
+        /// ```
         pub fn $intervals_fn(
             stored: &[$float],
             mantissa_bits: u32,
@@ -266,13 +325,39 @@ interval_impl!(
     52
 );
 
-/// The seed's bound line in `(log10|x|, log10|r|)` space: `log10|r| ≤ log10|x| − n·log10 2`.
-/// Plotted with both signs (`±`) on the signed-log residual map. It is a slope-1 line; the
+/// The seed's upper bound line in `(log10|x|, signed log10|r|)` space, in decades:
+/// `y_upper = log10|x| − n·log10 2` for `n = mantissa_bits` kept bits. A slope-1 line; the
 /// exact rounding bound `|r| ≤ 2^(e−n−1) ≤ |x|·2^(−n−1)` sits one binade (0.301) or more
-/// below it for round-to-nearest.
+/// below it for round-to-nearest. [`seed_bound_lines_log10`] gives both signs.
+///
+/// ```
+/// use refloat::bounds::seed_bound_log10;
+/// let y = seed_bound_log10(3.0, 10); // |x| = 1000, 10 kept bits
+/// assert!((y - (3.0 - 10.0 * 2f64.log10())).abs() < 1e-15);
+/// assert!((y - (1000.0f64 / 1024.0).log10()).abs() < 1e-12); // |x|·2^-n
+/// ```
 #[inline]
 pub fn seed_bound_log10(log10_abs_x: f64, mantissa_bits: u32) -> f64 {
     log10_abs_x - mantissa_bits as f64 * std::f64::consts::LOG10_2
+}
+
+/// Both of the seed's bound lines at `log10_abs_x`, as `(y_lower, y_upper)` in decades, for
+/// the signed-log residual map `(log10|x|, sign(r)·log10|r|)`:
+/// `y_upper = log10|x| − n·log10 2` ([`seed_bound_log10`]) and `y_lower = −y_upper`
+/// (the seed's `±(log10|x| − n·log10 2)`: slopes +1 and −1). Invariant: `y_lower == −y_upper`
+/// bit for bit.
+///
+/// ```
+/// use refloat::bounds::{seed_bound_lines_log10, seed_bound_log10};
+/// let (lower, upper) = seed_bound_lines_log10(2.0, 7);
+/// assert_eq!(upper, seed_bound_log10(2.0, 7));
+/// assert_eq!(lower, -upper);
+/// assert!((lower - (7.0 * 2f64.log10() - 2.0)).abs() < 1e-15);
+/// ```
+#[inline]
+pub fn seed_bound_lines_log10(log10_abs_x: f64, mantissa_bits: u32) -> (f64, f64) {
+    let upper = seed_bound_log10(log10_abs_x, mantissa_bits);
+    (-upper, upper)
 }
 
 #[cfg(test)]
@@ -312,6 +397,39 @@ mod tests {
         let q = Quantiser32::new(10, RoundingMode::Nearest).unwrap();
         let iv = q.interval(f32::INFINITY).unwrap();
         assert_eq!((iv.lo, iv.hi), (f32::INFINITY, f32::INFINITY));
+    }
+
+    #[test]
+    fn seed_bound_lines_have_both_signs() {
+        for n in [0u32, 7, 10, 23] {
+            for lx in [-12.0, -3.5, 0.0, 2.0, 38.0] {
+                let (lower, upper) = seed_bound_lines_log10(lx, n);
+                let want = lx - n as f64 * 2f64.log10();
+                assert!((upper - want).abs() < 1e-12, "{lx} {n}");
+                assert!((lower + want).abs() < 1e-12, "{lx} {n}");
+                assert_eq!(lower.to_bits(), (-upper).to_bits());
+            }
+            // Slopes +1 and -1 in log10|x|.
+            let (l0, u0) = seed_bound_lines_log10(1.0, n);
+            let (l1, u1) = seed_bound_lines_log10(2.0, n);
+            assert!((u1 - u0 - 1.0).abs() < 1e-12 && (l1 - l0 + 1.0).abs() < 1e-12);
+        }
+        // On the map, a residual |r| = |x|·2^-n sits exactly on the line of its sign.
+        let (x, n) = (1234.5f64, 10u32);
+        let r = x * 2f64.powi(-(n as i32));
+        let (lower, upper) = seed_bound_lines_log10(x.log10(), n);
+        assert!((r.log10() - upper).abs() < 1e-12);
+        assert!((-r.log10() - lower).abs() < 1e-12);
+    }
+
+    #[test]
+    fn tiny_f64_residual_bound_is_not_zero() {
+        // 2f64.powi(-1030) returns 0; the bound must not.
+        let q = Quantiser64::new(7, RoundingMode::Nearest).unwrap();
+        let x = f64::from_bits(f64::MIN_POSITIVE.to_bits() - 1);
+        assert_eq!(q.max_abs_residual(x), f64::from_bits(1u64 << (1074 - 1030)));
+        let t = Quantiser64::new(51, RoundingMode::Truncate).unwrap();
+        assert_eq!(t.max_abs_residual(f64::from_bits(1)), f64::from_bits(2));
     }
 
     #[test]

@@ -12,8 +12,11 @@ pub enum Error {
     /// A kept-mantissa-bit count outside `0..=max` (23 for `f32`, 52 for `f64`).
     #[error("mantissa bits {bits} out of range: {ty} keeps 0..={max} explicit mantissa bits")]
     MantissaBitsOutOfRange {
+        /// The kept-bit count asked for.
         bits: u32,
+        /// The largest allowed: the type's explicit mantissa bits.
         max: u32,
+        /// The float type, `"f32"` or `"f64"`.
         ty: &'static str,
     },
 

@@ -102,7 +102,7 @@ macro_rules! quantiser {
             rounding: $bits,
             /// Clears the dropped bits.
             mask: $bits,
-            /// Overflow guard of the `Nearest` mode.
+            /// Overflow guard of the nearest modes (see [`Self::vmax`]).
             vmax: $bits,
         }
 
@@ -165,8 +165,9 @@ macro_rules! quantiser {
                 self.rounding
             }
 
-            /// The `Nearest` mode's overflow guard: magnitude patterns at or above it are
-            /// truncated.
+            /// The overflow guard: `Nearest` truncates magnitude patterns at or above it;
+            /// `NearestEven` truncates exactly those whose rounding would give ±Inf, all of
+            /// which lie at or above it too. `MAX_FINITE − rounding` (the top half-step).
             #[inline]
             pub fn vmax(&self) -> $bits {
                 self.vmax
@@ -211,7 +212,18 @@ macro_rules! quantiser {
                 self.quantise_bits(u) == u
             }
 
-            /// Quantise a slice in place.
+            /// Quantise a slice in place (each value as [`Self::quantise`]; NaN and ±Inf
+            /// unchanged).
+            ///
+            /// ```
+            #[doc = concat!("use refloat::quantise::{", stringify!($name), ", RoundingMode};")]
+            #[doc = concat!("let q = ", stringify!($name), "::new(10, RoundingMode::Truncate)?;")]
+            #[doc = concat!("let mut v = [1.0 + 1.0 / 1500.0, -3.0, ", stringify!($float), "::NAN];")]
+            /// q.quantise_slice(&mut v); // the step at n = 10 in [1, 2) is 1/1024
+            /// assert_eq!(&v[..2], &[1.0, -3.0]);
+            /// assert!(v[2].is_nan());
+            /// # Ok::<(), refloat::Error>(())
+            /// ```
             pub fn quantise_slice(&self, data: &mut [$float]) {
                 for x in data.iter_mut() {
                     *x = self.quantise(*x);
@@ -219,16 +231,39 @@ macro_rules! quantiser {
             }
 
             /// Quantise a slice in place, in parallel chunks (same bits as
-            /// [`Self::quantise_slice`]).
+            /// [`Self::quantise_slice`], whatever the thread count).
+            ///
+            /// ```
+            #[doc = concat!("use refloat::quantise::{", stringify!($name), ", RoundingMode};")]
+            #[doc = concat!("let q = ", stringify!($name), "::new(7, RoundingMode::Nearest)?;")]
+            #[doc = concat!("let data: Vec<", stringify!($float), "> = (0..200_000).map(|i| (i as ", stringify!($float), ").sin() * 1e3).collect();")]
+            /// let (mut a, mut b) = (data.clone(), data);
+            /// q.par_quantise_slice(&mut a);
+            /// q.quantise_slice(&mut b);
+            /// assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
+            /// # Ok::<(), refloat::Error>(())
+            /// ```
             pub fn par_quantise_slice(&self, data: &mut [$float]) {
                 data.par_chunks_mut(PAR_CHUNK).for_each(|c| self.quantise_slice(c));
             }
         }
 
-        /// Quantise one value to `mantissa_bits` kept explicit mantissa bits.
+        /// Quantise one value to `mantissa_bits` kept explicit mantissa bits (bits kept, not
+        #[doc = concat!("removed) with `mode`; [`", stringify!($name), "`] quantises many values with")]
+        /// one validated setting.
         ///
         /// # Errors
         /// [`Error::MantissaBitsOutOfRange`] for a bit count above the type's.
+        ///
+        /// ```
+        #[doc = concat!("use refloat::quantise::{", stringify!($quantise), ", RoundingMode};")]
+        /// let tie = 1.0 + 1.0 / 2048.0; // half of the last kept bit at n = 10
+        #[doc = concat!("assert_eq!(", stringify!($quantise), "(tie, 10, RoundingMode::Nearest)?, 1.0 + 1.0 / 1024.0);")]
+        #[doc = concat!("assert_eq!(", stringify!($quantise), "(tie, 10, RoundingMode::NearestEven)?, 1.0);")]
+        #[doc = concat!("assert_eq!(", stringify!($quantise), "(-tie, 10, RoundingMode::Truncate)?, -1.0);")]
+        #[doc = concat!("assert!(", stringify!($quantise), "(1.0, 99, RoundingMode::Nearest).is_err());")]
+        /// # Ok::<(), refloat::Error>(())
+        /// ```
         pub fn $quantise(x: $float, mantissa_bits: u32, mode: RoundingMode) -> Result<$float> {
             Ok($name::new(mantissa_bits, mode)?.quantise(x))
         }
@@ -237,6 +272,15 @@ macro_rules! quantiser {
         ///
         /// # Errors
         /// [`Error::MantissaBitsOutOfRange`]; the slice is untouched then.
+        ///
+        /// ```
+        #[doc = concat!("use refloat::quantise::{", stringify!($quantise_slice), ", RoundingMode};")]
+        /// let mut v = [1.2345, -0.0, 1e-3];
+        #[doc = concat!(stringify!($quantise_slice), "(&mut v, 0, RoundingMode::Truncate)?;")]
+        /// assert_eq!(v, [1.0, -0.0, 1.0 / 1024.0]); // n = 0: powers of two remain
+        #[doc = concat!("assert!(", stringify!($quantise_slice), "(&mut v, 99, RoundingMode::Nearest).is_err());")]
+        /// # Ok::<(), refloat::Error>(())
+        /// ```
         pub fn $quantise_slice(data: &mut [$float], mantissa_bits: u32, mode: RoundingMode) -> Result<()> {
             $name::new(mantissa_bits, mode)?.quantise_slice(data);
             Ok(())
@@ -246,6 +290,17 @@ macro_rules! quantiser {
         ///
         /// # Errors
         /// [`Error::MantissaBitsOutOfRange`]; the slice is untouched then.
+        ///
+        /// ```
+        #[doc = concat!("use refloat::quantise::{", stringify!($par_quantise_slice), ", ", stringify!($quantise), ", RoundingMode};")]
+        #[doc = concat!("let mut v: Vec<", stringify!($float), "> = (1..100_000).map(|i| 1.0 / i as ", stringify!($float), ").collect();")]
+        /// let before = v.clone();
+        #[doc = concat!(stringify!($par_quantise_slice), "(&mut v, 10, RoundingMode::Nearest)?;")]
+        /// for (y, x) in v.iter().zip(&before) {
+        #[doc = concat!("    assert_eq!(*y, ", stringify!($quantise), "(*x, 10, RoundingMode::Nearest)?);")]
+        /// }
+        /// # Ok::<(), refloat::Error>(())
+        /// ```
         pub fn $par_quantise_slice(data: &mut [$float], mantissa_bits: u32, mode: RoundingMode) -> Result<()> {
             $name::new(mantissa_bits, mode)?.par_quantise_slice(data);
             Ok(())

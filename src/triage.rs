@@ -19,7 +19,7 @@
 //! [`seed_rule_f32`] is the seed's bound-based triaging rule, implemented as written; it needs
 //! the original values, so it is an analysis of residuals, not a correction.
 
-use crate::bounds::Interval;
+use crate::bounds::{seed_bound_lines_log10, Interval};
 use crate::error::{Error, Result};
 use crate::quantise::{Quantiser32, PAR_CHUNK};
 use rayon::prelude::*;
@@ -150,7 +150,19 @@ pub struct Corrector {
 impl Corrector {
     /// A corrector for data stored by `quantiser`. For [`Method::PriorMean`] the density is
     /// estimated from `data`, which must be the stored values the corrector will be applied to
-    /// (or a representative sample of them).
+    /// (or a representative sample of them); other methods ignore `data`.
+    ///
+    /// ```
+    /// use refloat::triage::{Corrector, ExactPolicy, Method};
+    /// use refloat::{Quantiser32, RoundingMode};
+    /// let q = Quantiser32::new(10, RoundingMode::Truncate)?;
+    /// let stored = [q.quantise(3.14159), q.quantise(-2.71828)];
+    /// let c = Corrector::new(q, Method::Midpoint, ExactPolicy::default(), &stored);
+    /// let x = c.estimate(stored[0], 0);
+    /// assert_eq!(q.quantise(x), stored[0]); // stays in its interval
+    /// assert!((x - 3.14159).abs() < (stored[0] - 3.14159).abs());
+    /// # Ok::<(), refloat::Error>(())
+    /// ```
     pub fn new(quantiser: Quantiser32, method: Method, policy: ExactPolicy, data: &[f32]) -> Self {
         let prior =
             (method == Method::PriorMean).then(|| DensityPrior::new(&quantiser, &policy, data));
@@ -191,11 +203,32 @@ impl Corrector {
     }
 
     /// Correct `data` in place; `offset` is the index of `data[0]` in the whole branch
-    /// (it only matters for `Dither`).
+    /// (it only matters for `Dither`, whose value `i` depends on `(seed, offset + i)`, so a
+    /// branch corrected in pieces gets the same bits as in one call). Invariant: every
+    /// corrected value re-quantises to its stored value; exact and non-finite values are
+    /// left alone.
     ///
     /// # Errors
     /// [`Error::NotQuantised`] naming the first value that is not a stored value; `data` is
     /// untouched then.
+    ///
+    /// ```
+    /// use refloat::triage::{verify_requantises_f32, Corrector, ExactPolicy, Method};
+    /// use refloat::{Quantiser32, RoundingMode};
+    /// let q = Quantiser32::new(7, RoundingMode::Nearest)?;
+    /// let stored: Vec<f32> = (1..100).map(|i| q.quantise(i as f32 * 0.137)).collect();
+    /// let c = Corrector::new(q, Method::Dither { seed: 3 }, ExactPolicy::default(), &stored);
+    /// let mut whole = stored.clone();
+    /// c.correct_in_place(&mut whole, 0)?;
+    /// let mut pieces = stored.clone();
+    /// let (a, b) = pieces.split_at_mut(40);
+    /// c.correct_in_place(a, 0)?;
+    /// c.correct_in_place(b, 40)?; // offset: same bits as one call
+    /// assert_eq!(whole, pieces);
+    /// verify_requantises_f32(&whole, &stored, &q)?;
+    /// assert!(c.correct_in_place(&mut [1.0 + f32::EPSILON], 0).is_err()); // not stored
+    /// # Ok::<(), refloat::Error>(())
+    /// ```
     pub fn correct_in_place(&self, data: &mut [f32], offset: u64) -> Result<CorrectionReport> {
         self.check_stored(data, offset)?;
         Ok(self.apply(data, offset))
@@ -289,6 +322,21 @@ pub fn par_correct_in_place_f32(
 /// # Errors
 /// [`Error::LengthMismatch`], or [`Error::InvalidInput`] naming the first index that breaks
 /// the invariant and the values involved.
+///
+/// ```
+/// use refloat::triage::verify_requantises_f32;
+/// use refloat::{Error, Quantiser32, RoundingMode};
+/// let q = Quantiser32::new(10, RoundingMode::Nearest)?;
+/// let stored = [1.5f32, -2.0];
+/// verify_requantises_f32(&[1.5004, -2.0003], &stored, &q)?; // inside both intervals
+/// let e = verify_requantises_f32(&[1.5, -2.01], &stored, &q).unwrap_err();
+/// assert!(matches!(e, Error::InvalidInput(ref m) if m.contains("index 1")), "{e}");
+/// assert!(matches!(
+///     verify_requantises_f32(&[1.5], &stored, &q),
+///     Err(Error::LengthMismatch { .. })
+/// ));
+/// # Ok::<(), refloat::Error>(())
+/// ```
 pub fn verify_requantises_f32(
     corrected: &[f32],
     stored: &[f32],
@@ -347,7 +395,21 @@ pub struct DensityPrior {
 
 impl DensityPrior {
     /// Estimate from the stored values `data` (non-stored, exact and non-finite values are
-    /// ignored).
+    /// ignored). Cost: one kernel sum per distinct stored value, in parallel.
+    ///
+    /// ```
+    /// use refloat::triage::{DensityPrior, ExactPolicy};
+    /// use refloat::{Quantiser32, RoundingMode};
+    /// let q = Quantiser32::new(6, RoundingMode::Nearest)?;
+    /// // A density falling like exp(−x): many more small values than large ones.
+    /// let data: Vec<f32> = (1..5000)
+    ///     .map(|i| q.quantise(-(1.0 - i as f32 / 5000.0).ln()))
+    ///     .collect();
+    /// let prior = DensityPrior::new(&q, &ExactPolicy::ZEROS_ONLY, &data);
+    /// let iv = q.interval(q.quantise(1.5)).unwrap();
+    /// assert!(prior.log_slope(iv.centre(), 0.5 * iv.width()) < 0.0);
+    /// # Ok::<(), refloat::Error>(())
+    /// ```
     pub fn new(quantiser: &Quantiser32, policy: &ExactPolicy, data: &[f32]) -> Self {
         let mut points: Vec<(f64, f64)> = data
             .iter()
@@ -375,7 +437,23 @@ impl DensityPrior {
         prior
     }
 
-    /// `f′/f` at `m`, for an interval of half-width `w`; 0 where there are no neighbours.
+    /// The density's log-slope `f′/f` at `m`, in 1/(units of `m`), for an interval of
+    /// half-width `w` (which sets the least bandwidth, `8w`); 0 where there are no neighbours.
+    ///
+    /// ```
+    /// use refloat::triage::{DensityPrior, ExactPolicy};
+    /// use refloat::{Quantiser32, RoundingMode};
+    /// let q = Quantiser32::new(8, RoundingMode::Nearest)?;
+    /// // Samples of f(x) = exp(−x) by inverse CDF: the log-slope is −1 everywhere.
+    /// let data: Vec<f32> = (1..20_000)
+    ///     .map(|i| q.quantise(-(1.0 - i as f32 / 20_000.0).ln()))
+    ///     .collect();
+    /// let prior = DensityPrior::new(&q, &ExactPolicy::ZEROS_ONLY, &data);
+    /// let iv = q.interval(q.quantise(2.0 + 1.0 / 64.0)).unwrap();
+    /// let beta = prior.log_slope(iv.centre(), 0.5 * iv.width());
+    /// assert!((beta + 1.0).abs() < 0.1, "{beta}");
+    /// # Ok::<(), refloat::Error>(())
+    /// ```
     pub fn log_slope(&self, m: f64, w: f64) -> f64 {
         let c = &self.centres;
         if c.len() < 3 {
@@ -408,7 +486,23 @@ impl DensityPrior {
     }
 
     /// `E[x | x ∈ iv]` for a density linear across the interval with slope [`Self::log_slope`]
-    /// at the centre; within a third of the half-width of the centre (the density stays ≥ 0).
+    /// at the centre: `centre + β·w²/3` for half-width `w`, within a third of the half-width
+    /// of the centre (β is clamped to ±1/w so that the density stays ≥ 0). It lies inside `iv`.
+    ///
+    /// ```
+    /// use refloat::triage::{DensityPrior, ExactPolicy};
+    /// use refloat::{Quantiser32, RoundingMode};
+    /// let q = Quantiser32::new(4, RoundingMode::Nearest)?;
+    /// let data: Vec<f32> = (1..20_000)
+    ///     .map(|i| q.quantise(-(1.0 - i as f32 / 20_000.0).ln()))
+    ///     .collect();
+    /// let prior = DensityPrior::new(&q, &ExactPolicy::ZEROS_ONLY, &data);
+    /// let iv = q.interval(q.quantise(2.3)).unwrap();
+    /// let (m, w) = (iv.centre(), 0.5 * iv.width());
+    /// let mean = prior.conditional_mean(&iv);
+    /// assert!(mean < m && mean >= m - w / 3.0); // toward the denser side, smaller x
+    /// # Ok::<(), refloat::Error>(())
+    /// ```
     pub fn conditional_mean(&self, iv: &Interval<f32>) -> f64 {
         let m = iv.centre();
         let w = 0.5 * iv.width();
@@ -462,10 +556,25 @@ pub struct SeedRuleOutcome {
 /// factor 2 (0.301 in log10) below the seed's line, so with `ε < 0.301` it never fires on
 /// `Nearest` data.
 ///
-/// `quantiser` gives `n` (and is used to count values that left their interval).
+/// `quantiser` gives `n` (and is used to count values that left their interval); the lines
+/// are [`seed_bound_lines_log10`]. `epsilon` is in decades (log10 units).
 ///
 /// # Errors
 /// [`Error::LengthMismatch`] if the slices differ in length.
+///
+/// ```
+/// use refloat::triage::seed_rule_f32;
+/// use refloat::{Quantiser32, RoundingMode};
+/// let q = Quantiser32::new(10, RoundingMode::Truncate)?;
+/// // |x_comp| = 4096: the lines are at ±log10(4096·2^-10) = ±log10 4.
+/// let original = [4099.96f32, 4097.0];
+/// let stored = [q.quantise(original[0]), q.quantise(original[1])];
+/// let out = seed_rule_f32(&original, &stored, &q, 0.01)?;
+/// assert_eq!(out.fired, 1); // r = 3.96 sits on the line, r = 1 does not
+/// assert_eq!(out.reconstructed[1], stored[1]);
+/// assert_eq!(out.outside_interval, 1); // x_comp − r left the interval
+/// # Ok::<(), refloat::Error>(())
+/// ```
 pub fn seed_rule_f32(
     original: &[f32],
     stored: &[f32],
@@ -480,15 +589,14 @@ pub fn seed_rule_f32(
         });
     }
     let slog = |v: f64| v.signum() * (v.abs() + 1e-12).log10();
-    let shift = quantiser.mantissa_bits() as f64 * std::f64::consts::LOG10_2;
+    let n = quantiser.mantissa_bits();
     let mut out = SeedRuleOutcome {
         reconstructed: Vec::with_capacity(stored.len()),
         ..Default::default()
     };
     for (&xo, &xc) in original.iter().zip(stored) {
         let r = xo as f64 - xc as f64;
-        let y_upper = (xc.abs() as f64 + 1e-12).log10() - shift;
-        let y_lower = -y_upper;
+        let (y_lower, y_upper) = seed_bound_lines_log10((xc.abs() as f64 + 1e-12).log10(), n);
         let fire = (r > 0.0 && (slog(-r) - y_lower).abs() < epsilon)
             || (r < 0.0 && (y_upper - slog(-r)).abs() < epsilon);
         let rec = if fire { (xc as f64 - r) as f32 } else { xc };
@@ -556,6 +664,29 @@ mod tests {
         let mean = v.iter().sum::<f64>() / v.len() as f64;
         assert!((mean - 0.5).abs() < 0.05, "{mean}");
         assert_ne!(unit_uniform(1, 0), unit_uniform(2, 0));
+    }
+
+    #[test]
+    fn seed_rule_fires_on_each_sign_line() {
+        // Truncate, n = 10, |x_comp| = 4096 (step 4): the lines sit at ±log10(4) = ±0.602.
+        let q = Quantiser32::new(10, RoundingMode::Truncate).unwrap();
+        let (lower, upper) = seed_bound_lines_log10(4096f64.log10(), 10);
+        assert!((upper - 4f64.log10()).abs() < 1e-12 && lower == -upper);
+        // r = +3.96 > 0: s(−r) = −log10(3.96) ≈ −0.598, on the NEGATIVE line (1.2 decades
+        // from the positive one). r = −3.96: s(−r) ≈ +0.598, on the positive line.
+        // r = ±1: 0.6 decades off either line, never fires.
+        let orig = [4099.96f32, -4099.96, 4097.0, -4097.0];
+        let stored: Vec<f32> = orig.iter().map(|&x| q.quantise(x)).collect();
+        assert_eq!(stored, [4096.0, -4096.0, 4096.0, -4096.0]);
+        let r0 = orig[0] as f64 - 4096.0;
+        let s_neg_r0 = -(r0 + 1e-12).log10();
+        assert!((s_neg_r0 - lower).abs() < 0.01 && (s_neg_r0 - upper).abs() > 1.0);
+        let out = seed_rule_f32(&orig, &stored, &q, 0.01).unwrap();
+        assert_eq!(out.fired, 2);
+        assert_eq!(out.reconstructed[0], (4096.0 - r0) as f32); // reflected through x_comp
+        assert_eq!(out.reconstructed[1], -(4096.0 - r0) as f32);
+        assert_eq!(&out.reconstructed[2..], &stored[2..]);
+        assert_eq!(out.outside_interval, 2); // the reflection leaves the interval
     }
 
     #[test]

@@ -547,3 +547,205 @@ proptest! {
         prop_assert!((Moments::of_sample(&f).unwrap().skewness + m.skewness).abs() <= 1e-9 * (1.0 + m.skewness.abs()));
     }
 }
+
+/// `count` draws of `U(lo, lo + 1)` from a seeded generator.
+fn uniform_sample(count: usize, lo: f64, seed: u64) -> Vec<f64> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    (0..count).map(|_| lo + rng.gen::<f64>()).collect()
+}
+
+/// `classifier_auc` against the closed form for `a ~ U(0, 1)` vs `b ~ U(s, 1 + s)`.
+///
+/// The Bayes-optimal (likelihood-ratio) score takes three values: −∞ on `[0, s)` (only `a`),
+/// a constant on the overlap `[s, 1]`, +∞ on `(1, 1 + s]` (only `b`). With ties counted half,
+/// `AUC = 1 − o²/2` for the overlap `o = 1 − s` (a pair is tied only when both values fall in
+/// the overlap, probability `o²`): 0.875 for `s = 1/2`, 0.71875 for `s = 1/4`.
+///
+/// The crate's classifier (equal-frequency bins of the pooled training half, log-ratio of
+/// pseudo-counted histograms) has the same expectation: its pure-`a` and pure-`b` bins score
+/// far below / above every overlap bin (|ln(1250/0.5)| ≈ 8 vs noise ≈ 0.04), and inside the
+/// overlap the noisy bin scores order a test `a` and a test `b`, which are identically
+/// distributed there, with probability exactly ½ on average. Deviations:
+/// * the two bin edges nearest `s` and `1` are order statistics of the pooled training values
+///   at quantiles `s/2` and `1 − s/2` (multiples of 1/40 here), off by
+///   `δ ≈ √(p(1−p)/N)/f` (N = 100 000 pooled training values, `f` the smaller pooled density
+///   beside the edge, ½); a straddling bin misorders at most a mass δ of each class: |bias| ≤ 2δ;
+/// * the test halves (50 000 per class): `Var(AUC) ≈ Var_a/n_a + Var_b/n_b`, where for a
+///   `b` in the overlap the win probability is `(1 + s)/2` and outside it 1, so
+///   `Var_b = s·o·((1 − s)/2)²`, and the same for `a` by symmetry.
+///
+/// Tolerance: 4 standard deviations plus 2δ.
+#[test]
+fn classifier_auc_matches_the_bayes_closed_form_for_shifted_uniforms() {
+    let count = 100_000;
+    let bins = 40;
+    for (s, seed) in [(0.5, 11u64), (0.25, 12)] {
+        let a = uniform_sample(count, 0.0, seed);
+        let b = uniform_sample(count, s, seed + 100);
+        let o = 1.0 - s;
+        let expected = 1.0 - o * o / 2.0;
+        let half = (count / 2) as f64;
+        let var_one = s * o * ((1.0 - s) / 2.0).powi(2);
+        let sd = (2.0 * var_one / half).sqrt();
+        let p = s / 2.0;
+        let delta = (p * (1.0 - p) / count as f64).sqrt() / 0.5;
+        let tol = 4.0 * sd + 2.0 * delta;
+        // The exact Bayes score on the same samples (all of them: sd/√2), as a check of the
+        // closed form itself.
+        let bayes = |x: &f64| {
+            if *x < s {
+                -1.0
+            } else if *x <= 1.0 {
+                0.0
+            } else {
+                1.0
+            }
+        };
+        let sa: Vec<f64> = a.iter().map(bayes).collect();
+        let sb: Vec<f64> = b.iter().map(bayes).collect();
+        let bayes_auc = auc_mann_whitney(&sa, &sb).unwrap();
+        let got = classifier_auc(&a, &b, bins, 3).unwrap();
+        println!(
+            "shift {s}: closed form {expected}, Bayes score on the sample {bayes_auc:.5}, classifier {got:.5} (tolerance {tol:.4})"
+        );
+        assert!(
+            (bayes_auc - expected).abs() < 4.0 * sd / 2f64.sqrt(),
+            "{bayes_auc}"
+        );
+        assert!(
+            (got - expected).abs() < tol,
+            "shift {s}: AUC {got} vs {expected} ± {tol}"
+        );
+    }
+}
+
+/// Unbiased MMD² with an RBF kernel, written out independently of the crate.
+fn mmd2_reference(a: &[f64], b: &[f64], sigma: f64) -> f64 {
+    let k = |x: f64, y: f64| (-(x - y) * (x - y) / (2.0 * sigma * sigma)).exp();
+    let within = |x: &[f64]| {
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            for j in 0..x.len() {
+                if i != j {
+                    s += k(x[i], x[j]);
+                }
+            }
+        }
+        s / (x.len() * (x.len() - 1)) as f64
+    };
+    let cross: f64 = a
+        .iter()
+        .flat_map(|&x| b.iter().map(move |&y| k(x, y)))
+        .sum();
+    within(a) + within(b) - 2.0 * cross / (a.len() * b.len()) as f64
+}
+
+/// The median heuristic written out: the median (mean of the two middle values for an even
+/// count) of all pairwise distances of the pooled sample.
+fn median_pairwise_distance(a: &[f64], b: &[f64]) -> f64 {
+    let z: Vec<f64> = a.iter().chain(b).copied().collect();
+    let mut d = Vec::new();
+    for i in 0..z.len() {
+        for j in i + 1..z.len() {
+            d.push((z[i] - z[j]).abs());
+        }
+    }
+    d.sort_by(f64::total_cmp);
+    let m = d.len() / 2;
+    if d.len() % 2 == 1 {
+        d[m]
+    } else {
+        0.5 * (d[m - 1] + d[m])
+    }
+}
+
+/// Standard normal draws (Box–Muller), seeded.
+fn normal_sample(count: usize, mean: f64, seed: u64) -> Vec<f64> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    (0..count)
+        .map(|_| {
+            let (u, v): (f64, f64) = (1.0 - rng.gen::<f64>(), rng.gen());
+            mean + (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+        })
+        .collect()
+}
+
+/// Population MMD² of `N(0, 1)` vs `N(Δ, 1)` with the RBF kernel of bandwidth σ: with
+/// `X − Y ~ N(μ, 2)`, `E k(X, Y) = σ/√(σ² + 2) · exp(−μ²/(2(σ² + 2)))`, so
+/// `MMD² = 2σ/√(σ² + 2) · (1 − exp(−Δ²/(2(σ² + 2))))`.
+fn mmd2_gaussians(delta: f64, sigma: f64) -> f64 {
+    let s2 = sigma * sigma + 2.0;
+    2.0 * sigma / s2.sqrt() * (1.0 - (-delta * delta / (2.0 * s2)).exp())
+}
+
+#[test]
+fn mmd_without_subsampling_is_the_full_computation() {
+    let (x, _) = common::load_flat(common::DEV, "AnalysisElectronsAuxDyn.pt");
+    let a: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+    let q = Quantiser32::new(5, RoundingMode::Truncate).unwrap();
+    let b: Vec<f64> = x.iter().map(|&v| q.quantise(v) as f64 * 1.05).collect();
+    let n = a.len();
+    assert!(n >= 10, "{n}");
+    let sigma = median_pairwise_distance(&a, &b);
+    let full = mmd2_reference(&a, &b, sigma);
+    for (max, seed) in [(n, 1u64), (n + 1, 2), (10 * n, 3)] {
+        let m = mmd2_rbf(&a, &b, max, seed).unwrap();
+        assert_eq!((m.n_a, m.n_b), (n, n));
+        assert_eq!(m.bandwidth, sigma, "median heuristic");
+        assert!(
+            (m.mmd2 - full).abs() <= 1e-12 * full.abs().max(1e-300),
+            "{} vs {full}",
+            m.mmd2
+        );
+        assert_eq!(m.mmd2, mmd2_rbf_with_bandwidth(&a, &b, sigma).unwrap());
+    }
+    // Synthetic on top: larger, against the Gaussian closed form as well.
+    let a = normal_sample(300, 0.0, 21);
+    let b = normal_sample(300, 1.0, 22);
+    let m = mmd2_rbf(&a, &b, 300, 9).unwrap();
+    let sigma = median_pairwise_distance(&a, &b);
+    assert_eq!(m.bandwidth, sigma);
+    assert!((m.mmd2 - mmd2_reference(&a, &b, sigma)).abs() < 1e-12);
+}
+
+/// With subsampling the estimate stays close to the full-sample value. A subsample drawn
+/// without replacement makes the U-statistic unbiased for the full sample's value at a fixed
+/// bandwidth, so over K seeds the mean differs from the full value by sampling noise,
+/// `4·sd/√K` (sd from the seeds' spread), plus the bandwidth's own change (each subsample
+/// re-estimates σ), bounded through the closed form's slope `|∂MMD²/∂σ|·max|σ_sub − σ_full|`.
+/// Each single estimate must also be within 5 sd of the full value.
+#[test]
+fn mmd_subsample_is_close_to_the_full_value() {
+    let (count, sub, k) = (2000, 400, 100);
+    let a = normal_sample(count, 0.0, 31);
+    let b = normal_sample(count, 0.5, 32);
+    let full = mmd2_rbf(&a, &b, count, 0).unwrap();
+    let pop = mmd2_gaussians(0.5, full.bandwidth);
+    let est: Vec<Mmd> = (0..k).map(|s| mmd2_rbf(&a, &b, sub, s).unwrap()).collect();
+    let v: Vec<f64> = est.iter().map(|m| m.mmd2).collect();
+    let mean = v.iter().sum::<f64>() / k as f64;
+    let sd = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (k - 1) as f64).sqrt();
+    let dsigma = est
+        .iter()
+        .map(|m| (m.bandwidth - full.bandwidth).abs())
+        .fold(0.0, f64::max);
+    let h = 1e-4;
+    let slope = (mmd2_gaussians(0.5, full.bandwidth + h) - mmd2_gaussians(0.5, full.bandwidth - h))
+        / (2.0 * h);
+    let tol = 4.0 * sd / (k as f64).sqrt() + slope.abs() * dsigma;
+    println!(
+        "MMD²: full {:.5} (σ = {:.4}), population {pop:.5}, subsample mean {mean:.5} ± sd {sd:.5}, tolerance {tol:.5}",
+        full.mmd2, full.bandwidth
+    );
+    assert!(est.iter().all(|m| (m.n_a, m.n_b) == (sub, sub)));
+    assert!((mean - full.mmd2).abs() < tol, "{mean} vs {}", full.mmd2);
+    assert!(v.iter().all(|x| (x - full.mmd2).abs() < 5.0 * sd));
+    // The full value is itself an estimate of the population value: its sd is about
+    // sd·√(sub/count) (the estimator's sd scales as 1/√m for distinct distributions).
+    let sd_full = sd * (sub as f64 / count as f64).sqrt();
+    assert!(
+        (full.mmd2 - pop).abs() < 4.0 * sd_full,
+        "{} vs {pop}",
+        full.mmd2
+    );
+}

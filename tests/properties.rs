@@ -54,11 +54,21 @@ fn reference_f64(x: f64, n: u32, mode: RoundingMode) -> f64 {
     value.copysign(x)
 }
 
+/// Any `f32` bit pattern, with a quarter of the draws in the top binade (around the overflow
+/// guard) and a quarter among the subnormals, which uniform patterns almost never hit.
+fn bits_f32() -> impl Strategy<Value = u32> {
+    prop_oneof![
+        2 => any::<u32>(),
+        1 => (0x7F00_0000u32..=0x7F7F_FFFF, any::<bool>()).prop_map(|(m, s)| m | (s as u32) << 31),
+        1 => (0u32..0x0080_0000, any::<bool>()).prop_map(|(m, s)| m | (s as u32) << 31),
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
     #[test]
-    fn f32_idempotent_sign_preserving_and_short(u in any::<u32>(), n in 0u32..=23, mode in mode()) {
+    fn f32_idempotent_sign_preserving_and_short(u in bits_f32(), n in 0u32..=23, mode in mode()) {
         let q = Quantiser32::new(n, mode).unwrap();
         let x = f32::from_bits(u);
         let y = q.quantise(x);
@@ -66,12 +76,14 @@ proptest! {
         if !x.is_nan() {
             prop_assert_eq!(x.is_sign_negative(), y.is_sign_negative());
         }
+        // The overflow guard: a finite value never becomes ±Inf (and ±Inf stays ±Inf).
+        prop_assert_eq!(x.is_finite(), y.is_finite(), "{:e} -> {:e}", x, y);
         if y.is_finite() {
             // At most n explicit mantissa bits remain.
             prop_assert!(refloat::quantise::mantissa_trailing_zeros_f32(y) >= 23 - n);
-            prop_assert!(!y.is_infinite());
-            // The original lies in the stored value's interval.
+            // The original lies in the stored value's interval, within the residual bound.
             prop_assert!(q.interval(y).unwrap().contains(x));
+            prop_assert!((x as f64 - y as f64).abs() <= q.max_abs_residual(x), "{:e} -> {:e}", x, y);
         } else {
             prop_assert_eq!(y.to_bits(), u); // NaN / Inf pass through
         }
@@ -127,4 +139,54 @@ proptest! {
         q.par_quantise_slice(&mut b);
         prop_assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
     }
+}
+
+/// Edge values of `f32` for quantiser `q`: ±`f32::MAX`, the patterns around the overflow
+/// guard `vmax` (just below, at, just above), the smallest normal, the largest and smallest
+/// subnormals, each with both signs.
+fn f32_edges(q: &Quantiser32) -> Vec<f32> {
+    let vmax = q.vmax();
+    let mags = [
+        f32::MAX.to_bits(),
+        vmax.saturating_sub(2),
+        vmax.saturating_sub(1),
+        vmax,
+        (vmax + 1).min(f32::MAX.to_bits()),
+        f32::MIN_POSITIVE.to_bits(),
+        f32::MIN_POSITIVE.to_bits() - 1, // largest subnormal
+        1,                               // smallest subnormal
+    ];
+    mags.iter()
+        .flat_map(|&m| [f32::from_bits(m), -f32::from_bits(m)])
+        .collect()
+}
+
+/// Deterministic edge cases (proptest rarely draws them): for every mode and kept-bit count,
+/// the residual of each edge value is within `max_abs_residual` and the value lies in the
+/// exact interval of its stored value.
+#[test]
+fn f32_edge_residuals_within_bound_and_interval() {
+    let mut failures = Vec::new();
+    for mode in RoundingMode::ALL {
+        for n in 0..=23 {
+            let q = Quantiser32::new(n, mode).unwrap();
+            for x in f32_edges(&q) {
+                let y = q.quantise(x);
+                assert!(y.is_finite(), "{mode} n={n}: {x:e} -> {y:e}");
+                assert_eq!(x.is_sign_negative(), y.is_sign_negative());
+                // Both are f32, so the difference is exact in f64.
+                let r = (x as f64 - y as f64).abs();
+                let bound = q.max_abs_residual(x);
+                if r > bound {
+                    failures.push(format!(
+                        "{mode} n={n}: x={x:e} ({:#010x}) residual {r:e} > bound {bound:e}",
+                        x.to_bits()
+                    ));
+                }
+                let iv = q.interval(y).expect("a quantised value is stored");
+                assert!(iv.contains(x), "{mode} n={n}: {x:e} not in {iv:?} of {y:e}");
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -66,7 +66,9 @@ inline CorrectionSummary correct(float* data, std::size_t n, unsigned mantissa_b
 }
 
 /// Correct a whole jagged branch: `values` holds all events concatenated, `counts[e]` the
-/// number of values of event e. Checked as a whole first: nothing is written on error.
+/// number of values of event e. Dither is indexed over the whole branch (no two events share
+/// draws) and prior-mean's density comes from the whole branch, so the result equals
+/// correct() on the concatenated values. Checked as a whole first: nothing is written on error.
 inline CorrectionSummary correct_events(std::vector<float>& values, const std::vector<std::uint64_t>& counts,
                                         unsigned mantissa_bits, Rounding mode, Method method = Method::Midpoint,
                                         std::uint64_t seed = 0) {

@@ -48,6 +48,35 @@ impl Method {
             Method::PriorMean => "prior-mean",
         }
     }
+
+    /// This method for one named stream of values (a branch): `Dither`'s seed is mixed with
+    /// a stable hash (FNV-1a) of `stream`, other methods are returned unchanged.
+    ///
+    /// Dither draws depend on `(seed, index)` only, so two branches corrected with the same
+    /// seed would put the values at the same index (the `pt` and `eta` of one object) at the
+    /// same relative position inside their intervals. One user seed per file, mixed per
+    /// branch, keeps them independent and every branch reproducible.
+    ///
+    /// ```
+    /// use refloat::triage::Method;
+    /// let m = Method::Dither { seed: 7 };
+    /// assert_eq!(m.for_stream("Jets.pt"), m.for_stream("Jets.pt"));
+    /// assert_ne!(m.for_stream("Jets.pt"), m.for_stream("Jets.eta"));
+    /// assert_eq!(Method::Midpoint.for_stream("Jets.pt"), Method::Midpoint);
+    /// ```
+    pub fn for_stream(self, stream: &str) -> Method {
+        match self {
+            Method::Dither { seed } => {
+                let hash = stream.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                    (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+                });
+                Method::Dither {
+                    seed: seed ^ hash.rotate_left(17),
+                }
+            }
+            other => other,
+        }
+    }
 }
 
 impl std::fmt::Display for Method {

@@ -79,6 +79,24 @@ const MODES: [(RoundingMode, u32); 3] = [
     (RoundingMode::NearestEven, 2),
 ];
 
+/// The method the ROOT macro applies to tree entry `entry`: its dither seed is mixed with
+/// SplitMix64 of the entry number (`refloat_macro::entry_seed`, written out here again as the
+/// specification), so that the objects at the same index of different events get independent
+/// draws.
+fn at_entry(method: Method, entry: u64) -> Method {
+    match method {
+        Method::Dither { seed } => {
+            let mut z = entry.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            Method::Dither {
+                seed: seed ^ z ^ (z >> 31),
+            }
+        }
+        other => other,
+    }
+}
+
 /// Write the expected results of every flat branch of both files (one setting per branch,
 /// cycling through bits × modes × methods) and the cases file the C/C++ tests read.
 fn write_cases(dir: &Path) -> PathBuf {
@@ -120,14 +138,20 @@ fn write_cases(dir: &Path) -> PathBuf {
             let mut corrected = stored.clone();
             let report = correct_in_place_f32(&mut corrected, &q, method).unwrap();
             save("corrected", &corrected);
+            // one C call per event with the same seed (the C API's semantics) ...
             let mut per_event = stored.clone();
+            // ... and the ROOT macro's: one call per entry, dither seeded per entry
+            let mut per_entry = stored.clone();
             let mut start = 0usize;
-            for &c in &counts {
-                correct_in_place_f32(&mut per_event[start..start + c as usize], &q, method)
+            for (entry, &c) in counts.iter().enumerate() {
+                let range = start..start + c as usize;
+                correct_in_place_f32(&mut per_event[range.clone()], &q, method).unwrap();
+                correct_in_place_f32(&mut per_entry[range], &q, at_entry(method, entry as u64))
                     .unwrap();
                 start += c as usize;
             }
             save("corrected_events", &per_event);
+            save("corrected_entries", &per_entry);
             let inferred = infer_mantissa_bits_f32(&stored).map_or(-1, |b| b as i64);
 
             lines.push_str(&format!(
@@ -879,7 +903,7 @@ fn macro_runs_in_cling_on_real_branches() {
             assert_eq!(written.entries.len(), input.entries.len(), "{what}");
             for (e, (got, stored)) in written.entries.iter().zip(&input.entries).enumerate() {
                 let mut expect = stored.clone();
-                correct_in_place_f32(&mut expect, &q, *method).unwrap();
+                correct_in_place_f32(&mut expect, &q, at_entry(*method, e as u64)).unwrap();
                 let bits_of = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
                 assert_eq!(bits_of(got), bits_of(&expect), "{what}: entry {e}");
                 for (c, s) in got.iter().zip(stored) {

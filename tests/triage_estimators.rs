@@ -108,10 +108,13 @@ fn dither_positions_are_uniform_inside_intervals() {
     for mode in [RoundingMode::Nearest, RoundingMode::Truncate] {
         let q = Quantiser32::new(10, mode).unwrap();
         let mut u = Vec::new();
-        for (b, (_, values)) in real().into_iter().enumerate() {
+        for (name, values) in real() {
             let stored: Vec<f32> = values.iter().map(|&x| q.quantise(x)).collect();
-            let seed = 1000 + b as u64;
-            let c = correct(q, Method::Dither { seed }, policy, &stored);
+            // one user seed, mixed per branch as `refloat correct` does: with the bare seed the
+            // variables of one object (same index) share their draws and the pooled positions
+            // fail this test (KS D ≈ 0.019, p ≈ 0)
+            let method = Method::Dither { seed: 1000 }.for_stream(&name);
+            let c = correct(q, method, policy, &stored);
             for (s, x) in stored.iter().zip(&c) {
                 if !s.is_finite() || policy.is_exact(*s, &q) {
                     continue;

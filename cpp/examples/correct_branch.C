@@ -26,6 +26,7 @@
 #include "TTreeReaderValue.h"
 
 #include <exception>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -108,18 +109,19 @@ inline int correct_branch_run(const char* path, const char* branch, int bits, co
         }
         refloat_macro::Summary summary;
         TTreeReader reader(tree);
+        std::uint64_t entry = 0;
         if (jagged) {
             TTreeReaderValue<std::vector<float>> values(reader, branch);
             while (reader.Next()) {
                 event = *values;  // as the aux store hands it; corrected in place below
-                refloat_macro::correct_event(event, settings, &summary);
+                refloat_macro::correct_event(event, settings, entry++, &summary);
                 if (out_tree) out_tree->Fill();
             }
         } else {
             TTreeReaderValue<float> value(reader, branch);
             while (reader.Next()) {
                 event.assign(1, *value);
-                refloat_macro::correct_event(event, settings, &summary);
+                refloat_macro::correct_event(event, settings, entry++, &summary);
                 scalar = event[0];
                 if (out_tree) out_tree->Fill();
             }

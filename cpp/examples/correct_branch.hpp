@@ -65,13 +65,30 @@ struct Summary {
     std::size_t changed = 0;  ///< values whose bits the correction changed
 };
 
+/// The dither seed of tree entry `entry`. refloat::correct draws value `i` of a call from
+/// `(seed, i)` only, and `i` restarts at 0 in every event: with one seed for all events the
+/// first object of every event would sit at the same place inside its interval. So each
+/// entry gets the user's seed mixed with SplitMix64 of its number (reproducible per entry).
+inline std::uint64_t entry_seed(std::uint64_t seed, std::uint64_t entry) {
+    std::uint64_t z = entry + 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return seed ^ z ^ (z >> 31);
+}
+
 /// Correct one event's values in place (what an xAOD aux branch or TTreeReaderValue hands);
-/// every corrected value re-quantises to its stored value. Throws refloat::Error (and leaves
+/// `entry` is the event's tree entry (it seeds Method::Dither through entry_seed). Every
+/// corrected value re-quantises to its stored value. Throws refloat::Error (and leaves
 /// `values` untouched) if a value cannot have been stored with `s`.
-inline refloat::CorrectionReport correct_event(std::vector<float>& values, const Settings& s, Summary* summary = nullptr) {
+///
+/// Method::PriorMean estimates its density from the values of this one call (one event):
+/// with a handful of objects that is close to the midpoint. `refloat correct` estimates it
+/// from the whole branch.
+inline refloat::CorrectionReport correct_event(std::vector<float>& values, const Settings& s, std::uint64_t entry,
+                                               Summary* summary = nullptr) {
     std::vector<float> before;
     if (summary) before = values;
-    refloat::CorrectionReport r = refloat::correct(values, s.mantissa_bits, s.mode, s.method, s.seed);
+    refloat::CorrectionReport r = refloat::correct(values, s.mantissa_bits, s.mode, s.method, entry_seed(s.seed, entry));
     if (summary) {
         summary->events += 1;
         summary->values += values.size();

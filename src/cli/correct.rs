@@ -72,7 +72,8 @@ pub struct Args {
     /// branches corrected; written atomically.
     pub output: PathBuf,
     /// midpoint | dither | dither:SEED | prior-mean | model:PATH (model needs the torch
-    /// feature; it corrects the model's own variables).
+    /// feature; it corrects the model's own variables). Dither mixes SEED with each branch's
+    /// name, so the variables of one object get independent draws.
     #[arg(long, value_name = "METHOD")]
     pub method: String,
     /// Kept mantissa bits the file was compressed with, 0..=23. Default: inferred per branch
@@ -240,7 +241,12 @@ fn plan_core(
     let (quantiser, action) = match bits {
         Some(n) => {
             let q = Quantiser32::new(n, opts.mode)?;
-            let c = Corrector::new(q, method, ExactPolicy::default(), &sample.values);
+            let c = Corrector::new(
+                q,
+                method.for_stream(&info.name),
+                ExactPolicy::default(),
+                &sample.values,
+            );
             (Some(q), Action::Correct(c))
         }
         None => (None, Action::Copy),

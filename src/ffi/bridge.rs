@@ -83,9 +83,11 @@ mod ffi {
             seed: u64,
         ) -> Result<CorrectionSummary>;
 
-        /// Correct a whole jagged branch in place, event by event: `values` holds all events
-        /// concatenated and `counts[e]` the number of values of event `e`. The Dither index
-        /// restarts at 0 in each event; PriorMean's density is estimated per event.
+        /// Correct a whole jagged branch in place: `values` holds all events concatenated
+        /// and `counts[e]` the number of values of event `e` (their sum must be
+        /// `values.len()`). Dither draws value `i` from `(seed, i)` with `i` indexed over the
+        /// whole branch (no two events share draws) and PriorMean's density comes from the
+        /// whole branch: the result equals [`correct`] on the concatenated values.
         fn correct_events(
             values: &mut [f32],
             counts: &[u64],
@@ -235,18 +237,8 @@ fn correct_events(
                 right: values.len(),
             });
         }
-        // Check every event before touching any, so that `values` is untouched on error.
-        if let Some(i) = values.iter().position(|&x| !q.is_stored(x)) {
-            return Err(q.interval_at(values[i], i).unwrap_err());
-        }
-        let mut report = CorrectionReport::default();
-        let mut start = 0usize;
-        for &c in counts {
-            let event = &mut values[start..start + c as usize];
-            report = report + correct_in_place_f32(event, &q, method)?;
-            start += c as usize;
-        }
-        Ok(report.into())
+        // the whole branch at once (it checks every value before writing any)
+        Ok(correct_in_place_f32(values, &q, method)?.into())
     })
 }
 

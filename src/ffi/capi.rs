@@ -233,7 +233,9 @@ pub extern "C" fn refloat_residual_f32(
 /// Correct stored values in place: replace each by an estimate of its original inside its
 /// interval (see `refloat_method`), so that **re-quantising the result gives back the stored
 /// value, bit for bit**. Exact-looking values (0, ±1, sentinels) and NaN/±Inf are left
-/// alone. `seed` is used only by `REFLOAT_DITHER` (value `i` depends only on `seed` and `i`).
+/// alone. `seed` is used only by `REFLOAT_DITHER` (value `i` depends only on `seed` and `i`:
+/// give each branch its own seed, e.g. a hash of its name, or the values at the same index of
+/// two branches sit at the same relative position inside their intervals).
 ///
 /// `mantissa_bits` and `mode` must be those the data was stored with (see
 /// `refloat_infer_mantissa_bits_f32`, and infer from a whole branch, not one event). Returns

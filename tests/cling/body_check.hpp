@@ -56,7 +56,7 @@ inline int check_cases(const char* cases_file) {
         const std::vector<float> original = load<float>(values_path, "<f4");
         const std::vector<std::int64_t> counts = load<std::int64_t>(counts_path, "<i8");
         const std::vector<float> expect_stored = load<float>(prefix + ".quantised.npy", "<f4");
-        const std::vector<float> expect = load<float>(prefix + ".corrected_events.npy", "<f4");
+        const std::vector<float> expect = load<float>(prefix + ".corrected_entries.npy", "<f4");
         if (original.empty() || expect.size() != original.size()) {
             std::printf("%s: cannot load the case\n", values_path.c_str());
             ++failures;
@@ -95,8 +95,9 @@ inline int check_cases(const char* cases_file) {
         settings.mantissa_bits = bits;
         refloat_macro::Summary summary;
         std::vector<float> corrected;
+        std::uint64_t entry = 0;
         for (auto& ev : events) {
-            refloat_macro::correct_event(ev, settings, &summary);
+            refloat_macro::correct_event(ev, settings, entry++, &summary);
             corrected.insert(corrected.end(), ev.begin(), ev.end());
         }
         if (!same_bits(corrected, expect)) {

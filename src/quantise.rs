@@ -112,9 +112,11 @@ macro_rules! quantiser {
             /// Bit pattern of the sign.
             pub const SIGN: $bits = 1 << (<$bits>::BITS - 1);
             /// Bit pattern of +Inf (also the magnitude mask's first non-finite pattern).
-            pub const INF: $bits = <$float>::INFINITY.to_bits();
+            /// (All exponent bits set, mantissa zero; written as bit arithmetic because
+            /// `to_bits` is `const` only from Rust 1.83 and `rust-version` is 1.80.)
+            pub const INF: $bits = (!0 >> 1) & !((1 << $explicit) - 1);
             /// Largest finite magnitude pattern.
-            pub const MAX_FINITE: $bits = <$float>::MAX.to_bits();
+            pub const MAX_FINITE: $bits = Self::INF - 1;
 
             /// A quantiser keeping `mantissa_bits` explicit mantissa bits.
             ///
@@ -398,6 +400,10 @@ mod tests {
     fn constants() {
         assert_eq!(Quantiser32::SIGN, 0x8000_0000);
         assert_eq!(Quantiser64::SIGN, 0x8000_0000_0000_0000);
+        assert_eq!(Quantiser32::INF, f32::INFINITY.to_bits());
+        assert_eq!(Quantiser64::INF, f64::INFINITY.to_bits());
+        assert_eq!(Quantiser32::MAX_FINITE, f32::MAX.to_bits());
+        assert_eq!(Quantiser64::MAX_FINITE, f64::MAX.to_bits());
         let q = Quantiser32::new(10, RoundingMode::Nearest).unwrap();
         assert_eq!(q.rounding(), 1 << 12);
         assert_eq!(q.mask(), !0x1FFF);

@@ -492,7 +492,7 @@ impl DensityPrior {
         let left = c[i.saturating_sub(self.k)];
         let right = c[(i + self.k).min(c.len() - 1)];
         let h = (0.5 * (right - left)).max(8.0 * w);
-        if !(h > 0.0) || !h.is_finite() {
+        if h.is_nan() || h <= 0.0 || h.is_infinite() {
             return 0.0;
         }
         let (from, to) = (

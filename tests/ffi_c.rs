@@ -690,7 +690,16 @@ fn macro_runs_in_cling_on_real_branches() {
             out
         ])
     };
-    let settings: [(i32, &str, RoundingMode, &str, fn(u64) -> Method, u64); 3] = [
+    // (bits, rounding, its mode, method, its Method from the seed, seed)
+    type Setting = (
+        i32,
+        &'static str,
+        RoundingMode,
+        &'static str,
+        fn(u64) -> Method,
+        u64,
+    );
+    let settings: [Setting; 3] = [
         // the macro's default: bits inferred from the whole branch, nearest, midpoint
         (
             -1,

@@ -195,7 +195,9 @@ pub fn measure(
     let sizes = [values / 10, values];
     let p = |name: String| -> PathBuf { dir.join(name) };
     let s = |p: &Path| p.to_string_lossy().into_owned();
-    let steps: [(&str, fn(&str, &str, u32) -> Vec<String>); 3] = [
+    // (label, arguments of the command from (input, output, kept bits))
+    type Arguments = fn(&str, &str, u32) -> Vec<String>;
+    let steps: [(&str, Arguments); 3] = [
         ("inspect (baseline: reads each branch whole)", |i, _, _| {
             vec!["inspect".into(), i.into()]
         }),

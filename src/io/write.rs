@@ -116,27 +116,8 @@ impl TreeWriter {
                 path.display()
             )));
         }
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "out".into());
-        let prefix = format!(".{file_name}.");
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(&prefix).suffix(".tmp");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            builder.permissions(std::fs::Permissions::from_mode(0o644));
-        }
-        let tmp = builder.tempfile_in(&dir).map_err(|source| Error::Io {
-            path: dir.clone(),
-            source,
-        })?;
-        let tmp_path = tmp.path().to_path_buf();
+        let pending = PendingOutput::beside(&path)?;
+        let tmp_path = pending.path().to_path_buf();
         let entries = self.branches[0].entries();
         let n_branches = self.branches.len();
         let tree_name = self.tree.clone();
@@ -172,10 +153,7 @@ impl TreeWriter {
             Ok(Err(m)) => return Err(root(m)),
             Err(p) => return Err(root(format!("writing tree '{tree_name}': {p}"))),
         }
-        tmp.persist(&path).map_err(|e| Error::Io {
-            path: path.clone(),
-            source: e.error,
-        })?;
+        pending.commit()?;
         let bytes = std::fs::metadata(&path)
             .map_err(|source| Error::Io {
                 path: path.clone(),

@@ -33,7 +33,10 @@
 //! (0.02-decade bins, 3σ) is 0.30 on the held-out file (14 peaks) but 0.34 on the
 //! development file (10 peaks): with so few residuals per bin, peaks go missing and spurious
 //! ones appear, which is why [`step_periodogram`] is the headline estimate of
-//! [`analyse_steps`].
+//! [`analyse_steps`]. Over every float branch of the ROOT files (`cargo run --release
+//! --example core_table`: 53 261 and 131 967 values) [`StepAnalysis::spacing`] gives 0.300 on
+//! both files for round-to-nearest, 0.301 (held-out) and 0.280 (development, the side lobe)
+//! for truncation.
 
 use crate::error::{Error, Result};
 use crate::quantise::Quantiser32;

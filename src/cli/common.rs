@@ -269,12 +269,13 @@ pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
 
 /// Environment variable naming a step that fails on purpose after its real work (`verify`
 /// in `correct`, `sizes` in `compress`), so that tests can check that such a failure leaves
-/// no output on real data, where the real checks pass. Not for users.
+/// no output on real data, where the real checks pass. Not for users: only debug builds (the
+/// ones `cargo test` runs) read it.
 pub const FAULT_ENV: &str = "REFLOAT_FAULT_INJECT";
 
-/// Whether [`FAULT_ENV`] asks step `step` to fail.
+/// Whether [`FAULT_ENV`] asks step `step` to fail (always `false` in release builds).
 pub fn fault_injected(step: &str) -> bool {
-    std::env::var(FAULT_ENV).is_ok_and(|v| v == step)
+    cfg!(debug_assertions) && std::env::var(FAULT_ENV).is_ok_and(|v| v == step)
 }
 
 /// Parses a `--mode` value.

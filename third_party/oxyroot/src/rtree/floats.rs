@@ -143,7 +143,9 @@ pub(crate) fn basket_header(record: &[u8]) -> std::result::Result<BasketHeader, 
     let b = match parsed {
         Ok(Ok(b)) => b,
         Ok(Err(e)) => return Err(format!("not a TBasket record: {e:?}")),
-        Err(_) => return Err("damaged TBasket header (its fields point outside the record)".into()),
+        Err(_) => {
+            return Err("damaged TBasket header (its fields point outside the record)".into())
+        }
     };
     let key = b.key();
     let (n_bytes, key_len, obj_len) = (key.n_bytes(), key.key_len(), key.obj_len());

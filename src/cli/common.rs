@@ -233,24 +233,17 @@ pub fn finish<T: serde::Serialize>(
 /// A temporary file beside `path` (same directory, same extension, mode 0644), to be
 /// persisted onto `path` once complete.
 pub fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
     let suffix = path
         .extension()
         .map(|e| format!(".{}", e.to_string_lossy()))
         .unwrap_or_default();
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".refloat-").suffix(&suffix);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    builder
-        .tempfile_in(&dir)
-        .with_context(|| format!("{}: cannot create a file in this directory", dir.display()))
+    io::temp_file_beside(path, &suffix).map_err(|e| match e {
+        refloat::Error::Io { path: dir, source } => anyhow::Error::new(source).context(format!(
+            "{}: cannot create a file in this directory",
+            dir.display()
+        )),
+        e => e.into(),
+    })
 }
 
 /// Writes `value` as pretty JSON to `path`, atomically.

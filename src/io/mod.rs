@@ -46,4 +46,4 @@ pub use read::{
     open, BranchInfo, BranchKind, FloatChunk, FloatChunks, RootFile, Selection, Skipped, Tree,
 };
 pub use select::{parse_patterns, BranchPattern};
-pub use write::{PendingOutput, TreeWriter, Written};
+pub use write::{temp_file_beside, PendingOutput, TreeWriter, Written};

@@ -169,6 +169,44 @@ impl TreeWriter {
     }
 }
 
+/// A new, empty temporary file `.NAME.XXXXXX{suffix}` in the directory of `target` (mode
+/// 0644 on Unix, like a file the user writes), removed when dropped unless persisted: where
+/// an output is written before it is renamed onto `target` (same file system, so the rename
+/// is atomic). `suffix` lets writers that choose a format by extension (PNG) see theirs.
+///
+/// # Errors
+/// [`Error::Io`] naming the directory if it is missing or not writable.
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let t = refloat::io::temp_file_beside(&dir.path().join("fig.png"), ".png")?;
+/// let name = t.path().file_name().unwrap().to_string_lossy().into_owned();
+/// assert!(name.starts_with(".fig.png.") && name.ends_with(".png"));
+/// assert_eq!(t.path().parent(), Some(dir.path()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn temp_file_beside(target: &Path, suffix: &str) -> Result<tempfile::NamedTempFile> {
+    let dir = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let file_name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let prefix = format!(".{file_name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(suffix);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    builder
+        .tempfile_in(&dir)
+        .map_err(|source| Error::Io { path: dir, source })
+}
+
 /// An output file being written beside its target: a temporary file in the target's
 /// directory (mode 0644) that is renamed onto the target by [`Self::commit`] and removed
 /// when dropped uncommitted, on an error return or a panic alike. The target is never
@@ -211,29 +249,7 @@ impl PendingOutput {
     /// [`Error::Io`] if that directory is missing or not writable.
     pub fn beside(target: impl AsRef<Path>) -> Result<Self> {
         let target = target.as_ref().to_path_buf();
-        let dir = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let file_name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "out".into());
-        let prefix = format!(".{file_name}.");
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(&prefix).suffix(".tmp");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            builder.permissions(std::fs::Permissions::from_mode(0o644));
-        }
-        let temp = builder
-            .tempfile_in(&dir)
-            .map_err(|source| Error::Io {
-                path: dir.clone(),
-                source,
-            })?
-            .into_temp_path();
+        let temp = temp_file_beside(&target, ".tmp")?.into_temp_path();
         Ok(Self { target, temp })
     }
 

@@ -13,7 +13,7 @@ use std::sync::Once;
 
 use anyhow::{anyhow, Context, Result};
 use plotters::prelude::*;
-use refloat::bounds::{seed_bound_lines_log10, seed_bound_log10};
+use refloat::bounds::seed_bound_log10;
 use refloat::residual::{
     analyse_steps, residual_map, symlog, symlog_histogram, symlog_inverse, Histogram1D,
     StepAnalysis, StepOptions, UniformBins,
@@ -779,10 +779,7 @@ fn residual_map_figure(
                 }
                 [xa, xb]
                     .iter()
-                    .map(|&x| {
-                        let (lower, upper) = seed_bound_lines_log10(x, n);
-                        (x, if sign > 0.0 { upper } else { lower })
-                    })
+                    .map(|&x| (x, sign * seed_bound_log10(x, n)))
                     .collect()
             };
             let upper = clip(y0 + c, y1 + c, 1.0);

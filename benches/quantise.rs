@@ -6,7 +6,7 @@
 //! ratio table (time of each kernel / time of `memcpy`, best of 7 runs).
 
 use criterion::{black_box, criterion_group, Criterion, Throughput};
-use refloat::triage::{Corrector, ExactPolicy, Method};
+use refloat::correct::{Corrector, ExactPolicy, Method};
 use refloat::{Quantiser32, RoundingMode};
 use std::time::Instant;
 

@@ -10,7 +10,7 @@
 #      OUT_DIR/include/rust/cxx.h, OUT_DIR/include/refloat/src/ffi/bridge.rs.h  (cxx bridge)
 cmake_minimum_required(VERSION 3.19)
 
-set(args build --lib --manifest-path "${MANIFEST}" --target-dir "${TARGET_DIR}" --profile "${PROFILE}"
+set(args build -p refloat --lib --manifest-path "${MANIFEST}" --target-dir "${TARGET_DIR}" --profile "${PROFILE}"
     --message-format=json-render-diagnostics)
 if(FEATURES)
   list(APPEND args --features "${FEATURES}")

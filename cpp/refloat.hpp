@@ -104,6 +104,19 @@ inline CorrectionReport correct(float* data, std::size_t n, unsigned mantissa_bi
     return report;
 }
 
+/// `correct` for a piece of branch `branch` under refloat's one seeding rule: Method::Dither
+/// draws value i from (seed mixed with `branch`, first_index + i), `first_index` being the
+/// index of data[0] in the whole branch (entries flattened). Correcting event by event with
+/// each event's offset gives the bits of `refloat correct --method dither:SEED`.
+inline CorrectionReport correct_branch(float* data, std::size_t n, unsigned mantissa_bits, Rounding mode,
+                                       Method method, std::uint64_t seed, const std::string& branch,
+                                       std::uint64_t first_index) {
+    CorrectionReport report{};
+    detail::check(refloat_correct_branch_f32(data, n, mantissa_bits, detail::c(mode), detail::c(method), seed,
+                                             branch.c_str(), first_index, &report));
+    return report;
+}
+
 /// The kept mantissa bits of compressed data (pass a whole branch, not one event).
 inline unsigned infer_mantissa_bits(const float* data, std::size_t n) {
     std::uint32_t bits = 0;
@@ -140,6 +153,10 @@ inline CorrectionReport correct(std::vector<float>& v, unsigned mantissa_bits, R
                                 Method method = Method::Midpoint, std::uint64_t seed = 0) {
     return correct(v.data(), v.size(), mantissa_bits, mode, method, seed);
 }
+inline CorrectionReport correct_branch(std::vector<float>& v, unsigned mantissa_bits, Rounding mode, Method method,
+                                       std::uint64_t seed, const std::string& branch, std::uint64_t first_index) {
+    return correct_branch(v.data(), v.size(), mantissa_bits, mode, method, seed, branch, first_index);
+}
 inline unsigned infer_mantissa_bits(const std::vector<float>& v) { return infer_mantissa_bits(v.data(), v.size()); }
 inline Intervals intervals(const std::vector<float>& stored, unsigned mantissa_bits, Rounding mode) {
     Intervals out{std::vector<float>(stored.size()), std::vector<float>(stored.size())};
@@ -156,6 +173,33 @@ inline void verify(const std::vector<float>& corrected, const std::vector<float>
                    Rounding mode) {
     detail::check_same_size(corrected.size(), stored.size(), "corrected vs stored");
     verify(corrected.data(), stored.data(), stored.size(), mantissa_bits, mode);
+}
+
+// ---- files -----------------------------------------------------------------------------
+
+/// Options of compress_file / correct_file (the C struct; start from default_file_options()).
+using FileOptions = refloat_file_options;
+/// What a file pipeline did.
+using FileReport = refloat_file_report;
+
+/// Tree "CollectionTree", every float branch, bits inferred (-1), nearest, midpoint, seed 0,
+/// the input's compression, verify on.
+inline FileOptions default_file_options() { return refloat_file_options_default(); }
+
+/// A drop-in copy of `input` with its float branches rounded to `options.mantissa_bits`
+/// (required); no output on error.
+inline FileReport compress_file(const std::string& input, const std::string& output, const FileOptions& options) {
+    FileReport report{};
+    detail::check(refloat_compress_file(input.c_str(), output.c_str(), &options, &report));
+    return report;
+}
+
+/// A verified drop-in copy of the compressed `input` with its float branches corrected; no
+/// output on error.
+inline FileReport correct_file(const std::string& input, const std::string& output, const FileOptions& options) {
+    FileReport report{};
+    detail::check(refloat_correct_file(input.c_str(), output.c_str(), &options, &report));
+    return report;
 }
 
 // ---- std::span (C++20) -----------------------------------------------------------------

@@ -65,18 +65,49 @@ inline CorrectionSummary correct(float* data, std::size_t n, unsigned mantissa_b
     });
 }
 
-/// Correct a whole jagged branch: `values` holds all events concatenated, `counts[e]` the
-/// number of values of event e. Dither is indexed over the whole branch (no two events share
-/// draws) and prior-mean's density comes from the whole branch, so the result equals
-/// correct() on the concatenated values. Checked as a whole first: nothing is written on error.
+/// Correct a piece of branch `branch` in place under refloat's one seeding rule (dither draws
+/// value i from the seed mixed with `branch` and first_index + i, the index in the whole
+/// branch): the bits of `refloat correct` and of refloat::correct_branch.
+inline CorrectionSummary correct_branch(std::vector<float>& v, unsigned mantissa_bits, Rounding mode, Method method,
+                                        std::uint64_t seed, const std::string& branch, std::uint64_t first_index) {
+    return detail::call([&] {
+        return bridge::correct_branch(rust::Slice<float>(v.data(), v.size()), mantissa_bits, detail::b(mode),
+                                      detail::b(method), seed, rust::Str(branch.data(), branch.size()), first_index);
+    });
+}
+
+/// Correct a whole jagged branch `branch`: `values` holds all events concatenated, `counts[e]`
+/// the number of values of event e. Dither follows the one seeding rule over the whole branch
+/// and prior-mean's density comes from the whole branch, so the result equals
+/// correct_branch() on the concatenated values from index 0 (and `refloat correct`'s bits).
+/// Checked as a whole first: nothing is written on error.
 inline CorrectionSummary correct_events(std::vector<float>& values, const std::vector<std::uint64_t>& counts,
                                         unsigned mantissa_bits, Rounding mode, Method method = Method::Midpoint,
-                                        std::uint64_t seed = 0) {
+                                        std::uint64_t seed = 0, const std::string& branch = "") {
     return detail::call([&] {
         return bridge::correct_events(rust::Slice<float>(values.data(), values.size()),
                                       rust::Slice<const std::uint64_t>(counts.data(), counts.size()),
-                                      mantissa_bits, detail::b(mode), detail::b(method), seed);
+                                      mantissa_bits, detail::b(mode), detail::b(method), seed,
+                                      rust::Str(branch.data(), branch.size()));
     });
+}
+
+/// Options and report of the file pipelines, as the bridge defines them.
+using FileOptions = bridge::FileOptions;
+using FileReport = bridge::FileReport;
+
+/// Tree "CollectionTree", every float branch, bits inferred (-1), nearest, midpoint, seed 0,
+/// the input's compression, verify on.
+inline FileOptions default_file_options() { return bridge::default_file_options(); }
+
+/// A drop-in copy of `input` with its float branches rounded (see refloat::compress_file).
+inline FileReport compress_file(const std::string& input, const std::string& output, const FileOptions& options) {
+    return detail::call([&] { return bridge::compress_file(input, output, options); });
+}
+
+/// A verified, corrected drop-in copy of `input` (see refloat::correct_file).
+inline FileReport correct_file(const std::string& input, const std::string& output, const FileOptions& options) {
+    return detail::call([&] { return bridge::correct_file(input, output, options); });
 }
 
 /// The kept mantissa bits of compressed data (pass a whole branch).

@@ -96,6 +96,70 @@ typedef struct {
     size_t non_finite;
 } refloat_correction_report;
 
+// Progress of a file pipeline: `done` of `total` branches of `stage` ("scanning", "rounding",
+// "correcting", "verifying") are finished and `branch` is being worked on ("" at the start
+// and the end of a stage). Called on the calling thread; the strings are valid during the
+// call only. `user` is `refloat_file_options.progress_user`.
+typedef void (*refloat_progress_fn)(const char *stage,
+                                    size_t done,
+                                    size_t total,
+                                    const char *branch,
+                                    void *user);
+
+// Options of `refloat_compress_file` and `refloat_correct_file`. Start from
+// `refloat_file_options_default()` and set what differs.
+typedef struct {
+    // Tree name; NULL or "": "CollectionTree".
+    const char *tree;
+    // Comma-separated branch names or globs ("AnalysisJetsAuxDyn.*"); NULL or "": every
+    // float and std::vector<float> branch of the tree.
+    const char *branches;
+    // Kept explicit mantissa bits, 0..=23. Compress: required. Correct: -1 infers them per
+    // branch from its values.
+    int32_t mantissa_bits;
+    // The rounding the file is (to be) stored with.
+    refloat_rounding mode;
+    // Correct only: the estimator.
+    refloat_method method;
+    // Correct only: the user's dither seed (mixed with each branch's name, see
+    // `refloat_correct_branch_f32`).
+    uint64_t seed;
+    // Output compression ("zstd:5", "zlib:1", "lzma:9", "lz4:4", "none"); NULL or "": the
+    // input's.
+    const char *compression;
+    // Correct only: non-zero re-reads the written file and checks the invariant before the
+    // output is committed (default 1).
+    int verify;
+    // Progress callback, or NULL.
+    refloat_progress_fn progress;
+    // Passed to `progress` as is.
+    void *progress_user;
+} refloat_file_options;
+
+// What `refloat_compress_file` or `refloat_correct_file` did (correct-only fields are 0
+// after a compression).
+typedef struct {
+    // Float branches processed.
+    uint64_t branches;
+    // Values in them.
+    uint64_t values;
+    // Values whose bits changed.
+    uint64_t changed;
+    // Values given a new estimate.
+    uint64_t corrected;
+    // Values left alone as exact (0, ±1, sentinels).
+    uint64_t left_exact;
+    // NaN and ±Inf, left alone.
+    uint64_t non_finite;
+    // Branches whose kept bits could not be inferred (copied unchanged).
+    uint64_t not_inferable;
+    // Values re-read from the output and checked to re-quantise to the stored ones.
+    uint64_t verified_values;
+    // Input and output file sizes in bytes.
+    uint64_t input_bytes;
+    uint64_t output_bytes;
+} refloat_file_report;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -153,7 +217,9 @@ int refloat_interval_f64(const double *stored,
                          double *hi);
 
 // Write the residuals `residual[i] = original[i] − stored[i]`, computed in `double` and
-// rounded once to `float`. `residual` must not overlap the inputs.
+// rounded once to `float`. `residual` must not overlap the inputs. Returns
+// `REFLOAT_INVALID_INPUT` naming the first NaN or ±Inf (a residual needs finite values);
+// `residual` is written only on success.
 //
 // # Safety
 // `original`, `stored` and `residual` must each point to `len` `float`s (`residual` writable), or be NULL with `len` 0.
@@ -200,6 +266,36 @@ int refloat_correct_report_f32(float *data,
                                uint64_t seed,
                                refloat_correction_report *report);
 
+// `refloat_correct_report_f32` for a piece of a named branch, under refloat's one seeding
+// rule: with `REFLOAT_DITHER`, value `i` of `data` draws its random number from
+// `(seed mixed with branch, first_index + i)`, where `first_index` is the index of `data[0]`
+// among all values of the branch across the file (entries flattened, from 0). Correcting a
+// branch event by event (passing each event's offset), in chunks or in one call gives the
+// same bits as `refloat correct --method dither:SEED` on the file. `branch` NULL or "" uses
+// the seed as given (`refloat_correct_f32`'s rule). `report` may be NULL.
+//
+// ```c
+// uint64_t first = 0;                       /* values of the branch before this event */
+// for (each event) {
+//     refloat_correct_branch_f32(v, n, 10, REFLOAT_NEAREST, REFLOAT_DITHER, 42,
+//                                "AnalysisJetsAuxDyn.pt", first, NULL);
+//     first += n;
+// }
+// ```
+//
+// # Safety
+// `data` must point to `len` writable `float`s (or be NULL with `len` 0); `branch` NULL or a
+// NUL-terminated string; `report` NULL or a writable `refloat_correction_report`.
+int refloat_correct_branch_f32(float *data,
+                               size_t len,
+                               uint32_t mantissa_bits,
+                               refloat_rounding mode,
+                               refloat_method method,
+                               uint64_t seed,
+                               const char *branch,
+                               uint64_t first_index,
+                               refloat_correction_report *report);
+
 // Check the invariant: every `corrected[i]` re-quantises to `stored[i]`, bit for bit.
 // Returns `REFLOAT_INVALID_INPUT` naming the first index that breaks it.
 //
@@ -236,6 +332,47 @@ const char *refloat_status_str(int status);
 
 // The library version, e.g. "0.1.0" (static, never to be freed).
 const char *refloat_version(void);
+
+// The default file options: tree "CollectionTree", every float branch, bits inferred (-1),
+// `REFLOAT_NEAREST`, `REFLOAT_MIDPOINT`, seed 0, the input's compression, verify on, no
+// progress callback.
+refloat_file_options refloat_file_options_default(void);
+
+// Compress a ROOT file like the producer did: write `output`, a drop-in copy of `input`
+// whose selected float branches are rounded to `options->mantissa_bits` kept bits with
+// `options->mode` (every other branch and object copied as stored). The output appears only
+// when complete: on any error there is none, and an existing file there is untouched.
+// `report` may be NULL; it is written on success only.
+//
+// ```c
+// refloat_file_options o = refloat_file_options_default();
+// o.mantissa_bits = 10;
+// if (refloat_compress_file("in.root", "comp.root", &o, NULL) != REFLOAT_OK)
+//     fprintf(stderr, "%s\n", refloat_last_error());
+// ```
+//
+// # Safety
+// `input` and `output` must be NUL-terminated paths; `options` a valid
+// `refloat_file_options` (its strings NULL or NUL-terminated); `report` NULL or writable.
+int refloat_compress_file(const char *input,
+                          const char *output,
+                          const refloat_file_options *options,
+                          refloat_file_report *report);
+
+// Correct a compressed ROOT file: write `output`, a drop-in copy of `input` whose selected
+// float branches hold estimates of the originals (`options->method`), each inside its
+// interval; with `options->verify` (default) every written value is re-read and checked to
+// re-quantise to its stored value before the output is committed. Bits are inferred per
+// branch when `options->mantissa_bits` is -1 (branches where they cannot be are copied and
+// counted in `report->not_inferable`). Dither follows the one seeding rule, so the bits equal
+// `refloat correct --method dither:SEED`'s. `report` may be NULL.
+//
+// # Safety
+// As `refloat_compress_file`.
+int refloat_correct_file(const char *input,
+                         const char *output,
+                         const refloat_file_options *options,
+                         refloat_file_report *report);
 
 #if defined(REFLOAT_TORCH)
 // Load the model file `path` (a TorchScript `.pt` written by `refloat train`) and check it

@@ -1,29 +1,24 @@
 //! # refloat
 //!
-//! Undo as much as physics allows of the lossy float compression ATLAS applies to PHYSLITE
-//! ROOT files (mantissa rounding to `n` kept bits, `CxxUtils::FloatCompressor`).
+//! Undo as much as physics allows of the lossy float compression of analysis files: ATLAS
+//! PHYSLITE (mantissa rounding to `n` kept bits, `CxxUtils::FloatCompressor`) and its
+//! cousins.
 //!
-//! Flow: [`io`] (ROOT files) → numeric core ([`quantise`], [`bounds`], [`residual`],
-//! [`metrics`], [`triage`]) → front doors (`ffi` for C/C++, the `refloat` binary for people).
-//! The core is pure functions over slices and never does I/O.
+//! This crate is the library C, C++ and Rust users link: it re-exports the core
+//! ([`refloat_core`]: [`quantise`], [`bounds`], [`residual`], [`histogram`], [`metrics`],
+//! [`correct`], [`io`], [`pipeline`], [`evaluate`]) and adds the front doors in [`ffi`]: the
+//! C API (`librefloat.{a,so}`, `include/refloat.h`) and the cxx bridge. With feature `torch`
+//! it also re-exports the learned models as [`model`].
 //!
 //! The invariant behind every correction: **a corrected value re-quantises to the value that
 //! was stored**, bit for bit (see [`bounds`]).
 
-pub mod bounds;
-pub mod error;
-pub mod ffi;
-pub mod io;
-pub mod metrics;
-#[cfg(feature = "torch")]
-pub mod model;
-pub mod quantise;
-pub mod residual;
-pub mod triage;
+pub use refloat_core::*;
 
-pub use bounds::Interval;
-pub use error::{Error, Result};
-pub use quantise::{Quantiser32, Quantiser64, RoundingMode};
+pub mod ffi;
+
+#[cfg(feature = "torch")]
+pub use refloat_model as model;
 
 /// The README's Rust example, compiled and run by `cargo test --doc` so that it cannot rot.
 #[cfg(doctest)]

@@ -2,7 +2,7 @@
 
 mod common;
 
-use refloat::triage::{seed_rule_f32, verify_requantises_f32, Corrector, ExactPolicy, Method};
+use refloat::correct::{seed_rule_f32, verify_requantises_f32, Corrector, ExactPolicy, Method};
 use refloat::{Quantiser32, RoundingMode};
 
 const BITS: [u32; 3] = [7, 10, 15];
@@ -119,7 +119,7 @@ fn exact_values_are_never_moved() {
         let mut stored = values.clone();
         q.quantise_slice(&mut stored);
         let mut corrected = stored.clone();
-        refloat::triage::correct_in_place_f32(&mut corrected, &q, Method::Midpoint).unwrap();
+        refloat::correct::correct_in_place_f32(&mut corrected, &q, Method::Midpoint).unwrap();
         for ((o, s), c) in values.iter().zip(&stored).zip(&corrected) {
             if *o == 0.0 || o.abs() == 1.0 {
                 assert_eq!(
@@ -150,7 +150,7 @@ fn midpoint_on_truncated_data_quarters_the_mse_and_never_hurts() {
             continue;
         }
         let mut corrected = stored.clone();
-        refloat::triage::correct_in_place_f32(&mut corrected, &q, Method::Midpoint).unwrap();
+        refloat::correct::correct_in_place_f32(&mut corrected, &q, Method::Midpoint).unwrap();
         let ratio = mse(&values, &corrected) / before;
         let non_zero = values.iter().filter(|x| **x != 0.0).count();
         if non_zero >= 100 {

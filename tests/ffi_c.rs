@@ -16,8 +16,8 @@ use std::process::Command;
 
 use ndarray_npy::write_npy;
 use refloat::bounds::intervals_f32;
+use refloat::correct::{correct_at_f32, correct_in_place_f32, BranchPosition, Method};
 use refloat::quantise::{infer_mantissa_bits_f32, Quantiser32, RoundingMode};
-use refloat::triage::{correct_in_place_f32, Method};
 
 /// `target/<profile>`: the directory holding this test's `deps/` and the crate's libraries,
 /// after `cargo build --lib` (same profile and features as this test) has brought
@@ -79,24 +79,6 @@ const MODES: [(RoundingMode, u32); 3] = [
     (RoundingMode::NearestEven, 2),
 ];
 
-/// The method the ROOT macro applies to tree entry `entry`: its dither seed is mixed with
-/// SplitMix64 of the entry number (`refloat_macro::entry_seed`, written out here again as the
-/// specification), so that the objects at the same index of different events get independent
-/// draws.
-fn at_entry(method: Method, entry: u64) -> Method {
-    match method {
-        Method::Dither { seed } => {
-            let mut z = entry.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            Method::Dither {
-                seed: seed ^ z ^ (z >> 31),
-            }
-        }
-        other => other,
-    }
-}
-
 /// Write the expected results of every flat branch of both files (one setting per branch,
 /// cycling through bits × modes × methods) and the cases file the C/C++ tests read.
 fn write_cases(dir: &Path) -> PathBuf {
@@ -140,14 +122,18 @@ fn write_cases(dir: &Path) -> PathBuf {
             save("corrected", &corrected);
             // one C call per event with the same seed (the C API's semantics) ...
             let mut per_event = stored.clone();
-            // ... and the ROOT macro's: one call per entry, dither seeded per entry
+            // ... and the ROOT macro body's: one call per entry, dither under the one seeding
+            // rule (here with no branch name: the seed as given, indexed over the branch)
             let mut per_entry = stored.clone();
             let mut start = 0usize;
-            for (entry, &c) in counts.iter().enumerate() {
+            for &c in &counts {
                 let range = start..start + c as usize;
                 correct_in_place_f32(&mut per_event[range.clone()], &q, method).unwrap();
-                correct_in_place_f32(&mut per_entry[range], &q, at_entry(method, entry as u64))
-                    .unwrap();
+                let at = BranchPosition {
+                    branch: "",
+                    first_index: start as u64,
+                };
+                correct_at_f32(&mut per_entry[range], &q, method, at).unwrap();
                 start += c as usize;
             }
             save("corrected_events", &per_event);
@@ -210,10 +196,17 @@ const STD_LIBS: [&str; 7] = [
 fn build_lib_and_ask_native_libs(lib: &Path) -> Vec<String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_string());
     let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--lib", "--message-format=json", "--quiet"])
-        .arg("--target-dir")
-        .arg(lib.parent().unwrap())
-        .current_dir(repo());
+    cmd.args([
+        "build",
+        "-p",
+        "refloat",
+        "--lib",
+        "--message-format=json",
+        "--quiet",
+    ])
+    .arg("--target-dir")
+    .arg(lib.parent().unwrap())
+    .current_dir(repo());
     if !cfg!(debug_assertions) {
         cmd.arg("--release");
     }
@@ -910,9 +903,16 @@ fn macro_runs_in_cling_on_real_branches() {
             let written = &branches[0];
             assert_eq!((&written.name, &written.kind), (&input.name, &input.kind));
             assert_eq!(written.entries.len(), input.entries.len(), "{what}");
+            let mut first = 0u64;
             for (e, (got, stored)) in written.entries.iter().zip(&input.entries).enumerate() {
                 let mut expect = stored.clone();
-                correct_in_place_f32(&mut expect, &q, at_entry(*method, e as u64)).unwrap();
+                // the one seeding rule: the branch's name and the index in the whole branch
+                let at = BranchPosition {
+                    branch: &input.name,
+                    first_index: first,
+                };
+                correct_at_f32(&mut expect, &q, *method, at).unwrap();
+                first += stored.len() as u64;
                 let bits_of = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
                 assert_eq!(bits_of(got), bits_of(&expect), "{what}: entry {e}");
                 for (c, s) in got.iter().zip(stored) {
@@ -958,4 +958,210 @@ fn macro_runs_in_cling_on_real_branches() {
         corrections >= 24 && changed > values / 4,
         "{corrections} {values} {changed}"
     );
+}
+
+/// **The one seeding rule through every front door.** One branch of a real file, stored at
+/// 10 bits and corrected with dither seed 42, gives identical bits through the `refloat`
+/// command, the C API's file pipeline (`refloat_correct_file`), the C API event by event
+/// (`refloat_correct_branch_f32` with each event's offset), the cxx bridge (`correct_events`
+/// and its `correct_file`), the C++ header over the C API (`refloat::correct_branch`) and the
+/// ROOT macro's body (`refloat_macro::correct_event`, what `correct_branch.C` calls per entry;
+/// [`macro_runs_in_cling_on_real_branches`] runs the macro itself under the same rule). The
+/// reference is the library: `correct_at_f32` over the whole branch from index 0.
+#[test]
+fn dither_bits_equal_through_every_front_door() {
+    use refloat::ffi::{
+        refloat_correct_branch_f32, refloat_correct_file, refloat_file_options_default,
+        refloat_file_report,
+    };
+    use refloat::pipeline::{compress_file, CompressOptions, Select};
+    use std::ffi::CString;
+
+    let lib = lib_dir();
+    let dir = scratch("ffi_seeding");
+    let (jets, electrons) = ("AnalysisJetsAuxDyn.pt", "AnalysisElectronsAuxDyn.eta");
+    let (bits, seed) = (10u32, 42u64);
+    let q = Quantiser32::new(bits, RoundingMode::Nearest).unwrap();
+    let stored_file = dir.join("stored.root");
+    compress_file(
+        &common::root_file(common::HELD_OUT),
+        &stored_file,
+        &CompressOptions {
+            select: Select {
+                branches: vec![jets.into(), electrons.into()],
+                ..Select::default()
+            },
+            quantiser: q,
+            compression: None,
+            measure_sizes: false,
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    let read = |path: &Path, name: &str| {
+        let mut f = refloat::io::open(path).unwrap();
+        f.tree("CollectionTree").unwrap().read_float(name).unwrap()
+    };
+    let bits_of = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
+
+    // the `refloat` command (built here like the library, same profile)
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_string());
+    let mut build = Command::new(cargo);
+    build
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "refloat-cli",
+            "--bin",
+            "refloat",
+            "--target-dir",
+        ])
+        .arg(lib.parent().unwrap())
+        .current_dir(repo());
+    if !cfg!(debug_assertions) {
+        build.arg("--release");
+    }
+    run(&mut build, "cargo build -p refloat-cli");
+    let cli_out = dir.join("cli.root");
+    run(
+        Command::new(lib.join("refloat"))
+            .arg("correct")
+            .arg(&stored_file)
+            .arg(&cli_out)
+            .args(["--method", "dither:42", "--branches"])
+            .arg(format!("{jets},{electrons}")),
+        "refloat correct --method dither:42",
+    );
+
+    // the C API's file pipeline
+    let capi_out = dir.join("capi.root");
+    let (c_in, c_out) = (
+        CString::new(stored_file.to_str().unwrap()).unwrap(),
+        CString::new(capi_out.to_str().unwrap()).unwrap(),
+    );
+    let c_branches = CString::new(format!("{jets},{electrons}")).unwrap();
+    let mut o = refloat_file_options_default();
+    o.branches = c_branches.as_ptr();
+    o.method = 1; // REFLOAT_DITHER
+    o.seed = seed;
+    let mut report = refloat_file_report::default();
+    assert_eq!(
+        refloat_correct_file(c_in.as_ptr(), c_out.as_ptr(), &o, &mut report),
+        0
+    );
+    assert_eq!(report.verified_values, report.values);
+
+    for name in [jets, electrons] {
+        let stored = read(&stored_file, name);
+        let mut reference = stored.values.clone();
+        let at = BranchPosition {
+            branch: name,
+            first_index: 0,
+        };
+        correct_at_f32(&mut reference, &q, Method::Dither { seed }, at).unwrap();
+        assert_ne!(
+            bits_of(&reference),
+            bits_of(&stored.values),
+            "{name}: dither changed nothing"
+        );
+        let want = bits_of(&reference);
+        assert_eq!(
+            bits_of(&read(&cli_out, name).values),
+            want,
+            "{name}: refloat correct"
+        );
+        assert_eq!(
+            bits_of(&read(&capi_out, name).values),
+            want,
+            "{name}: refloat_correct_file"
+        );
+
+        // the C API event by event
+        let c_name = CString::new(name).unwrap();
+        let mut per_event = stored.values.clone();
+        let mut first = 0usize;
+        for n in stored.counts() {
+            let rc = refloat_correct_branch_f32(
+                per_event[first..].as_mut_ptr(),
+                n,
+                bits,
+                0,
+                1,
+                seed,
+                c_name.as_ptr(),
+                first as u64,
+                std::ptr::null_mut(),
+            );
+            assert_eq!(rc, 0, "{name}: refloat_correct_branch_f32");
+            first += n;
+        }
+        assert_eq!(
+            bits_of(&per_event),
+            want,
+            "{name}: refloat_correct_branch_f32 per event"
+        );
+
+        // the C++ doors: bridge, header over the C API, macro body
+        let raw = |file: &str, bytes: Vec<u8>| {
+            let p = dir.join(file);
+            std::fs::write(&p, bytes).unwrap();
+            p
+        };
+        let values = raw(
+            "values.f32",
+            stored.values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        );
+        let counts = raw(
+            "counts.u64",
+            stored
+                .counts()
+                .iter()
+                .flat_map(|&c| (c as u64).to_le_bytes())
+                .collect(),
+        );
+        let exe = dir.join("seeding_doors");
+        if !exe.exists() {
+            let mut cxx = Command::new(compiler("CXX", "c++"));
+            cxx.args(["-std=c++17", "-Wall", "-Wextra", "-Werror"]);
+            for i in ["include", "cpp", "cpp/examples"] {
+                cxx.arg("-I").arg(repo().join(i));
+            }
+            cxx.arg("-I")
+                .arg(lib.parent().unwrap().join("cxxbridge"))
+                .arg(repo().join("tests/cpp/seeding_doors.cpp"))
+                .arg(lib.join("librefloat.a"))
+                .args(native_libs())
+                .arg("-o")
+                .arg(&exe);
+            run(&mut cxx, "compiling tests/cpp/seeding_doors.cpp");
+        }
+        let out_dir = dir.join(name);
+        std::fs::create_dir_all(&out_dir).unwrap();
+        run(
+            Command::new(&exe)
+                .arg(&stored_file)
+                .arg(&out_dir)
+                .arg(name)
+                .arg(&values)
+                .arg(&counts)
+                .arg(bits.to_string())
+                .arg(seed.to_string()),
+            "seeding_doors",
+        );
+        for door in ["bridge_events", "hpp_events", "macro_events"] {
+            let bytes = std::fs::read(out_dir.join(format!("{door}.f32"))).unwrap();
+            let got: Vec<u32> = bytes
+                .chunks_exact(4)
+                .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+                .collect();
+            assert_eq!(got, want, "{name}: {door}");
+        }
+        let bridge_file = read(&out_dir.join("bridge_file.root"), name);
+        assert_eq!(
+            bits_of(&bridge_file.values),
+            want,
+            "{name}: bridge correct_file"
+        );
+    }
 }

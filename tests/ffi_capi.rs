@@ -9,9 +9,9 @@ use std::ffi::{c_int, CStr};
 use std::ptr;
 
 use refloat::bounds::intervals_f32;
+use refloat::correct::{correct_in_place_f32, Method};
 use refloat::ffi::*;
 use refloat::quantise::{infer_mantissa_bits_f32, Quantiser32, Quantiser64, RoundingMode};
-use refloat::triage::{correct_in_place_f32, Method};
 
 const OK: c_int = refloat_status::REFLOAT_OK as c_int;
 

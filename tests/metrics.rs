@@ -765,7 +765,7 @@ fn histogram_wasserstein_is_the_sample_distance_of_bin_centres() {
             continue;
         }
         let (ha, hb) = common_histograms(&a, &b, 256).unwrap();
-        let centres = |h: &refloat::residual::Histogram1D| -> Vec<f64> {
+        let centres = |h: &refloat::histogram::Histogram1D| -> Vec<f64> {
             h.counts
                 .iter()
                 .enumerate()

@@ -353,7 +353,7 @@ fn python_agrees(
         offsets,
         &model.meta().variables,
         model.quantiser(),
-        &refloat::triage::ExactPolicy::default(),
+        &refloat::correct::ExactPolicy::default(),
     )
     .unwrap();
     let fr = model.predict_fractions(&refs, offsets).unwrap();

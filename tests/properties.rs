@@ -1,7 +1,7 @@
 //! Property tests of the core invariants (proptest), for `f32` and `f64`.
 
 use proptest::prelude::*;
-use refloat::triage::{Corrector, ExactPolicy, Method};
+use refloat::correct::{Corrector, ExactPolicy, Method};
 use refloat::{Quantiser32, Quantiser64, RoundingMode};
 
 fn mode() -> impl Strategy<Value = RoundingMode> {

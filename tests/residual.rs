@@ -7,6 +7,7 @@ mod common;
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use refloat::bounds::seed_bound_log10;
+use refloat::histogram::{Histogram1D, UniformBins};
 use refloat::quantise::{Quantiser32, RoundingMode};
 use refloat::residual::*;
 use refloat::Error;

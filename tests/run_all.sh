@@ -9,7 +9,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
-step() { printf '\n=== %s (%s)\n' "$1" "$(date +%T)"; }
+# Each step prints its start and the previous step's duration; the total is printed last.
+T0=$(date +%s); T_STEP=$T0; STEP_NAME=""
+step() {
+    local now; now=$(date +%s)
+    [ -n "$STEP_NAME" ] && printf '=== %s: %d s\n' "$STEP_NAME" $((now - T_STEP))
+    STEP_NAME=$1; T_STEP=$now
+    printf '\n=== %s (%s)\n' "$1" "$(date +%T)"
+}
 
 step "python reference readers (numpy, scipy, uproot)"
 for s in tests/ci/uproot.sh tests/ci/compression.sh; do
@@ -18,8 +25,8 @@ done
 
 step "Rust: unit, integration and doc tests"
 # The C/C++ tests link the staticlib / cdylib, which `cargo test` alone does not build.
-cargo build --locked --lib
-cargo test --locked
+cargo build --locked -p refloat --lib
+cargo test --locked --no-fail-fast
 
 step "Rust: exhaustive checks over all 2^32 f32 patterns (release)"
 cargo test --locked --release --test exhaustive
@@ -36,3 +43,4 @@ if [ -z "${REFLOAT_SKIP_TORCH:-}" ] && [ -f tests/ci/torch.sh ]; then
     bash tests/ci/torch.sh
 fi
 step "all tests passed"
+printf '=== whole run: %d s\n' $(( $(date +%s) - T0 ))

@@ -67,6 +67,7 @@ inline int correct_branch_run(const char* path, const char* branch, int bits, co
         settings.mode = refloat_macro::parse_rounding(rounding);
         settings.method = refloat_macro::parse_method(method);
         settings.seed = seed;
+        settings.branch = branch;
 
         // Pass 1: the kept bits of the whole branch (not written in the file).
         if (bits < 0) {
@@ -109,19 +110,20 @@ inline int correct_branch_run(const char* path, const char* branch, int bits, co
         }
         refloat_macro::Summary summary;
         TTreeReader reader(tree);
-        std::uint64_t entry = 0;
+        std::uint64_t first = 0;  // index of the entry's first value in the whole branch
         if (jagged) {
             TTreeReaderValue<std::vector<float>> values(reader, branch);
             while (reader.Next()) {
                 event = *values;  // as the aux store hands it; corrected in place below
-                refloat_macro::correct_event(event, settings, entry++, &summary);
+                refloat_macro::correct_event(event, settings, first, &summary);
+                first += event.size();
                 if (out_tree) out_tree->Fill();
             }
         } else {
             TTreeReaderValue<float> value(reader, branch);
             while (reader.Next()) {
                 event.assign(1, *value);
-                refloat_macro::correct_event(event, settings, entry++, &summary);
+                refloat_macro::correct_event(event, settings, first++, &summary);
                 scalar = event[0];
                 if (out_tree) out_tree->Fill();
             }

@@ -25,6 +25,7 @@ struct Settings {
     refloat::Rounding mode = refloat::Rounding::Nearest;   ///< ATLAS FloatCompressor rounds to nearest
     refloat::Method method = refloat::Method::Midpoint;
     std::uint64_t seed = 0;                                ///< for Method::Dither only
+    std::string branch;                                    ///< full branch name (seeds Method::Dither)
 };
 
 /// Infers a branch's kept mantissa bits event by event: the bits of the whole branch are the
@@ -65,30 +66,22 @@ struct Summary {
     std::size_t changed = 0;  ///< values whose bits the correction changed
 };
 
-/// The dither seed of tree entry `entry`. refloat::correct draws value `i` of a call from
-/// `(seed, i)` only, and `i` restarts at 0 in every event: with one seed for all events the
-/// first object of every event would sit at the same place inside its interval. So each
-/// entry gets the user's seed mixed with SplitMix64 of its number (reproducible per entry).
-inline std::uint64_t entry_seed(std::uint64_t seed, std::uint64_t entry) {
-    std::uint64_t z = entry + 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return seed ^ z ^ (z >> 31);
-}
-
 /// Correct one event's values in place (what an xAOD aux branch or TTreeReaderValue hands);
-/// `entry` is the event's tree entry (it seeds Method::Dither through entry_seed). Every
+/// `first_index` is the index of the event's first value in the whole branch (the values of
+/// all earlier entries). Method::Dither follows refloat's one seeding rule (seed, branch
+/// name, index in the whole branch), so the macro gives the bits of `refloat correct`. Every
 /// corrected value re-quantises to its stored value. Throws refloat::Error (and leaves
 /// `values` untouched) if a value cannot have been stored with `s`.
 ///
 /// Method::PriorMean estimates its density from the values of this one call (one event):
 /// with a handful of objects that is close to the midpoint. `refloat correct` estimates it
 /// from the whole branch.
-inline refloat::CorrectionReport correct_event(std::vector<float>& values, const Settings& s, std::uint64_t entry,
+inline refloat::CorrectionReport correct_event(std::vector<float>& values, const Settings& s, std::uint64_t first_index,
                                                Summary* summary = nullptr) {
     std::vector<float> before;
     if (summary) before = values;
-    refloat::CorrectionReport r = refloat::correct(values, s.mantissa_bits, s.mode, s.method, entry_seed(s.seed, entry));
+    refloat::CorrectionReport r =
+        refloat::correct_branch(values, s.mantissa_bits, s.mode, s.method, s.seed, s.branch, first_index);
     if (summary) {
         summary->events += 1;
         summary->values += values.size();

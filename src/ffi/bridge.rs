@@ -4,16 +4,23 @@
 //!
 //! Errors become C++ exceptions (`rust::Error`, whose `what()` is the message); a panic is
 //! caught here and becomes such an exception too, so nothing unwinds into C++. Slices are
-//! corrected in place; nothing is copied.
+//! corrected in place; nothing is copied. A thin view over the same library functions as the
+//! C API (`capi.rs`, `files.rs`): enums are parsed by the C API's functions, dither follows
+//! the one seeding rule, residuals and file pipelines are the library's.
 
 use std::pin::Pin;
 
 use cxx::CxxVector;
 
+use std::path::Path;
+
+use super::capi::{method as capi_method, rounding_mode};
+use super::files::{no_progress, FileRequest, FileTotals};
 use super::{refloat_status, FfiError};
 use crate::bounds::intervals_f32;
-use crate::quantise::{infer_mantissa_bits_f32, Quantiser32, RoundingMode};
-use crate::triage::{correct_in_place_f32, CorrectionReport, Method};
+use crate::correct::{correct_at_f32, BranchPosition, CorrectionReport};
+use crate::quantise::{infer_mantissa_bits_f32, Quantiser32};
+use crate::residual::residuals_into_f32;
 
 #[cxx::bridge(namespace = "refloat::bridge")]
 mod ffi {
@@ -52,6 +59,40 @@ mod ffi {
         non_finite: usize,
     }
 
+    /// Options of [`compress_file`] and [`correct_file`] (the C `refloat_file_options`
+    /// without the callback).
+    #[derive(Debug, Clone)]
+    struct FileOptions {
+        /// Tree; "": "CollectionTree".
+        tree: String,
+        /// Branch names or globs; empty: every float branch.
+        branches: Vec<String>,
+        /// Kept bits 0..=23; -1: inferred per branch (correct only).
+        mantissa_bits: i32,
+        mode: Rounding,
+        method: Method,
+        seed: u64,
+        /// "zstd:5", "none", …; "": the input's.
+        compression: String,
+        /// Correct: verify the written file before committing it.
+        verify: bool,
+    }
+
+    /// What a file pipeline did (the C `refloat_file_report`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    struct FileReport {
+        branches: u64,
+        values: u64,
+        changed: u64,
+        corrected: u64,
+        left_exact: u64,
+        non_finite: u64,
+        not_inferable: u64,
+        verified_values: u64,
+        input_bytes: u64,
+        output_bytes: u64,
+    }
+
     /// Intervals of originals: `lo[i] <= original <= hi[i]` for every original that was stored
     /// as value `i`.
     #[derive(Debug, Clone)]
@@ -83,11 +124,25 @@ mod ffi {
             seed: u64,
         ) -> Result<CorrectionSummary>;
 
-        /// Correct a whole jagged branch in place: `values` holds all events concatenated
-        /// and `counts[e]` the number of values of event `e` (their sum must be
-        /// `values.len()`). Dither draws value `i` from `(seed, i)` with `i` indexed over the
-        /// whole branch (no two events share draws) and PriorMean's density comes from the
-        /// whole branch: the result equals [`correct`] on the concatenated values.
+        /// Correct a piece of branch `branch` in place under the one seeding rule: Dither
+        /// draws value `i` from `(seed mixed with branch, first_index + i)`, `first_index`
+        /// being the index of `data[0]` in the whole branch (entries flattened). Same bits as
+        /// `refloat correct --method dither:SEED` and `refloat_correct_branch_f32`.
+        fn correct_branch(
+            data: &mut [f32],
+            mantissa_bits: u32,
+            mode: Rounding,
+            method: Method,
+            seed: u64,
+            branch: &str,
+            first_index: u64,
+        ) -> Result<CorrectionSummary>;
+
+        /// Correct a whole jagged branch `branch` in place: `values` holds all events
+        /// concatenated and `counts[e]` the number of values of event `e` (their sum must be
+        /// `values.len()`). Dither follows the one seeding rule with the index over the whole
+        /// branch, and PriorMean's density comes from the whole branch: the result equals
+        /// [`correct_branch`] on the concatenated values from index 0.
         fn correct_events(
             values: &mut [f32],
             counts: &[u64],
@@ -95,7 +150,18 @@ mod ffi {
             mode: Rounding,
             method: Method,
             seed: u64,
+            branch: &str,
         ) -> Result<CorrectionSummary>;
+
+        /// The default file options (see `refloat_file_options_default` in C).
+        fn default_file_options() -> FileOptions;
+
+        /// Compress a ROOT file into a drop-in copy (see `refloat_compress_file`).
+        fn compress_file(input: &str, output: &str, options: &FileOptions) -> Result<FileReport>;
+
+        /// Correct a compressed ROOT file into a verified drop-in copy (see
+        /// `refloat_correct_file`).
+        fn correct_file(input: &str, output: &str, options: &FileOptions) -> Result<FileReport>;
 
         /// The kept mantissa bits of compressed data (pass a whole branch).
         fn infer_mantissa_bits(data: &[f32]) -> Result<u32>;
@@ -115,7 +181,9 @@ mod ffi {
     }
 }
 
-pub use ffi::{CorrectionSummary, Intervals, Method as BridgeMethod, Rounding};
+pub use ffi::{
+    CorrectionSummary, FileOptions, FileReport, Intervals, Method as BridgeMethod, Rounding,
+};
 
 /// An error crossing into C++ (becomes `rust::Error`, `what()` = the message).
 type BridgeResult<T> = Result<T, String>;
@@ -125,15 +193,14 @@ thread_local! {
     static LAST_STATUS: std::cell::Cell<i32> = const { std::cell::Cell::new(0) };
 }
 
-/// Run `f`, turning a refloat error or a panic into the message C++ sees (and recording
-/// its C status for [`last_error_status`]).
-fn boundary<T>(f: impl FnOnce() -> crate::Result<T>) -> BridgeResult<T> {
+/// Run `f`, turning an error or a panic into the message C++ sees (and recording its C
+/// status for [`last_error_status`]).
+fn boundary<T>(f: impl FnOnce() -> Result<T, FfiError>) -> BridgeResult<T> {
     let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         super::test_hooks::maybe_panic();
         f()
     })) {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(FfiError::from(e)),
+        Ok(r) => r,
         Err(payload) => Err(FfiError::new(
             refloat_status::REFLOAT_PANIC,
             format!(
@@ -154,28 +221,9 @@ fn last_error_status() -> i32 {
     LAST_STATUS.with(|s| s.get())
 }
 
-fn rounding_mode(mode: Rounding) -> crate::Result<RoundingMode> {
-    match mode {
-        Rounding::Nearest => Ok(RoundingMode::Nearest),
-        Rounding::Truncate => Ok(RoundingMode::Truncate),
-        Rounding::NearestEven => Ok(RoundingMode::NearestEven),
-        other => Err(crate::Error::InvalidArgument(format!(
-            "rounding mode {} is not a refloat::bridge::Rounding",
-            other.repr
-        ))),
-    }
-}
-
-fn method(method: BridgeMethod, seed: u64) -> crate::Result<Method> {
-    match method {
-        BridgeMethod::Midpoint => Ok(Method::Midpoint),
-        BridgeMethod::Dither => Ok(Method::Dither { seed }),
-        BridgeMethod::PriorMean => Ok(Method::PriorMean),
-        other => Err(crate::Error::InvalidArgument(format!(
-            "method {} is not a refloat::bridge::Method",
-            other.repr
-        ))),
-    }
+/// The C API's parsing of the shared enums (same numbers).
+fn quantiser(mantissa_bits: u32, mode: Rounding) -> Result<Quantiser32, FfiError> {
+    Ok(Quantiser32::new(mantissa_bits, rounding_mode(mode.repr)?)?)
 }
 
 impl From<CorrectionReport> for CorrectionSummary {
@@ -190,7 +238,7 @@ impl From<CorrectionReport> for CorrectionSummary {
 
 fn quantise(data: &mut [f32], mantissa_bits: u32, mode: Rounding) -> BridgeResult<()> {
     boundary(|| {
-        Quantiser32::new(mantissa_bits, rounding_mode(mode)?)?.quantise_slice(data);
+        quantiser(mantissa_bits, mode)?.quantise_slice(data);
         Ok(())
     })
 }
@@ -202,10 +250,7 @@ fn correct(
     method: BridgeMethod,
     seed: u64,
 ) -> BridgeResult<CorrectionSummary> {
-    boundary(|| {
-        let q = Quantiser32::new(mantissa_bits, rounding_mode(mode)?)?;
-        Ok(correct_in_place_f32(data, &q, self::method(method, seed)?)?.into())
-    })
+    correct_branch(data, mantissa_bits, mode, method, seed, "", 0)
 }
 
 fn correct_vector(
@@ -218,6 +263,31 @@ fn correct_vector(
     correct(data.as_mut_slice(), mantissa_bits, mode, method, seed)
 }
 
+fn correct_branch(
+    data: &mut [f32],
+    mantissa_bits: u32,
+    mode: Rounding,
+    method: BridgeMethod,
+    seed: u64,
+    branch: &str,
+    first_index: u64,
+) -> BridgeResult<CorrectionSummary> {
+    boundary(|| {
+        let q = quantiser(mantissa_bits, mode)?;
+        let m = capi_method(method.repr, seed)?;
+        Ok(correct_at_f32(
+            data,
+            &q,
+            m,
+            BranchPosition {
+                branch,
+                first_index,
+            },
+        )?
+        .into())
+    })
+}
+
 fn correct_events(
     values: &mut [f32],
     counts: &[u64],
@@ -225,25 +295,98 @@ fn correct_events(
     mode: Rounding,
     method: BridgeMethod,
     seed: u64,
+    branch: &str,
 ) -> BridgeResult<CorrectionSummary> {
-    boundary(|| {
-        let q = Quantiser32::new(mantissa_bits, rounding_mode(mode)?)?;
-        let method = self::method(method, seed)?;
-        let total = counts.iter().try_fold(0u64, |a, &c| a.checked_add(c));
-        if total != Some(values.len() as u64) {
-            return Err(crate::Error::LengthMismatch {
+    let total = counts.iter().try_fold(0u64, |a, &c| a.checked_add(c));
+    if total != Some(values.len() as u64) {
+        return boundary(|| {
+            Err(crate::Error::LengthMismatch {
                 what: "sum of counts vs values".into(),
                 left: total.map_or(usize::MAX, |t| t as usize),
                 right: values.len(),
-            });
+            }
+            .into())
+        });
+    }
+    // the whole branch at once (it checks every value before writing any)
+    correct_branch(values, mantissa_bits, mode, method, seed, branch, 0)
+}
+
+fn default_file_options() -> FileOptions {
+    FileOptions {
+        tree: String::new(),
+        branches: Vec::new(),
+        mantissa_bits: -1,
+        mode: Rounding::Nearest,
+        method: BridgeMethod::Midpoint,
+        seed: 0,
+        compression: String::new(),
+        verify: true,
+    }
+}
+
+fn file_request(o: &FileOptions) -> Result<FileRequest, FfiError> {
+    let bits = match o.mantissa_bits {
+        -1 => None,
+        b if b >= 0 => Some(b as u32),
+        b => {
+            return Err(FfiError::invalid_argument(format!(
+                "mantissa_bits {b}: expected 0..=23, or -1 to infer them"
+            )))
         }
-        // the whole branch at once (it checks every value before writing any)
-        Ok(correct_in_place_f32(values, &q, method)?.into())
+    };
+    let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    Ok(FileRequest {
+        tree: non_empty(&o.tree),
+        branches: o.branches.clone(),
+        bits,
+        mode: o.mode.repr,
+        method: o.method.repr,
+        seed: o.seed,
+        compression: non_empty(&o.compression),
+        verify: o.verify,
+    })
+}
+
+impl From<FileTotals> for FileReport {
+    fn from(t: FileTotals) -> Self {
+        FileReport {
+            branches: t.branches,
+            values: t.values,
+            changed: t.changed,
+            corrected: t.corrected,
+            left_exact: t.left_exact,
+            non_finite: t.non_finite,
+            not_inferable: t.not_inferable,
+            verified_values: t.verified_values,
+            input_bytes: t.input_bytes,
+            output_bytes: t.output_bytes,
+        }
+    }
+}
+
+fn compress_file(input: &str, output: &str, options: &FileOptions) -> BridgeResult<FileReport> {
+    boundary(|| {
+        let r = file_request(options)?;
+        Ok(
+            r.compress(Path::new(input), Path::new(output), &mut no_progress)?
+                .into(),
+        )
+    })
+}
+
+fn correct_file(input: &str, output: &str, options: &FileOptions) -> BridgeResult<FileReport> {
+    boundary(|| {
+        let r = file_request(options)?;
+        Ok(
+            r.correct(Path::new(input), Path::new(output), &mut no_progress)?
+                .into(),
+        )
     })
 }
 
 fn infer_mantissa_bits(data: &[f32]) -> BridgeResult<u32> {
-    boundary(|| infer_mantissa_bits_f32(data))
+    boundary(|| Ok(infer_mantissa_bits_f32(data)?))
 }
 
 fn intervals(stored: &[f32], mantissa_bits: u32, mode: Rounding) -> BridgeResult<Intervals> {
@@ -253,7 +396,7 @@ fn intervals(stored: &[f32], mantissa_bits: u32, mode: Rounding) -> BridgeResult
         intervals_f32(
             stored,
             mantissa_bits,
-            rounding_mode(mode)?,
+            rounding_mode(mode.repr)?,
             &mut lo,
             &mut hi,
         )?;
@@ -263,18 +406,9 @@ fn intervals(stored: &[f32], mantissa_bits: u32, mode: Rounding) -> BridgeResult
 
 fn residuals(original: &[f32], stored: &[f32]) -> BridgeResult<Vec<f32>> {
     boundary(|| {
-        if original.len() != stored.len() {
-            return Err(crate::Error::LengthMismatch {
-                what: "original vs stored".into(),
-                left: original.len(),
-                right: stored.len(),
-            });
-        }
-        Ok(original
-            .iter()
-            .zip(stored)
-            .map(|(&x, &q)| (x as f64 - q as f64) as f32)
-            .collect())
+        let mut out = vec![0.0f32; stored.len()];
+        residuals_into_f32(original, stored, &mut out)?;
+        Ok(out)
     })
 }
 

@@ -1,12 +1,18 @@
 //! The `refloat_*` C functions. Each body is one [`ffi_panic_boundary!`]; pointers go through
 //! the `try_*` macros; outputs are written only after every check has passed.
 
-use std::ffi::{c_char, c_int};
+use std::ffi::{c_char, c_int, c_void, CString};
+use std::path::Path;
 
-use super::{check_disjoint, refloat_status, FfiError};
+use super::files::{FileRequest, FileTotals};
+use super::{c_str, c_str_opt, check_disjoint, refloat_status, FfiError};
 use crate::bounds::{intervals_f32, intervals_f64};
+use crate::correct::{
+    correct_at_f32, correct_in_place_f32, verify_requantises_f32, BranchPosition, CorrectionReport,
+    Method,
+};
 use crate::quantise::{infer_mantissa_bits_f32, Quantiser32, Quantiser64, RoundingMode};
-use crate::triage::{correct_in_place_f32, verify_requantises_f32, CorrectionReport, Method};
+use crate::residual::residuals_into_f32;
 
 /// How the dropped mantissa bits were removed when the data was stored.
 #[repr(C)]
@@ -75,7 +81,8 @@ pub(crate) fn rounding_mode(mode: RoundingArg) -> Result<RoundingMode, FfiError>
     }
 }
 
-fn method(method: MethodArg, seed: u64) -> Result<Method, FfiError> {
+/// The `refloat_method` value `method` (dither with `seed`), or an error naming the valid ones.
+pub(crate) fn method(method: MethodArg, seed: u64) -> Result<Method, FfiError> {
     match method {
         0 => Ok(Method::Midpoint),
         1 => Ok(Method::Dither { seed }),
@@ -84,12 +91,6 @@ fn method(method: MethodArg, seed: u64) -> Result<Method, FfiError> {
             "method {other} is not a refloat_method (0 = REFLOAT_MIDPOINT, 1 = REFLOAT_DITHER, 2 = REFLOAT_PRIOR_MEAN)"
         ))),
     }
-}
-
-/// `original − stored`, computed in `double` and rounded once to `float`.
-#[inline]
-fn residual(original: f32, stored: f32) -> f32 {
-    (original as f64 - stored as f64) as f32
 }
 
 /// Quantise `data[0..len]` in place to `mantissa_bits` kept explicit mantissa bits
@@ -206,7 +207,9 @@ pub extern "C" fn refloat_interval_f64(
 }
 
 /// Write the residuals `residual[i] = original[i] − stored[i]`, computed in `double` and
-/// rounded once to `float`. `residual` must not overlap the inputs.
+/// rounded once to `float`. `residual` must not overlap the inputs. Returns
+/// `REFLOAT_INVALID_INPUT` naming the first NaN or ±Inf (a residual needs finite values);
+/// `residual` is written only on success.
 ///
 /// # Safety
 /// `original`, `stored` and `residual` must each point to `len` `float`s (`residual` writable), or be NULL with `len` 0.
@@ -223,9 +226,7 @@ pub extern "C" fn refloat_residual_f32(
         check_disjoint((original, len, "original"), (residual.cast_const(), len, "residual"))?;
         check_disjoint((stored, len, "stored"), (residual.cast_const(), len, "residual"))?;
         let out = try_slice_mut!(residual, len);
-        for ((r, &x), &q) in out.iter_mut().zip(original_s).zip(stored_s) {
-            *r = self::residual(x, q);
-        }
+        residuals_into_f32(original_s, stored_s, out)?;
         Ok(())
     }
 }
@@ -288,6 +289,55 @@ pub extern "C" fn refloat_correct_report_f32(
         let report = try_mut_from_ptr!(report);
         let data_s = try_slice_mut!(data, len);
         *report = correct_in_place_f32(data_s, &q, method)?.into();
+        Ok(())
+    }
+}
+
+/// `refloat_correct_report_f32` for a piece of a named branch, under refloat's one seeding
+/// rule: with `REFLOAT_DITHER`, value `i` of `data` draws its random number from
+/// `(seed mixed with branch, first_index + i)`, where `first_index` is the index of `data[0]`
+/// among all values of the branch across the file (entries flattened, from 0). Correcting a
+/// branch event by event (passing each event's offset), in chunks or in one call gives the
+/// same bits as `refloat correct --method dither:SEED` on the file. `branch` NULL or "" uses
+/// the seed as given (`refloat_correct_f32`'s rule). `report` may be NULL.
+///
+/// ```c
+/// uint64_t first = 0;                       /* values of the branch before this event */
+/// for (each event) {
+///     refloat_correct_branch_f32(v, n, 10, REFLOAT_NEAREST, REFLOAT_DITHER, 42,
+///                                "AnalysisJetsAuxDyn.pt", first, NULL);
+///     first += n;
+/// }
+/// ```
+///
+/// # Safety
+/// `data` must point to `len` writable `float`s (or be NULL with `len` 0); `branch` NULL or a
+/// NUL-terminated string; `report` NULL or a writable `refloat_correction_report`.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub extern "C" fn refloat_correct_branch_f32(
+    data: *mut f32,
+    len: usize,
+    mantissa_bits: u32,
+    mode: RoundingArg,
+    method: MethodArg,
+    seed: u64,
+    branch: *const c_char,
+    first_index: u64,
+    report: *mut refloat_correction_report,
+) -> c_int {
+    ffi_panic_boundary! {
+        let q = Quantiser32::new(mantissa_bits, rounding_mode(mode)?)?;
+        let method = self::method(method, seed)?;
+        // SAFETY: the caller's contract (NULL or NUL-terminated).
+        let branch = unsafe { c_str_opt(branch, "branch")? }.unwrap_or("");
+        check_disjoint((data.cast_const(), len, "data"), (report.cast_const(), usize::from(!report.is_null()), "report"))?;
+        let data_s = try_slice_mut!(data, len);
+        let r = correct_at_f32(data_s, &q, method, BranchPosition { branch, first_index })?;
+        if !report.is_null() {
+            let report = try_mut_from_ptr!(report);
+            *report = r.into();
+        }
         Ok(())
     }
 }
@@ -363,5 +413,245 @@ pub extern "C" fn refloat_status_str(status: c_int) -> *const c_char {
 pub extern "C" fn refloat_version() -> *const c_char {
     ffi_panic_boundary_or! { c"".as_ptr();
         concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+    }
+}
+
+// ---- files ---------------------------------------------------------------------------
+
+/// Progress of a file pipeline: `done` of `total` branches of `stage` ("scanning", "rounding",
+/// "correcting", "verifying") are finished and `branch` is being worked on ("" at the start
+/// and the end of a stage). Called on the calling thread; the strings are valid during the
+/// call only. `user` is `refloat_file_options.progress_user`.
+pub type refloat_progress_fn = Option<
+    extern "C" fn(
+        stage: *const c_char,
+        done: usize,
+        total: usize,
+        branch: *const c_char,
+        user: *mut c_void,
+    ),
+>;
+
+/// Options of `refloat_compress_file` and `refloat_correct_file`. Start from
+/// `refloat_file_options_default()` and set what differs.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct refloat_file_options {
+    /// Tree name; NULL or "": "CollectionTree".
+    pub tree: *const c_char,
+    /// Comma-separated branch names or globs ("AnalysisJetsAuxDyn.*"); NULL or "": every
+    /// float and std::vector<float> branch of the tree.
+    pub branches: *const c_char,
+    /// Kept explicit mantissa bits, 0..=23. Compress: required. Correct: -1 infers them per
+    /// branch from its values.
+    pub mantissa_bits: i32,
+    /// The rounding the file is (to be) stored with.
+    pub mode: RoundingArg,
+    /// Correct only: the estimator.
+    pub method: MethodArg,
+    /// Correct only: the user's dither seed (mixed with each branch's name, see
+    /// `refloat_correct_branch_f32`).
+    pub seed: u64,
+    /// Output compression ("zstd:5", "zlib:1", "lzma:9", "lz4:4", "none"); NULL or "": the
+    /// input's.
+    pub compression: *const c_char,
+    /// Correct only: non-zero re-reads the written file and checks the invariant before the
+    /// output is committed (default 1).
+    pub verify: c_int,
+    /// Progress callback, or NULL.
+    pub progress: refloat_progress_fn,
+    /// Passed to `progress` as is.
+    pub progress_user: *mut c_void,
+}
+
+/// What `refloat_compress_file` or `refloat_correct_file` did (correct-only fields are 0
+/// after a compression).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct refloat_file_report {
+    /// Float branches processed.
+    pub branches: u64,
+    /// Values in them.
+    pub values: u64,
+    /// Values whose bits changed.
+    pub changed: u64,
+    /// Values given a new estimate.
+    pub corrected: u64,
+    /// Values left alone as exact (0, ±1, sentinels).
+    pub left_exact: u64,
+    /// NaN and ±Inf, left alone.
+    pub non_finite: u64,
+    /// Branches whose kept bits could not be inferred (copied unchanged).
+    pub not_inferable: u64,
+    /// Values re-read from the output and checked to re-quantise to the stored ones.
+    pub verified_values: u64,
+    /// Input and output file sizes in bytes.
+    pub input_bytes: u64,
+    pub output_bytes: u64,
+}
+
+impl From<FileTotals> for refloat_file_report {
+    fn from(t: FileTotals) -> Self {
+        refloat_file_report {
+            branches: t.branches,
+            values: t.values,
+            changed: t.changed,
+            corrected: t.corrected,
+            left_exact: t.left_exact,
+            non_finite: t.non_finite,
+            not_inferable: t.not_inferable,
+            verified_values: t.verified_values,
+            input_bytes: t.input_bytes,
+            output_bytes: t.output_bytes,
+        }
+    }
+}
+
+/// The default file options: tree "CollectionTree", every float branch, bits inferred (-1),
+/// `REFLOAT_NEAREST`, `REFLOAT_MIDPOINT`, seed 0, the input's compression, verify on, no
+/// progress callback.
+#[no_mangle]
+pub extern "C" fn refloat_file_options_default() -> refloat_file_options {
+    refloat_file_options {
+        tree: std::ptr::null(),
+        branches: std::ptr::null(),
+        mantissa_bits: -1,
+        mode: refloat_rounding::REFLOAT_NEAREST as RoundingArg,
+        method: refloat_method::REFLOAT_MIDPOINT as MethodArg,
+        seed: 0,
+        compression: std::ptr::null(),
+        verify: 1,
+        progress: None,
+        progress_user: std::ptr::null_mut(),
+    }
+}
+
+/// The request a C options struct describes.
+///
+/// # Safety
+/// The strings of `o` are NULL or NUL-terminated.
+unsafe fn file_request(o: &refloat_file_options) -> Result<FileRequest, FfiError> {
+    // SAFETY (all three): the caller's contract.
+    let tree = unsafe { c_str_opt(o.tree, "options.tree")? }.map(String::from);
+    let branches = unsafe { c_str_opt(o.branches, "options.branches")? }
+        .map(|b| {
+            b.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let compression = unsafe { c_str_opt(o.compression, "options.compression")? }.map(String::from);
+    let bits = match o.mantissa_bits {
+        -1 => None,
+        b if b >= 0 => Some(b as u32),
+        b => {
+            return Err(FfiError::invalid_argument(format!(
+                "options.mantissa_bits {b}: expected 0..=23, or -1 to infer them"
+            )))
+        }
+    };
+    Ok(FileRequest {
+        tree,
+        branches,
+        bits,
+        mode: o.mode,
+        method: o.method,
+        seed: o.seed,
+        compression,
+        verify: o.verify != 0,
+    })
+}
+
+/// Runs a file pipeline for C: paths and options checked, progress forwarded, report written
+/// on success only.
+fn run_file(
+    input: *const c_char,
+    output: *const c_char,
+    options: *const refloat_file_options,
+    report: *mut refloat_file_report,
+    run: impl FnOnce(
+        &FileRequest,
+        &Path,
+        &Path,
+        &mut crate::pipeline::ProgressFn<'_>,
+    ) -> Result<FileTotals, FfiError>,
+) -> Result<(), FfiError> {
+    // SAFETY: the caller's contract (NUL-terminated strings).
+    let input = unsafe { c_str(input, "input")? };
+    let output = unsafe { c_str(output, "output")? };
+    if options.is_null() {
+        return Err(FfiError::new(
+            refloat_status::REFLOAT_NULL_PARAMETER,
+            "options is NULL (start from refloat_file_options_default())",
+        ));
+    }
+    // SAFETY: non-NULL; the caller promises a valid refloat_file_options.
+    let o = unsafe { &*options };
+    // SAFETY: its strings are the caller's contract.
+    let request = unsafe { file_request(o)? };
+    let (callback, user) = (o.progress, o.progress_user);
+    let mut forward = |p: crate::pipeline::Progress<'_>| {
+        if let Some(f) = callback {
+            let stage = CString::new(p.stage.name()).unwrap_or_default();
+            let branch = CString::new(p.branch).unwrap_or_default();
+            f(stage.as_ptr(), p.done, p.total, branch.as_ptr(), user);
+        }
+    };
+    let totals = run(&request, Path::new(input), Path::new(output), &mut forward)?;
+    if !report.is_null() {
+        let report = try_mut_from_ptr!(report);
+        *report = totals.into();
+    }
+    Ok(())
+}
+
+/// Compress a ROOT file like the producer did: write `output`, a drop-in copy of `input`
+/// whose selected float branches are rounded to `options->mantissa_bits` kept bits with
+/// `options->mode` (every other branch and object copied as stored). The output appears only
+/// when complete: on any error there is none, and an existing file there is untouched.
+/// `report` may be NULL; it is written on success only.
+///
+/// ```c
+/// refloat_file_options o = refloat_file_options_default();
+/// o.mantissa_bits = 10;
+/// if (refloat_compress_file("in.root", "comp.root", &o, NULL) != REFLOAT_OK)
+///     fprintf(stderr, "%s\n", refloat_last_error());
+/// ```
+///
+/// # Safety
+/// `input` and `output` must be NUL-terminated paths; `options` a valid
+/// `refloat_file_options` (its strings NULL or NUL-terminated); `report` NULL or writable.
+#[no_mangle]
+pub extern "C" fn refloat_compress_file(
+    input: *const c_char,
+    output: *const c_char,
+    options: *const refloat_file_options,
+    report: *mut refloat_file_report,
+) -> c_int {
+    ffi_panic_boundary! {
+        run_file(input, output, options, report, |r, i, o, p| r.compress(i, o, p))
+    }
+}
+
+/// Correct a compressed ROOT file: write `output`, a drop-in copy of `input` whose selected
+/// float branches hold estimates of the originals (`options->method`), each inside its
+/// interval; with `options->verify` (default) every written value is re-read and checked to
+/// re-quantise to its stored value before the output is committed. Bits are inferred per
+/// branch when `options->mantissa_bits` is -1 (branches where they cannot be are copied and
+/// counted in `report->not_inferable`). Dither follows the one seeding rule, so the bits equal
+/// `refloat correct --method dither:SEED`'s. `report` may be NULL.
+///
+/// # Safety
+/// As `refloat_compress_file`.
+#[no_mangle]
+pub extern "C" fn refloat_correct_file(
+    input: *const c_char,
+    output: *const c_char,
+    options: *const refloat_file_options,
+    report: *mut refloat_file_report,
+) -> c_int {
+    ffi_panic_boundary! {
+        run_file(input, output, options, report, |r, i, o, p| r.correct(i, o, p))
     }
 }

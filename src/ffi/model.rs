@@ -15,6 +15,7 @@
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::path::PathBuf;
 
+use super::c_str;
 use super::capi::rounding_mode;
 use super::{check_disjoint, refloat_status, FfiError, RoundingArg};
 use crate::model::Model;
@@ -25,23 +26,6 @@ use crate::model::Model;
 pub struct refloat_model {
     model: Model,
     names: Vec<CString>,
-}
-
-/// A NUL-terminated C string parameter as UTF-8, or an error naming it.
-///
-/// # Safety
-/// `ptr` must be NULL or point to a NUL-terminated string.
-unsafe fn c_str<'a>(ptr: *const c_char, name: &str) -> Result<&'a str, FfiError> {
-    if ptr.is_null() {
-        return Err(FfiError::new(
-            refloat_status::REFLOAT_NULL_PARAMETER,
-            format!("{name} is NULL"),
-        ));
-    }
-    // SAFETY: non-NULL; NUL termination is the caller's contract.
-    unsafe { CStr::from_ptr(ptr) }
-        .to_str()
-        .map_err(|_| FfiError::invalid_argument(format!("{name} is not valid UTF-8")))
 }
 
 fn model_ref<'a>(model: *const refloat_model) -> Result<&'a refloat_model, FfiError> {

@@ -3,7 +3,7 @@
 #
 # 1. A virtual environment at .venv (ignored by git) with the pinned PyPI wheel
 #    torch==2.13.0 (the CUDA build, ~4.7 GB; it runs on machines without a GPU too).
-# 2. Build with LIBTORCH_USE_PYTORCH=1 and that Python first on PATH, into target-torch/
+# 2. Build with LIBTORCH_USE_PYTORCH=1 and that Python first on PATH, into the shared target/ (only refloat's crates and tch are rebuilt)
 #    (ignored) so that the libtorch build does not fight over target/. build.rs writes an
 #    rpath to the venv's torch/lib into every binary, test and librefloat.so: nothing below
 #    sets LD_LIBRARY_PATH.
@@ -51,20 +51,24 @@ fi
 
 export PATH="$VENV/bin:$PATH"
 export LIBTORCH_USE_PYTORCH=1
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target-torch}
+# The same target directory as the rest of .ci/run: the dependencies built there are reused,
+# only refloat's own crates (and tch) are built again with the feature.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 # tests/model_inpainting.rs has Python load the saved TorchScript file and compare outputs.
 export REFLOAT_TORCH_PYTHON="$VENV/bin/python"
 unset LD_LIBRARY_PATH
 
 start=$(date +%s)
 # --lib builds the cdylib and staticlib too, which tests/model_cpp.rs links.
-cargo build --locked --features torch --lib --tests --bins
+# `torch` of the library (the C model API) and of the command (train, model:PATH).
+FEATURES=(--features refloat/torch,refloat-cli/torch)
+cargo build --locked -p refloat -p refloat-cli -p refloat-model "${FEATURES[@]}" --lib --bins --tests
 echo "build: $(( $(date +%s) - start )) s"
 
-cargo test --locked --features torch --lib model::
-cargo test --locked --features torch \
-    --test model_inpainting --test model_autoencoder --test model_cpp --test model_cli
-cargo test --locked --features torch --doc model::
+cargo test --locked -p refloat-model --lib --doc
+cargo test --locked -p refloat "${FEATURES[@]}" \
+    --test model_inpainting --test model_autoencoder --test model_cpp
+cargo test --locked -p refloat-cli "${FEATURES[@]}" --test model_cli
 
 # The libraries and the binary find libtorch through their rpath alone.
 for f in "$CARGO_TARGET_DIR/debug/refloat" "$CARGO_TARGET_DIR/debug/librefloat.so"; do

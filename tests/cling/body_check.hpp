@@ -95,9 +95,10 @@ inline int check_cases(const char* cases_file) {
         settings.mantissa_bits = bits;
         refloat_macro::Summary summary;
         std::vector<float> corrected;
-        std::uint64_t entry = 0;
+        std::uint64_t first = 0;  // index of the event's first value in the branch
         for (auto& ev : events) {
-            refloat_macro::correct_event(ev, settings, entry++, &summary);
+            refloat_macro::correct_event(ev, settings, first, &summary);
+            first += ev.size();
             corrected.insert(corrected.end(), ev.begin(), ev.end());
         }
         if (!same_bits(corrected, expect)) {

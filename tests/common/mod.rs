@@ -12,10 +12,24 @@ pub const HELD_OUT: &str = "PHYSLITE_example";
 pub const FILES: [&str; 2] = [DEV, HELD_OUT];
 
 /// `../shared/data` beside the repository, or `$REFLOAT_DATA_DIR`.
+/// The repository's root (the workspace's, which holds `cbindgen.toml`), from any of its
+/// crates' tests.
+pub fn repo_root() -> PathBuf {
+    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    while !dir.join("cbindgen.toml").exists() {
+        assert!(
+            dir.pop(),
+            "no repository root above {}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+    }
+    dir
+}
+
 pub fn data_dir() -> PathBuf {
     match std::env::var_os("REFLOAT_DATA_DIR") {
         Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"),
+        None => repo_root().join("../shared/data"),
     }
 }
 

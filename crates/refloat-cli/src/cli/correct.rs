@@ -1,0 +1,243 @@
+//! `refloat correct`: estimate the originals of a compressed file's float branches, write
+//! a drop-in copy of the file with them (streamed one basket at a time), and verify over the
+//! whole written file that every corrected value re-quantises to the stored one.
+//!
+//! The work is the library's [`refloat::pipeline::correct_file`]; this module parses the
+//! arguments, draws the progress bars and prints the summary.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use refloat::correct::Method;
+use refloat::pipeline::{correct_file, CorrectOptions, CorrectReport, CorrectedBranch, Correction};
+
+use super::common::{self, SelectArgs};
+
+/// A correction method as given on the command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CorrectionMethod {
+    /// A per-value estimator of the numeric core.
+    Core(Method),
+    /// A learned model (`model:PATH`, needs the `torch` feature).
+    Model(PathBuf),
+}
+
+impl std::str::FromStr for CorrectionMethod {
+    type Err = refloat::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.strip_prefix("model:") {
+            Some("") => Err(refloat::Error::InvalidArgument("model:PATH needs a path to the model".into())),
+            Some(path) => Ok(Self::Model(PathBuf::from(path))),
+            None => s.parse::<Method>().map(Self::Core).map_err(|_| {
+                refloat::Error::InvalidArgument(format!(
+                    "unknown correction method '{s}' (expected midpoint, dither, dither:SEED, prior-mean or model:PATH)"
+                ))
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for CorrectionMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Core(Method::Dither { seed }) => write!(f, "dither:{seed}"),
+            Self::Core(m) => write!(f, "{m}"),
+            Self::Model(p) => write!(f, "model:{}", p.display()),
+        }
+    }
+}
+
+/// Arguments of `refloat correct`.
+#[derive(clap::Args, Debug, Clone)]
+#[command(after_help = "Examples:
+  refloat correct comp.root corrected.root --method midpoint
+  refloat correct comp.root corrected.root --method prior-mean --bits 10 --branches 'AnalysisJetsAuxDyn.*'
+  refloat correct comp.root corrected.root --method dither:42 --mode truncate
+  refloat correct comp.root corrected.root --method model:jets.pt   (build with --features torch)")]
+pub struct Args {
+    /// Compressed ROOT file (stored values).
+    pub input: PathBuf,
+    /// Output ROOT file: a drop-in replacement of the input with the selected float
+    /// branches corrected; written atomically.
+    pub output: PathBuf,
+    /// midpoint | dither | dither:SEED | prior-mean | model:PATH (model needs the torch
+    /// feature; it corrects the model's own variables). Dither mixes SEED with each branch's
+    /// name, so the variables of one object get independent draws.
+    #[arg(long, value_name = "METHOD")]
+    pub method: String,
+    /// Kept mantissa bits the file was compressed with, 0..=23. Default: inferred per branch
+    /// from its values (the trailing zero mantissa bits common to all of them); for a model,
+    /// the model's.
+    #[arg(long)]
+    pub bits: Option<u32>,
+    /// Rounding the file was compressed with (it cannot be inferred).
+    #[arg(long, value_enum, default_value_t = common::Mode::Nearest)]
+    pub mode: common::Mode,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[command(flatten)]
+    pub output_args: common::OutputArgs,
+}
+
+/// Runs `refloat correct`.
+pub fn run(args: Args) -> Result<()> {
+    let method = args.method.parse::<CorrectionMethod>()?;
+    let opts = CorrectOptions {
+        select: args.select.to_select(),
+        bits: args.bits,
+        mode: args.mode.into(),
+        compression: args.output_args.compression()?,
+        verify: true,
+    };
+    let s = match &method {
+        CorrectionMethod::Core(m) => correct_file(
+            &args.input,
+            &args.output,
+            Correction::Method(*m),
+            &opts,
+            &mut common::bars(),
+        )?,
+        CorrectionMethod::Model(path) => correct_with_model(&args, path, &opts)?,
+    };
+    print(&s, args.output_args.list_skipped);
+    common::finish(&args.output_args, &s.skipped, &s)
+}
+
+#[cfg(not(feature = "torch"))]
+fn correct_with_model(
+    _: &Args,
+    path: &std::path::Path,
+    _: &CorrectOptions,
+) -> Result<CorrectReport> {
+    anyhow::bail!("correction method model:{}: this refloat was built without the torch feature (rebuild with `cargo build --release --features torch`)", path.display())
+}
+
+/// A model corrects its variables jointly (event context); the other selected branches are
+/// left as stored.
+#[cfg(feature = "torch")]
+fn correct_with_model(
+    args: &Args,
+    path: &std::path::Path,
+    opts: &CorrectOptions,
+) -> Result<CorrectReport> {
+    let model = refloat_model::Model::load(path)?;
+    let joint = refloat_model::FileModel::new(&model, path);
+    Ok(correct_file(
+        &args.input,
+        &args.output,
+        Correction::Joint(&joint),
+        opts,
+        &mut common::bars(),
+    )?)
+}
+
+/// Branches listed by name in the terminal summary unless `--list-skipped` asks for all.
+const LISTED: usize = 8;
+
+fn print(s: &CorrectReport, list_all: bool) {
+    let total = s.total();
+    let changed: usize = s.branches.iter().map(|b| b.changed).sum();
+    println!(
+        "corrected {} float branches of tree '{}' with {} ({} rounding): {} values, {} given a new estimate, {} left as exact, {} non-finite; {} changed",
+        s.branches.len(),
+        s.tree,
+        s.method,
+        s.mode,
+        s.values,
+        total.corrected,
+        total.left_exact,
+        total.non_finite,
+        changed
+    );
+    // Bits used, as a histogram over branches.
+    let mut by_bits: Vec<(Option<u32>, usize)> = Vec::new();
+    for b in &s.branches {
+        match by_bits.iter_mut().find(|(n, _)| *n == b.mantissa_bits) {
+            Some((_, c)) => *c += 1,
+            None => by_bits.push((b.mantissa_bits, 1)),
+        }
+    }
+    by_bits.sort_by_key(|b| std::cmp::Reverse(b.1));
+    let inferred = s.branches.iter().any(|b| b.inferred);
+    let parts: Vec<String> = by_bits
+        .iter()
+        .map(|(n, c)| match n {
+            Some(n) => format!("{n} bits: {c}"),
+            None => format!("not inferable (copied unchanged): {c}"),
+        })
+        .collect();
+    println!(
+        "  kept mantissa bits {} per branch: {}",
+        if inferred { "inferred" } else { "given" },
+        parts.join(", ")
+    );
+    let not_inferable: Vec<&CorrectedBranch> = s
+        .branches
+        .iter()
+        .filter(|b| b.mantissa_bits.is_none())
+        .collect();
+    if !not_inferable.is_empty() {
+        println!(
+            "  kept mantissa bits cannot be inferred for {} branches; they were copied unchanged (pass --bits to correct them anyway):",
+            not_inferable.len()
+        );
+        let shown = if list_all {
+            not_inferable.len()
+        } else {
+            not_inferable.len().min(LISTED)
+        };
+        for b in &not_inferable[..shown] {
+            let why = b
+                .note
+                .as_deref()
+                .unwrap_or("no value with a non-zero mantissa")
+                .trim_end_matches("; copied unchanged");
+            let why = why
+                .strip_prefix("cannot infer the kept mantissa bits: ")
+                .unwrap_or(why);
+            println!("    {}: {why}", b.name);
+        }
+        if shown < not_inferable.len() {
+            println!(
+                "    … and {} more (--list-skipped lists every one, --json has them all)",
+                not_inferable.len() - shown
+            );
+        }
+    }
+    if inferred {
+        if let Some((Some(common_bits), _)) = by_bits.first() {
+            let fewer: Vec<&CorrectedBranch> = s
+                .branches
+                .iter()
+                .filter(|b| b.mantissa_bits.is_some_and(|n| n < *common_bits))
+                .collect();
+            if !fewer.is_empty() {
+                println!(
+                    "  note: {} branches look coarser than the common {common_bits} bits (few values, or exact by nature); pass --bits if the whole file used one setting:",
+                    fewer.len()
+                );
+                for b in fewer.iter().take(8) {
+                    println!(
+                        "    {} ({} values, {} bits)",
+                        b.name,
+                        b.values,
+                        b.mantissa_bits.unwrap_or(0)
+                    );
+                }
+                if fewer.len() > 8 {
+                    println!("    … and {} more (see --json)", fewer.len() - 8);
+                }
+            }
+        }
+    }
+    println!(
+        "  wrote {} ({}, {}): every other branch and object copied as stored",
+        s.output.display(),
+        common::human_bytes(s.written.output_bytes),
+        s.written.compression
+    );
+    println!(
+        "invariant verified on the written file: all {} values re-quantise bit for bit to the stored values",
+        s.verified_values
+    );
+}

@@ -1,0 +1,930 @@
+//! File pipelines: what the `refloat` command, the C API (`refloat_compress_file`,
+//! `refloat_correct_file`), the C++ headers, the cxx bridge and the Python package all call.
+//!
+//! * [`compress_file`]: a drop-in copy of a ROOT file with the selected float branches
+//!   rounded (an (original, stored) pair), and the seed's size table.
+//! * [`correct_file`]: a drop-in copy with each stored value replaced by an estimate of its
+//!   original inside its interval, then verified over the whole written file.
+//! * [`verify_file`]: checks that every value of a corrected file re-quantises to the value of
+//!   the stored file, bit for bit.
+//!
+//! Files are streamed one basket at a time ([`crate::io::rewrite`]): every tree, branch and
+//! object of the input is in the output, untouched baskets byte for byte. Every output is
+//! written beside its target ([`PendingOutput`]) and renamed onto it only once its checks
+//! have passed: on an error there is no output, and an existing file there is untouched.
+//!
+//! Progress is reported through a callback ([`Progress`]), so that a front door can draw bars
+//! without the library depending on a terminal.
+//!
+//! For tests only (debug builds): with the environment variable [`FAULT_ENV`] set to `verify`
+//! or `sizes`, that step fails after its real work, so that the no-partial-output path can be
+//! exercised on real data, where the real checks pass.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::correct::{verify_requantises_f32, CorrectionReport, Corrector, ExactPolicy, Method};
+use crate::error::{Error, Result};
+use crate::io::rewrite::{rewrite_floats, Compression, RewriteOptions, Rewritten};
+use crate::io::sizes::SizeTable;
+use crate::io::{
+    self, BranchInfo, FloatBranch, FloatLayout, PendingOutput, RootFile, Selection, Skipped, Tree,
+};
+use crate::quantise::{infer_mantissa_bits_f32, Quantiser32, RoundingMode};
+
+/// The tree ATLAS xAOD and PHYSLITE files keep their events in.
+pub const DEFAULT_TREE: &str = "CollectionTree";
+
+/// Environment variable naming a step that fails on purpose after its real work (`verify`
+/// in [`correct_file`], `sizes` in [`compress_file`]). Read by debug builds only.
+pub const FAULT_ENV: &str = "REFLOAT_FAULT_INJECT";
+
+/// Whether [`FAULT_ENV`] asks step `step` to fail (always `false` in release builds).
+pub fn fault_injected(step: &str) -> bool {
+    cfg!(debug_assertions) && std::env::var(FAULT_ENV).is_ok_and(|v| v == step)
+}
+
+/// Entries per chunk when a branch is streamed (the first pass and the verification).
+const CHUNK_ENTRIES: usize = 1 << 12;
+
+/// Points of the sample a branch's prior-mean density is estimated from, at most twice this
+/// (memory stays bounded on large branches; smaller branches use every value).
+const PRIOR_SAMPLE: usize = 1 << 14;
+
+/// Which tree and which float branches a pipeline works on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Select {
+    /// Tree name.
+    pub tree: String,
+    /// Exact names or globs (`AnalysisElectronsAuxDyn.*`); empty: every float and
+    /// `std::vector<float>` branch of the tree.
+    pub branches: Vec<String>,
+}
+
+impl Default for Select {
+    fn default() -> Self {
+        Select {
+            tree: DEFAULT_TREE.into(),
+            branches: Vec::new(),
+        }
+    }
+}
+
+/// An open file, its tree and the selected float branches.
+pub struct Loaded {
+    pub file: RootFile,
+    pub tree: Tree,
+    pub selection: Selection,
+}
+
+/// Opens `path`, its tree, and selects the float branches; an error if none is selected.
+pub fn load(path: &Path, select: &Select) -> Result<Loaded> {
+    let patterns = io::parse_patterns(&select.branches)?;
+    let mut file = io::open(path)?;
+    let tree = file.tree(&select.tree)?;
+    let selection = tree.select(&patterns)?;
+    if selection.floats.is_empty() {
+        return Err(Error::InvalidInput(format!(
+            "{}: tree '{}': no float or std::vector<float> branch selected",
+            path.display(),
+            select.tree
+        )));
+    }
+    Ok(Loaded {
+        file,
+        tree,
+        selection,
+    })
+}
+
+/// Errors if `output` is the same file as `input` (writing would replace what is read).
+pub fn refuse_same_file(input: &Path, output: &Path) -> Result<()> {
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    if canon(input) == canon(output) {
+        return Err(Error::InvalidArgument(format!(
+            "{}: the output would replace the input; choose another output path",
+            output.display()
+        )));
+    }
+    Ok(())
+}
+
+/// A step of a pipeline, as reported to [`Progress`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    /// First pass of [`correct_file`]: bits and density sample per branch.
+    Scanning,
+    /// [`compress_file`] rounding the branches.
+    Rounding,
+    /// [`correct_file`] writing the corrected branches.
+    Correcting,
+    /// Re-reading the written file and checking the invariant.
+    Verifying,
+    /// Reading branches whole ([`read_selected`]).
+    Reading,
+}
+
+impl Stage {
+    /// Lower-case name (`scanning`, `rounding`, `correcting`, `verifying`, `reading`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Scanning => "scanning",
+            Stage::Rounding => "rounding",
+            Stage::Correcting => "correcting",
+            Stage::Verifying => "verifying",
+            Stage::Reading => "reading",
+        }
+    }
+}
+
+/// One progress report: `done` of `total` branches of `stage` finished; `branch` is the one
+/// being worked on (empty at the start and the end of a stage). Each stage starts with
+/// `done = 0` and ends with `done = total`.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress<'a> {
+    pub stage: Stage,
+    pub done: usize,
+    pub total: usize,
+    pub branch: &'a str,
+}
+
+/// The progress callback of the pipelines (`&mut |_| {}` for none).
+pub type ProgressFn<'a> = dyn FnMut(Progress<'_>) + 'a;
+
+/// Reports the branches of one stage in order.
+struct StageReporter<'p, 'f> {
+    stage: Stage,
+    total: usize,
+    done: usize,
+    sink: &'p mut ProgressFn<'f>,
+}
+
+impl<'p, 'f> StageReporter<'p, 'f> {
+    fn start(stage: Stage, total: usize, sink: &'p mut ProgressFn<'f>) -> Self {
+        sink(Progress {
+            stage,
+            done: 0,
+            total,
+            branch: "",
+        });
+        StageReporter {
+            stage,
+            total,
+            done: 0,
+            sink,
+        }
+    }
+    /// Branch `name` begins (the previous one, if any, is done).
+    fn branch(&mut self, name: &str, first: bool) {
+        if !first {
+            self.done += 1;
+        }
+        (self.sink)(Progress {
+            stage: self.stage,
+            done: self.done,
+            total: self.total,
+            branch: name,
+        });
+    }
+    fn finish(self) {
+        (self.sink)(Progress {
+            stage: self.stage,
+            done: self.total,
+            total: self.total,
+            branch: "",
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// compress
+
+/// Options of [`compress_file`].
+#[derive(Clone, Debug)]
+pub struct CompressOptions {
+    pub select: Select,
+    /// The rounding (kept bits and scheme).
+    pub quantiser: Quantiser32,
+    /// Output compression; `None` keeps the input's.
+    pub compression: Option<Compression>,
+    /// Measure the seed's size table of the output (re-reads both files' basket sizes).
+    pub measure_sizes: bool,
+}
+
+/// Per-branch result of [`compress_file`].
+#[derive(Serialize, Debug, Clone)]
+pub struct CompressedBranch {
+    pub name: String,
+    pub layout: FloatLayout,
+    pub values: u64,
+    /// Values whose bits changed.
+    pub changed: u64,
+}
+
+/// What [`compress_file`] did.
+#[derive(Serialize, Debug, Clone)]
+pub struct CompressReport {
+    pub input: PathBuf,
+    pub output: PathBuf,
+    pub tree: String,
+    pub entries: u64,
+    pub mantissa_bits: u32,
+    pub mode: RoundingMode,
+    pub branches: Vec<CompressedBranch>,
+    pub values: u64,
+    /// Float-like branches that were not rounded (copied as stored), with the reason.
+    pub skipped: Vec<Skipped>,
+    /// ROOT's compression setting of the input (`algorithm * 100 + level`).
+    pub input_compression_setting: i32,
+    pub written: Rewritten,
+    /// The seed's size table of the tree (`None` when not measured).
+    pub sizes: Option<SizeTable>,
+    /// `1 − output / input` of the whole file.
+    pub file_saving: f64,
+}
+
+/// Rounds the selected float branches of `input` and writes the drop-in copy `output`.
+pub fn compress_file(
+    input: &Path,
+    output: &Path,
+    opts: &CompressOptions,
+    progress: &mut ProgressFn<'_>,
+) -> Result<CompressReport> {
+    refuse_same_file(input, output)?;
+    let loaded = load(input, &opts.select)?;
+    let names: Vec<String> = loaded
+        .selection
+        .floats
+        .iter()
+        .map(|b| b.name.clone())
+        .collect();
+    let mut changed = vec![0u64; names.len()];
+    let index: HashMap<&str, usize> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
+    let q = opts.quantiser;
+    let pending = PendingOutput::beside(output)?;
+    let mut bar = StageReporter::start(Stage::Rounding, names.len(), progress);
+    let mut first = true;
+    let mut written = rewrite_floats(
+        input,
+        pending.path(),
+        &RewriteOptions {
+            tree: loaded.tree.name().to_string(),
+            branches: names.clone(),
+            compression: opts.compression,
+        },
+        |b| {
+            let i = index[b.branch];
+            if b.first_value == 0 {
+                bar.branch(b.branch, first);
+                first = false;
+            }
+            for x in b.values.iter_mut() {
+                let y = q.quantise(*x);
+                changed[i] += u64::from(y.to_bits() != x.to_bits());
+                *x = y;
+            }
+            Ok(())
+        },
+    )?;
+    bar.finish();
+    let sizes = if opts.measure_sizes {
+        let context = |e: Error| {
+            Error::InvalidInput(format!(
+                "{}: measuring the size table: {e}",
+                output.display()
+            ))
+        };
+        let mut table =
+            SizeTable::measure(input, pending.path(), loaded.tree.name()).map_err(context)?;
+        if fault_injected("sizes") {
+            return Err(Error::InvalidInput(format!(
+                "{}: measuring the size table failed on purpose ({FAULT_ENV}=sizes, for tests)",
+                output.display()
+            )));
+        }
+        table.after.path = output.to_path_buf();
+        Some(table)
+    } else {
+        None
+    };
+    written.path = pending.commit()?;
+    let branches: Vec<CompressedBranch> = loaded
+        .selection
+        .floats
+        .iter()
+        .zip(&written.values)
+        .zip(&changed)
+        .map(|((info, (_, values)), changed)| CompressedBranch {
+            name: info.name.clone(),
+            layout: info.float_layout().unwrap_or(FloatLayout::Flat),
+            values: *values,
+            changed: *changed,
+        })
+        .collect();
+    Ok(CompressReport {
+        input: input.to_path_buf(),
+        output: output.to_path_buf(),
+        tree: loaded.tree.name().to_string(),
+        entries: loaded.tree.entries(),
+        mantissa_bits: q.mantissa_bits(),
+        mode: q.mode(),
+        values: branches.iter().map(|b| b.values).sum(),
+        branches,
+        skipped: loaded.selection.skipped.clone(),
+        input_compression_setting: loaded.file.compression(),
+        file_saving: 1.0 - written.output_bytes as f64 / written.input_bytes.max(1) as f64,
+        written,
+        sizes,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// correct
+
+/// A correction that sees several branches at once (a learned model: the variables of one
+/// object are corrected jointly). Implemented by `refloat_model::Model`; the pipeline reads
+/// its variables whole and writes what it returns.
+pub trait JointCorrection {
+    /// How the correction is named in reports (`model:PATH`).
+    fn describe(&self) -> String;
+    /// A note for each corrected branch (`model PATH (inpainting)`).
+    fn note(&self) -> String;
+    /// The float branches it corrects, in order.
+    fn variables(&self) -> Vec<String>;
+    /// The kept bits it was made for.
+    fn mantissa_bits(&self) -> u32;
+    /// Errors if it cannot correct data stored with `bits` and `mode`.
+    fn check(&self, bits: u32, mode: RoundingMode) -> Result<()>;
+    /// The corrected values of each variable (same lengths as given) and what was done.
+    fn correct(&self, stored: &[FloatBranch]) -> Result<Vec<(Vec<f32>, CorrectionReport)>>;
+}
+
+/// The estimator of [`correct_file`].
+#[derive(Clone, Copy)]
+pub enum Correction<'a> {
+    /// A per-value estimator of the numeric core. `Dither`'s seed is the user's: each branch
+    /// draws under the one seeding rule ([`crate::correct::dither_stream_seed`]).
+    Method(Method),
+    /// A joint correction of several branches (a learned model).
+    Joint(&'a dyn JointCorrection),
+}
+
+impl std::fmt::Display for Correction<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Correction::Method(Method::Dither { seed }) => write!(f, "dither:{seed}"),
+            Correction::Method(m) => write!(f, "{m}"),
+            Correction::Joint(j) => f.write_str(&j.describe()),
+        }
+    }
+}
+
+/// Options of [`correct_file`].
+#[derive(Clone, Debug)]
+pub struct CorrectOptions {
+    pub select: Select,
+    /// Kept mantissa bits the file was stored with; `None`: inferred per branch (for a joint
+    /// correction, its own).
+    pub bits: Option<u32>,
+    /// The rounding the file was stored with.
+    pub mode: RoundingMode,
+    /// Output compression; `None` keeps the input's.
+    pub compression: Option<Compression>,
+    /// Re-read the written file and check the invariant before committing it.
+    pub verify: bool,
+}
+
+impl Default for CorrectOptions {
+    fn default() -> Self {
+        CorrectOptions {
+            select: Select::default(),
+            bits: None,
+            mode: RoundingMode::Nearest,
+            compression: None,
+            verify: true,
+        }
+    }
+}
+
+/// Per-branch result of [`correct_file`].
+#[derive(Serialize, Debug, Clone)]
+pub struct CorrectedBranch {
+    pub name: String,
+    pub layout: FloatLayout,
+    pub values: usize,
+    /// Kept mantissa bits used (`None`: not inferable, branch copied unchanged).
+    pub mantissa_bits: Option<u32>,
+    /// Whether the bits were inferred from the data (else given, or the model's).
+    pub inferred: bool,
+    pub report: CorrectionReport,
+    /// Values whose bits changed.
+    pub changed: usize,
+    pub note: Option<String>,
+}
+
+/// What [`correct_file`] did.
+#[derive(Serialize, Debug, Clone)]
+pub struct CorrectReport {
+    pub input: PathBuf,
+    pub output: PathBuf,
+    pub tree: String,
+    pub method: String,
+    pub mode: RoundingMode,
+    pub branches: Vec<CorrectedBranch>,
+    pub values: usize,
+    pub skipped: Vec<Skipped>,
+    pub written: Rewritten,
+    /// Values checked after writing: re-read from the output and re-quantised.
+    pub verified_values: usize,
+}
+
+impl CorrectReport {
+    /// The per-branch reports added up.
+    pub fn total(&self) -> CorrectionReport {
+        self.branches
+            .iter()
+            .fold(CorrectionReport::default(), |a, b| a + b.report)
+    }
+}
+
+/// What to do with one selected branch in the writing pass.
+enum Action {
+    /// Leave as stored (bits not inferable); its baskets are copied byte for byte.
+    Copy,
+    /// Correct each basket with this corrector.
+    Correct(Corrector),
+    /// Replace by these values (a joint correction's output for the whole branch).
+    Replace(Vec<f32>),
+}
+
+struct Plan {
+    summary: CorrectedBranch,
+    quantiser: Option<Quantiser32>,
+    action: Action,
+}
+
+/// A deterministic, bounded, evenly spread sample of a stream: every `stride`-th value,
+/// the stride doubling (and every other kept value dropped) when `2 * cap` are held.
+struct StreamSample {
+    cap: usize,
+    stride: u64,
+    seen: u64,
+    values: Vec<f32>,
+}
+
+impl StreamSample {
+    fn new(cap: usize) -> Self {
+        StreamSample {
+            cap,
+            stride: 1,
+            seen: 0,
+            values: Vec::new(),
+        }
+    }
+
+    fn extend(&mut self, data: &[f32]) {
+        for &x in data {
+            if self.seen % self.stride == 0 {
+                self.values.push(x);
+                if self.values.len() >= 2 * self.cap {
+                    let kept: Vec<f32> = self.values.iter().step_by(2).copied().collect();
+                    self.values = kept;
+                    self.stride *= 2;
+                }
+            }
+            self.seen += 1;
+        }
+    }
+}
+
+/// The kept bits of a whole branch, streamed: the largest of its chunks' (`None` if no value
+/// has a non-zero mantissa), the number of values and, when `sample` is given, a bounded
+/// sample of the values.
+fn scan_branch(
+    tree: &Tree,
+    name: &str,
+    mut sample: Option<&mut StreamSample>,
+) -> Result<(Option<u32>, usize)> {
+    let mut values = 0usize;
+    let mut bits: Option<u32> = None;
+    for chunk in tree.read_float_chunks(name, CHUNK_ENTRIES)? {
+        let chunk = chunk?;
+        let v = &chunk.branch.values;
+        values += v.len();
+        if let Ok(n) = infer_mantissa_bits_f32(v) {
+            bits = Some(bits.map_or(n, |b| b.max(n)));
+        }
+        if let Some(s) = sample.as_deref_mut() {
+            s.extend(v);
+        }
+    }
+    Ok((bits, values))
+}
+
+/// The bits to use for a branch: given, or inferred (with the note when they cannot be).
+fn bits_for(
+    given: Option<u32>,
+    inferred: Option<u32>,
+    values: usize,
+) -> (Option<u32>, bool, Option<String>) {
+    let (bits, was_inferred, mut note) = match given {
+        Some(n) => (Some(n), false, None),
+        None => match inferred {
+            Some(n) => (Some(n), true, None),
+            None => (
+                None,
+                true,
+                Some(format!(
+                    "{}; copied unchanged",
+                    Error::CannotInferBits(format!(
+                        "no finite value with a non-zero mantissa among {values} values"
+                    ))
+                )),
+            ),
+        },
+    };
+    if bits == Some(23) {
+        note = Some("23 bits: full precision, nothing to correct".into());
+    }
+    (bits, was_inferred, note)
+}
+
+/// First pass over one branch, a chunk at a time: number of values, the kept bits (when not
+/// given) and, for prior-mean, a bounded sample of it.
+fn plan_method(
+    tree: &Tree,
+    info: &BranchInfo,
+    opts: &CorrectOptions,
+    method: Method,
+) -> Result<Plan> {
+    let mut sample = StreamSample::new(PRIOR_SAMPLE);
+    let wants_sample = method == Method::PriorMean;
+    let (seen, values) = scan_branch(tree, &info.name, wants_sample.then_some(&mut sample))?;
+    let (bits, inferred, note) = bits_for(opts.bits, seen, values);
+    let (quantiser, action) = match bits {
+        Some(n) => {
+            let q = Quantiser32::new(n, opts.mode)?;
+            let c = Corrector::for_branch(
+                q,
+                method,
+                &info.name,
+                ExactPolicy::default(),
+                &sample.values,
+            );
+            (Some(q), Action::Correct(c))
+        }
+        None => (None, Action::Copy),
+    };
+    Ok(Plan {
+        summary: CorrectedBranch {
+            name: info.name.clone(),
+            layout: info.float_layout().unwrap_or(FloatLayout::Flat),
+            values,
+            mantissa_bits: bits,
+            inferred,
+            report: CorrectionReport::default(),
+            changed: 0,
+            note,
+        },
+        quantiser,
+        action,
+    })
+}
+
+/// A joint correction reads its variables whole; the other selected branches are left as
+/// stored.
+fn plan_joint(
+    loaded: &Loaded,
+    input: &Path,
+    opts: &CorrectOptions,
+    joint: &dyn JointCorrection,
+) -> Result<Vec<Plan>> {
+    let bits = opts.bits.unwrap_or(joint.mantissa_bits());
+    joint.check(bits, opts.mode)?;
+    let q = Quantiser32::new(bits, opts.mode)?;
+    let mut stored = Vec::new();
+    for n in joint.variables() {
+        if !loaded.selection.floats.iter().any(|b| b.name == n) {
+            return Err(Error::InvalidInput(format!(
+                "{}: needs branch '{n}', which is not among the selected float branches of {}",
+                joint.describe(),
+                input.display()
+            )));
+        }
+        let b = loaded.tree.read_float(&n)?;
+        if let Ok(seen) = infer_mantissa_bits_f32(&b.values) {
+            if seen > bits {
+                return Err(Error::InvalidInput(format!(
+                    "{}: branch '{n}' keeps {seen} mantissa bits, more than the {bits} {} was made for",
+                    input.display(),
+                    joint.describe()
+                )));
+            }
+        }
+        stored.push(b);
+    }
+    let corrected = joint.correct(&stored)?;
+    if corrected.len() != stored.len() {
+        return Err(Error::LengthMismatch {
+            what: format!("{}: corrected vs stored variables", joint.describe()),
+            left: corrected.len(),
+            right: stored.len(),
+        });
+    }
+    Ok(stored
+        .iter()
+        .zip(corrected)
+        .map(|(s, (values, report))| Plan {
+            summary: CorrectedBranch {
+                name: s.name.clone(),
+                layout: s.layout(),
+                values: s.values.len(),
+                mantissa_bits: Some(bits),
+                inferred: false,
+                report,
+                changed: 0,
+                note: Some(joint.note()),
+            },
+            quantiser: Some(q),
+            action: Action::Replace(values),
+        })
+        .collect())
+}
+
+/// Corrects the selected float branches of the stored file `input` and writes the drop-in
+/// copy `output`; with `opts.verify`, every written value is re-read and checked to
+/// re-quantise to its stored value before the output is committed.
+pub fn correct_file(
+    input: &Path,
+    output: &Path,
+    correction: Correction<'_>,
+    opts: &CorrectOptions,
+    progress: &mut ProgressFn<'_>,
+) -> Result<CorrectReport> {
+    if let Some(bits) = opts.bits {
+        Quantiser32::new(bits, opts.mode)?;
+    }
+    refuse_same_file(input, output)?;
+    let loaded = load(input, &opts.select)?;
+    let path = input.display().to_string();
+    let tree_name = loaded.tree.name().to_string();
+
+    let mut plans = match correction {
+        Correction::Method(method) => {
+            let floats = &loaded.selection.floats;
+            let mut bar = StageReporter::start(Stage::Scanning, floats.len(), progress);
+            let mut plans = Vec::with_capacity(floats.len());
+            for (i, info) in floats.iter().enumerate() {
+                bar.branch(&info.name, i == 0);
+                plans.push(plan_method(&loaded.tree, info, opts, method)?);
+            }
+            bar.finish();
+            plans
+        }
+        Correction::Joint(joint) => plan_joint(&loaded, input, opts, joint)?,
+    };
+
+    let rewritten: Vec<usize> = (0..plans.len())
+        .filter(|&i| !matches!(plans[i].action, Action::Copy))
+        .collect();
+    let index: HashMap<String, usize> = rewritten
+        .iter()
+        .map(|&i| (plans[i].summary.name.clone(), i))
+        .collect();
+    let pending = PendingOutput::beside(output)?;
+    let mut bar = StageReporter::start(Stage::Correcting, rewritten.len(), progress);
+    let mut first = true;
+    let mut written = rewrite_floats(
+        input,
+        pending.path(),
+        &RewriteOptions {
+            tree: tree_name.clone(),
+            branches: rewritten
+                .iter()
+                .map(|&i| plans[i].summary.name.clone())
+                .collect(),
+            compression: opts.compression,
+        },
+        |b| {
+            let plan = &mut plans[index[b.branch]];
+            if b.first_value == 0 {
+                bar.branch(b.branch, first);
+                first = false;
+            }
+            let before: Vec<u32> = b.values.iter().map(|v| v.to_bits()).collect();
+            match &plan.action {
+                Action::Copy => {}
+                Action::Correct(c) => {
+                    plan.summary.report = plan.summary.report
+                        + c.correct_in_place(b.values, b.first_value).map_err(|e| {
+                            Error::InvalidInput(format!(
+                                "{path}: tree '{tree_name}': branch '{}': {e}",
+                                b.branch
+                            ))
+                        })?;
+                }
+                Action::Replace(v) => {
+                    let from = b.first_value as usize;
+                    let src = v.get(from..from + b.values.len()).ok_or_else(|| {
+                        Error::InvalidInput(format!(
+                            "branch '{}': the file holds more values than were read",
+                            b.branch
+                        ))
+                    })?;
+                    b.values.copy_from_slice(src);
+                }
+            }
+            plan.summary.changed += b
+                .values
+                .iter()
+                .zip(&before)
+                .filter(|(v, s)| v.to_bits() != **s)
+                .count();
+            Ok(())
+        },
+    )?;
+    bar.finish();
+
+    let verified = if opts.verify {
+        let checks: Vec<(String, Option<Quantiser32>)> = plans
+            .iter()
+            .map(|p| (p.summary.name.clone(), p.quantiser))
+            .collect();
+        let verified = verify_branches(&loaded.tree, pending.path(), output, &checks, progress)?;
+        if fault_injected("verify") {
+            return Err(Error::InvalidInput(format!(
+                "{}: verification failed on purpose ({FAULT_ENV}=verify, for tests) after checking {verified} values",
+                output.display()
+            )));
+        }
+        verified
+    } else {
+        0
+    };
+    written.path = pending.commit()?;
+    Ok(CorrectReport {
+        input: input.to_path_buf(),
+        output: output.to_path_buf(),
+        tree: tree_name,
+        method: correction.to_string(),
+        mode: opts.mode,
+        values: plans.iter().map(|p| p.summary.values).sum(),
+        branches: plans.into_iter().map(|p| p.summary).collect(),
+        skipped: loaded.selection.skipped.clone(),
+        written,
+        verified_values: verified,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// verify
+
+/// Options of [`verify_file`].
+#[derive(Clone, Debug)]
+pub struct VerifyOptions {
+    pub select: Select,
+    /// Kept mantissa bits of the stored file; `None`: inferred per branch of the stored file.
+    pub bits: Option<u32>,
+    /// The rounding the stored file was made with.
+    pub mode: RoundingMode,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions {
+            select: Select::default(),
+            bits: None,
+            mode: RoundingMode::Nearest,
+        }
+    }
+}
+
+/// What [`verify_file`] checked.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Branches checked, with the kept bits used (`None`: not inferable, checked equal).
+    pub branches: Vec<(String, Option<u32>)>,
+    /// Values checked.
+    pub values: usize,
+}
+
+/// Checks that every selected float branch of `corrected` has the structure of `stored` and
+/// that each value re-quantises, bit for bit, to the stored one (branches whose bits cannot
+/// be inferred must be equal). Streams both files a chunk at a time.
+pub fn verify_file(
+    stored: &Path,
+    corrected: &Path,
+    opts: &VerifyOptions,
+    progress: &mut ProgressFn<'_>,
+) -> Result<VerifyReport> {
+    if let Some(bits) = opts.bits {
+        Quantiser32::new(bits, opts.mode)?;
+    }
+    let loaded = load(stored, &opts.select)?;
+    let mut checks = Vec::with_capacity(loaded.selection.floats.len());
+    for info in &loaded.selection.floats {
+        let bits = match opts.bits {
+            Some(b) => Some(b),
+            None => scan_branch(&loaded.tree, &info.name, None)?.0,
+        };
+        let q = bits.map(|b| Quantiser32::new(b, opts.mode)).transpose()?;
+        checks.push((info.name.clone(), q));
+    }
+    let values = verify_branches(&loaded.tree, corrected, corrected, &checks, progress)?;
+    Ok(VerifyReport {
+        branches: checks
+            .into_iter()
+            .map(|(n, q)| (n, q.map(|q| q.mantissa_bits())))
+            .collect(),
+        values,
+    })
+}
+
+/// Re-reads each branch of the file at `written_path` (to become `output`, the name errors
+/// use) next to the stored tree, a chunk at a time, and checks that values re-quantise to the
+/// stored ones (`Some(quantiser)`) or are equal (`None`).
+fn verify_branches(
+    input: &Tree,
+    written_path: &Path,
+    output: &Path,
+    checks: &[(String, Option<Quantiser32>)],
+    progress: &mut ProgressFn<'_>,
+) -> Result<usize> {
+    let mut out = io::open(written_path)?;
+    let out_tree = out.tree(input.name())?;
+    let tree_name = input.name();
+    let mut bar = StageReporter::start(Stage::Verifying, checks.len(), progress);
+    let mut verified = 0usize;
+    for (i, (name, quantiser)) in checks.iter().enumerate() {
+        bar.branch(name, i == 0);
+        let mut written = out_tree.read_float_chunks(name, CHUNK_ENTRIES)?;
+        let broken = |why: String| {
+            Error::InvalidInput(format!(
+                "{}: tree '{tree_name}': branch '{name}': {why}",
+                output.display()
+            ))
+        };
+        for stored in input.read_float_chunks(name, CHUNK_ENTRIES)? {
+            let stored = stored?.branch;
+            let corrected = written
+                .next()
+                .ok_or_else(|| broken("fewer entries than the input".into()))??
+                .branch;
+            if let Some(why) = stored.structure_mismatch(&corrected) {
+                return Err(broken(format!(
+                    "written structure differs from the input: {why}"
+                )));
+            }
+            match quantiser {
+                Some(q) => {
+                    verify_requantises_f32(&corrected.values, &stored.values, q).map_err(|e| {
+                        broken(format!("invariant broken (values from {verified} on): {e}"))
+                    })?
+                }
+                None => {
+                    if let Some(i) = corrected
+                        .values
+                        .iter()
+                        .zip(&stored.values)
+                        .position(|(c, s)| c.to_bits() != s.to_bits())
+                    {
+                        return Err(broken(format!(
+                            "value {} changed although it was to be copied",
+                            verified + i
+                        )));
+                    }
+                }
+            }
+            verified += stored.values.len();
+        }
+        if written.next().is_some() {
+            return Err(broken("more entries than the input".into()));
+        }
+    }
+    bar.finish();
+    Ok(verified)
+}
+
+/// Reads every selected float branch whole, reporting progress under `stage`.
+pub fn read_selected(
+    tree: &Tree,
+    selection: &Selection,
+    stage: Stage,
+    progress: &mut ProgressFn<'_>,
+) -> Result<Vec<FloatBranch>> {
+    let mut bar = StageReporter::start(stage, selection.floats.len(), progress);
+    let mut out = Vec::with_capacity(selection.floats.len());
+    for (i, info) in selection.floats.iter().enumerate() {
+        bar.branch(&info.name, i == 0);
+        out.push(tree.read_float(&info.name)?);
+    }
+    bar.finish();
+    Ok(out)
+}

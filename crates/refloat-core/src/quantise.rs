@@ -1,0 +1,437 @@
+//! Bit-exact reproduction of lossy mantissa rounding.
+//!
+//! ATLAS (`CxxUtils::FloatCompressor`) keeps `n` of the 23 explicit mantissa bits of a
+//! `float` and zeroes the other `k = 23 - n`. On the bit pattern `u` of a finite value:
+//!
+//! ```text
+//! rounding = 1 << (k - 1)              // half of the last kept bit
+//! mask     = !((1 << k) - 1)           // clears the k dropped bits
+//! vmax     = 0x7F7F_FFFF - rounding    // overflow guard
+//! if (u & 0x7FFF_FFFF) < vmax { u += rounding }
+//! u &= mask
+//! ```
+//!
+//! * NaN and ±Inf are returned unchanged (bit for bit, payload included).
+//! * Ties (exactly half a kept step) go **away from zero**: rounding happens on the magnitude.
+//! * A carry out of the mantissa moves into the exponent (1.99999 → 2.0), so a stored value
+//!   can sit in the next binade.
+//! * Values whose magnitude pattern is at or above `vmax` (the top half-step below
+//!   `f32::MAX`) are truncated instead, so rounding never produces ±Inf: the largest finite
+//!   stored value is `f32::MAX` with its dropped bits cleared.
+//! * Subnormals get no special treatment: the same integer arithmetic applies, so the
+//!   largest subnormals may round up to the smallest normal and tiny ones flush to ±0.
+//! * `n = 23` (`52` for `f64`) keeps every bit: the quantiser is the identity.
+//!
+//! [`RoundingMode::Truncate`] zeroes the dropped bits (toward zero, ROOT RNTuple's
+//! `Real32Trunc`); [`RoundingMode::NearestEven`] is IEEE round-half-to-even on the kept
+//! bits (a tie goes to the neighbour whose last kept bit is 0; for `n = 0` that bit is the
+//! exponent's lowest), with the same overflow guard as `Nearest` (a result that would be
+//! ±Inf is truncated instead). `f64` uses the same rules with 52 explicit mantissa bits.
+//!
+//! Every function here is pure; slices are processed in place.
+
+use crate::error::{Error, Result};
+use rayon::prelude::*;
+
+/// How the dropped mantissa bits are removed.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum RoundingMode {
+    /// Round half away from zero on the magnitude, as ATLAS's `FloatCompressor` does.
+    #[default]
+    Nearest,
+    /// Drop the bits: round toward zero (ROOT RNTuple `Real32Trunc`).
+    Truncate,
+    /// IEEE round half to even on the kept bits (overflow guarded like `Nearest`).
+    NearestEven,
+}
+
+impl RoundingMode {
+    /// All modes, in a fixed order.
+    pub const ALL: [RoundingMode; 3] = [Self::Nearest, Self::Truncate, Self::NearestEven];
+
+    /// The name used on the command line and in reports (`nearest`, `truncate`,
+    /// `nearest-even`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Nearest => "nearest",
+            Self::Truncate => "truncate",
+            Self::NearestEven => "nearest-even",
+        }
+    }
+}
+
+impl std::fmt::Display for RoundingMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for RoundingMode {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "nearest" => Ok(Self::Nearest),
+            "truncate" => Ok(Self::Truncate),
+            "nearest-even" | "nearest_even" => Ok(Self::NearestEven),
+            other => Err(Error::InvalidArgument(format!(
+                "unknown rounding mode '{other}' (expected nearest, truncate or nearest-even)"
+            ))),
+        }
+    }
+}
+
+/// Elements per rayon task in the `par_*` functions: large enough to amortise scheduling,
+/// small enough to balance over cores.
+pub(crate) const PAR_CHUNK: usize = 1 << 16;
+
+macro_rules! quantiser {
+    (
+        $(#[$doc:meta])*
+        $name:ident, $float:ty, $bits:ty, $explicit:expr, $tyname:expr,
+        $quantise:ident, $quantise_slice:ident, $par_quantise_slice:ident
+    ) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub struct $name {
+            mantissa_bits: u32,
+            mode: RoundingMode,
+            /// Half of the last kept bit (`0` when nothing is dropped).
+            rounding: $bits,
+            /// Clears the dropped bits.
+            mask: $bits,
+            /// Overflow guard of the nearest modes (see [`Self::vmax`]).
+            vmax: $bits,
+        }
+
+        impl $name {
+            /// Explicit mantissa bits of the type.
+            pub const EXPLICIT_MANTISSA_BITS: u32 = $explicit;
+            /// Bit pattern of the sign.
+            pub const SIGN: $bits = 1 << (<$bits>::BITS - 1);
+            /// Bit pattern of +Inf (also the magnitude mask's first non-finite pattern).
+            /// (All exponent bits set, mantissa zero; written as bit arithmetic because
+            /// `to_bits` is `const` only from Rust 1.83 and `rust-version` is 1.80.)
+            pub const INF: $bits = (!0 >> 1) & !((1 << $explicit) - 1);
+            /// Largest finite magnitude pattern.
+            pub const MAX_FINITE: $bits = Self::INF - 1;
+
+            /// A quantiser keeping `mantissa_bits` explicit mantissa bits.
+            ///
+            /// # Errors
+            /// [`Error::MantissaBitsOutOfRange`] if `mantissa_bits` exceeds the type's
+            /// explicit mantissa bits.
+            pub fn new(mantissa_bits: u32, mode: RoundingMode) -> Result<Self> {
+                if mantissa_bits > $explicit {
+                    return Err(Error::MantissaBitsOutOfRange {
+                        bits: mantissa_bits,
+                        max: $explicit,
+                        ty: $tyname,
+                    });
+                }
+                let dropped = $explicit - mantissa_bits;
+                let rounding: $bits = if dropped == 0 { 0 } else { 1 << (dropped - 1) };
+                let mask: $bits = !(((1 as $bits) << dropped) - 1);
+                Ok(Self { mantissa_bits, mode, rounding, mask, vmax: Self::MAX_FINITE - rounding })
+            }
+
+            /// Kept explicit mantissa bits `n`.
+            #[inline]
+            pub fn mantissa_bits(&self) -> u32 {
+                self.mantissa_bits
+            }
+
+            /// Dropped mantissa bits `k = explicit - n`.
+            #[inline]
+            pub fn dropped_bits(&self) -> u32 {
+                $explicit - self.mantissa_bits
+            }
+
+            /// The rounding mode.
+            #[inline]
+            pub fn mode(&self) -> RoundingMode {
+                self.mode
+            }
+
+            /// Mask that clears the dropped bits.
+            #[inline]
+            pub fn mask(&self) -> $bits {
+                self.mask
+            }
+
+            /// Half of the last kept bit, as a bit-pattern increment (`0` if nothing is dropped).
+            #[inline]
+            pub fn rounding(&self) -> $bits {
+                self.rounding
+            }
+
+            /// The overflow guard: `Nearest` truncates magnitude patterns at or above it;
+            /// `NearestEven` truncates exactly those whose rounding would give ±Inf, all of
+            /// which lie at or above it too. `MAX_FINITE − rounding` (the top half-step).
+            #[inline]
+            pub fn vmax(&self) -> $bits {
+                self.vmax
+            }
+
+            /// Quantise one bit pattern.
+            #[inline]
+            pub fn quantise_bits(&self, u: $bits) -> $bits {
+                let mag = u & !Self::SIGN;
+                if mag >= Self::INF {
+                    return u; // NaN or ±Inf: unchanged
+                }
+                match self.mode {
+                    RoundingMode::Nearest => {
+                        let u = if mag < self.vmax { u + self.rounding } else { u };
+                        u & self.mask
+                    }
+                    RoundingMode::Truncate => u & self.mask,
+                    RoundingMode::NearestEven => {
+                        if self.rounding == 0 {
+                            return u;
+                        }
+                        let kept_lsb = (mag >> self.dropped_bits()) & 1;
+                        let rounded = (mag + (self.rounding - 1) + kept_lsb) & self.mask;
+                        let rounded = if rounded >= Self::INF { mag & self.mask } else { rounded };
+                        (u & Self::SIGN) | rounded
+                    }
+                }
+            }
+
+            /// Quantise one value.
+            #[inline]
+            pub fn quantise(&self, x: $float) -> $float {
+                <$float>::from_bits(self.quantise_bits(x.to_bits()))
+            }
+
+            /// Whether `x` is a stored value, i.e. a fixed point of this quantiser (NaN and
+            /// ±Inf are).
+            #[inline]
+            pub fn is_stored(&self, x: $float) -> bool {
+                let u = x.to_bits();
+                self.quantise_bits(u) == u
+            }
+
+            /// Quantise a slice in place (each value as [`Self::quantise`]; NaN and ±Inf
+            /// unchanged).
+            ///
+            /// ```
+            #[doc = concat!("use refloat_core::quantise::{", stringify!($name), ", RoundingMode};")]
+            #[doc = concat!("let q = ", stringify!($name), "::new(10, RoundingMode::Truncate)?;")]
+            #[doc = concat!("let mut v = [1.0 + 1.0 / 1500.0, -3.0, ", stringify!($float), "::NAN];")]
+            /// q.quantise_slice(&mut v); // the step at n = 10 in [1, 2) is 1/1024
+            /// assert_eq!(&v[..2], &[1.0, -3.0]);
+            /// assert!(v[2].is_nan());
+            /// # Ok::<(), refloat_core::Error>(())
+            /// ```
+            pub fn quantise_slice(&self, data: &mut [$float]) {
+                for x in data.iter_mut() {
+                    *x = self.quantise(*x);
+                }
+            }
+
+            /// Quantise a slice in place, in parallel chunks (same bits as
+            /// [`Self::quantise_slice`], whatever the thread count).
+            ///
+            /// ```
+            #[doc = concat!("use refloat_core::quantise::{", stringify!($name), ", RoundingMode};")]
+            #[doc = concat!("let q = ", stringify!($name), "::new(7, RoundingMode::Nearest)?;")]
+            #[doc = concat!("let data: Vec<", stringify!($float), "> = (0..200_000).map(|i| (i as ", stringify!($float), ").sin() * 1e3).collect();")]
+            /// let (mut a, mut b) = (data.clone(), data);
+            /// q.par_quantise_slice(&mut a);
+            /// q.quantise_slice(&mut b);
+            /// assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
+            /// # Ok::<(), refloat_core::Error>(())
+            /// ```
+            pub fn par_quantise_slice(&self, data: &mut [$float]) {
+                data.par_chunks_mut(PAR_CHUNK).for_each(|c| self.quantise_slice(c));
+            }
+        }
+
+        /// Quantise one value to `mantissa_bits` kept explicit mantissa bits (bits kept, not
+        #[doc = concat!("removed) with `mode`; [`", stringify!($name), "`] quantises many values with")]
+        /// one validated setting.
+        ///
+        /// # Errors
+        /// [`Error::MantissaBitsOutOfRange`] for a bit count above the type's.
+        ///
+        /// ```
+        #[doc = concat!("use refloat_core::quantise::{", stringify!($quantise), ", RoundingMode};")]
+        /// let tie = 1.0 + 1.0 / 2048.0; // half of the last kept bit at n = 10
+        #[doc = concat!("assert_eq!(", stringify!($quantise), "(tie, 10, RoundingMode::Nearest)?, 1.0 + 1.0 / 1024.0);")]
+        #[doc = concat!("assert_eq!(", stringify!($quantise), "(tie, 10, RoundingMode::NearestEven)?, 1.0);")]
+        #[doc = concat!("assert_eq!(", stringify!($quantise), "(-tie, 10, RoundingMode::Truncate)?, -1.0);")]
+        #[doc = concat!("assert!(", stringify!($quantise), "(1.0, 99, RoundingMode::Nearest).is_err());")]
+        /// # Ok::<(), refloat_core::Error>(())
+        /// ```
+        pub fn $quantise(x: $float, mantissa_bits: u32, mode: RoundingMode) -> Result<$float> {
+            Ok($name::new(mantissa_bits, mode)?.quantise(x))
+        }
+
+        /// Quantise a slice in place.
+        ///
+        /// # Errors
+        /// [`Error::MantissaBitsOutOfRange`]; the slice is untouched then.
+        ///
+        /// ```
+        #[doc = concat!("use refloat_core::quantise::{", stringify!($quantise_slice), ", RoundingMode};")]
+        /// let mut v = [1.2345, -0.0, 1e-3];
+        #[doc = concat!(stringify!($quantise_slice), "(&mut v, 0, RoundingMode::Truncate)?;")]
+        /// assert_eq!(v, [1.0, -0.0, 1.0 / 1024.0]); // n = 0: powers of two remain
+        #[doc = concat!("assert!(", stringify!($quantise_slice), "(&mut v, 99, RoundingMode::Nearest).is_err());")]
+        /// # Ok::<(), refloat_core::Error>(())
+        /// ```
+        pub fn $quantise_slice(data: &mut [$float], mantissa_bits: u32, mode: RoundingMode) -> Result<()> {
+            $name::new(mantissa_bits, mode)?.quantise_slice(data);
+            Ok(())
+        }
+
+        /// Quantise a slice in place with rayon; same bits as the sequential version.
+        ///
+        /// # Errors
+        /// [`Error::MantissaBitsOutOfRange`]; the slice is untouched then.
+        ///
+        /// ```
+        #[doc = concat!("use refloat_core::quantise::{", stringify!($par_quantise_slice), ", ", stringify!($quantise), ", RoundingMode};")]
+        #[doc = concat!("let mut v: Vec<", stringify!($float), "> = (1..100_000).map(|i| 1.0 / i as ", stringify!($float), ").collect();")]
+        /// let before = v.clone();
+        #[doc = concat!(stringify!($par_quantise_slice), "(&mut v, 10, RoundingMode::Nearest)?;")]
+        /// for (y, x) in v.iter().zip(&before) {
+        #[doc = concat!("    assert_eq!(*y, ", stringify!($quantise), "(*x, 10, RoundingMode::Nearest)?);")]
+        /// }
+        /// # Ok::<(), refloat_core::Error>(())
+        /// ```
+        pub fn $par_quantise_slice(data: &mut [$float], mantissa_bits: u32, mode: RoundingMode) -> Result<()> {
+            $name::new(mantissa_bits, mode)?.par_quantise_slice(data);
+            Ok(())
+        }
+    };
+}
+
+quantiser!(
+    /// Quantiser for `f32` (23 explicit mantissa bits), validated once and then infallible.
+    ///
+    /// ```
+    /// use refloat_core::quantise::{Quantiser32, RoundingMode};
+    /// let q = Quantiser32::new(10, RoundingMode::Nearest)?;
+    /// assert_eq!(q.quantise(1.0 + 1.0 / 4096.0), 1.0);        // below half a step: down
+    /// assert_eq!(q.quantise(1.0 + 1.0 / 2048.0), 1.0 + 1.0 / 1024.0); // tie: away from zero
+    /// assert!(q.quantise(f32::NAN).is_nan());
+    /// assert_eq!(q.quantise(f32::MAX), f32::from_bits(0x7F7F_E000)); // guard: never Inf
+    /// # Ok::<(), refloat_core::Error>(())
+    /// ```
+    Quantiser32, f32, u32, 23, "f32",
+    quantise_f32, quantise_slice_f32, par_quantise_slice_f32
+);
+
+quantiser!(
+    /// Quantiser for `f64` (52 explicit mantissa bits), validated once and then infallible.
+    ///
+    /// ```
+    /// use refloat_core::quantise::{Quantiser64, RoundingMode};
+    /// let q = Quantiser64::new(20, RoundingMode::Truncate)?;
+    /// assert_eq!(q.quantise(-1.0 - 1e-7), -1.0); // toward zero
+    /// # Ok::<(), refloat_core::Error>(())
+    /// ```
+    Quantiser64, f64, u64, 52, "f64",
+    quantise_f64, quantise_slice_f64, par_quantise_slice_f64
+);
+
+/// Number of trailing zero bits in the explicit mantissa of `x` (23 for a zero mantissa,
+/// e.g. for powers of two and ±0).
+#[inline]
+pub fn mantissa_trailing_zeros_f32(x: f32) -> u32 {
+    (x.to_bits() & 0x007F_FFFF).trailing_zeros().min(23)
+}
+
+/// The largest `n` such that every finite value of `data` is a stored value at `n` kept
+/// mantissa bits, i.e. `23 -` the number of trailing zero mantissa bits common to all
+/// finite values. This is how a compressed branch's bit count is recovered: the bit count
+/// is not written into ATLAS files. Exact-by-nature values (0, ±1, powers of two) carry no
+/// information and are fine: they only make the common count larger, never smaller.
+///
+/// # Errors
+/// [`Error::CannotInferBits`] if `data` holds no finite value with a non-zero mantissa
+/// (empty, all zeros, all powers of two or all non-finite): any `n` would fit.
+///
+/// ```
+/// use refloat_core::quantise::{infer_mantissa_bits_f32, quantise_slice_f32, RoundingMode};
+/// let mut v = vec![1.2345f32, 37.5, -0.001, 7.0e4];
+/// quantise_slice_f32(&mut v, 10, RoundingMode::Nearest)?;
+/// assert!(infer_mantissa_bits_f32(&v)? <= 10);
+/// # Ok::<(), refloat_core::Error>(())
+/// ```
+pub fn infer_mantissa_bits_f32(data: &[f32]) -> Result<u32> {
+    let common = data
+        .iter()
+        .filter(|x| x.is_finite())
+        .map(|x| x.to_bits() & 0x007F_FFFF)
+        .fold(0u32, |acc, m| acc | m);
+    if common == 0 {
+        return Err(Error::CannotInferBits(format!(
+            "no finite value with a non-zero mantissa among {} values",
+            data.len()
+        )));
+    }
+    Ok(23 - common.trailing_zeros())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_of_range_bits_are_errors() {
+        assert!(matches!(
+            Quantiser32::new(24, RoundingMode::Nearest),
+            Err(Error::MantissaBitsOutOfRange {
+                bits: 24,
+                max: 23,
+                ..
+            })
+        ));
+        assert!(Quantiser64::new(53, RoundingMode::Truncate).is_err());
+        assert!(quantise_f32(1.0, 99, RoundingMode::Nearest).is_err());
+    }
+
+    #[test]
+    fn constants() {
+        assert_eq!(Quantiser32::SIGN, 0x8000_0000);
+        assert_eq!(Quantiser64::SIGN, 0x8000_0000_0000_0000);
+        assert_eq!(Quantiser32::INF, f32::INFINITY.to_bits());
+        assert_eq!(Quantiser64::INF, f64::INFINITY.to_bits());
+        assert_eq!(Quantiser32::MAX_FINITE, f32::MAX.to_bits());
+        assert_eq!(Quantiser64::MAX_FINITE, f64::MAX.to_bits());
+        let q = Quantiser32::new(10, RoundingMode::Nearest).unwrap();
+        assert_eq!(q.rounding(), 1 << 12);
+        assert_eq!(q.mask(), !0x1FFF);
+        // Athena writes vmax as (0x7f7 << 20) | (0x000fffff ^ rounding)
+        assert_eq!(q.vmax(), (0x7f7 << 20) | (0x000f_ffff ^ (1 << 12)));
+    }
+
+    #[test]
+    fn full_precision_is_identity() {
+        for mode in RoundingMode::ALL {
+            let q = Quantiser32::new(23, mode).unwrap();
+            for u in [0u32, 1, 0x3F80_0001, 0x7F7F_FFFF, 0xFF7F_FFFF, 0x7FC0_0001] {
+                assert_eq!(q.quantise_bits(u), u);
+            }
+        }
+    }
+
+    #[test]
+    fn carry_moves_into_exponent() {
+        let q = Quantiser32::new(10, RoundingMode::Nearest).unwrap();
+        assert_eq!(q.quantise(1.999_999_9), 2.0);
+        assert_eq!(q.quantise(-1.999_999_9), -2.0);
+    }
+
+    #[test]
+    fn infer_bits() {
+        assert_eq!(infer_mantissa_bits_f32(&[1.5, 1.25]).unwrap(), 2);
+        assert!(infer_mantissa_bits_f32(&[0.0, 1.0, f32::NAN]).is_err());
+        assert!(infer_mantissa_bits_f32(&[]).is_err());
+    }
+}

@@ -1,0 +1,124 @@
+//! The file pipelines for C (`refloat_compress_file`, `refloat_correct_file`) and the cxx
+//! bridge (`compress_file`, `correct_file`): one request type both front doors fill, one
+//! call into [`crate::pipeline`], one set of totals both report. No semantics of their own.
+
+use std::path::Path;
+
+use super::capi::{method, rounding_mode};
+use super::FfiError;
+use crate::pipeline::{self, CompressOptions, CorrectOptions, Correction, Progress, Select};
+use crate::Quantiser32;
+
+/// What a front door asks of a file pipeline (C enums as plain integers).
+pub(crate) struct FileRequest {
+    /// Tree; `None`: [`pipeline::DEFAULT_TREE`].
+    pub tree: Option<String>,
+    /// Names or globs; empty: every float branch.
+    pub branches: Vec<String>,
+    /// Kept bits: required by compress; `None`: inferred per branch by correct.
+    pub bits: Option<u32>,
+    pub mode: u32,
+    pub method: u32,
+    pub seed: u64,
+    /// `zstd:5`, `none`, …; `None`: the input's.
+    pub compression: Option<String>,
+    pub verify: bool,
+}
+
+/// What a pipeline did, in the numbers every front door reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct FileTotals {
+    pub branches: u64,
+    pub values: u64,
+    pub changed: u64,
+    pub corrected: u64,
+    pub left_exact: u64,
+    pub non_finite: u64,
+    pub not_inferable: u64,
+    pub verified_values: u64,
+    pub input_bytes: u64,
+    pub output_bytes: u64,
+}
+
+impl FileRequest {
+    fn select(&self) -> Select {
+        Select {
+            tree: self
+                .tree
+                .clone()
+                .unwrap_or_else(|| pipeline::DEFAULT_TREE.to_string()),
+            branches: self.branches.clone(),
+        }
+    }
+
+    fn compression(&self) -> Result<Option<crate::io::rewrite::Compression>, FfiError> {
+        Ok(self.compression.as_deref().map(str::parse).transpose()?)
+    }
+
+    /// Runs [`pipeline::compress_file`].
+    pub fn compress(
+        &self,
+        input: &Path,
+        output: &Path,
+        progress: &mut pipeline::ProgressFn<'_>,
+    ) -> Result<FileTotals, FfiError> {
+        let bits = self.bits.ok_or_else(|| {
+            FfiError::invalid_argument(
+                "compress: mantissa_bits must be given (0..=23), not inferred",
+            )
+        })?;
+        let opts = CompressOptions {
+            select: self.select(),
+            quantiser: Quantiser32::new(bits, rounding_mode(self.mode)?)?,
+            compression: self.compression()?,
+            measure_sizes: false,
+        };
+        let r = pipeline::compress_file(input, output, &opts, progress)?;
+        Ok(FileTotals {
+            branches: r.branches.len() as u64,
+            values: r.values,
+            changed: r.branches.iter().map(|b| b.changed).sum(),
+            input_bytes: r.written.input_bytes,
+            output_bytes: r.written.output_bytes,
+            ..FileTotals::default()
+        })
+    }
+
+    /// Runs [`pipeline::correct_file`].
+    pub fn correct(
+        &self,
+        input: &Path,
+        output: &Path,
+        progress: &mut pipeline::ProgressFn<'_>,
+    ) -> Result<FileTotals, FfiError> {
+        let opts = CorrectOptions {
+            select: self.select(),
+            bits: self.bits,
+            mode: rounding_mode(self.mode)?,
+            compression: self.compression()?,
+            verify: self.verify,
+        };
+        let m = method(self.method, self.seed)?;
+        let r = pipeline::correct_file(input, output, Correction::Method(m), &opts, progress)?;
+        let total = r.total();
+        Ok(FileTotals {
+            branches: r.branches.len() as u64,
+            values: r.values as u64,
+            changed: r.branches.iter().map(|b| b.changed as u64).sum(),
+            corrected: total.corrected as u64,
+            left_exact: total.left_exact as u64,
+            non_finite: total.non_finite as u64,
+            not_inferable: r
+                .branches
+                .iter()
+                .filter(|b| b.mantissa_bits.is_none())
+                .count() as u64,
+            verified_values: r.verified_values as u64,
+            input_bytes: r.written.input_bytes,
+            output_bytes: r.written.output_bytes,
+        })
+    }
+}
+
+/// A progress callback that drops every report.
+pub(crate) fn no_progress(_: Progress<'_>) {}

@@ -1,4 +1,4 @@
-//! The seed's size table on the real files: each file rewritten with its float and
+//! The talk's size table on the real files: each file rewritten with its float and
 //! `vector<float>` branches rounded to 7, 10 and 15 kept mantissa bits (ATLAS's rule), with
 //! the input's own compression, everything else copied as stored.
 //!

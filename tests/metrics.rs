@@ -226,7 +226,7 @@ fn real_branches_match_scipy() {
     );
 }
 
-/// The seed: "classifier AUC ≈ 0.5" between original and compressed values. Under H0 the
+/// The talk: "classifier AUC ≈ 0.5" between original and compressed values. Under H0 the
 /// Mann–Whitney AUC of the test halves has standard deviation
 /// `sqrt((n_a + n_b + 1) / (12 n_a n_b))` (ties only shrink it); a 4σ band is the tolerance.
 ///

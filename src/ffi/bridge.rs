@@ -15,7 +15,7 @@ use cxx::CxxVector;
 use std::path::Path;
 
 use super::capi::{method as capi_method, rounding_mode};
-use super::files::{no_progress, FileRequest, FileTotals};
+use super::files::{bits_arg, no_progress, FileRequest, FileTotals};
 use super::{refloat_status, FfiError};
 use crate::bounds::intervals_f32;
 use crate::correct::{correct_at_f32, BranchPosition, CorrectionReport};
@@ -326,15 +326,7 @@ fn default_file_options() -> FileOptions {
 }
 
 fn file_request(o: &FileOptions) -> Result<FileRequest, FfiError> {
-    let bits = match o.mantissa_bits {
-        -1 => None,
-        b if b >= 0 => Some(b as u32),
-        b => {
-            return Err(FfiError::invalid_argument(format!(
-                "mantissa_bits {b}: expected 0..=23, or -1 to infer them"
-            )))
-        }
-    };
+    let bits = bits_arg(o.mantissa_bits, "mantissa_bits")?;
     let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
     Ok(FileRequest {
         tree: non_empty(&o.tree),

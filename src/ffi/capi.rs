@@ -4,7 +4,7 @@
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::path::Path;
 
-use super::files::{FileRequest, FileTotals};
+use super::files::{bits_arg, FileRequest, FileTotals};
 use super::{c_str, c_str_opt, check_disjoint, refloat_status, FfiError};
 use crate::bounds::{intervals_f32, intervals_f64};
 use crate::correct::{
@@ -490,23 +490,6 @@ pub struct refloat_file_report {
     pub output_bytes: u64,
 }
 
-impl From<FileTotals> for refloat_file_report {
-    fn from(t: FileTotals) -> Self {
-        refloat_file_report {
-            branches: t.branches,
-            values: t.values,
-            changed: t.changed,
-            corrected: t.corrected,
-            left_exact: t.left_exact,
-            non_finite: t.non_finite,
-            not_inferable: t.not_inferable,
-            verified_values: t.verified_values,
-            input_bytes: t.input_bytes,
-            output_bytes: t.output_bytes,
-        }
-    }
-}
-
 /// The default file options: tree "CollectionTree", every float branch, bits inferred (-1),
 /// `REFLOAT_NEAREST`, `REFLOAT_MIDPOINT`, seed 0, the input's compression, verify on, no
 /// progress callback.
@@ -542,15 +525,7 @@ unsafe fn file_request(o: &refloat_file_options) -> Result<FileRequest, FfiError
         })
         .unwrap_or_default();
     let compression = unsafe { c_str_opt(o.compression, "options.compression")? }.map(String::from);
-    let bits = match o.mantissa_bits {
-        -1 => None,
-        b if b >= 0 => Some(b as u32),
-        b => {
-            return Err(FfiError::invalid_argument(format!(
-                "options.mantissa_bits {b}: expected 0..=23, or -1 to infer them"
-            )))
-        }
-    };
+    let bits = bits_arg(o.mantissa_bits, "options.mantissa_bits")?;
     Ok(FileRequest {
         tree,
         branches,
@@ -601,7 +576,7 @@ fn run_file(
     let totals = run(&request, Path::new(input), Path::new(output), &mut forward)?;
     if !report.is_null() {
         let report = try_mut_from_ptr!(report);
-        *report = totals.into();
+        *report = totals;
     }
     Ok(())
 }

@@ -25,19 +25,19 @@ pub(crate) struct FileRequest {
     pub verify: bool,
 }
 
-/// What a pipeline did, in the numbers every front door reports.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct FileTotals {
-    pub branches: u64,
-    pub values: u64,
-    pub changed: u64,
-    pub corrected: u64,
-    pub left_exact: u64,
-    pub non_finite: u64,
-    pub not_inferable: u64,
-    pub verified_values: u64,
-    pub input_bytes: u64,
-    pub output_bytes: u64,
+/// What a pipeline did, in the numbers every front door reports: the C API's
+/// `refloat_file_report` (the bridge copies it into its own `FileReport`).
+pub(crate) use super::capi::refloat_file_report as FileTotals;
+
+/// Kept bits as the front doors pass them: `-1` infers them, `0..` are given.
+pub(crate) fn bits_arg(bits: i32, name: &str) -> Result<Option<u32>, FfiError> {
+    match bits {
+        -1 => Ok(None),
+        b if b >= 0 => Ok(Some(b as u32)),
+        b => Err(FfiError::invalid_argument(format!(
+            "{name} {b}: expected 0..=23, or -1 to infer them"
+        ))),
+    }
 }
 
 impl FileRequest {

@@ -12,7 +12,7 @@
 //! refloat_model_free(m);
 //! ```
 
-use std::ffi::{c_char, c_int, CStr, CString};
+use std::ffi::{c_char, c_int, CString};
 use std::path::PathBuf;
 
 use super::c_str;

@@ -60,17 +60,17 @@ unset LD_LIBRARY_PATH
 
 start=$(date +%s)
 # --lib builds the cdylib and staticlib too, which tests/model_cpp.rs links.
-# `torch` of the library (the C model API) and of the command (train, model:PATH).
-FEATURES=(--features refloat/torch,refloat-cli/torch)
-cargo build --locked -p refloat -p refloat-cli -p refloat-model "${FEATURES[@]}" --lib --bins --tests
+# `torch` of the library (the C model API) and of the command (train, model:PATH). Every
+# cargo call names the same packages and features, so that they share one feature
+# resolution and nothing is built twice.
+PKGS=(-p refloat -p refloat-cli -p refloat-model --features refloat/torch,refloat-cli/torch)
+cargo build --locked "${PKGS[@]}" --lib --bins --tests
 echo "build: $(( $(date +%s) - start )) s"
 
-cargo test --locked -p refloat-model --lib --doc
-cargo test --locked -p refloat "${FEATURES[@]}" \
-    --test model_inpainting --test model_autoencoder --test model_cpp
-cargo test --locked -p refloat-cli "${FEATURES[@]}" --test model_cli
+cargo test --locked "${PKGS[@]}" --lib --bins \
+    --test model_inpainting --test model_autoencoder --test model_cpp --test model_cli
+cargo test --locked "${PKGS[@]}" --doc
 
-# The libraries and the binary find libtorch through their rpath alone.
 for f in "$CARGO_TARGET_DIR/debug/refloat" "$CARGO_TARGET_DIR/debug/librefloat.so"; do
     if ldd "$f" | grep -q 'not found'; then
         echo "tests/ci/torch.sh: $f does not find its libraries without LD_LIBRARY_PATH:" >&2

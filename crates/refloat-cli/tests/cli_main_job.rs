@@ -296,7 +296,7 @@ fn compress_then_analyse_the_held_out_file() {
         "pooled step spacing {spacing}"
     );
 
-    // Figures: the seed's set for the default branches and the pooled ones, valid PNGs.
+    // Figures: the talk's set for the default branches and the pooled ones, valid PNGs.
     let plots: Vec<String> = report["plots"]
         .as_array()
         .unwrap()

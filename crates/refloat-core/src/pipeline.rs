@@ -2,7 +2,7 @@
 //! `refloat_correct_file`), the C++ headers, the cxx bridge and the Python package all call.
 //!
 //! * [`compress_file`]: a drop-in copy of a ROOT file with the selected float branches
-//!   rounded (an (original, stored) pair), and the seed's size table.
+//!   rounded (an (original, stored) pair), and the talk's size table.
 //! * [`correct_file`]: a drop-in copy with each stored value replaced by an estimate of its
 //!   original inside its interval, then verified over the whole written file.
 //! * [`verify_file`]: checks that every value of a corrected file re-quantises to the value of
@@ -210,7 +210,7 @@ pub struct CompressOptions {
     pub quantiser: Quantiser32,
     /// Output compression; `None` keeps the input's.
     pub compression: Option<Compression>,
-    /// Measure the seed's size table of the output (re-reads both files' basket sizes).
+    /// Measure the talk's size table of the output (re-reads both files' basket sizes).
     pub measure_sizes: bool,
 }
 
@@ -240,7 +240,7 @@ pub struct CompressReport {
     /// ROOT's compression setting of the input (`algorithm * 100 + level`).
     pub input_compression_setting: i32,
     pub written: Rewritten,
-    /// The seed's size table of the tree (`None` when not measured).
+    /// The talk's size table of the tree (`None` when not measured).
     pub sizes: Option<SizeTable>,
     /// `1 − output / input` of the whole file.
     pub file_saving: f64,

@@ -10,7 +10,7 @@
 //! * [`log10_abs_histogram`]: histogram of `log10|r|` (r = 0 goes to [`Histogram1D::zeros`]).
 //! * [`symlog`], [`symlog_inverse`], [`symlog_histogram`]: signed residuals on a symmetric-log
 //!   axis, linear inside `±linthresh`.
-//! * [`residual_map_point`], [`residual_map`]: the seed's 2D map
+//! * [`residual_map_point`], [`residual_map`]: the talk's 2D map
 //!   `(log10(|x|+1e-12), sign(r)·log10(|r|+1e-12))`.
 //! * Steps: [`histogram_peaks`], [`detect_steps`], [`median_spacing`], [`step_periodogram`],
 //!   and the bundle [`analyse_steps`] → [`StepAnalysis`].
@@ -36,7 +36,7 @@ use crate::histogram::{Histogram1D, Histogram2D, UniformBins};
 use crate::quantise::Quantiser32;
 use serde::Serialize;
 
-/// The offset the seed's residual map adds before taking `log10` (`|x| + 1e-12`).
+/// The offset the talk's residual map adds before taking `log10` (`|x| + 1e-12`).
 pub const MAP_LOG_OFFSET: f64 = 1e-12;
 
 /// Theoretical spacing of the residual steps in `log10|r|`: one binade, `log10 2`.
@@ -307,12 +307,12 @@ pub fn symlog_histogram(
     Ok(h)
 }
 
-/// The seed's residual-map coordinates of an original `x` and its residual `r`:
+/// The talk's residual-map coordinates of an original `x` and its residual `r`:
 /// `(log10(|x| + 1e-12), sign(r)·log10(|r| + 1e-12))`.
 ///
 /// Note the sign convention this inherits: for `|r| < 1` the logarithm is negative, so a
 /// positive residual gets a negative `y`. `r = 0` gives `y = 0`, the same row as `|r| = 1`.
-/// The seed's bound lines are `y = ±(log10|x| − n·log10 2)` ([`crate::bounds::seed_bound_log10`]).
+/// The talk's bound lines are `y = ±(log10|x| − n·log10 2)` ([`crate::bounds::talk_bound_log10`]).
 ///
 /// ```
 /// let (x, y) = refloat_core::residual::residual_map_point(1000.0, -0.01);
@@ -333,7 +333,7 @@ pub fn residual_map_point(x: f64, r: f64) -> (f64, f64) {
     )
 }
 
-/// 2D histogram of the seed's residual map ([`residual_map_point`]) of originals `original`
+/// 2D histogram of the talk's residual map ([`residual_map_point`]) of originals `original`
 /// and their residuals. Exact zeros `r = 0` are counted in [`Histogram2D::zeros`] and **not**
 /// filled: the formula would put them on the `y = 0` row, i.e. mix them with `|r| = 1`.
 ///

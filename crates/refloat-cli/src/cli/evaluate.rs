@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use plotters::prelude::*;
-use refloat::correct::{seed_rule_f32, verify_requantises_f32, Corrector, ExactPolicy, Method};
+use refloat::correct::{talk_rule_f32, verify_requantises_f32, Corrector, ExactPolicy, Method};
 use refloat::evaluate::{score_branch, summarise, BranchScore, Summary, FINE_BINS, POSITION_BINS};
 use refloat::io;
 use refloat::metrics::{classifier_auc, ShiftOptions};
@@ -44,7 +44,7 @@ pub const DEFAULT_BRANCHES: [&str; 4] = [
 #[command(after_help = "Examples:
   refloat evaluate ../shared/data/PHYSLITE_example.root --bits 10 --methods midpoint,dither,prior-mean,model:jets.pt --out eval/
   refloat evaluate ORIG.root --bits 7 --mode truncate --branches 'AnalysisElectronsAuxDyn.*'
-  refloat evaluate ../shared/data/*.root --branches '*' --methods compressed,midpoint,dither:1,prior-mean,seed-rule --table
+  refloat evaluate ../shared/data/*.root --branches '*' --methods compressed,midpoint,dither:1,prior-mean,talk-rule --table
 
 Default branches: the variables of the models given, else the jets' pt, eta, phi, m.")]
 pub struct Args {
@@ -64,7 +64,7 @@ pub struct Args {
     #[arg(long = "branches", short = 'b', value_name = "NAME|GLOB", value_delimiter = ',', num_args = 1..)]
     pub branches: Vec<String>,
     /// Methods: compressed (no correction), midpoint, dither, dither:SEED, prior-mean,
-    /// seed-rule (the talk's bound rule; it needs the originals, so it is a reference, not a
+    /// talk-rule (the talk's bound-based triaging rule; it needs the originals: a reference, not a
     /// correction) and model:PATH (built with the torch feature). Repeat or separate with
     /// commas. Dither mixes SEED with each branch's name, as `refloat correct` does.
     #[arg(long, value_delimiter = ',', num_args = 1.., default_value = "midpoint,dither,prior-mean")]
@@ -150,17 +150,28 @@ pub struct Report {
     pub checks: Vec<FileCheck>,
     /// Per (file, method): the scores over the branches.
     pub summaries: Vec<(PathBuf, String, Summary)>,
-    /// Per file, when the seed rule was evaluated: values it changed and their largest |x|.
-    pub seed_rule_changes: Vec<(PathBuf, usize, f32)>,
+    /// Per file, when the talk's rule was evaluated: values it changed and their largest |x|.
+    pub talk_rule_changes: Vec<(PathBuf, usize, f32)>,
 }
 
 /// The name of the stored values as a method.
-const COMPRESSED: &str = "compressed (no correction)";
+const COMPRESSED: &str = "compressed";
+/// The name of the talk's triaging rule as a method.
+const TALK_RULE: &str = "talk-rule";
+
+/// How the README's table labels a method.
+fn table_label(method: &str) -> String {
+    match method {
+        COMPRESSED => "compressed (no correction)".into(),
+        TALK_RULE => "the talk's rule, ε = 0.1 (needs the original)".into(),
+        m => m.into(),
+    }
+}
 
 enum Estimator {
     Stored,
     Core(Method),
-    SeedRule,
+    TalkRule,
     #[cfg(feature = "torch")]
     Model(PathBuf, Box<Model>),
 }
@@ -174,12 +185,7 @@ fn parse_method(s: &str, bits: u32, mode: RoundingMode) -> Result<(String, Estim
     }
     match s {
         "compressed" | "stored" => return Ok((COMPRESSED.into(), Estimator::Stored)),
-        "seed-rule" => {
-            return Ok((
-                "seed rule, ε = 0.1 (needs the original)".into(),
-                Estimator::SeedRule,
-            ))
-        }
+        TALK_RULE => return Ok((TALK_RULE.into(), Estimator::TalkRule)),
         _ => {}
     }
     let m: Method = s.parse()?;
@@ -340,9 +346,9 @@ fn estimate_all(
                     out.insert(b.clone(), v);
                 }
             }
-            Estimator::SeedRule => {
+            Estimator::TalkRule => {
                 for (b, s) in stored {
-                    let r = seed_rule_f32(&orig[b].0, s, &q, 0.1)?;
+                    let r = talk_rule_f32(&orig[b].0, s, &q, 0.1)?;
                     out.insert(b.clone(), r.reconstructed);
                 }
             }
@@ -427,7 +433,7 @@ fn model_estimates(
 pub fn run(args: Args) -> Result<()> {
     let mode: RoundingMode = args.mode.into();
     let q = Quantiser32::new(args.bits, mode)?;
-    let methods: Vec<(String, Estimator)> = args
+    let mut methods: Vec<(String, Estimator)> = args
         .methods
         .iter()
         .map(|s| parse_method(s, args.bits, mode))
@@ -435,6 +441,11 @@ pub fn run(args: Args) -> Result<()> {
     if methods.is_empty() {
         bail!("no method given");
     }
+    // the stored values themselves are always the first row: the baseline of every ratio
+    if !methods.iter().any(|(_, e)| matches!(e, Estimator::Stored)) {
+        methods.insert(0, (COMPRESSED.into(), Estimator::Stored));
+    }
+    let method_names: Vec<String> = methods.iter().map(|(n, _)| n.clone()).collect();
 
     // Branches: as asked, plus every model variable.
     let mut wanted: Vec<String> = args.branches.clone();
@@ -465,7 +476,7 @@ pub fn run(args: Args) -> Result<()> {
         histogram_rows: Vec::new(),
         checks: Vec::new(),
         summaries: Vec::new(),
-        seed_rule_changes: Vec::new(),
+        talk_rule_changes: Vec::new(),
     };
     let mut figures = 0usize;
     for file in &args.files {
@@ -519,7 +530,7 @@ pub fn run(args: Args) -> Result<()> {
         let estimates = estimate_all(&methods, &orig, &stored, q, &mut report.histogram_rows)?;
 
         for (name, est) in &estimates {
-            if name.starts_with("seed rule") {
+            if name == TALK_RULE {
                 let (mut n, mut max) = (0usize, 0f32);
                 for (b, e) in est {
                     for (s, r) in stored[b].iter().zip(e) {
@@ -529,7 +540,7 @@ pub fn run(args: Args) -> Result<()> {
                         }
                     }
                 }
-                report.seed_rule_changes.push((file.clone(), n, max));
+                report.talk_rule_changes.push((file.clone(), n, max));
             }
         }
         let pb = common::progress(estimates.len(), "scoring");
@@ -540,7 +551,7 @@ pub fn run(args: Args) -> Result<()> {
                 let (Some(e), s) = (est.get(b), &stored[b]) else {
                     continue;
                 };
-                if !matches!(name.as_str(), n if n.starts_with("seed rule")) {
+                if name != TALK_RULE {
                     verify_requantises_f32(e, s, &q).map_err(|e| anyhow!("{name} on {b}: {e}"))?;
                 }
                 let score = score_branch(o, s, e, &q)?;
@@ -578,7 +589,7 @@ pub fn run(args: Args) -> Result<()> {
     }
 
     if args.table {
-        print_markdown(&report, &args);
+        print_markdown(&report, &args, &method_names);
     } else {
         print_table(&report.rows, &report.histogram_rows);
     }
@@ -627,7 +638,7 @@ fn file_label(p: &Path) -> String {
 }
 
 /// The README's accuracy tables.
-fn print_markdown(r: &Report, args: &Args) {
+fn print_markdown(r: &Report, args: &Args, methods: &[String]) {
     let files: Vec<String> = args.files.iter().map(|f| f.display().to_string()).collect();
     println!(
         "Measured by `refloat evaluate {} --bits {} --mode {} --branches '{}' --methods {} --table` on every selected float branch with at least two values, all finite.\n",
@@ -652,15 +663,14 @@ fn print_markdown(r: &Report, args: &Args) {
     println!();
     println!("| estimator | file | MSE / MSE(compressed), pooled in units of interval width | median over branches of MSE / MSE(compressed) | median KL(orig ‖ est), {FINE_BINS} bins | KL(orig ‖ est) of the position inside the interval, pooled, {POSITION_BINS} bins | median W1(orig, est) / W1(orig, compressed), {FINE_BINS} bins | the same, exact (unbinned) |");
     println!("|---|---|---|---|---|---|---|---|");
-    for (method, _) in args.methods.iter().zip(0..) {
+    for method in methods {
         for (file, name, s) in &r.summaries {
-            let label = parse_label(method);
-            if *name != label {
+            if name != method {
                 continue;
             }
             println!(
                 "| {} | `{}` | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
-                name,
+                table_label(name),
                 file_label(file),
                 s.pooled_mse_relative_width,
                 s.median_mse_relative,
@@ -672,25 +682,16 @@ fn print_markdown(r: &Report, args: &Args) {
         }
     }
     println!();
-    for (file, n, max) in &r.seed_rule_changes {
+    for (file, n, max) in &r.talk_rule_changes {
         match n {
-            0 => println!("`{}`: the seed rule changed no value  ", file_label(file)),
+            0 => println!("`{}`: the talk's rule changed no value  ", file_label(file)),
             _ => println!(
-                "`{}`: the seed rule changed {n} values, all with |x_comp| ≤ {max:.3e}  ",
+                "`{}`: the talk's rule changed {n} values, all with |x_comp| ≤ {max:.3e}  ",
                 file_label(file)
             ),
         }
     }
     println!();
-}
-
-/// The name a method is reported under (as [`parse_method`] gives it, without loading models).
-fn parse_label(method: &str) -> String {
-    match method {
-        "compressed" | "stored" => COMPRESSED.into(),
-        "seed-rule" => "seed rule, ε = 0.1 (needs the original)".into(),
-        m => m.into(),
-    }
 }
 
 fn print_table(rows: &[Row], hist: &[HistogramRow]) {

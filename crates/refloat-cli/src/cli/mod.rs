@@ -12,6 +12,7 @@ pub mod memory;
 mod plot;
 #[cfg(feature = "torch")]
 pub mod train;
+pub mod verify;
 
 use std::process::ExitCode;
 
@@ -45,6 +46,8 @@ pub enum Command {
     Analyse(analyse::Args),
     /// Estimate the originals of a compressed file's float branches and verify the invariant.
     Correct(correct::Args),
+    /// Check that a corrected file re-quantises, bit for bit, to its stored file.
+    Verify(verify::Args),
     /// List trees, branches, types, entries and the inferred kept mantissa bits.
     Inspect(inspect::Args),
     /// Throughput of compress and correct against the I/O floor.
@@ -63,6 +66,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Analyse(a) => analyse::run(a),
         Command::Correct(a) => correct::run(a),
         Command::Inspect(a) => inspect::run(a),
+        Command::Verify(a) => verify::run(a),
         Command::Bench(a) => bench::run(a),
         #[cfg(feature = "torch")]
         Command::Train(a) => train::run(a),

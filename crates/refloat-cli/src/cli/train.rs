@@ -11,6 +11,8 @@ use refloat::io::{self};
 use refloat_model::train::{train, TrainConfig, TrainingData};
 use refloat_model::{Device, HistogramLoss, ModelKind};
 
+use super::common;
+
 pub use super::evaluate::DEFAULT_BRANCHES;
 
 /// Arguments of `refloat train`.

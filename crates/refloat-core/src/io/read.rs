@@ -427,6 +427,20 @@ impl Tree {
         Ok(out)
     }
 
+    /// On-disk bytes of the baskets of branch `name` (key headers included), compressed and
+    /// decompressed: what the size table adds up.
+    pub(crate) fn basket_bytes(&self, name: &str) -> Result<(u64, u64)> {
+        let bytes = guarded(|| self.inner.branch(name).map(|b| b.basket_bytes()))
+            .map_err(|p| self.root_error(format!("branch '{name}': {p}")))?
+            .ok_or_else(|| Error::MissingBranch {
+                path: self.path.clone(),
+                tree: self.name.clone(),
+                branch: name.to_string(),
+            })?
+            .map_err(|e| self.root_error(format!("branch '{name}': {e}")))?;
+        Ok((bytes.compressed, bytes.uncompressed))
+    }
+
     /// The branch `name`.
     ///
     /// # Errors

@@ -1,10 +1,10 @@
-//! The seed's size table: how many bytes each data type takes in a file, before and after
+//! The talk's size table: how many bytes each data type takes in a file, before and after
 //! a rewrite, and what the whole file saves.
 //!
 //! Sizes are what the file stores on disk for a tree's baskets: for each branch the sum of
 //! its baskets' `fNbytes` (key header plus stored, usually compressed, payload), from
-//! [`oxyroot::Branch::basket_bytes`]. Branches are classified by what they hold
-//! ([`DataType`]); a branch with sub-branches counts only its own baskets (usually none)
+//! the reader ([`super::Tree`]). Branches are classified as the reader classifies them
+//! ([`BranchKind`], [`DataType`]); a branch with sub-branches counts only its own baskets (usually none)
 //! under "others" and is not counted as a branch itself, its sub-branches are. Everything
 //! that is not a basket of the tree (tree headers, streamer infos, other trees and objects,
 //! key lists) is the "metadata" row, so that the rows add up to the file size.
@@ -12,7 +12,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::guard::guarded;
+use super::{BranchKind, FloatLayout};
 use crate::error::{Error, Result};
 
 /// What a branch holds, for the size table.
@@ -40,11 +40,14 @@ impl DataType {
         }
     }
 
-    fn of(branch: &oxyroot::Branch) -> DataType {
-        match branch.float_storage() {
-            Some(oxyroot::FloatStorage::Float) => DataType::Float32,
-            Some(_) => DataType::VectorFloat,
-            None => DataType::Other,
+    /// The size table's type of a branch, from the reader's classification
+    /// ([`BranchKind`]); `None` for a container (its members are counted themselves).
+    fn of(kind: &BranchKind) -> Option<DataType> {
+        match kind {
+            BranchKind::Float(FloatLayout::Flat) => Some(DataType::Float32),
+            BranchKind::Float(FloatLayout::Jagged) => Some(DataType::VectorFloat),
+            BranchKind::Container => None,
+            BranchKind::Other | BranchKind::Unreadable(_) => Some(DataType::Other),
         }
     }
 }
@@ -91,50 +94,22 @@ impl TreeSizes {
     /// [`Error::Io`] if the file cannot be read, [`Error::MissingTree`] if it has no such
     /// tree, [`Error::Root`] for anything oxyroot cannot read (the message names the branch).
     pub fn measure(path: &Path, tree: &str) -> Result<TreeSizes> {
-        let root = |message: String| Error::Root {
-            path: path.to_path_buf(),
-            message,
-        };
-        let file_bytes = std::fs::metadata(path)
-            .map_err(|source| Error::Io {
-                path: path.to_path_buf(),
-                source,
-            })?
-            .len();
-        let types = guarded(|| -> Result<[TypeBytes; 3]> {
-            let mut file = oxyroot::RootFile::open(path).map_err(|e| root(e.to_string()))?;
-            let is_tree = file
-                .keys()
-                .iter()
-                .any(|k| oxyroot::Named::name(k) == tree && k.class_name() == "TTree");
-            if !is_tree {
-                return Err(Error::MissingTree {
-                    path: path.to_path_buf(),
-                    tree: tree.to_string(),
-                });
-            }
-            let t = file
-                .get_tree(tree)
-                .map_err(|e| root(format!("tree '{tree}': {e}")))?;
-            let mut types = [TypeBytes::default(); 3];
-            for b in t.branches_r() {
-                let own = b
-                    .basket_bytes()
-                    .map_err(|e| root(format!("tree '{tree}' branch '{}': {e}", b.name())))?;
-                let leaf = b.branches().next().is_none();
-                let kind = if leaf {
-                    DataType::of(b)
-                } else {
-                    DataType::Other
-                };
-                let row = &mut types[kind as usize];
-                row.branches += usize::from(leaf);
-                row.bytes += own.compressed;
-                row.uncompressed_bytes += own.uncompressed;
-            }
-            Ok(types)
-        })
-        .map_err(|m| root(format!("tree '{tree}': {m}")))??;
+        let mut file = super::open(path)?;
+        let file_bytes = file.size_bytes();
+        let t = file.tree(tree)?;
+        let mut types = [TypeBytes::default(); 3];
+        for b in t.branches() {
+            let (compressed, uncompressed) = t.basket_bytes(&b.name)?;
+            // a container's own baskets (if any) count as "others"; its members count themselves
+            let (kind, data) = match DataType::of(&b.kind) {
+                Some(kind) => (kind, true),
+                None => (DataType::Other, false),
+            };
+            let row = &mut types[kind as usize];
+            row.branches += usize::from(data);
+            row.bytes += compressed;
+            row.uncompressed_bytes += uncompressed;
+        }
         Ok(TreeSizes {
             path: path.to_path_buf(),
             tree: tree.to_string(),
@@ -165,7 +140,7 @@ impl TreeSizes {
     }
 }
 
-/// The seed's table for one file: each data type's branch count and on-disk size before
+/// The talk's table for one file: each data type's branch count and on-disk size before
 /// and after a rewrite, its share of the file, and the total saving.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct SizeTable {

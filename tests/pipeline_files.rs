@@ -1,0 +1,189 @@
+//! The library's file pipelines on a real file: `compress_file` → `correct_file` →
+//! `verify_file`, with their progress reports, their refusals, and a verification that
+//! fails when the corrected file does not belong to the stored one.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use refloat::correct::Method;
+use refloat::pipeline::{
+    compress_file, correct_file, verify_file, CompressOptions, CorrectOptions, Correction, Select,
+    Stage, VerifyOptions,
+};
+use refloat::{Quantiser32, RoundingMode};
+
+fn select() -> Select {
+    Select {
+        branches: vec![
+            "AnalysisJetsAuxDyn.*".into(),
+            "AnalysisElectronsAuxDyn.pt".into(),
+        ],
+        ..Select::default()
+    }
+}
+
+fn compress(to: &std::path::Path, bits: u32) -> refloat::pipeline::CompressReport {
+    compress_file(
+        &common::root_file(common::DEV),
+        to,
+        &CompressOptions {
+            select: select(),
+            quantiser: Quantiser32::new(bits, RoundingMode::Nearest).unwrap(),
+            compression: None,
+            measure_sizes: true,
+        },
+        &mut |_| {},
+    )
+    .unwrap()
+}
+
+#[test]
+fn compress_correct_verify_on_a_real_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stored, corrected) = (dir.path().join("s.root"), dir.path().join("c.root"));
+    let c = compress(&stored, 10);
+    assert!(c.branches.len() >= 5, "{:?}", c.branches);
+    assert!(c
+        .branches
+        .iter()
+        .all(|b| b.changed > 0 && b.changed <= b.values));
+    assert!(c.sizes.is_some() && c.written.output_bytes < c.written.input_bytes);
+
+    let mut events = Vec::new();
+    let r = correct_file(
+        &stored,
+        &corrected,
+        Correction::Method(Method::Dither { seed: 7 }),
+        &CorrectOptions {
+            select: select(),
+            ..CorrectOptions::default()
+        },
+        &mut |p| events.push((p.stage, p.done, p.total, p.branch.to_string())),
+    )
+    .unwrap();
+    assert_eq!(r.verified_values, r.values);
+    assert!(r
+        .branches
+        .iter()
+        .all(|b| b.mantissa_bits == Some(10) && b.inferred));
+    assert!(r.total().corrected > 0);
+    // each stage starts at 0, names every branch once, ends at its total
+    for stage in [Stage::Scanning, Stage::Correcting, Stage::Verifying] {
+        let mine: Vec<_> = events.iter().filter(|e| e.0 == stage).collect();
+        let (first, last) = (mine[0], mine[mine.len() - 1]);
+        assert_eq!((first.1, first.3.as_str()), (0, ""), "{stage:?}");
+        assert_eq!(
+            (last.1, last.2, last.3.as_str()),
+            (last.2, r.branches.len(), "")
+        );
+        let named: Vec<&str> = mine
+            .iter()
+            .filter(|e| !e.3.is_empty())
+            .map(|e| e.3.as_str())
+            .collect();
+        assert_eq!(named.len(), r.branches.len(), "{stage:?}: {named:?}");
+    }
+
+    // the corrected file verifies against the stored one, bits inferred or given
+    let v = verify_file(
+        &stored,
+        &corrected,
+        &VerifyOptions {
+            select: select(),
+            ..VerifyOptions::default()
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(v.values, r.values);
+    assert!(v.branches.iter().all(|(_, b)| *b == Some(10)));
+    // and so do the originals: every original lies in its stored value's interval
+    let v = verify_file(
+        &stored,
+        &common::root_file(common::DEV),
+        &VerifyOptions {
+            select: select(),
+            bits: Some(10),
+            ..VerifyOptions::default()
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(v.values, r.values);
+
+    // a file rounded to 7 bits does not belong to the 10-bit one
+    let other = dir.path().join("b7.root");
+    compress(&other, 7);
+    let e = verify_file(
+        &stored,
+        &other,
+        &VerifyOptions {
+            select: select(),
+            ..VerifyOptions::default()
+        },
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("invariant broken"), "{e}");
+}
+
+#[test]
+fn pipelines_refuse_bad_requests_and_leave_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let stored = dir.path().join("s.root");
+    compress(&stored, 10);
+    let out = dir.path().join("out.root");
+    let method = Correction::Method(Method::Midpoint);
+    let cases: Vec<(CorrectOptions, &str)> = vec![
+        (
+            CorrectOptions {
+                bits: Some(24),
+                ..CorrectOptions::default()
+            },
+            "out of range",
+        ),
+        (
+            CorrectOptions {
+                select: Select {
+                    tree: "Events".into(),
+                    branches: vec![],
+                },
+                ..CorrectOptions::default()
+            },
+            "no tree 'Events'",
+        ),
+        (
+            CorrectOptions {
+                select: Select {
+                    branches: vec!["NoSuch.*".into()],
+                    ..Select::default()
+                },
+                ..CorrectOptions::default()
+            },
+            "matches no branch",
+        ),
+        // stored at 10 bits, claimed 7: values are not stored values at 7 bits
+        (
+            CorrectOptions {
+                select: select(),
+                bits: Some(7),
+                ..CorrectOptions::default()
+            },
+            "not a stored value",
+        ),
+    ];
+    for (opts, want) in cases {
+        let e = correct_file(&stored, &out, method, &opts, &mut |_| {}).unwrap_err();
+        assert!(e.to_string().contains(want), "{want}: {e}");
+        assert!(!out.exists(), "{want}: output left behind");
+    }
+    let e = correct_file(
+        &stored,
+        &stored,
+        method,
+        &CorrectOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("would replace the input"), "{e}");
+}

@@ -1,5 +1,5 @@
-// Included by the build scripts of `refloat` (build.rs) and `refloat-cli`: one rule for
-// finding libtorch at run time.
+// Included by the build scripts of `refloat` (build.rs), `refloat-cli` and `refloat-model`:
+// one rule for finding libtorch at run time.
 // Feature `torch` (learned models): find libtorch at run time without
 // LD_LIBRARY_PATH. torch-sys reports the directory it linked against (DEP_TCH_LIBTORCH_LIB,
 // a direct optional dependency for this purpose); an rpath to it goes into every binary,
@@ -9,6 +9,13 @@ fn torch_link_args() {
     if std::env::var_os("CARGO_FEATURE_TORCH").is_none() {
         return;
     }
+    torch_rpath();
+}
+
+/// The link arguments of [`torch_link_args`], whatever the features (for a crate that always
+/// links libtorch).
+#[allow(dead_code)]
+fn torch_rpath() {
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     if let Some(dir) = std::env::var_os("DEP_TCH_LIBTORCH_LIB") {
         if os == "linux" || os == "macos" {

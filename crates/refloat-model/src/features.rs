@@ -61,7 +61,7 @@ pub fn is_fixed(s: f32, q: &Quantiser32, policy: &ExactPolicy) -> bool {
 ///
 /// ```
 /// use refloat_model::features::interval_fraction;
-/// use refloat::{Quantiser32, RoundingMode};
+/// use refloat_core::{Quantiser32, RoundingMode};
 /// let q = Quantiser32::new(10, RoundingMode::Truncate)?;
 /// let iv = q.interval(1.0).unwrap();
 /// assert_eq!(interval_fraction(1.0, &iv), Some(0.0));
@@ -82,7 +82,7 @@ pub fn interval_fraction(original: f32, iv: &Interval<f32>) -> Option<f64> {
 ///
 /// ```
 /// use refloat_model::features::value_at_fraction;
-/// use refloat::{Quantiser32, RoundingMode};
+/// use refloat_core::{Quantiser32, RoundingMode};
 /// let q = Quantiser32::new(10, RoundingMode::Nearest)?;
 /// for f in [-1.0f32, 0.0, 0.3, 1.0, 7.0, f32::NAN] {
 ///     let x = value_at_fraction(1.5, f, &q);

@@ -398,7 +398,7 @@ fn masked_mse(pred: &Tensor, target: &Tensor, mask: &Tensor) -> Tensor {
 /// ```
 /// use refloat_model::train::{train, TrainConfig, TrainingData};
 /// use refloat_model::{Device, ModelKind};
-/// use refloat::{Quantiser32, RoundingMode};
+/// use refloat_core::{Quantiser32, RoundingMode};
 /// // 20 synthetic events of 3 objects with two variables (truncated to 8 kept bits)
 /// let pt: Vec<f32> = (0..60).map(|i| 20.0 + (i as f32 * 0.37).sin().abs() * 50.0).collect();
 /// let eta: Vec<f32> = (0..60).map(|i| (i as f32 * 0.71).cos() * 2.0).collect();

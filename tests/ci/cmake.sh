@@ -48,6 +48,20 @@ if echo "$exports" | grep -q '^_ZN[0-9]*\(std\|core\|alloc\|rayon\)'; then
     echo "librefloat.so exports Rust internals"; exit 1
 fi
 echo "SONAME $soname; $(echo "$exports" | grep -c '^refloat_') C functions exported"
+for sym in refloat_correct_file refloat_compress_file refloat_correct_branch_f32 refloat_file_options_default; do
+    echo "$exports" | grep -q "^$sym\$" || { echo "librefloat.so does not export $sym"; exit 1; }
+done
+# lean: no command-line code in the library, and small once stripped (Release builds)
+stripped="$work/librefloat.stripped.so"
+strip -o "$stripped" "$prefix/lib/librefloat.so"
+if strings "$stripped" | grep -qiE 'clap|indicatif|plotters|dejavu'; then
+    echo "librefloat.so holds command-line code"; exit 1
+fi
+bytes=$(stat -c %s "$stripped")
+echo "librefloat.so stripped: $bytes bytes ($build_type)"
+if [ "$build_type" = Release ] && [ "$bytes" -ge 4000000 ]; then
+    echo "librefloat.so stripped is $bytes bytes, not under 4 MB"; exit 1
+fi
 
 echo "== downstream project"
 cmake -S "$repo/tests/cmake-consumer" -B "$work/consumer" -DCMAKE_PREFIX_PATH="$prefix" -DREFLOAT_DATA_DIR="$data_dir"

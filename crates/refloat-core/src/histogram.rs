@@ -303,9 +303,6 @@ impl Histogram1D {
     }
 }
 
-/// Histogram of `log10|r|`; bins in decades.
-///
-
 /// A 2D histogram: `counts[[i, j]]` counts points with `x` in x-bin `i` and `y` in y-bin `j`
 /// (numpy `histogram2d` convention per axis). Points outside either range are counted in
 /// `outside`; `zeros` counts points left out because their residual was exactly 0.

@@ -205,6 +205,8 @@ pub fn check_bounds(
     })
 }
 
+/// Histogram of `log10|r|`; bins in decades.
+///
 /// `r = 0` has no logarithm: it is counted in [`Histogram1D::zeros`] and in no bin (an exact
 /// residual, e.g. a value that already had ≤ n significant bits). ±Inf go to over/underflow.
 ///

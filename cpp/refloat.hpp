@@ -182,7 +182,7 @@ using FileOptions = refloat_file_options;
 /// What a file pipeline did.
 using FileReport = refloat_file_report;
 
-/// Tree "CollectionTree", every float branch, bits inferred (-1), nearest, midpoint, seed 0,
+/// The analysis tree ("CollectionTree", else "Events"), every float branch, bits inferred (-1), nearest, midpoint, seed 0,
 /// the input's compression, verify on.
 inline FileOptions default_file_options() { return refloat_file_options_default(); }
 

@@ -96,7 +96,7 @@ inline CorrectionSummary correct_events(std::vector<float>& values, const std::v
 using FileOptions = bridge::FileOptions;
 using FileReport = bridge::FileReport;
 
-/// Tree "CollectionTree", every float branch, bits inferred (-1), nearest, midpoint, seed 0,
+/// The analysis tree ("CollectionTree", else "Events"), every float branch, bits inferred (-1), nearest, midpoint, seed 0,
 /// the input's compression, verify on.
 inline FileOptions default_file_options() { return bridge::default_file_options(); }
 

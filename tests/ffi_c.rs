@@ -1004,25 +1004,19 @@ fn dither_bits_equal_through_every_front_door() {
     };
     let bits_of = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
 
-    // the `refloat` command (built here like the library, same profile)
+    // the `refloat` command, built here like the library, same profile. `--tests --bins` of
+    // the default members is what `cargo test` itself builds: under it this is a no-op (a
+    // narrower package set would resolve features differently and rebuild the dependencies).
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_string());
     let mut build = Command::new(cargo);
     build
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "refloat-cli",
-            "--bin",
-            "refloat",
-            "--target-dir",
-        ])
+        .args(["build", "--quiet", "--tests", "--bins", "--target-dir"])
         .arg(lib.parent().unwrap())
         .current_dir(repo());
     if !cfg!(debug_assertions) {
         build.arg("--release");
     }
-    run(&mut build, "cargo build -p refloat-cli");
+    run(&mut build, "cargo build --tests --bins");
     let cli_out = dir.join("cli.root");
     run(
         Command::new(lib.join("refloat"))

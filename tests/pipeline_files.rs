@@ -145,7 +145,7 @@ fn pipelines_refuse_bad_requests_and_leave_no_output() {
         (
             CorrectOptions {
                 select: Select {
-                    tree: "Events".into(),
+                    tree: Some("Events".into()),
                     branches: vec![],
                 },
                 ..CorrectOptions::default()
@@ -186,4 +186,35 @@ fn pipelines_refuse_bad_requests_and_leave_no_output() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("would replace the input"), "{e}");
+}
+
+/// With no tree named, the pipelines take the file's analysis tree: `CollectionTree` in
+/// PHYSLITE, `Events` in CMS NanoAOD, else the only tree with float branches.
+#[test]
+fn the_analysis_tree_is_found_without_a_name() {
+    use refloat::io::{FloatBranch, TreeWriter};
+    use refloat::pipeline::load;
+    let physlite = load(&common::root_file(common::DEV), &Select::default()).unwrap();
+    assert_eq!(physlite.tree.name(), "CollectionTree");
+    let nano = load(&common::data_dir().join("nano_dy.root"), &Select::default()).unwrap();
+    assert_eq!(nano.tree.name(), "Events");
+    assert!(!nano.selection.floats.is_empty());
+
+    // a file whose only tree has another name
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ntuple.root");
+    let mut w = TreeWriter::new(&path, "ntuple");
+    w.add(FloatBranch::flat("x", vec![1.5, 2.25, 3.125]))
+        .unwrap();
+    w.write().unwrap();
+    let own = load(&path, &Select::default()).unwrap();
+    assert_eq!(own.tree.name(), "ntuple");
+
+    // a named tree that is not there is an error naming it
+    let named = Select {
+        tree: Some("Events".into()),
+        ..Select::default()
+    };
+    let e = load(&path, &named).err().unwrap();
+    assert!(e.to_string().contains("no tree 'Events'"), "{e}");
 }

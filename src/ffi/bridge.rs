@@ -63,7 +63,7 @@ mod ffi {
     /// without the callback).
     #[derive(Debug, Clone)]
     struct FileOptions {
-        /// Tree; "": "CollectionTree".
+        /// Tree; "": the analysis tree ("CollectionTree", else "Events", else the only tree with floats).
         tree: String,
         /// Branch names or globs; empty: every float branch.
         branches: Vec<String>,

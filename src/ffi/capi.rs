@@ -437,7 +437,8 @@ pub type refloat_progress_fn = Option<
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct refloat_file_options {
-    /// Tree name; NULL or "": "CollectionTree".
+    /// Tree name; NULL or "": the file's analysis tree ("CollectionTree", else "Events", else
+    /// the only tree with float branches).
     pub tree: *const c_char,
     /// Comma-separated branch names or globs ("AnalysisJetsAuxDyn.*"); NULL or "": every
     /// float and std::vector<float> branch of the tree.
@@ -490,9 +491,9 @@ pub struct refloat_file_report {
     pub output_bytes: u64,
 }
 
-/// The default file options: tree "CollectionTree", every float branch, bits inferred (-1),
-/// `REFLOAT_NEAREST`, `REFLOAT_MIDPOINT`, seed 0, the input's compression, verify on, no
-/// progress callback.
+/// The default file options: the analysis tree ("CollectionTree", else "Events"), every
+/// float branch, bits inferred (-1), `REFLOAT_NEAREST`, `REFLOAT_MIDPOINT`, seed 0, the
+/// input's compression, verify on, no progress callback.
 #[no_mangle]
 pub extern "C" fn refloat_file_options_default() -> refloat_file_options {
     refloat_file_options {

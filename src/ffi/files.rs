@@ -11,7 +11,7 @@ use crate::Quantiser32;
 
 /// What a front door asks of a file pipeline (C enums as plain integers).
 pub(crate) struct FileRequest {
-    /// Tree; `None`: [`pipeline::DEFAULT_TREE`].
+    /// Tree; `None`: the file's analysis tree ([`crate::io::choose_analysis_tree`]).
     pub tree: Option<String>,
     /// Names or globs; empty: every float branch.
     pub branches: Vec<String>,
@@ -43,10 +43,7 @@ pub(crate) fn bits_arg(bits: i32, name: &str) -> Result<Option<u32>, FfiError> {
 impl FileRequest {
     fn select(&self) -> Select {
         Select {
-            tree: self
-                .tree
-                .clone()
-                .unwrap_or_else(|| pipeline::DEFAULT_TREE.to_string()),
+            tree: self.tree.clone(),
             branches: self.branches.clone(),
         }
     }

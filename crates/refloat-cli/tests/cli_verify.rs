@@ -74,3 +74,27 @@ fn verify_accepts_its_correction_and_rejects_other_bits() {
     );
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+/// `refloat correct` and `verify` on CMS NanoAOD without `--tree`: the `Events` tree is found.
+#[test]
+fn nanoaod_needs_no_tree_argument() {
+    let dir = tempfile::tempdir().unwrap();
+    let nano = common::data_dir().join("nano_dy.root");
+    let out = dir.path().join("nano.dither.root");
+    let o = refloat(&[
+        std::ffi::OsStr::new("correct"),
+        nano.as_os_str(),
+        out.as_os_str(),
+        std::ffi::OsStr::new("--method"),
+        std::ffi::OsStr::new("dither:1"),
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout.contains("of tree 'Events'"), "{stdout}");
+    let o = refloat(&[
+        std::ffi::OsStr::new("verify"),
+        nano.as_os_str(),
+        out.as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}

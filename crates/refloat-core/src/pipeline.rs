@@ -34,9 +34,6 @@ use crate::io::{
 };
 use crate::quantise::{infer_mantissa_bits_f32, Quantiser32, RoundingMode};
 
-/// The tree ATLAS xAOD and PHYSLITE files keep their events in.
-pub const DEFAULT_TREE: &str = "CollectionTree";
-
 /// Environment variable naming a step that fails on purpose after its real work (`verify`
 /// in [`correct_file`], `sizes` in [`compress_file`]). Read by debug builds only.
 pub const FAULT_ENV: &str = "REFLOAT_FAULT_INJECT";
@@ -56,8 +53,9 @@ const PRIOR_SAMPLE: usize = 1 << 14;
 /// Which tree and which float branches a pipeline works on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Select {
-    /// Tree name.
-    pub tree: String,
+    /// Tree name; `None`: the file's analysis tree (`CollectionTree`, else `Events`, else the
+    /// only tree with float branches; see [`crate::io::choose_analysis_tree`]).
+    pub tree: Option<String>,
     /// Exact names or globs (`AnalysisElectronsAuxDyn.*`); empty: every float and
     /// `std::vector<float>` branch of the tree.
     pub branches: Vec<String>,
@@ -66,7 +64,7 @@ pub struct Select {
 impl Default for Select {
     fn default() -> Self {
         Select {
-            tree: DEFAULT_TREE.into(),
+            tree: None,
             branches: Vec::new(),
         }
     }
@@ -83,13 +81,13 @@ pub struct Loaded {
 pub fn load(path: &Path, select: &Select) -> Result<Loaded> {
     let patterns = io::parse_patterns(&select.branches)?;
     let mut file = io::open(path)?;
-    let tree = file.tree(&select.tree)?;
+    let tree = file.tree_or_default(select.tree.as_deref())?;
     let selection = tree.select(&patterns)?;
     if selection.floats.is_empty() {
         return Err(Error::InvalidInput(format!(
             "{}: tree '{}': no float or std::vector<float> branch selected",
             path.display(),
-            select.tree
+            tree.name()
         )));
     }
     Ok(Loaded {

@@ -309,13 +309,13 @@ pub fn run(args: Args) -> Result<()> {
     }
     let loaded = common::load(&args.original, &args.select)?;
     let mut comp_file = io::open(&args.compressed)?;
-    let comp_tree = comp_file.tree(&args.select.tree)?;
+    let comp_tree = comp_file.tree(loaded.tree.name())?;
     if comp_tree.entries() != loaded.tree.entries() {
         bail!(
             "{} vs {}: tree '{}' has {} entries in the original but {} in the other file",
             args.original.display(),
             args.compressed.display(),
-            args.select.tree,
+            loaded.tree.name(),
             loaded.tree.entries(),
             comp_tree.entries()
         );

@@ -315,7 +315,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     #[cfg(feature = "torch")]
     if let Some(model) = &args.model {
-        super::evaluate::model_bench(&args.file, &args.select.tree, model, 0.5)?;
+        super::evaluate::model_bench(&args.file, args.select.tree.as_deref(), model, 0.5)?;
     }
     if let Some(json) = &args.json {
         common::write_json(json, &report)?;

@@ -15,9 +15,10 @@ use refloat::pipeline::{Progress, Select, Stage};
 /// Which tree and which branches.
 #[derive(clap::Args, Clone, Debug)]
 pub struct SelectArgs {
-    /// Tree to read.
-    #[arg(long, default_value = refloat::pipeline::DEFAULT_TREE)]
-    pub tree: String,
+    /// Tree to read. Default: CollectionTree (ATLAS), else Events (CMS NanoAOD), else the only
+    /// tree with float branches.
+    #[arg(long)]
+    pub tree: Option<String>,
 
     /// Float branches to process, by exact name or glob (`AnalysisElectronsAuxDyn.*`);
     /// repeat the flag or separate with commas. Default: every float and

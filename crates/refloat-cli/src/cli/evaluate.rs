@@ -57,9 +57,9 @@ pub struct Args {
     /// Rounding of the compression (ATLAS: nearest).
     #[arg(long, value_enum, default_value_t = common::Mode::Nearest)]
     pub mode: common::Mode,
-    /// Tree to read.
-    #[arg(long, default_value = refloat::pipeline::DEFAULT_TREE)]
-    pub tree: String,
+    /// Tree to read. Default: CollectionTree, else Events, else the only tree with floats.
+    #[arg(long)]
+    pub tree: Option<String>,
     /// Branches to evaluate, by exact name or glob; repeat or separate with commas.
     #[arg(long = "branches", short = 'b', value_name = "NAME|GLOB", value_delimiter = ',', num_args = 1..)]
     pub branches: Vec<String>,
@@ -481,13 +481,13 @@ pub fn run(args: Args) -> Result<()> {
     let mut figures = 0usize;
     for file in &args.files {
         let mut f = io::open(file)?;
-        let tree = f.tree(&args.tree)?;
+        let tree = f.tree_or_default(args.tree.as_deref())?;
         let sel = tree.select(&io::parse_patterns(&wanted)?)?;
         if sel.floats.is_empty() {
             bail!(
                 "{}: tree '{}': no float branch selected",
                 file.display(),
-                args.tree
+                tree.name()
             );
         }
         let branches = common::read_selected(&tree, &sel, "read")?;
@@ -941,7 +941,7 @@ fn histogram_figure(
 /// prints a table and returns the rows.
 pub fn model_bench(
     file: &Path,
-    tree: &str,
+    tree: Option<&str>,
     model: &Path,
     min_seconds: f64,
 ) -> Result<Vec<refloat_model::bench::BenchRow>> {

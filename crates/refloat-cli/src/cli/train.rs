@@ -36,9 +36,9 @@ pub struct Args {
     /// Rounding of the compression (ATLAS: nearest).
     #[arg(long, value_enum, default_value_t = common::Mode::Nearest)]
     pub mode: common::Mode,
-    /// Tree to read.
-    #[arg(long, default_value = "CollectionTree")]
-    pub tree: String,
+    /// Tree to read. Default: CollectionTree, else Events, else the only tree with floats.
+    #[arg(long)]
+    pub tree: Option<String>,
     /// Variables of the same objects, by exact name or glob; repeat or separate with commas.
     /// Default: the jets' pt, eta, phi, m.
     #[arg(long = "branches", short = 'b', value_name = "NAME|GLOB", value_delimiter = ',', num_args = 1..)]
@@ -85,7 +85,11 @@ pub struct Args {
 }
 
 /// Reads the selected branches of `file` as one group of variables of the same objects.
-pub fn read_group(file: &std::path::Path, tree: &str, branches: &[String]) -> Result<TrainingData> {
+pub fn read_group(
+    file: &std::path::Path,
+    tree: Option<&str>,
+    branches: &[String],
+) -> Result<TrainingData> {
     let patterns: Vec<String> = if branches.is_empty() {
         DEFAULT_BRANCHES.iter().map(|s| s.to_string()).collect()
     } else {
@@ -93,7 +97,8 @@ pub fn read_group(file: &std::path::Path, tree: &str, branches: &[String]) -> Re
     };
     let patterns = io::parse_patterns(&patterns)?;
     let mut f = io::open(file)?;
-    let t = f.tree(tree)?;
+    let t = f.tree_or_default(tree)?;
+    let tree = t.name().to_string();
     let sel = t.select(&patterns)?;
     if sel.floats.is_empty() {
         bail!(
@@ -115,7 +120,7 @@ pub fn read_group(file: &std::path::Path, tree: &str, branches: &[String]) -> Re
 /// Runs `refloat train`.
 pub fn run(args: Args) -> Result<()> {
     let kind: ModelKind = args.kind.parse()?;
-    let data = read_group(&args.file, &args.tree, &args.branches)?;
+    let data = read_group(&args.file, args.tree.as_deref(), &args.branches)?;
     let mut cfg = TrainConfig::for_kind(kind);
     cfg.mantissa_bits = args.bits;
     cfg.rounding = args.mode.into();

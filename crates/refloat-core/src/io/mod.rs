@@ -43,7 +43,8 @@ mod write;
 
 pub use branch::{FloatBranch, FloatLayout};
 pub use read::{
-    open, BranchInfo, BranchKind, FloatChunk, FloatChunks, RootFile, Selection, Skipped, Tree,
+    choose_analysis_tree, open, BranchInfo, BranchKind, FloatChunk, FloatChunks, RootFile,
+    Selection, Skipped, Tree, ATLAS_TREE, CMS_TREE,
 };
 pub use select::{parse_patterns, BranchPattern};
 pub use write::{temp_file_beside, PendingOutput, TreeWriter, Written};

@@ -152,6 +152,37 @@ impl RootFile {
             .collect()
     }
 
+    /// Opens the tree `name`, or with `None` the file's analysis tree
+    /// ([`choose_analysis_tree`]: `CollectionTree` (ATLAS xAOD, PHYSLITE), else `Events`
+    /// (CMS NanoAOD), else the only tree with float branches).
+    ///
+    /// # Errors
+    /// As [`Self::tree`]; [`Error::Root`] listing the trees when none or several could be
+    /// meant.
+    pub fn tree_or_default(&mut self, name: Option<&str>) -> Result<Tree> {
+        if let Some(name) = name {
+            return self.tree(name);
+        }
+        let names = self.tree_names();
+        let mut candidates = Vec::with_capacity(names.len());
+        for n in &names {
+            let has_floats = if names.len() == 1 || n == ATLAS_TREE || n == CMS_TREE {
+                true // decided by name alone: no need to open it
+            } else {
+                self.tree(n)?
+                    .branches()
+                    .iter()
+                    .any(|b| b.float_layout().is_some())
+            };
+            candidates.push((n.clone(), has_floats));
+        }
+        let chosen = choose_analysis_tree(&candidates).map_err(|message| Error::Root {
+            path: self.path.clone(),
+            message,
+        })?;
+        self.tree(&chosen)
+    }
+
     /// Opens the tree `name`.
     ///
     /// # Errors
@@ -208,6 +239,51 @@ impl RootFile {
         tree.branches = tree.scan_branches()?;
         Ok(tree)
     }
+}
+
+/// The tree ATLAS xAOD and PHYSLITE files keep their events in.
+pub const ATLAS_TREE: &str = "CollectionTree";
+/// The tree CMS NanoAOD files keep their events in.
+pub const CMS_TREE: &str = "Events";
+
+/// Which tree of a file to work on when none is named, from `(tree name, has float
+/// branches)`: [`ATLAS_TREE`] if present, else [`CMS_TREE`], else the only tree with float
+/// branches. Otherwise `Err` with the message to give, listing the trees.
+///
+/// ```
+/// use refloat_core::io::choose_analysis_tree;
+/// let t = |v: &[(&str, bool)]| choose_analysis_tree(&v.iter().map(|(n, f)| (n.to_string(), *f)).collect::<Vec<_>>());
+/// assert_eq!(t(&[("MetaData", false), ("CollectionTree", true)]), Ok("CollectionTree".into()));
+/// assert_eq!(t(&[("Runs", true), ("Events", true)]), Ok("Events".into()));
+/// assert_eq!(t(&[("meta", false), ("ntuple", true)]), Ok("ntuple".into()));
+/// assert!(t(&[("a", true), ("b", true)]).unwrap_err().contains("'a', 'b'"));
+/// assert!(t(&[]).is_err());
+/// ```
+pub fn choose_analysis_tree(trees: &[(String, bool)]) -> std::result::Result<String, String> {
+    for preferred in [ATLAS_TREE, CMS_TREE] {
+        if trees.iter().any(|(n, _)| n == preferred) {
+            return Ok(preferred.to_string());
+        }
+    }
+    let with_floats: Vec<&String> = trees.iter().filter(|(_, f)| *f).map(|(n, _)| n).collect();
+    if let [only] = with_floats.as_slice() {
+        return Ok((*only).clone());
+    }
+    let all: Vec<String> = trees.iter().map(|(n, _)| format!("'{n}'")).collect();
+    Err(if trees.is_empty() {
+        "no tree named, and the file has no TTree".into()
+    } else if with_floats.is_empty() {
+        format!(
+            "no tree named, and no tree has float branches (trees: {})",
+            all.join(", ")
+        )
+    } else {
+        format!(
+            "no tree named, and {} trees have float branches: name one (--tree); trees: {}",
+            with_floats.len(),
+            all.join(", ")
+        )
+    })
 }
 
 /// What a branch holds, as far as refloat is concerned.

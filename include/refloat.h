@@ -109,7 +109,8 @@ typedef void (*refloat_progress_fn)(const char *stage,
 // Options of `refloat_compress_file` and `refloat_correct_file`. Start from
 // `refloat_file_options_default()` and set what differs.
 typedef struct {
-    // Tree name; NULL or "": "CollectionTree".
+    // Tree name; NULL or "": the file's analysis tree ("CollectionTree", else "Events", else
+    // the only tree with float branches).
     const char *tree;
     // Comma-separated branch names or globs ("AnalysisJetsAuxDyn.*"); NULL or "": every
     // float and std::vector<float> branch of the tree.
@@ -333,9 +334,9 @@ const char *refloat_status_str(int status);
 // The library version, e.g. "0.1.0" (static, never to be freed).
 const char *refloat_version(void);
 
-// The default file options: tree "CollectionTree", every float branch, bits inferred (-1),
-// `REFLOAT_NEAREST`, `REFLOAT_MIDPOINT`, seed 0, the input's compression, verify on, no
-// progress callback.
+// The default file options: the analysis tree ("CollectionTree", else "Events"), every
+// float branch, bits inferred (-1), `REFLOAT_NEAREST`, `REFLOAT_MIDPOINT`, seed 0, the
+// input's compression, verify on, no progress callback.
 refloat_file_options refloat_file_options_default(void);
 
 // Compress a ROOT file like the producer did: write `output`, a drop-in copy of `input`

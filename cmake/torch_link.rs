@@ -5,6 +5,7 @@
 // a direct optional dependency for this purpose); an rpath to it goes into every binary,
 // test and the cdylib. `--no-as-needed -ltorch` keeps libtorch_cuda.so (only reached through
 // static initialisers) linked, so that CUDA is found when present.
+#[allow(dead_code)]
 fn torch_link_args() {
     if std::env::var_os("CARGO_FEATURE_TORCH").is_none() {
         return;

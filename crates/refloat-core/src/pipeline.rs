@@ -51,7 +51,7 @@ const CHUNK_ENTRIES: usize = 1 << 12;
 const PRIOR_SAMPLE: usize = 1 << 14;
 
 /// Which tree and which float branches a pipeline works on.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Select {
     /// Tree name; `None`: the file's analysis tree (`CollectionTree`, else `Events`, else the
     /// only tree with float branches; see [`crate::io::choose_analysis_tree`]).
@@ -59,15 +59,6 @@ pub struct Select {
     /// Exact names or globs (`AnalysisElectronsAuxDyn.*`); empty: every float and
     /// `std::vector<float>` branch of the tree.
     pub branches: Vec<String>,
-}
-
-impl Default for Select {
-    fn default() -> Self {
-        Select {
-            tree: None,
-            branches: Vec::new(),
-        }
-    }
 }
 
 /// An open file, its tree and the selected float branches.
@@ -156,7 +147,8 @@ pub type ProgressFn<'a> = dyn FnMut(Progress<'_>) + 'a;
 struct StageReporter<'p, 'f> {
     stage: Stage,
     total: usize,
-    done: usize,
+    /// Branches begun so far (all but the current one are done).
+    begun: usize,
     sink: &'p mut ProgressFn<'f>,
 }
 
@@ -171,21 +163,19 @@ impl<'p, 'f> StageReporter<'p, 'f> {
         StageReporter {
             stage,
             total,
-            done: 0,
+            begun: 0,
             sink,
         }
     }
     /// Branch `name` begins (the previous one, if any, is done).
-    fn branch(&mut self, name: &str, first: bool) {
-        if !first {
-            self.done += 1;
-        }
+    fn branch(&mut self, name: &str) {
         (self.sink)(Progress {
             stage: self.stage,
-            done: self.done,
+            done: self.begun,
             total: self.total,
             branch: name,
         });
+        self.begun += 1;
     }
     fn finish(self) {
         (self.sink)(Progress {
@@ -268,7 +258,6 @@ pub fn compress_file(
     let q = opts.quantiser;
     let pending = PendingOutput::beside(output)?;
     let mut bar = StageReporter::start(Stage::Rounding, names.len(), progress);
-    let mut first = true;
     let mut written = rewrite_floats(
         input,
         pending.path(),
@@ -280,8 +269,7 @@ pub fn compress_file(
         |b| {
             let i = index[b.branch];
             if b.first_value == 0 {
-                bar.branch(b.branch, first);
-                first = false;
+                bar.branch(b.branch);
             }
             for x in b.values.iter_mut() {
                 let y = q.quantise(*x);
@@ -679,8 +667,8 @@ pub fn correct_file(
             let floats = &loaded.selection.floats;
             let mut bar = StageReporter::start(Stage::Scanning, floats.len(), progress);
             let mut plans = Vec::with_capacity(floats.len());
-            for (i, info) in floats.iter().enumerate() {
-                bar.branch(&info.name, i == 0);
+            for info in floats {
+                bar.branch(&info.name);
                 plans.push(plan_method(&loaded.tree, info, opts, method)?);
             }
             bar.finish();
@@ -698,7 +686,6 @@ pub fn correct_file(
         .collect();
     let pending = PendingOutput::beside(output)?;
     let mut bar = StageReporter::start(Stage::Correcting, rewritten.len(), progress);
-    let mut first = true;
     let mut written = rewrite_floats(
         input,
         pending.path(),
@@ -713,8 +700,7 @@ pub fn correct_file(
         |b| {
             let plan = &mut plans[index[b.branch]];
             if b.first_value == 0 {
-                bar.branch(b.branch, first);
-                first = false;
+                bar.branch(b.branch);
             }
             let before: Vec<u32> = b.values.iter().map(|v| v.to_bits()).collect();
             match &plan.action {
@@ -860,8 +846,8 @@ fn verify_branches(
     let tree_name = input.name();
     let mut bar = StageReporter::start(Stage::Verifying, checks.len(), progress);
     let mut verified = 0usize;
-    for (i, (name, quantiser)) in checks.iter().enumerate() {
-        bar.branch(name, i == 0);
+    for (name, quantiser) in checks {
+        bar.branch(name);
         let mut written = out_tree.read_float_chunks(name, CHUNK_ENTRIES)?;
         let broken = |why: String| {
             Error::InvalidInput(format!(
@@ -919,8 +905,8 @@ pub fn read_selected(
 ) -> Result<Vec<FloatBranch>> {
     let mut bar = StageReporter::start(stage, selection.floats.len(), progress);
     let mut out = Vec::with_capacity(selection.floats.len());
-    for (i, info) in selection.floats.iter().enumerate() {
-        bar.branch(&info.name, i == 0);
+    for info in &selection.floats {
+        bar.branch(&info.name);
         out.push(tree.read_float(&info.name)?);
     }
     bar.finish();

@@ -156,7 +156,7 @@ pub fn run(args: Args) -> Result<()> {
     let pb = common::progress_bar(1 + 6 * repeat_runs + memory_steps, "bench");
     pb.set_message("reading the selected branches");
     let loaded = common::load(&args.file, &args.select)?;
-    let originals = common::read_selected(&loaded.tree, &loaded.selection, "reading")?;
+    let originals = common::read_selected(&loaded.tree, &loaded.selection)?;
     pb.inc(1);
     let values: usize = originals.iter().map(|b| b.values.len()).sum();
     let tmp = tempfile::tempdir()?;

@@ -99,7 +99,7 @@ pub fn bars() -> impl FnMut(Progress<'_>) {
 }
 
 /// Reads every selected float branch, with a progress bar.
-pub fn read_selected(tree: &Tree, selection: &Selection, _what: &str) -> Result<Vec<FloatBranch>> {
+pub fn read_selected(tree: &Tree, selection: &Selection) -> Result<Vec<FloatBranch>> {
     Ok(refloat::pipeline::read_selected(
         tree,
         selection,

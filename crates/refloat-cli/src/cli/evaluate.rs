@@ -490,7 +490,7 @@ pub fn run(args: Args) -> Result<()> {
                 tree.name()
             );
         }
-        let branches = common::read_selected(&tree, &sel, "read")?;
+        let branches = common::read_selected(&tree, &sel)?;
         let events = tree.entries() as usize;
         let (kept, note) = held_out_events(file, events, &methods)?;
         if let Some(n) = &note {

@@ -47,13 +47,17 @@ fn compress_and_correct_memory_does_not_grow_with_the_file() {
     // The baseline holds one whole branch (half the payload): the measurement sees it.
     let inspect = row("inspect");
     assert!(grew(&inspect) > 0.3 * payload, "{inspect}");
+    // A streaming step keeps a few bytes per basket written (the basket index ROOT stores
+    // with each branch), not the values: its growth stays a small fraction of the baseline's.
     for step in ["compress", "correct"] {
         let r = row(step);
         assert_eq!(r["values"][1].as_u64().unwrap(), 2_000_000);
         assert!(
-            grew(&r) < 0.1 * payload,
-            "{step}: peak memory grew by {} bytes for {payload} more bytes of floats: {r}",
-            grew(&r)
+            grew(&r) < 0.25 * grew(&inspect),
+            "{step}: peak memory grew by {} bytes for {payload} more bytes of floats \
+             (reading whole branches grew by {}): {r}",
+            grew(&r),
+            grew(&inspect)
         );
     }
 }

@@ -36,7 +36,11 @@ namespace refloat {
 enum class Rounding : std::uint32_t {
     Nearest = REFLOAT_NEAREST,          ///< half away from zero: ATLAS FloatCompressor
     Truncate = REFLOAT_TRUNCATE,        ///< toward zero: ROOT RNTuple Real32Trunc
-    NearestEven = REFLOAT_NEAREST_EVEN  ///< IEEE half to even on the kept bits
+    NearestEven = REFLOAT_NEAREST_EVEN,  ///< IEEE half to even on the kept bits
+    Cms = REFLOAT_CMS,                   ///< CMS NanoAOD: no carry, top two codes kept
+    RootFloat16 = REFLOAT_ROOT_FLOAT16,  ///< ROOT Float16_t [0,0,n]: saturating top code
+    BitRound = REFLOAT_BITROUND,         ///< netCDF-4 BITROUND: no overflow guard
+    Detect = REFLOAT_DETECT              ///< correcting files only: detect per branch
 };
 
 /// The estimator a correction uses inside each value's interval of originals.

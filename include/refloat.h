@@ -65,6 +65,18 @@ typedef enum {
     REFLOAT_TRUNCATE = 1,
     // IEEE round half to even on the kept bits (never rounds to infinity).
     REFLOAT_NEAREST_EVEN = 2,
+    // CMS `MiniFloatConverter::reduceMantissaToNbitsRounding` (NanoAOD): half up, no carry
+    // into the exponent, the top two codes never rounded up.
+    REFLOAT_CMS = 3,
+    // ROOT `Float16_t` / `Double32_t` with `[0,0,n]`: half up, saturating at the top code;
+    // the sign is `f < 0` (−0.0 is stored as +0.0).
+    REFLOAT_ROOT_FLOAT16 = 4,
+    // netCDF-4 `NC_QUANTIZE_BITROUND`: half away from zero with no overflow guard (the top
+    // half-step becomes Inf) and NaN payloads rounded too.
+    REFLOAT_BITROUND = 5,
+    // File correction only: detect each branch's scheme from its values, and where they
+    // cannot tell, take the format's (CMS for NanoAOD's `Events`, ATLAS nearest otherwise).
+    REFLOAT_DETECT = 6,
 } refloat_rounding;
 
 // The estimator a correction uses inside each value's interval of originals.
@@ -118,7 +130,8 @@ typedef struct {
     // Kept explicit mantissa bits, 0..=23. Compress: required. Correct: -1 infers them per
     // branch from its values.
     int32_t mantissa_bits;
-    // The rounding the file is (to be) stored with.
+    // The rounding the file is (to be) stored with; correct only: `REFLOAT_DETECT` detects
+    // it per branch.
     refloat_rounding mode;
     // Correct only: the estimator.
     refloat_method method;

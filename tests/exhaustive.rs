@@ -1,7 +1,8 @@
 //! Exhaustive checks over all 2^32 `f32` bit patterns, against a reference computed a
-//! different way (scaling by the exact quantum in `f64` and rounding there), and of the
-//! intervals of `bounds` (every original lies in the interval of its stored value; the
-//! interval is tight). Run in release mode: `cargo test --release --test exhaustive`
+//! different way (scaling by the exact quantum in `f64` and rounding there; NaN payloads,
+//! which the producers' schemes CMS, ROOT `Float16_t` and netCDF BitRound also round, from
+//! the bit rule written over the mantissa field), and of the intervals of `bounds` (every
+//! finite original lies in the interval of its stored value; the interval is tight). Run in release mode: `cargo test --release --test exhaustive`
 //! (about a minute per configuration on 2 cores). In debug builds they are ignored.
 
 use rayon::prelude::*;
@@ -11,19 +12,44 @@ use refloat::{Quantiser32, RoundingMode};
 /// (−126 for subnormals), rounding done on `a / quantum` in `f64`; a result that would
 /// overflow `f32` is truncated instead (ATLAS's guard, stated as its effect).
 fn reference(x: f32, n: u32, mode: RoundingMode) -> f32 {
-    if !x.is_finite() || n == 23 {
+    if n == 23 {
         return x;
+    }
+    if !x.is_finite() {
+        return reference_non_finite(x, n, mode);
     }
     let a = x.abs() as f64;
     if a == 0.0 {
-        return x;
+        // ROOT takes the sign from `f < 0`: −0.0 is written as +0.0.
+        return if mode == RoundingMode::RootFloat16 {
+            0.0
+        } else {
+            x
+        };
     }
     let e = (a.to_bits() >> 52) as i32 - 1023; // exact binade of a (f64 has room for f32 subnormals)
     let quantum = 2f64.powi(e.max(-126) - n as i32);
     let t = a / quantum; // exact: power-of-two scaling
+                         // The kept code within the binade: the significand's integer part less the implicit bit.
+    let implicit = if a >= f32::MIN_POSITIVE as f64 {
+        2f64.powi(n as i32)
+    } else {
+        0.0
+    };
+    let top_code = 2f64.powi(n as i32) - 1.0;
     let rounded = match mode {
         RoundingMode::Truncate => t.floor(),
-        RoundingMode::Nearest => (t + 0.5).floor(),
+        RoundingMode::Nearest | RoundingMode::BitRound => (t + 0.5).floor(),
+        RoundingMode::Cms => {
+            // Half up unless the code is one of the top two; never past the binade.
+            let code = t.floor() - implicit;
+            if t - t.floor() >= 0.5 && code < top_code - 1.0 {
+                t.floor() + 1.0
+            } else {
+                t.floor()
+            }
+        }
+        RoundingMode::RootFloat16 => ((t + 0.5).floor()).min(implicit + top_code),
         RoundingMode::NearestEven => {
             // Ties go to the neighbour whose last kept bit is 0 (for n = 0 that bit is the
             // exponent's lowest bit, the significand having no explicit bit left).
@@ -38,10 +64,38 @@ fn reference(x: f32, n: u32, mode: RoundingMode) -> f32 {
         }
     };
     let mut y = rounded * quantum;
-    if y > f32::MAX as f64 {
+    if y > f32::MAX as f64 && mode != RoundingMode::BitRound {
         y = t.floor() * quantum;
     }
     (y as f32).copysign(x)
+}
+
+/// NaN and ±Inf: unchanged, except under the schemes that round every pattern's mantissa
+/// field (its code `M >> k` and dropped part `M mod 2^k`, as the producers' C code sees it).
+fn reference_non_finite(x: f32, n: u32, mode: RoundingMode) -> f32 {
+    let u = x.to_bits();
+    let k = 23 - n;
+    let field = u & 0x007F_FFFF;
+    let (code, dropped) = (field >> k, field & ((1 << k) - 1));
+    let half = 1u32 << (k - 1);
+    let top_code = (1u32 << n) - 1;
+    let with_code = |c: u32| f32::from_bits((u & 0xFF80_0000) | (c << k));
+    match mode {
+        RoundingMode::Cms if dropped >= half && code + 1 < top_code => with_code(code + 1),
+        RoundingMode::Cms => with_code(code),
+        RoundingMode::RootFloat16 => {
+            let c = (code + u32::from(dropped >= half)).min(top_code);
+            let y = f32::from_bits((u & 0x7F80_0000) | (c << k));
+            if x < 0.0 {
+                -y
+            } else {
+                y
+            }
+        }
+        // `u + half` in 32-bit arithmetic: the carry may leave the exponent, even the sign.
+        RoundingMode::BitRound => f32::from_bits(u.wrapping_add(half) & !((1 << k) - 1)),
+        _ => x,
+    }
 }
 
 fn check_all(n: u32, mode: RoundingMode) {
@@ -52,13 +106,14 @@ fn check_all(n: u32, mode: RoundingMode) {
         .filter(|&u| {
             let x = f32::from_bits(u);
             let got = q.quantise_bits(u);
-            if x.is_nan() {
-                return got != u;
-            }
             if got != reference(x, n, mode).to_bits() {
                 return true;
             }
             let stored = f32::from_bits(got);
+            if x.is_nan() || !stored.is_finite() {
+                // Intervals of NaN and ±Inf are points by convention; a value is still stored.
+                return !q.is_stored(stored);
+            }
             let iv = match q.interval(stored) {
                 Some(iv) => iv,
                 None => return true,
@@ -127,4 +182,11 @@ exhaustive! {
     truncate_0: 0, RoundingMode::Truncate;
     nearest_even_10: 10, RoundingMode::NearestEven;
     nearest_even_0: 0, RoundingMode::NearestEven;
+    cms_1: 1, RoundingMode::Cms;
+    cms_10: 10, RoundingMode::Cms;
+    cms_22: 22, RoundingMode::Cms;
+    root_float16_0: 0, RoundingMode::RootFloat16;
+    root_float16_10: 10, RoundingMode::RootFloat16;
+    root_float16_14: 14, RoundingMode::RootFloat16;
+    bitround_10: 10, RoundingMode::BitRound;
 }

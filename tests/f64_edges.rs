@@ -9,6 +9,14 @@ mod common;
 
 use refloat::{Quantiser64, RoundingMode};
 
+/// The modes whose carry runs into the exponent and which spare NaN: this file's edge rules
+/// are theirs (the producers' schemes are checked exhaustively in `exhaustive.rs`).
+const CARRY_MODES: [RoundingMode; 3] = [
+    RoundingMode::Nearest,
+    RoundingMode::Truncate,
+    RoundingMode::NearestEven,
+];
+
 const EXPLICIT: u32 = 52;
 const SIGN: u64 = 1 << 63;
 
@@ -66,7 +74,7 @@ fn check_residual_and_interval(q: &Quantiser64, x: f64, what: &str) {
 
 #[test]
 fn f64_max_is_truncated_never_infinite() {
-    for mode in RoundingMode::ALL {
+    for mode in CARRY_MODES {
         for n in 0..=EXPLICIT {
             let q = Quantiser64::new(n, mode).unwrap();
             let top = f64::from_bits(f64::MAX.to_bits() & mask(n));
@@ -101,7 +109,7 @@ fn f64_max_is_truncated_never_infinite() {
 fn subnormals() {
     let largest_sub = f64::from_bits(f64::MIN_POSITIVE.to_bits() - 1);
     let smallest_sub = f64::from_bits(1);
-    for mode in RoundingMode::ALL {
+    for mode in CARRY_MODES {
         for n in 0..EXPLICIT {
             let k = EXPLICIT - n;
             let q = Quantiser64::new(n, mode).unwrap();
@@ -165,12 +173,13 @@ fn exact_ties_in_every_mode() {
             // NearestEven: the neighbour whose last kept bit (bit k of the pattern) is 0.
             let even = if (lo_bits >> k) & 1 == 0 { lo } else { hi };
             for s in [1.0, -1.0] {
-                for mode in RoundingMode::ALL {
+                for mode in CARRY_MODES {
                     let q = Quantiser64::new(n, mode).unwrap();
                     let want = match mode {
                         RoundingMode::Nearest => hi, // away from zero
                         RoundingMode::Truncate => lo,
                         RoundingMode::NearestEven => even,
+                        _ => unreachable!("carry modes only"),
                     };
                     assert_eq!(q.quantise(s * tie), s * want, "{mode} n={n} tie {tie:e}");
                     // One ulp either side of the tie is no longer a tie.
@@ -198,7 +207,7 @@ fn mantissa_carry_moves_into_the_exponent() {
         for p in [-1022i32, -500, -1, 0, 1, 100, 1000] {
             let two_p = 2f64.powi(p);
             let just_below = next_down(two_p); // all mantissa bits one, binade p − 1
-            for mode in RoundingMode::ALL {
+            for mode in CARRY_MODES {
                 let q = Quantiser64::new(n, mode).unwrap();
                 let want = match mode {
                     RoundingMode::Truncate => f64::from_bits(just_below.to_bits() & mask(n)),
@@ -264,7 +273,7 @@ fn intervals_are_exact_and_tight_on_real_values() {
     let values = test_values();
     assert!(values.len() > 2000, "{} values", values.len());
     let mut checked = 0usize;
-    for mode in RoundingMode::ALL {
+    for mode in CARRY_MODES {
         for n in [0u32, 7, 10, 15, 22, 23, 30, 45, 51] {
             let q = Quantiser64::new(n, mode).unwrap();
             for &x in &values {

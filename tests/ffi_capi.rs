@@ -31,6 +31,9 @@ fn mode_code(m: RoundingMode) -> u32 {
         RoundingMode::Nearest => refloat_rounding::REFLOAT_NEAREST as u32,
         RoundingMode::Truncate => refloat_rounding::REFLOAT_TRUNCATE as u32,
         RoundingMode::NearestEven => refloat_rounding::REFLOAT_NEAREST_EVEN as u32,
+        RoundingMode::Cms => refloat_rounding::REFLOAT_CMS as u32,
+        RoundingMode::RootFloat16 => refloat_rounding::REFLOAT_ROOT_FLOAT16 as u32,
+        RoundingMode::BitRound => refloat_rounding::REFLOAT_BITROUND as u32,
     }
 }
 
@@ -366,9 +369,21 @@ fn bad_arguments_are_errors_and_leave_outputs_untouched() {
     assert_eq!(bits_of(&data), bits_of(&values));
 
     // out-of-range enums are errors, not undefined behaviour
-    let rc = refloat_quantise_f32(data.as_mut_ptr(), n, 10, 3);
+    let rc = refloat_quantise_f32(data.as_mut_ptr(), n, 10, 7);
     assert_eq!(rc, status(refloat_status::REFLOAT_INVALID_ARGUMENT));
-    assert!(last_error().contains("rounding mode 3"), "{}", last_error());
+    assert!(last_error().contains("rounding mode 7"), "{}", last_error());
+    let rc = refloat_quantise_f32(
+        data.as_mut_ptr(),
+        n,
+        10,
+        refloat_rounding::REFLOAT_DETECT as u32,
+    );
+    assert_eq!(rc, status(refloat_status::REFLOAT_INVALID_ARGUMENT));
+    assert!(
+        last_error().contains("only for correcting files"),
+        "{}",
+        last_error()
+    );
     let rc = refloat_correct_f32(data.as_mut_ptr(), n, 10, 0, u32::MAX, 0);
     assert_eq!(rc, status(refloat_status::REFLOAT_INVALID_ARGUMENT));
     assert!(

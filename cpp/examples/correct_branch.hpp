@@ -99,7 +99,11 @@ inline refloat::Rounding parse_rounding(const std::string& name) {
     if (name == "nearest") return refloat::Rounding::Nearest;
     if (name == "truncate") return refloat::Rounding::Truncate;
     if (name == "nearest-even") return refloat::Rounding::NearestEven;
-    throw refloat::Error(REFLOAT_INVALID_ARGUMENT, "unknown rounding '" + name + "' (nearest, truncate, nearest-even)");
+    if (name == "cms") return refloat::Rounding::Cms;
+    if (name == "root-float16") return refloat::Rounding::RootFloat16;
+    if (name == "bitround") return refloat::Rounding::BitRound;
+    throw refloat::Error(REFLOAT_INVALID_ARGUMENT,
+                         "unknown rounding '" + name + "' (nearest, truncate, nearest-even, cms, root-float16, bitround)");
 }
 
 /// Parse "midpoint", "dither" or "prior-mean".

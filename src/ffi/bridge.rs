@@ -34,6 +34,14 @@ mod ffi {
         Truncate = 1,
         /// IEEE round half to even on the kept bits.
         NearestEven = 2,
+        /// CMS NanoAOD (`reduceMantissaToNbitsRounding`): no carry, top two codes kept.
+        Cms = 3,
+        /// ROOT `Float16_t` with `[0,0,n]`: saturating at the top code.
+        RootFloat16 = 4,
+        /// netCDF-4 `BITROUND`: no overflow guard.
+        BitRound = 5,
+        /// File correction only: detect each branch's scheme (else the format's).
+        Detect = 6,
     }
 
     /// The estimator used inside each interval (same numbers as the C `refloat_method`).

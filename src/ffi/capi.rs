@@ -24,6 +24,18 @@ pub enum refloat_rounding {
     REFLOAT_TRUNCATE = 1,
     /// IEEE round half to even on the kept bits (never rounds to infinity).
     REFLOAT_NEAREST_EVEN = 2,
+    /// CMS `MiniFloatConverter::reduceMantissaToNbitsRounding` (NanoAOD): half up, no carry
+    /// into the exponent, the top two codes never rounded up.
+    REFLOAT_CMS = 3,
+    /// ROOT `Float16_t` / `Double32_t` with `[0,0,n]`: half up, saturating at the top code;
+    /// the sign is `f < 0` (−0.0 is stored as +0.0).
+    REFLOAT_ROOT_FLOAT16 = 4,
+    /// netCDF-4 `NC_QUANTIZE_BITROUND`: half away from zero with no overflow guard (the top
+    /// half-step becomes Inf) and NaN payloads rounded too.
+    REFLOAT_BITROUND = 5,
+    /// File correction only: detect each branch's scheme from its values, and where they
+    /// cannot tell, take the format's (CMS for NanoAOD's `Events`, ATLAS nearest otherwise).
+    REFLOAT_DETECT = 6,
 }
 
 /// The estimator a correction uses inside each value's interval of originals.
@@ -75,8 +87,14 @@ pub(crate) fn rounding_mode(mode: RoundingArg) -> Result<RoundingMode, FfiError>
         0 => Ok(RoundingMode::Nearest),
         1 => Ok(RoundingMode::Truncate),
         2 => Ok(RoundingMode::NearestEven),
+        3 => Ok(RoundingMode::Cms),
+        4 => Ok(RoundingMode::RootFloat16),
+        5 => Ok(RoundingMode::BitRound),
+        6 => Err(FfiError::invalid_argument(
+            "rounding mode REFLOAT_DETECT is only for correcting files: name the rounding here",
+        )),
         other => Err(FfiError::invalid_argument(format!(
-            "rounding mode {other} is not a refloat_rounding (0 = REFLOAT_NEAREST, 1 = REFLOAT_TRUNCATE, 2 = REFLOAT_NEAREST_EVEN)"
+            "rounding mode {other} is not a refloat_rounding (0 = REFLOAT_NEAREST, 1 = REFLOAT_TRUNCATE, 2 = REFLOAT_NEAREST_EVEN, 3 = REFLOAT_CMS, 4 = REFLOAT_ROOT_FLOAT16, 5 = REFLOAT_BITROUND)"
         ))),
     }
 }
@@ -446,7 +464,8 @@ pub struct refloat_file_options {
     /// Kept explicit mantissa bits, 0..=23. Compress: required. Correct: -1 infers them per
     /// branch from its values.
     pub mantissa_bits: i32,
-    /// The rounding the file is (to be) stored with.
+    /// The rounding the file is (to be) stored with; correct only: `REFLOAT_DETECT` detects
+    /// it per branch.
     pub mode: RoundingArg,
     /// Correct only: the estimator.
     pub method: MethodArg,

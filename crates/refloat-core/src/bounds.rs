@@ -10,6 +10,11 @@
 //!   half-width is `h/2` (the binade below is twice as fine).
 //! * `Truncate`: `[q, q + 2h)` in magnitude.
 //! * `NearestEven`: both ties belong to `q` when its last kept bit is even, neither when odd.
+//! * `BitRound`: as `Nearest`, but above the top stored value's upper tie lies ±Inf.
+//! * `Cms` (no carry), in kept steps of the code `m` within its binade: code 0 → `[0, ½)`,
+//!   `1 … 2^n−3` → `[m−½, m+½)`, `2^n−2` → `[m−½, m+1)`, `2^n−1` → `[m, m+1)`.
+//! * `RootFloat16` (saturating): code 0 → `[0, ½)`, `2^n−1` → `[m−½, m+1)`, others
+//!   `[m−½, m+½)`; +0.0 also stands for −0.0, and −0.0 for the tiny negatives only.
 //! * At the top of the range the overflow guard adds every larger finite magnitude to the
 //!   largest stored value; NaN and ±Inf map only to themselves.
 //!
@@ -74,6 +79,12 @@ macro_rules! interval_impl {
         impl $quantiser {
             /// Magnitude patterns `[lo, hi]` that quantise to the magnitude pattern `q`, which
             /// must be a finite stored magnitude.
+            /// The largest kept code, `2^n − 1`.
+            #[inline]
+            fn code_mask(&self) -> $bits {
+                ((1 as $bits) << self.mantissa_bits()) - 1
+            }
+
             #[inline]
             fn magnitude_range(&self, q: $bits) -> ($bits, $bits) {
                 let h = self.rounding();
@@ -107,6 +118,22 @@ macro_rules! interval_impl {
                             (q - h + 1, q + (h - 1))
                         }
                     }
+                    // No guard: above the top stored value's upper tie lies ±Inf.
+                    RoundingMode::BitRound => return (q.saturating_sub(h), q + (h - 1)),
+                    // No carry: every interval stays inside its binade.
+                    RoundingMode::Cms => {
+                        let m = (q >> self.dropped_bits()) & self.code_mask();
+                        let maxn = ((1 as $bits) << self.mantissa_bits()).saturating_sub(2);
+                        let lo = if m >= 1 && m - 1 < maxn { q - h } else { q };
+                        let hi = if m < maxn { q + (h - 1) } else { q + (step - 1) };
+                        (lo, hi)
+                    }
+                    RoundingMode::RootFloat16 => {
+                        let m = (q >> self.dropped_bits()) & self.code_mask();
+                        let lo = if m >= 1 { q - h } else { q };
+                        let hi = if m == self.code_mask() { q + (step - 1) } else { q + (h - 1) };
+                        (lo, hi)
+                    }
                 };
                 let hi = if q == top {
                     Self::MAX_FINITE
@@ -133,8 +160,7 @@ macro_rules! interval_impl {
             /// ```
             #[inline]
             pub fn interval(&self, stored: $float) -> Option<Interval<$float>> {
-                let u = stored.to_bits();
-                if self.quantise_bits(u) != u {
+                if !self.is_stored(stored) {
                     return None;
                 }
                 Some(self.interval_of_stored(stored))
@@ -149,6 +175,14 @@ macro_rules! interval_impl {
                     return Interval {
                         lo: stored,
                         hi: stored,
+                    };
+                }
+                if u == Self::SIGN && self.mode() == RoundingMode::RootFloat16 && self.rounding() != 0 {
+                    // −0.0 stands for the tiny negatives; −0.0 itself is stored as +0.0.
+                    let (_, widest) = self.magnitude_range(0);
+                    return Interval {
+                        lo: <$float>::from_bits(Self::SIGN | widest),
+                        hi: <$float>::from_bits(Self::SIGN | 1),
                     };
                 }
                 let (lo, hi) = self.magnitude_range(mag);
@@ -181,10 +215,11 @@ macro_rules! interval_impl {
             /// with `e` the unbiased exponent of `x` (subnormals counted at the minimum
             /// exponent) and `n` the kept bits; `0` for ±0, NaN, ±Inf and `n` = all bits.
             ///
-            /// Exception: in the overflow-guard region of **both** nearest modes (magnitude
-            /// pattern `≥ vmax`, the top half-step below the largest finite value) a value
-            /// that would round up to ±Inf is truncated instead, so there the truncation
-            /// bound `2^(e−n)` is returned.
+            /// The truncation bound `2^(e−n)` is returned where a mode truncates instead of
+            /// rounding: the overflow-guard region of `Nearest` and `NearestEven` (magnitude
+            /// pattern `≥ vmax`, the top half-step below the largest finite value), the top two
+            /// codes of `Cms` and the saturated top code of `RootFloat16`. Under `BitRound` the
+            /// top half-step rounds to ±Inf: the bound covers finite results only.
             ///
             /// ```
             #[doc = concat!("use refloat_core::quantise::{", stringify!($quantiser), ", RoundingMode};")]
@@ -213,10 +248,24 @@ macro_rules! interval_impl {
                 if self.rounding() == 0 {
                     return 0.0;
                 }
-                // Both nearest modes truncate what would round up to ±Inf; `vmax` is the
-                // first pattern of the top half-step (a superset of NearestEven's region).
-                let guarded = self.mode() != RoundingMode::Truncate && mag >= self.vmax();
-                if self.mode() == RoundingMode::Truncate || guarded {
+                let k = self.dropped_bits();
+                let code = (mag >> k) & self.code_mask();
+                let full_step = match self.mode() {
+                    RoundingMode::Truncate => true,
+                    // Both nearest modes truncate what would round up to ±Inf; `vmax` is the
+                    // first pattern of the top half-step (a superset of NearestEven's region).
+                    RoundingMode::Nearest | RoundingMode::NearestEven => mag >= self.vmax(),
+                    // Finite results only: the top half-step rounds to ±Inf.
+                    RoundingMode::BitRound => false,
+                    // The top two codes (all codes for n <= 1) are truncated.
+                    RoundingMode::Cms => code + 2 >= ((1 as $bits) << n),
+                    // Saturated at the top code.
+                    RoundingMode::RootFloat16 => {
+                        ((mag & (((1 as $bits) << $explicit) - 1)) + self.rounding()) >> k
+                            > self.code_mask()
+                    }
+                };
+                if full_step {
                     exact_pow2(e - n)
                 } else {
                     exact_pow2(e - n - 1)
@@ -387,6 +436,13 @@ mod tests {
         for mode in RoundingMode::ALL {
             let q = Quantiser32::new(10, mode).unwrap();
             let top = q.quantise(f32::MAX);
+            if mode == RoundingMode::BitRound {
+                // No guard: the top half-step rounds to Inf.
+                assert_eq!(top, f32::INFINITY);
+                let below = q.quantise(f32::from_bits(0x7F7F_E000));
+                assert!(q.interval(below).unwrap().hi < f32::MAX);
+                continue;
+            }
             assert!(top.is_finite());
             assert_eq!(q.interval(top).unwrap().hi, f32::MAX);
         }

@@ -148,7 +148,11 @@ impl ExactPolicy {
     #[inline]
     pub fn is_exact(&self, q: f32, quantiser: &Quantiser32) -> bool {
         if q == 0.0 {
-            return true;
+            // Under ROOT's Float16_t, −0.0 stands for the tiny negatives (−0.0 itself is
+            // written as +0.0), so it is corrected like any other stored value.
+            return !(q.is_sign_negative()
+                && quantiser.mode() == crate::RoundingMode::RootFloat16
+                && quantiser.dropped_bits() > 0);
         }
         if self.max_explicit_bits > 23 {
             return false;

@@ -22,11 +22,37 @@
 //!   largest subnormals may round up to the smallest normal and tiny ones flush to ±0.
 //! * `n = 23` (`52` for `f64`) keeps every bit: the quantiser is the identity.
 //!
-//! [`RoundingMode::Truncate`] zeroes the dropped bits (toward zero, ROOT RNTuple's
-//! `Real32Trunc`); [`RoundingMode::NearestEven`] is IEEE round-half-to-even on the kept
-//! bits (a tie goes to the neighbour whose last kept bit is 0; for `n = 0` that bit is the
-//! exponent's lowest), with the same overflow guard as `Nearest` (a result that would be
-//! ±Inf is truncated instead). `f64` uses the same rules with 52 explicit mantissa bits.
+//! The other producers' schemes ([`RoundingMode`] has one variant each; `../shared/
+//! ATLAS_COMPRESSION.md` cites their sources), with `k` dropped bits, `h = 1 << (k − 1)`,
+//! mantissa field `M` and kept code `m = M >> k`:
+//!
+//! * [`RoundingMode::Truncate`] zeroes the dropped bits (toward zero, ROOT RNTuple's
+//!   `Real32Trunc`).
+//! * [`RoundingMode::NearestEven`] is IEEE round-half-to-even on the kept bits (a tie goes to
+//!   the neighbour whose last kept bit is 0; for `n = 0` that bit is the exponent's lowest),
+//!   with the same overflow guard as `Nearest` (BitInformation.jl, numcodecs `BitRound`).
+//! * [`RoundingMode::Cms`] is CMSSW's `MiniFloatConverter::reduceMantissaToNbitsRounding`
+//!   (NanoAOD's `precision`): if `u & h`, `m + 1` unless `m ≥ 2^n − 2`, written back into
+//!   the mantissa field **without carry**, else the dropped bits are cleared. The sign and
+//!   exponent are never touched, so ±Inf stay, a NaN whose payload lies only in the dropped
+//!   bits becomes ±Inf, and other NaNs keep their (rounded) payload. `n = 23` is the
+//!   identity (CMSSW shifts by −1 there, undefined in C++); `n = 0` truncates (CMSSW's
+//!   unsigned `maxn` wraps and its increment would land in the exponent).
+//! * [`RoundingMode::RootFloat16`] is ROOT's `Float16_t` / `Double32_t` with `[0,0,n]`
+//!   (`TBufferFile::WriteFloat16`, read back by `ReadFloat16`): `m = (M + h) >> k`,
+//!   saturating at `2^n − 1` instead of carrying; the 8-bit exponent is kept whole and the
+//!   sign is `f < 0`, so −0.0 is stored as +0.0 and every NaN loses its sign (a NaN whose
+//!   payload rounds to code 0 becomes +Inf). The negative values that round to code 0 of
+//!   the lowest binade are stored as −0.0, which is therefore a stored value although it is
+//!   not a fixed point ([`Quantiser32::is_stored`] knows). ROOT stores the code in 16 bits,
+//!   so it writes at most `n = 14`; refloat computes every `n`, with `n = 23` the identity.
+//! * [`RoundingMode::BitRound`] is netCDF-4's `NC_QUANTIZE_BITROUND` (`nc_def_var_quantize`;
+//!   its `nsb` counts the implicit bit, `nsb = n + 1`): `u += h; u &= mask` on every
+//!   pattern, with no guard: the top half-step of finite values becomes ±Inf, and NaN
+//!   patterns are rounded too (the netCDF loop skips only the fill value), so a NaN can
+//!   turn into ±Inf or ±0. That is all it differs from `Nearest` in.
+//!
+//! `f64` uses the same rules with 52 explicit mantissa bits.
 //!
 //! Every function here is pure; slices are processed in place.
 
@@ -46,20 +72,45 @@ pub enum RoundingMode {
     Truncate,
     /// IEEE round half to even on the kept bits (overflow guarded like `Nearest`).
     NearestEven,
+    /// CMS `reduceMantissaToNbitsRounding` (NanoAOD): half up in magnitude, no carry into
+    /// the exponent, the top two codes never rounded up.
+    Cms,
+    /// ROOT `Float16_t` with `[0,0,n]`: half up, saturating at the top code; sign from
+    /// `f < 0` (−0.0 and NaN stored positive).
+    RootFloat16,
+    /// netCDF-4 `BITROUND`: `Nearest` without the overflow guard and without sparing NaN.
+    #[serde(rename = "bitround")]
+    BitRound,
 }
 
 impl RoundingMode {
     /// All modes, in a fixed order.
-    pub const ALL: [RoundingMode; 3] = [Self::Nearest, Self::Truncate, Self::NearestEven];
+    pub const ALL: [RoundingMode; 6] = [
+        Self::Nearest,
+        Self::Truncate,
+        Self::NearestEven,
+        Self::Cms,
+        Self::RootFloat16,
+        Self::BitRound,
+    ];
 
     /// The name used on the command line and in reports (`nearest`, `truncate`,
-    /// `nearest-even`).
+    /// `nearest-even`, `cms`, `root-float16`, `bitround`).
     pub fn name(self) -> &'static str {
         match self {
             Self::Nearest => "nearest",
             Self::Truncate => "truncate",
             Self::NearestEven => "nearest-even",
+            Self::Cms => "cms",
+            Self::RootFloat16 => "root-float16",
+            Self::BitRound => "bitround",
         }
+    }
+
+    /// Whether a carry out of the kept mantissa can move a value into the next binade
+    /// (`Nearest`, `NearestEven`, `BitRound`); `Cms` and `RootFloat16` keep the exponent.
+    pub fn carries(self) -> bool {
+        matches!(self, Self::Nearest | Self::NearestEven | Self::BitRound)
     }
 }
 
@@ -76,8 +127,11 @@ impl std::str::FromStr for RoundingMode {
             "nearest" => Ok(Self::Nearest),
             "truncate" => Ok(Self::Truncate),
             "nearest-even" | "nearest_even" => Ok(Self::NearestEven),
+            "cms" => Ok(Self::Cms),
+            "root-float16" | "root_float16" | "float16" => Ok(Self::RootFloat16),
+            "bitround" => Ok(Self::BitRound),
             other => Err(Error::InvalidArgument(format!(
-                "unknown rounding mode '{other}' (expected nearest, truncate or nearest-even)"
+                "unknown rounding mode '{other}' (expected nearest, truncate, nearest-even, cms, root-float16 or bitround)"
             ))),
         }
     }
@@ -179,6 +233,12 @@ macro_rules! quantiser {
             #[inline]
             pub fn quantise_bits(&self, u: $bits) -> $bits {
                 let mag = u & !Self::SIGN;
+                match self.mode {
+                    RoundingMode::Cms => return self.cms_bits(u),
+                    RoundingMode::RootFloat16 => return self.float16_bits(u),
+                    RoundingMode::BitRound => return u.wrapping_add(self.rounding) & self.mask,
+                    _ => {}
+                }
                 if mag >= Self::INF {
                     return u; // NaN or ±Inf: unchanged
                 }
@@ -197,7 +257,46 @@ macro_rules! quantiser {
                         let rounded = if rounded >= Self::INF { mag & self.mask } else { rounded };
                         (u & Self::SIGN) | rounded
                     }
+                    RoundingMode::Cms | RoundingMode::RootFloat16 | RoundingMode::BitRound => {
+                        unreachable!("handled above")
+                    }
                 }
+            }
+
+            /// Mask of the explicit mantissa field.
+            const MANTISSA: $bits = (1 << $explicit) - 1;
+
+            /// [`RoundingMode::Cms`] on one pattern (every pattern, NaN included).
+            #[inline]
+            fn cms_bits(&self, u: $bits) -> $bits {
+                let k = self.dropped_bits();
+                if self.rounding == 0 {
+                    return u;
+                }
+                if u & self.rounding == 0 {
+                    return u & self.mask;
+                }
+                // maxn = 2^n − 2 (0 for n <= 1: never rounded up).
+                let maxn: $bits = ((1 as $bits) << self.mantissa_bits).saturating_sub(2);
+                let m = (u & Self::MANTISSA) >> k;
+                let m = if m < maxn { m + 1 } else { m };
+                (u & !Self::MANTISSA) | (m << k)
+            }
+
+            /// [`RoundingMode::RootFloat16`] on one pattern (every pattern, NaN included).
+            #[inline]
+            fn float16_bits(&self, u: $bits) -> $bits {
+                if self.rounding == 0 {
+                    return u;
+                }
+                let k = self.dropped_bits();
+                let mag = u & !Self::SIGN;
+                // `f < 0`: false for −0.0 and for every NaN.
+                let negative = u & Self::SIGN != 0 && mag != 0 && mag <= Self::INF;
+                let top: $bits = ((1 as $bits) << self.mantissa_bits) - 1;
+                let m = (((mag & Self::MANTISSA) + self.rounding) >> k).min(top);
+                let sign = if negative { Self::SIGN } else { 0 };
+                sign | (mag & !Self::MANTISSA) | (m << k)
             }
 
             /// Quantise one value.
@@ -206,12 +305,19 @@ macro_rules! quantiser {
                 <$float>::from_bits(self.quantise_bits(x.to_bits()))
             }
 
-            /// Whether `x` is a stored value, i.e. a fixed point of this quantiser (NaN and
-            /// ±Inf are).
+            /// Whether `x` is a value this quantiser outputs: a fixed point (every NaN and ±Inf
+            /// under the modes that leave them alone), or −0.0 under `RootFloat16`.
             #[inline]
             pub fn is_stored(&self, x: $float) -> bool {
-                let u = x.to_bits();
+                self.is_stored_bits(x.to_bits())
+            }
+
+            /// [`Self::is_stored`] on a bit pattern. Under `RootFloat16`, −0.0 is stored (the
+            /// tiny negatives round to it) though it is not a fixed point (it maps to +0.0).
+            #[inline]
+            pub fn is_stored_bits(&self, u: $bits) -> bool {
                 self.quantise_bits(u) == u
+                    || (u == Self::SIGN && self.mode == RoundingMode::RootFloat16 && self.rounding != 0)
             }
 
             /// Quantise a slice in place (each value as [`Self::quantise`]; NaN and ±Inf

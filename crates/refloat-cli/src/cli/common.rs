@@ -268,6 +268,13 @@ pub enum Mode {
     Truncate,
     /// IEEE round half to even on the kept bits (BitInformation.jl, numcodecs BitRound).
     NearestEven,
+    /// CMS NanoAOD (MiniFloatConverter::reduceMantissaToNbitsRounding): no carry into the
+    /// exponent, the top two codes never rounded up.
+    Cms,
+    /// ROOT Float16_t / Double32_t with [0,0,n]: half up, saturating at the top code.
+    RootFloat16,
+    /// netCDF-4 BITROUND: nearest without the overflow guard.
+    Bitround,
 }
 
 impl From<Mode> for refloat::RoundingMode {
@@ -276,6 +283,9 @@ impl From<Mode> for refloat::RoundingMode {
             Mode::Nearest => refloat::RoundingMode::Nearest,
             Mode::Truncate => refloat::RoundingMode::Truncate,
             Mode::NearestEven => refloat::RoundingMode::NearestEven,
+            Mode::Cms => refloat::RoundingMode::Cms,
+            Mode::RootFloat16 => refloat::RoundingMode::RootFloat16,
+            Mode::Bitround => refloat::RoundingMode::BitRound,
         }
     }
 }

@@ -4,7 +4,10 @@
 
 use std::path::Path;
 
-use super::capi::{method, rounding_mode};
+use super::capi::{method, refloat_rounding, rounding_mode};
+
+/// `REFLOAT_DETECT` as the options carry it.
+const DETECT: u32 = refloat_rounding::REFLOAT_DETECT as u32;
 use super::FfiError;
 use crate::pipeline::{self, CompressOptions, CorrectOptions, Correction, Progress, Select};
 use crate::Quantiser32;
@@ -91,7 +94,10 @@ impl FileRequest {
         let opts = CorrectOptions {
             select: self.select(),
             bits: self.bits,
-            mode: rounding_mode(self.mode)?,
+            mode: match self.mode {
+                DETECT => None,
+                m => Some(rounding_mode(m)?),
+            },
             compression: self.compression()?,
             verify: self.verify,
         };

@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::correct::{verify_requantises_f32, CorrectionReport, Corrector, ExactPolicy, Method};
+use crate::detect::{Detection, Detector};
 use crate::error::{Error, Result};
 use crate::io::rewrite::{rewrite_floats, Compression, RewriteOptions, Rewritten};
 use crate::io::sizes::SizeTable;
@@ -376,15 +377,27 @@ impl std::fmt::Display for Correction<'_> {
 #[derive(Clone, Debug)]
 pub struct CorrectOptions {
     pub select: Select,
-    /// Kept mantissa bits the file was stored with; `None`: inferred per branch (for a joint
-    /// correction, its own).
+    /// Kept mantissa bits the file was stored with; `None`: detected per branch (for a joint
+    /// correction, its own), and per value in a branch that mixes precisions.
     pub bits: Option<u32>,
-    /// The rounding the file was stored with.
-    pub mode: RoundingMode,
+    /// The rounding the file was stored with; `None`: detected per branch
+    /// ([`crate::detect`]), and where the values cannot tell, the format's
+    /// ([`format_default_mode`]).
+    pub mode: Option<RoundingMode>,
     /// Output compression; `None` keeps the input's.
     pub compression: Option<Compression>,
     /// Re-read the written file and check the invariant before committing it.
     pub verify: bool,
+}
+
+/// The rounding a tree's producer is known to use: CMS's for NanoAOD's `Events`, ATLAS's
+/// `nearest` otherwise (PHYSLITE's `CollectionTree`, and files refloat compressed).
+pub fn format_default_mode(tree: &str) -> RoundingMode {
+    if tree == crate::io::CMS_TREE {
+        RoundingMode::Cms
+    } else {
+        RoundingMode::Nearest
+    }
 }
 
 impl Default for CorrectOptions {
@@ -392,7 +405,7 @@ impl Default for CorrectOptions {
         CorrectOptions {
             select: Select::default(),
             bits: None,
-            mode: RoundingMode::Nearest,
+            mode: None,
             compression: None,
             verify: true,
         }
@@ -409,6 +422,14 @@ pub struct CorrectedBranch {
     pub mantissa_bits: Option<u32>,
     /// Whether the bits were inferred from the data (else given, or the model's).
     pub inferred: bool,
+    /// The rounding the branch was corrected under.
+    pub mode: RoundingMode,
+    /// Where `mode` came from: `given`, `detected`, or `format` (the values could not tell;
+    /// the tree's format decided, see [`format_default_mode`]).
+    pub mode_source: &'static str,
+    /// What the values say (bits, mixed precisions, scheme and its posterior); `None` when
+    /// not looked at (a joint correction).
+    pub detection: Option<Detection>,
     pub report: CorrectionReport,
     /// Values whose bits changed.
     pub changed: usize,
@@ -422,7 +443,8 @@ pub struct CorrectReport {
     pub output: PathBuf,
     pub tree: String,
     pub method: String,
-    pub mode: RoundingMode,
+    /// The rounding given for every branch (`None`: per branch, see [`CorrectedBranch::mode`]).
+    pub mode: Option<RoundingMode>,
     pub branches: Vec<CorrectedBranch>,
     pub values: usize,
     pub skipped: Vec<Skipped>,
@@ -446,14 +468,79 @@ enum Action {
     Copy,
     /// Correct each basket with this corrector.
     Correct(Corrector),
+    /// A branch that mixes precisions: each value with the corrector of its own kept bits.
+    CorrectPerValue(PerValue),
     /// Replace by these values (a joint correction's output for the whole branch).
     Replace(Vec<f32>),
 }
 
 struct Plan {
     summary: CorrectedBranch,
-    quantiser: Option<Quantiser32>,
+    check: Check,
     action: Action,
+}
+
+/// How the written values of a branch are checked.
+#[derive(Clone, Debug)]
+enum Check {
+    /// Unchanged, bit for bit.
+    Copied,
+    /// Each value re-quantises to its stored value under this quantiser.
+    Requantises(Quantiser32),
+    /// Under the quantiser of each value's own kept bits.
+    PerValue(PerValue),
+}
+
+/// Quantisers and correctors per kept-bit count of a branch that mixes precisions.
+#[derive(Clone, Debug)]
+struct PerValue {
+    detection: Detection,
+    by_bits: Vec<(u32, Quantiser32, Corrector)>,
+}
+
+impl PerValue {
+    fn of(&self, stored: f32) -> Option<&(u32, Quantiser32, Corrector)> {
+        let bits = self.detection.bits_of(stored)?;
+        self.by_bits.iter().find(|(b, _, _)| *b == bits)
+    }
+
+    fn correct(&self, values: &mut [f32], first: u64) -> CorrectionReport {
+        let mut report = CorrectionReport::default();
+        for (i, v) in values.iter_mut().enumerate() {
+            let q = *v;
+            if !q.is_finite() {
+                report.non_finite += 1;
+                continue;
+            }
+            let Some((_, quantiser, corrector)) = self.of(q) else {
+                continue;
+            };
+            if ExactPolicy::default().is_exact(q, quantiser) {
+                report.left_exact += 1;
+                continue;
+            }
+            *v = corrector.estimate(q, first + i as u64);
+            report.corrected += 1;
+        }
+        report
+    }
+
+    fn verify(&self, corrected: &[f32], stored: &[f32]) -> std::result::Result<(), String> {
+        for (i, (c, s)) in corrected.iter().zip(stored).enumerate() {
+            let ok = match self.of(*s) {
+                Some((_, q, _)) => {
+                    q.quantise(*c).to_bits() == s.to_bits() || c.to_bits() == s.to_bits()
+                }
+                None => c.to_bits() == s.to_bits(),
+            };
+            if !ok {
+                return Err(format!(
+                    "corrected value {c:e} at index {i} does not re-quantise to the stored {s:e} at its own kept bits"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A deterministic, bounded, evenly spread sample of a stream: every `stride`-th value,
@@ -497,6 +584,7 @@ fn scan_branch(
     tree: &Tree,
     name: &str,
     mut sample: Option<&mut StreamSample>,
+    mut detector: Option<&mut Detector>,
 ) -> Result<(Option<u32>, usize)> {
     let mut values = 0usize;
     let mut bits: Option<u32> = None;
@@ -509,6 +597,9 @@ fn scan_branch(
         }
         if let Some(s) = sample.as_deref_mut() {
             s.extend(v);
+        }
+        if let Some(d) = detector.as_deref_mut() {
+            d.add(v);
         }
     }
     Ok((bits, values))
@@ -552,21 +643,52 @@ fn plan_method(
 ) -> Result<Plan> {
     let mut sample = StreamSample::new(PRIOR_SAMPLE);
     let wants_sample = method == Method::PriorMean;
-    let (seen, values) = scan_branch(tree, &info.name, wants_sample.then_some(&mut sample))?;
+    let mut detector = Detector::new();
+    let (seen, values) = scan_branch(
+        tree,
+        &info.name,
+        wants_sample.then_some(&mut sample),
+        Some(&mut detector),
+    )?;
+    let detection = detector.finish();
     let (bits, inferred, note) = bits_for(opts.bits, seen, values);
-    let (quantiser, action) = match bits {
-        Some(n) => {
-            let q = Quantiser32::new(n, opts.mode)?;
-            let c = Corrector::for_branch(
-                q,
-                method,
-                &info.name,
-                ExactPolicy::default(),
-                &sample.values,
-            );
-            (Some(q), Action::Correct(c))
+    let (mode, mode_source) = match (opts.mode, detection.mode) {
+        (Some(m), _) => (m, "given"),
+        (None, Some(m)) => (m, "detected"),
+        (None, None) => (format_default_mode(tree.name()), "format"),
+    };
+    let corrector = |n: u32| -> Result<(Quantiser32, Corrector)> {
+        let q = Quantiser32::new(n, mode)?;
+        let c = Corrector::for_branch(
+            q,
+            method,
+            &info.name,
+            ExactPolicy::default(),
+            &sample.values,
+        );
+        Ok((q, c))
+    };
+    let (check, action) = match bits {
+        Some(_) if opts.bits.is_none() && detection.mixed() => {
+            let by_bits = detection
+                .bit_clusters
+                .iter()
+                .map(|&n| corrector(n).map(|(q, c)| (n, q, c)))
+                .collect::<Result<Vec<_>>>()?;
+            let per_value = PerValue {
+                detection: detection.clone(),
+                by_bits,
+            };
+            (
+                Check::PerValue(per_value.clone()),
+                Action::CorrectPerValue(per_value),
+            )
         }
-        None => (None, Action::Copy),
+        Some(n) => {
+            let (q, c) = corrector(n)?;
+            (Check::Requantises(q), Action::Correct(c))
+        }
+        None => (Check::Copied, Action::Copy),
     };
     Ok(Plan {
         summary: CorrectedBranch {
@@ -575,11 +697,14 @@ fn plan_method(
             values,
             mantissa_bits: bits,
             inferred,
+            mode,
+            mode_source,
+            detection: Some(detection),
             report: CorrectionReport::default(),
             changed: 0,
             note,
         },
-        quantiser,
+        check,
         action,
     })
 }
@@ -593,8 +718,9 @@ fn plan_joint(
     joint: &dyn JointCorrection,
 ) -> Result<Vec<Plan>> {
     let bits = opts.bits.unwrap_or(joint.mantissa_bits());
-    joint.check(bits, opts.mode)?;
-    let q = Quantiser32::new(bits, opts.mode)?;
+    let mode = opts.mode.unwrap_or(RoundingMode::Nearest);
+    joint.check(bits, mode)?;
+    let q = Quantiser32::new(bits, mode)?;
     let mut stored = Vec::new();
     for n in joint.variables() {
         if !loaded.selection.floats.iter().any(|b| b.name == n) {
@@ -634,11 +760,18 @@ fn plan_joint(
                 values: s.values.len(),
                 mantissa_bits: Some(bits),
                 inferred: false,
+                mode,
+                mode_source: if opts.mode.is_some() {
+                    "given"
+                } else {
+                    "model"
+                },
+                detection: None,
                 report,
                 changed: 0,
                 note: Some(joint.note()),
             },
-            quantiser: Some(q),
+            check: Check::Requantises(q),
             action: Action::Replace(values),
         })
         .collect())
@@ -655,7 +788,7 @@ pub fn correct_file(
     progress: &mut ProgressFn<'_>,
 ) -> Result<CorrectReport> {
     if let Some(bits) = opts.bits {
-        Quantiser32::new(bits, opts.mode)?;
+        Quantiser32::new(bits, opts.mode.unwrap_or_default())?;
     }
     refuse_same_file(input, output)?;
     let loaded = load(input, &opts.select)?;
@@ -714,6 +847,9 @@ pub fn correct_file(
                             ))
                         })?;
                 }
+                Action::CorrectPerValue(p) => {
+                    plan.summary.report = plan.summary.report + p.correct(b.values, b.first_value);
+                }
                 Action::Replace(v) => {
                     let from = b.first_value as usize;
                     let src = v.get(from..from + b.values.len()).ok_or_else(|| {
@@ -737,9 +873,9 @@ pub fn correct_file(
     bar.finish();
 
     let verified = if opts.verify {
-        let checks: Vec<(String, Option<Quantiser32>)> = plans
+        let checks: Vec<(String, Check)> = plans
             .iter()
-            .map(|p| (p.summary.name.clone(), p.quantiser))
+            .map(|p| (p.summary.name.clone(), p.check.clone()))
             .collect();
         let verified = verify_branches(&loaded.tree, pending.path(), output, &checks, progress)?;
         if fault_injected("verify") {
@@ -816,16 +952,22 @@ pub fn verify_file(
     for info in &loaded.selection.floats {
         let bits = match opts.bits {
             Some(b) => Some(b),
-            None => scan_branch(&loaded.tree, &info.name, None)?.0,
+            None => scan_branch(&loaded.tree, &info.name, None, None)?.0,
         };
         let q = bits.map(|b| Quantiser32::new(b, opts.mode)).transpose()?;
-        checks.push((info.name.clone(), q));
+        checks.push((
+            info.name.clone(),
+            q.map_or(Check::Copied, Check::Requantises),
+        ));
     }
     let values = verify_branches(&loaded.tree, corrected, corrected, &checks, progress)?;
     Ok(VerifyReport {
         branches: checks
             .into_iter()
-            .map(|(n, q)| (n, q.map(|q| q.mantissa_bits())))
+            .map(|(n, c)| match c {
+                Check::Requantises(q) => (n, Some(q.mantissa_bits())),
+                _ => (n, None),
+            })
             .collect(),
         values,
     })
@@ -838,7 +980,7 @@ fn verify_branches(
     input: &Tree,
     written_path: &Path,
     output: &Path,
-    checks: &[(String, Option<Quantiser32>)],
+    checks: &[(String, Check)],
     progress: &mut ProgressFn<'_>,
 ) -> Result<usize> {
     let mut out = io::open(written_path)?;
@@ -867,12 +1009,15 @@ fn verify_branches(
                 )));
             }
             match quantiser {
-                Some(q) => {
+                Check::Requantises(q) => {
                     verify_requantises_f32(&corrected.values, &stored.values, q).map_err(|e| {
                         broken(format!("invariant broken (values from {verified} on): {e}"))
                     })?
                 }
-                None => {
+                Check::PerValue(p) => p.verify(&corrected.values, &stored.values).map_err(|e| {
+                    broken(format!("invariant broken (values from {verified} on): {e}"))
+                })?,
+                Check::Copied => {
                     if let Some(i) = corrected
                         .values
                         .iter()

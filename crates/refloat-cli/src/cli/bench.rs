@@ -219,7 +219,7 @@ pub fn run(args: Args) -> Result<()> {
     let mut kopts = CorrectOptions {
         select: args.select.to_select(),
         bits: None,
-        mode,
+        mode: Some(mode),
         compression: None,
         verify: false,
     };

@@ -70,9 +70,10 @@ pub struct Args {
     /// the model's.
     #[arg(long)]
     pub bits: Option<u32>,
-    /// Rounding the file was compressed with (it cannot be inferred).
-    #[arg(long, value_enum, default_value_t = common::Mode::Nearest)]
-    pub mode: common::Mode,
+    /// Rounding the file was compressed with. Default: detected per branch from its values,
+    /// and where they cannot tell, the format's (cms for NanoAOD's Events, nearest otherwise).
+    #[arg(long, value_enum)]
+    pub mode: Option<common::Mode>,
     #[command(flatten)]
     pub select: SelectArgs,
     #[command(flatten)]
@@ -85,7 +86,7 @@ pub fn run(args: Args) -> Result<()> {
     let opts = CorrectOptions {
         select: args.select.to_select(),
         bits: args.bits,
-        mode: args.mode.into(),
+        mode: args.mode.map(Into::into),
         compression: args.output_args.compression()?,
         verify: true,
     };
@@ -142,7 +143,10 @@ fn print(s: &CorrectReport, list_all: bool) {
         s.branches.len(),
         s.tree,
         s.method,
-        s.mode,
+        match s.mode {
+            Some(m) => m.to_string(),
+            None => "per-branch".to_string(),
+        },
         s.values,
         total.corrected,
         total.left_exact,
@@ -171,6 +175,39 @@ fn print(s: &CorrectReport, list_all: bool) {
         if inferred { "inferred" } else { "given" },
         parts.join(", ")
     );
+    // Rounding used, by scheme and where it came from (given, detected, the format's).
+    let mut by_mode: Vec<(String, usize)> = Vec::new();
+    for b in s.branches.iter().filter(|b| b.mantissa_bits.is_some()) {
+        let key = format!("{} ({})", b.mode, b.mode_source);
+        match by_mode.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, c)) => *c += 1,
+            None => by_mode.push((key, 1)),
+        }
+    }
+    by_mode.sort_by_key(|b| std::cmp::Reverse(b.1));
+    println!(
+        "  rounding per branch: {}",
+        by_mode
+            .iter()
+            .map(|(k, c)| format!("{k}: {c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mixed: Vec<String> = s
+        .branches
+        .iter()
+        .filter_map(|b| {
+            let d = b.detection.as_ref()?;
+            (d.mixed() && b.inferred).then(|| format!("{} ({})", b.name, d.describe()))
+        })
+        .collect();
+    if !mixed.is_empty() {
+        println!(
+            "  {} branches mix precisions; each value was corrected at its own kept bits: {}",
+            mixed.len(),
+            mixed.join("; ")
+        );
+    }
     let not_inferable: Vec<&CorrectedBranch> = s
         .branches
         .iter()

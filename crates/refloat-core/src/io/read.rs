@@ -339,7 +339,7 @@ impl BranchInfo {
                     )
                 } else if t == "float[]" {
                     format!(
-                        "type {}: variable-size C array without a counter branch 'n{}'",
+                        "type {}: variable-size C array without an integer counter branch (the leaf title's or 'n{}')",
                         self.type_name, self.name
                     )
                 } else if t.starts_with("float[") {
@@ -352,6 +352,59 @@ impl BranchInfo {
                 })
             }
             BranchKind::Unreadable(m) => Some(format!("type unreadable: {m}")),
+        }
+    }
+}
+
+/// The integer type of a counter branch (`nJet/i` in NanoAOD up to v9, `nJet/I` later).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CounterType {
+    I8,
+    U8,
+    I16,
+    U16,
+    I32,
+    U32,
+    I64,
+    U64,
+}
+
+impl CounterType {
+    /// From the type name oxyroot reports (`uint32_t`, `Int_t`, …); `None` if not an integer.
+    fn of(type_name: &str) -> Option<Self> {
+        Some(match normalise_type(type_name).as_str() {
+            "int8_t" | "Char_t" | "char" | "signedchar" => Self::I8,
+            "uint8_t" | "UChar_t" | "unsignedchar" => Self::U8,
+            "int16_t" | "Short_t" | "short" => Self::I16,
+            "uint16_t" | "UShort_t" | "unsignedshort" => Self::U16,
+            "int32_t" | "Int_t" | "int" => Self::I32,
+            "uint32_t" | "UInt_t" | "unsignedint" => Self::U32,
+            "int64_t" | "Long64_t" | "long" | "longlong" => Self::I64,
+            "uint64_t" | "ULong64_t" | "unsignedlong" | "unsignedlonglong" => Self::U64,
+            _ => return None,
+        })
+    }
+
+    /// Every count of the counter branch, widened to `i64` (`u64` counts above `i64::MAX`
+    /// saturate, and are then refused as impossible).
+    fn read(self, b: &oxyroot::Branch) -> std::result::Result<Vec<i64>, String> {
+        fn all<T: oxyroot::UnmarshalerInto<Item = T> + Into<i128> + 'static>(
+            b: &oxyroot::Branch,
+        ) -> std::result::Result<Vec<i64>, String> {
+            let it = b.as_iter::<T>().map_err(|e| format!("{e:?}"))?;
+            Ok(it
+                .map(|n| i64::try_from(n.into()).unwrap_or(i64::MAX))
+                .collect())
+        }
+        match self {
+            Self::I8 => all::<i8>(b),
+            Self::U8 => all::<u8>(b),
+            Self::I16 => all::<i16>(b),
+            Self::U16 => all::<u16>(b),
+            Self::I32 => all::<i32>(b),
+            Self::U32 => all::<u32>(b),
+            Self::I64 => all::<i64>(b),
+            Self::U64 => all::<u64>(b),
         }
     }
 }
@@ -480,20 +533,21 @@ impl Tree {
                 counter: None,
             });
         }
-        // Variable-size C arrays `float[]`: jagged floats when uproot's counter `nNAME` exists.
+        // Variable-size C arrays `float[]`: jagged floats counted by an integer branch of any
+        // width and signedness, named in the leaf title (`Jet_pt[nJet]`, NanoAOD) or, failing
+        // that, uproot's `nNAME`.
         let integer_counters: Vec<String> = out
             .iter()
-            .filter(|b| {
-                matches!(
-                    normalise_type(&b.type_name).as_str(),
-                    "int32_t" | "Int_t" | "int"
-                )
-            })
+            .filter(|b| CounterType::of(&b.type_name).is_some())
             .map(|b| b.name.clone())
             .collect();
         for b in out.iter_mut() {
             if b.kind == BranchKind::Other && normalise_type(&b.type_name) == "float[]" {
-                let counter = format!("n{}", b.name);
+                let titled =
+                    guarded(|| self.inner.branch(&b.name).and_then(|o| o.leaf_count_name()))
+                        .ok()
+                        .flatten();
+                let counter = titled.unwrap_or_else(|| format!("n{}", b.name));
                 if integer_counters.contains(&counter) {
                     b.kind = BranchKind::Float(FloatLayout::Jagged);
                     b.counter = Some(counter);
@@ -672,17 +726,22 @@ impl Tree {
                 let cb = guarded(|| self.inner.branch(c))
                     .map_err(&context)?
                     .ok_or_else(|| context(format!("counter branch '{c}' is missing")))?;
-                let counts: Vec<i32> =
-                    guarded(|| cb.as_iter::<i32>().map(|it| it.collect::<Vec<i32>>()))
-                        .map_err(|p| context(format!("counter branch '{c}': {p}")))?
-                        .map_err(|e| context(format!("counter branch '{c}': {e:?}")))?;
-                if let Some(i) = counts.iter().position(|&n| n < 0) {
+                let ty = CounterType::of(&self.branch_info(c)?.type_name).ok_or_else(|| {
+                    context(format!("counter branch '{c}' is not an integer branch"))
+                })?;
+                let counts = guarded(|| ty.read(cb))
+                    .map_err(|p| context(format!("counter branch '{c}': {p}")))?
+                    .map_err(|e| context(format!("counter branch '{c}': {e}")))?;
+                if let Some(i) = counts
+                    .iter()
+                    .position(|&n| !(0..=i32::MAX as i64).contains(&n))
+                {
                     return Err(context(format!(
-                        "counter branch '{c}' has a negative count {} at entry {i}",
+                        "counter branch '{c}' has an impossible count {} at entry {i}",
                         counts[i]
                     )));
                 }
-                Some(counts)
+                Some(counts.into_iter().map(|n| n as i32).collect::<Vec<i32>>())
             }
         };
         let source = guarded(|| -> std::result::Result<EntrySource<'_>, String> {

@@ -392,6 +392,21 @@ impl Branch {
         storage_of(self)
     }
 
+    /// For a variable-size C array leaf `x[n]/T` (one leaf, counted by another leaf): the
+    /// counter's name `n`, read from the leaf title as ROOT writes it (`Jet_pt[nJet]`).
+    /// `None` for any other branch.
+    pub fn leaf_count_name(&self) -> Option<String> {
+        let tb: &TBranch = self.into();
+        if tb.leaves.len() != 1 || !tb.leaves[0].tleaf().has_count() {
+            return None;
+        }
+        let title = tb.leaves[0].tleaf().title();
+        let open = title.find('[')?;
+        let close = open + title[open..].find(']')?;
+        let name = title[open + 1..close].trim();
+        (!name.is_empty() && !name.chars().all(|c| c.is_ascii_digit())).then(|| name.to_string())
+    }
+
     /// Reads every value of a float branch ([`float_storage`](Self::float_storage) must be
     /// `Some`), decoding the baskets directly; all problems are errors, never panics.
     ///

@@ -1,0 +1,399 @@
+//! Which rounding scheme, and how many kept bits, produced a branch: inferred from the stored
+//! values alone, with a confidence, and "cannot tell" when the data does not decide.
+//!
+//! **Kept bits.** A value stored with `n` kept bits has at least `23 − n` trailing zero
+//! mantissa bits; its *apparent* bits `23 − trailing zeros` are `n` with chance ½, `n − 1`
+//! with chance ¼, and so on. A branch's bits are the largest apparent bits. A branch that
+//! mixes precisions (NanoAOD's precision expressions, e.g. GenPart mass at 20 or 8 bits)
+//! shows a second geometric cluster of apparent bits far above the tail the first one
+//! explains: [`bit_clusters`] finds them, and each value is then given the bits of the
+//! smallest cluster that holds it ([`Detection::bits_of`]).
+//!
+//! **Scheme.** Within a binade, a stored code `m` occurs in proportion to the width of its
+//! interval of originals (for a density that is smooth over a few codes):
+//!
+//! | scheme | code 0 | codes `2^n−2`, `2^n−1` |
+//! |---|---|---|
+//! | truncation | 1 | 1, 1 |
+//! | ATLAS carry (`nearest`, `nearest-even`, `bitround`) | ¾ | 1, 1 |
+//! | CMS | ½ | 1.5, 1 |
+//! | ROOT `Float16_t` | ½ | 1, 1.5 |
+//!
+//! Code 0 is compared with codes 1 and 2 (a binomial), and the top two codes with the two
+//! below them (a multinomial), pooled over binades; each scheme's log-likelihood gives a
+//! posterior under a uniform prior. A binade whose code 0 is a spike (a sentinel or an exact
+//! value such as ±1, which are powers of two and so code 0) is left out of the code-0 test.
+//! The three carry schemes give the same frequencies: they are reported as `nearest`.
+
+use crate::quantise::RoundingMode;
+
+/// The schemes detection tells apart (the carry schemes are one candidate, `Nearest`).
+pub const CANDIDATES: [RoundingMode; 4] = [
+    RoundingMode::Truncate,
+    RoundingMode::Nearest,
+    RoundingMode::Cms,
+    RoundingMode::RootFloat16,
+];
+
+/// The posterior a scheme needs before detection names it.
+pub const CONFIDENT: f64 = 0.95;
+
+/// The evidence values (codes 0–2 and the top four) detection needs before it names a
+/// scheme: fewer are too easily dominated by a few repeated values (weights, sentinels),
+/// which are not independent draws from a smooth density.
+pub const MIN_EVIDENCE: usize = 100;
+
+/// Fewest kept bits at which the code frequencies are read (codes 0–2 and the top four must
+/// be distinct).
+pub const MIN_BITS_FOR_SCHEME: u32 = 3;
+
+/// What the stored values of one branch say about how they were rounded.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Detection {
+    /// Kept bits of the branch (the largest cluster); `None` when no finite value has a
+    /// non-zero mantissa (all zeros, powers of two or non-finite: any bit count fits).
+    pub bits: Option<u32>,
+    /// Kept bits of each precision the branch mixes, largest first (one entry when it does
+    /// not mix; empty when `bits` is `None`).
+    pub bit_clusters: Vec<u32>,
+    /// The scheme whose posterior reaches [`CONFIDENT`] on at least [`MIN_EVIDENCE`] values;
+    /// `None`: cannot tell.
+    pub mode: Option<RoundingMode>,
+    /// Posterior of each of [`CANDIDATES`], in that order (uniform when there is no evidence).
+    pub posterior: Vec<(RoundingMode, f64)>,
+    /// Values the scheme evidence rests on (codes 0–2 and the top four codes, all binades).
+    pub evidence_values: usize,
+}
+
+impl Detection {
+    /// The most probable scheme (even when not confident) and its posterior.
+    pub fn best(&self) -> (RoundingMode, f64) {
+        self.posterior
+            .iter()
+            .copied()
+            .fold((RoundingMode::Nearest, f64::MIN), |a, b| {
+                if b.1 > a.1 {
+                    b
+                } else {
+                    a
+                }
+            })
+    }
+
+    /// Whether the branch mixes bit counts.
+    pub fn mixed(&self) -> bool {
+        self.bit_clusters.len() > 1
+    }
+
+    /// The kept bits of one stored value: the smallest cluster that holds its apparent bits
+    /// (the branch's bits when it does not mix; `None` when `bits` is `None`).
+    pub fn bits_of(&self, x: f32) -> Option<u32> {
+        let apparent = apparent_bits(x);
+        self.bit_clusters
+            .iter()
+            .rev()
+            .copied()
+            .find(|&b| apparent <= b)
+            .or(self.bits)
+    }
+
+    /// One line for reports: `10 bits, cms (p = 0.99)`, `10 bits, cannot tell (best cms,
+    /// p = 0.61, 143 values)`, `20+8 bits (mixed), …`.
+    pub fn describe(&self) -> String {
+        let bits = match self.bits {
+            None => return "no value with a non-zero mantissa: bits and scheme unknown".into(),
+            Some(23) => return "23 bits: full precision".into(),
+            Some(_) if self.mixed() => format!(
+                "{} bits (mixed)",
+                self.bit_clusters
+                    .iter()
+                    .map(|b| b.to_string())
+                    .collect::<Vec<_>>()
+                    .join("+")
+            ),
+            Some(b) => format!("{b} bits"),
+        };
+        let (best, p) = self.best();
+        match self.mode {
+            Some(m) => format!("{bits}, {m} (p = {p:.3}, {} values)", self.evidence_values),
+            None => format!(
+                "{bits}, cannot tell the scheme (best {best}, p = {p:.2}, {} values)",
+                self.evidence_values
+            ),
+        }
+    }
+}
+
+/// `23 −` the trailing zero mantissa bits of `x` (0 for a zero mantissa).
+#[inline]
+pub fn apparent_bits(x: f32) -> u32 {
+    23 - crate::quantise::mantissa_trailing_zeros_f32(x)
+}
+
+/// The bit counts a branch mixes, largest first, from its values' apparent bits: the largest
+/// apparent bits is the first cluster; a smaller count `b` starts another cluster when more
+/// values have apparent bits exactly `b` than the clusters above explain (each cluster of
+/// `N` values puts about `N·2^−(n−b+1)` at `b`), by a clear margin, with at least five
+/// distinct values (a repeated sentinel is not a precision). Values with a zero mantissa are
+/// not counted.
+pub fn bit_clusters(data: &[f32]) -> Vec<u32> {
+    let mut d = Detector::new();
+    d.add(data);
+    d.clusters()
+}
+
+/// Interval widths (in kept steps) of codes 0, and of `2^n−4 … 2^n−1`, under each candidate.
+fn widths(mode: RoundingMode) -> (f64, [f64; 4]) {
+    match mode {
+        RoundingMode::Truncate => (1.0, [1.0; 4]),
+        RoundingMode::Cms => (0.5, [1.0, 1.0, 1.5, 1.0]),
+        RoundingMode::RootFloat16 => (0.5, [1.0, 1.0, 1.0, 1.5]),
+        _ => (0.75, [1.0; 4]),
+    }
+}
+
+/// Code counts of one (kept bits, apparent bits, biased exponent) cell: codes 0, 1, 2 and
+/// the top four codes.
+type Cell = ([u64; 3], [u64; 4]);
+
+/// Detection fed a branch a chunk at a time, in memory that does not grow with the branch
+/// (a histogram of apparent bits, and code counts only for the codes that carry evidence).
+#[derive(Clone, Debug)]
+pub struct Detector {
+    apparent: [u64; 24],
+    /// Distinct magnitudes per apparent bits (up to 8): a repeated sentinel is no cluster.
+    distinct: Vec<Vec<u32>>,
+    cells: std::collections::HashMap<(u8, u8, u8), Cell>,
+    /// Powers of two (a zero mantissa) per biased exponent: code 0 whatever the bits.
+    powers: Vec<u64>,
+}
+
+impl Default for Detector {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Detector {
+    /// An empty detector.
+    pub fn new() -> Self {
+        Detector {
+            apparent: [0; 24],
+            distinct: vec![Vec::new(); 24],
+            cells: Default::default(),
+            powers: vec![0; 256],
+        }
+    }
+
+    /// Take in more values of the branch (any order, any chunking).
+    pub fn add(&mut self, data: &[f32]) {
+        for &x in data {
+            let u = x.to_bits() & 0x7FFF_FFFF;
+            let mantissa = u & 0x007F_FFFF;
+            if u >= 0x7F80_0000 {
+                continue;
+            }
+            if mantissa == 0 {
+                // Code 0 at every bit count (a power of two), or ±0.
+                if u != 0 {
+                    self.powers[(u >> 23) as usize] += 1;
+                }
+                continue;
+            }
+            let a = apparent_bits(x);
+            self.apparent[a as usize] += 1;
+            let seen = &mut self.distinct[a as usize];
+            if seen.len() < 8 && !seen.contains(&u) {
+                seen.push(u);
+            }
+            let exponent = u >> 23;
+            if exponent == 0 {
+                continue; // subnormal: no binade structure to read
+            }
+            // The value is stored at any n >= a; record its code wherever it is one of the
+            // evidence codes. Codes grow with n, so stop once it is neither low nor high.
+            for n in a.max(MIN_BITS_FOR_SCHEME)..23 {
+                let code = mantissa >> (23 - n);
+                let top = (1u32 << n) - 1;
+                let key = (n as u8, a as u8, exponent as u8);
+                if code <= 2 {
+                    self.cells.entry(key).or_default().0[code as usize] += 1;
+                } else if code + 3 >= top {
+                    self.cells.entry(key).or_default().1[(code + 3 - top) as usize] += 1;
+                } else {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// See [`bit_clusters`].
+    pub fn clusters(&self) -> Vec<u32> {
+        let mut clusters: Vec<(u32, f64)> = Vec::new(); // (bits, estimated values)
+        for b in (1..=23u32).rev() {
+            let observed = self.apparent[b as usize] as f64;
+            if observed == 0.0 {
+                continue;
+            }
+            let explained: f64 = clusters
+                .iter()
+                .map(|&(n, size)| size * 0.5f64.powi((n - b + 1) as i32))
+                .sum();
+            let new_cluster = observed >= 5.0
+                && observed > 8.0 * explained + 3.0
+                && self.distinct[b as usize].len() >= 5;
+            if clusters.is_empty() || new_cluster {
+                // A geometric cluster puts half its values at its own bits.
+                clusters.push((b, 2.0 * observed));
+            }
+        }
+        clusters.into_iter().map(|(b, _)| b).collect()
+    }
+
+    /// The detection from everything added so far.
+    pub fn finish(&self) -> Detection {
+        let bit_clusters = self.clusters();
+        let bits = bit_clusters.first().copied();
+        let mut detection = Detection {
+            bits,
+            bit_clusters: bit_clusters.clone(),
+            mode: None,
+            posterior: CANDIDATES.iter().map(|&m| (m, 0.25)).collect(),
+            evidence_values: 0,
+        };
+        if bits.is_none() || bits == Some(23) {
+            return detection;
+        }
+        // Each value counts at its cluster's bits: apparent bits in (next cluster, cluster].
+        let mut per_binade: std::collections::HashMap<(u8, u8), Cell> = Default::default();
+        for (i, &n) in bit_clusters.iter().enumerate() {
+            let below = bit_clusters.get(i + 1).copied().unwrap_or(0);
+            for (&(cn, a, e), (low, high)) in &self.cells {
+                if u32::from(cn) == n && u32::from(a) > below && u32::from(a) <= n {
+                    let cell = per_binade.entry((cn, e)).or_default();
+                    (0..3).for_each(|j| cell.0[j] += low[j]);
+                    (0..4).for_each(|j| cell.1[j] += high[j]);
+                }
+            }
+        }
+        // Powers of two are code 0 at any bits: counted with the branch's main precision.
+        let main = bit_clusters[0];
+        if main >= MIN_BITS_FOR_SCHEME {
+            for (e, &count) in self.powers.iter().enumerate().filter(|(_, &c)| c > 0) {
+                per_binade.entry((main as u8, e as u8)).or_default().0[0] += count;
+            }
+        }
+        let (mut low, mut high) = ([0u64; 3], [0u64; 4]);
+        for (bottom, top) in per_binade.values() {
+            // A spike at code 0 (sentinels, ±1, exact powers of two) says nothing of rounding.
+            if bottom[0] <= 5.max(4 * (bottom[1] + bottom[2] + 1)) {
+                (0..3).for_each(|j| low[j] += bottom[j]);
+            }
+            (0..4).for_each(|j| high[j] += top[j]);
+        }
+        detection.evidence_values = (low.iter().sum::<u64>() + high.iter().sum::<u64>()) as usize;
+        let log_likelihood = |mode: RoundingMode| {
+            let (w0, wt) = widths(mode);
+            let p0 = w0 / (w0 + 2.0);
+            let sum_t: f64 = wt.iter().sum();
+            low[0] as f64 * p0.ln()
+                + (low[1] + low[2]) as f64 * (1.0 - p0).ln()
+                + (0..4)
+                    .map(|i| high[i] as f64 * (wt[i] / sum_t).ln())
+                    .sum::<f64>()
+        };
+        let ll: Vec<f64> = CANDIDATES.iter().map(|&m| log_likelihood(m)).collect();
+        let max = ll.iter().copied().fold(f64::MIN, f64::max);
+        let z: f64 = ll.iter().map(|l| (l - max).exp()).sum();
+        detection.posterior = CANDIDATES
+            .iter()
+            .zip(&ll)
+            .map(|(&m, l)| (m, (l - max).exp() / z))
+            .collect();
+        let (best, p) = detection.best();
+        if p >= CONFIDENT && detection.evidence_values >= MIN_EVIDENCE {
+            detection.mode = Some(best);
+        }
+        detection
+    }
+}
+
+/// Detect the kept bits and the scheme of a branch from its stored values.
+///
+/// ```
+/// use refloat_core::detect::detect_f32;
+/// use refloat_core::{quantise::quantise_slice_f32, RoundingMode};
+/// // A smooth density, 200 k values, CMS rounding at 6 kept bits.
+/// let mut v: Vec<f32> = (0..200_000).map(|i| 1.0 + (i as f32 * 0.618_034).fract() * 7.0).collect();
+/// quantise_slice_f32(&mut v, 6, RoundingMode::Cms)?;
+/// let d = detect_f32(&v);
+/// assert_eq!(d.bits, Some(6));
+/// assert_eq!(d.mode, Some(RoundingMode::Cms), "{}", d.describe());
+/// # Ok::<(), refloat_core::Error>(())
+/// ```
+pub fn detect_f32(data: &[f32]) -> Detection {
+    let mut d = Detector::new();
+    d.add(data);
+    d.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quantise::quantise_slice_f32;
+
+    fn smooth(n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| {
+                let u = (i as f64 * 0.618_033_988_75).fract();
+                (5.0 * (-u.ln())) as f32 + 0.1 // exponential, a falling spectrum
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_scheme_is_told_apart_on_plenty_of_values() {
+        for mode in CANDIDATES {
+            for bits in [4, 7] {
+                let mut v = smooth(400_000);
+                quantise_slice_f32(&mut v, bits, mode).unwrap();
+                let d = detect_f32(&v);
+                assert_eq!(d.bits, Some(bits), "{mode} {bits}: {}", d.describe());
+                assert_eq!(d.mode, Some(mode), "{mode} {bits}: {}", d.describe());
+            }
+        }
+    }
+
+    #[test]
+    fn few_values_cannot_tell() {
+        let mut v = smooth(300);
+        quantise_slice_f32(&mut v, 10, RoundingMode::Cms).unwrap();
+        let d = detect_f32(&v);
+        assert_eq!(d.bits, Some(10));
+        assert_eq!(d.mode, None, "{}", d.describe());
+        assert!(d.describe().contains("cannot tell"));
+    }
+
+    #[test]
+    fn mixed_precisions_are_found_and_each_value_gets_its_own() {
+        let mut hi = smooth(3000);
+        let mut lo: Vec<f32> = smooth(2000).iter().map(|x| x * 1.7).collect();
+        quantise_slice_f32(&mut hi, 20, RoundingMode::Cms).unwrap();
+        quantise_slice_f32(&mut lo, 8, RoundingMode::Cms).unwrap();
+        let all: Vec<f32> = hi.iter().chain(&lo).copied().collect();
+        let d = detect_f32(&all);
+        assert_eq!(d.bit_clusters, vec![20, 8], "{}", d.describe());
+        assert!(lo.iter().all(|&x| d.bits_of(x).unwrap() <= 8));
+        let wrong = hi.iter().filter(|&&x| d.bits_of(x) != Some(20)).count();
+        assert!(wrong <= 3, "{wrong} of 3000 20-bit values taken for 8 bits");
+        let one = detect_f32(&hi);
+        assert_eq!(one.bit_clusters, vec![20]);
+    }
+
+    #[test]
+    fn no_mantissa_no_bits() {
+        let d = detect_f32(&[0.0, 1.0, -2.0, f32::NAN]);
+        assert_eq!(d.bits, None);
+        assert_eq!(d.mode, None);
+    }
+}

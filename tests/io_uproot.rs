@@ -227,3 +227,78 @@ fn refloat_reads_what_uproot_writes_bit_for_bit() {
         assert_eq!(bits(&b.values), bits(&want.values), "{name}");
     }
 }
+
+/// Fixed-size `float[N]` leaves (uproot writes a `(entries, N)` array that way): refloat reads
+/// them entry for entry, and `compress` rewrites them; uproot reads the rounded values.
+#[test]
+fn fixed_size_float_arrays_are_read_and_rewritten() {
+    if !uproot_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fixed.root");
+    let name = "AnalysisJetsAuxDyn.pt";
+    let out_py = Command::new(python())
+        .arg(script("write_with_uproot.py"))
+        .arg(common::root_file(common::DEV))
+        .arg(&out)
+        .arg(name)
+        .env("REFLOAT_FIXED", "3")
+        .output()
+        .unwrap();
+    assert!(
+        out_py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out_py.stderr)
+    );
+    let fixed = format!("{name}_fixed3");
+    // The expected values: each entry's first three jet pts, padded with 0.
+    let (values, counts) = common::load_flat(common::DEV, name);
+    let mut want = Vec::new();
+    let mut at = 0usize;
+    for &c in &counts {
+        let c = c as usize;
+        for k in 0..3 {
+            want.push(if k < c { values[at + k] } else { 0.0 });
+        }
+        at += c;
+    }
+    let mut f = io::open(&out).unwrap();
+    let t = f.tree(TREE).unwrap();
+    let info = t.branch_info(&fixed).unwrap();
+    assert_eq!(info.type_name, "float[3]");
+    assert_eq!(info.float_layout(), Some(FloatLayout::Jagged));
+    let b = t.read_float(&fixed).unwrap();
+    assert_eq!(bits(&b.values), bits(&want));
+    assert!(b.counts().iter().all(|&c| c == 3));
+    assert_eq!(b.counts().len(), counts.len());
+
+    let comp = dir.path().join("fixed.b7.root");
+    let q = Quantiser32::new(7, RoundingMode::Nearest).unwrap();
+    refloat::pipeline::compress_file(
+        &out,
+        &comp,
+        &refloat::pipeline::CompressOptions {
+            select: refloat::pipeline::Select {
+                tree: None,
+                branches: vec![fixed.clone()],
+            },
+            quantiser: q,
+            compression: None,
+            measure_sizes: false,
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    let dump = read_with_uproot(&comp, &dir.path().join("dump"));
+    let (_, typename, got, got_counts) = dump
+        .branches
+        .iter()
+        .find(|b| b.0 == fixed)
+        .expect("uproot reads the fixed-size branch");
+    assert_eq!(typename, "float[3]");
+    let mut rounded = want.clone();
+    q.quantise_slice(&mut rounded);
+    assert_eq!(*got, bits(&rounded));
+    assert!(got_counts.iter().all(|&c| c == 3));
+}

@@ -156,10 +156,10 @@ void error_paths(const std::string& version) {
     expect_error([&] { refloat::cxx::correct(nullptr, 3, 10, refloat::Rounding::Nearest); }, REFLOAT_NULL_PARAMETER,
                  "data is NULL", "bridge null");
     CHECK(refloat::cxx::correct(nullptr, 0, 10, refloat::Rounding::Nearest).corrected == 0, "bridge NULL, 0 values");
-    expect_error([&] { refloat::quantise(v, 10, static_cast<refloat::Rounding>(5)); }, REFLOAT_INVALID_ARGUMENT,
-                 "rounding mode 5", "hpp enum");
-    expect_error([&] { refloat::cxx::correct(v, 10, static_cast<refloat::Rounding>(5)); }, REFLOAT_INVALID_ARGUMENT,
-                 "rounding mode 5", "bridge enum");
+    expect_error([&] { refloat::quantise(v, 10, static_cast<refloat::Rounding>(7)); }, REFLOAT_INVALID_ARGUMENT,
+                 "rounding mode 7", "hpp enum");
+    expect_error([&] { refloat::cxx::correct(v, 10, static_cast<refloat::Rounding>(7)); }, REFLOAT_INVALID_ARGUMENT,
+                 "rounding mode 7", "bridge enum");
     expect_error([&] { refloat::residuals(v, std::vector<float>(3)); }, REFLOAT_LENGTH_MISMATCH, "3", "hpp lengths");
     expect_error([&] { refloat::cxx::residuals(v, std::vector<float>(3)); }, REFLOAT_LENGTH_MISMATCH, "3",
                  "bridge lengths");

@@ -3,7 +3,7 @@
 
 usage: read_with_uproot.py FILE.root TREE OUTDIR
 
-For each branch whose type is float, std::vector<float> or float[] writes
+For each branch whose type is float, std::vector<float>, float[] or float[N] writes
 OUTDIR/NAME.bits.npy (uint32 bit patterns, entries concatenated) and OUTDIR/NAME.counts.npy
 (int64 values per entry; all ones for flat float), and OUTDIR/manifest.json with the
 branch names, their uproot typenames and the tree's entry count.
@@ -24,7 +24,8 @@ def main() -> int:
     manifest = {"entries": int(tree.num_entries), "branches": {}}
     for branch in tree.values(recursive=True):
         typename = branch.typename
-        if typename not in ("float", "std::vector<float>", "float[]"):
+        fixed = typename.startswith("float[") and typename[6:-1].isdigit()
+        if typename not in ("float", "std::vector<float>", "float[]") and not fixed:
             continue
         array = branch.array(library="ak")
         if array.ndim == 1:

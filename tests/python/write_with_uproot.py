@@ -6,8 +6,11 @@ usage: write_with_uproot.py SOURCE.root OUT.root BRANCH [BRANCH ...]
 Copies the named branches of SOURCE's CollectionTree (float -> float, std::vector<float>
 -> var * float32, which uproot writes as a C array float[] with a counter branch nNAME)
 into a new TTree 'CollectionTree' of OUT.root, written in two baskets per branch
-(two extend calls) so that readers must join baskets.
+(two extend calls) so that readers must join baskets. With REFLOAT_FIXED=N in the
+environment, each std::vector<float> branch NAME also gives NAME_fixedN, a fixed-size
+float[N] array of each entry's first N values (padded with 0).
 """
+import os
 import sys
 
 import awkward as ak
@@ -29,6 +32,11 @@ def main() -> int:
         elif branch.typename == "std::vector<float>":
             arrays[name] = ak.values_astype(array, np.float32)
             types[name] = "var * float32"
+            fixed = int(os.environ.get("REFLOAT_FIXED", "0"))
+            if fixed > 1:
+                padded = ak.fill_none(ak.pad_none(arrays[name], fixed, clip=True), 0.0)
+                arrays[f"{name}_fixed{fixed}"] = ak.to_numpy(padded).astype(np.float32)
+                types[f"{name}_fixed{fixed}"] = np.dtype((np.float32, (fixed,)))
         else:
             raise SystemExit(f"{name}: unsupported type {branch.typename}")
     n = len(next(iter(arrays.values())))

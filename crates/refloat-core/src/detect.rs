@@ -19,10 +19,16 @@
 //! | CMS | ½ | 1.5, 1 |
 //! | ROOT `Float16_t` | ½ | 1, 1.5 |
 //!
-//! Code 0 is compared with codes 1 and 2 (a binomial), and the top two codes with the two
-//! below them (a multinomial), pooled over binades; each scheme's log-likelihood gives a
-//! posterior under a uniform prior. A binade whose code 0 is a spike (a sentinel or an exact
-//! value such as ±1, which are powers of two and so code 0) is left out of the code-0 test.
+//! Per binade, code 0 is compared with codes 1 and 2 (a binomial), and the top two codes with
+//! the two below them (a multinomial), the density at the compared codes extrapolated
+//! linearly from their neighbours so that a sloping spectrum is no evidence; summed over
+//! binades, each scheme's log-likelihood gives a posterior, under a uniform prior or one that
+//! favours the format's producer. A binade is
+//! left out of the code-0 test when its code 0 is a spike (a sentinel or an exact value such
+//! as ±1, which are powers of two and so code 0), and out of either test when the density is
+//! not smooth there: codes 1 and 2, or `2^n−4` and `2^n−3`, differ beyond Poisson noise, or
+//! the codes hold over ten times their share of the binade (a narrow peak at a binade edge,
+//! as a vertex coordinate near 0.5 mm has).
 //! The three carry schemes give the same frequencies: they are reported as `nearest`.
 
 use crate::quantise::RoundingMode;
@@ -37,6 +43,14 @@ pub const CANDIDATES: [RoundingMode; 4] = [
 
 /// The posterior a scheme needs before detection names it.
 pub const CONFIDENT: f64 = 0.95;
+
+/// The fewest kept bits a second precision of a mixed branch may have: fewer form a coarse
+/// lattice (weights such as 1.25 or 0.875, sentinels), which is exact by nature and left
+/// alone, not a precision to correct at.
+pub const MIN_CLUSTER_BITS: u32 = 5;
+
+/// Prior weight of the scheme a file's format is known to use ([`Detector::finish_with_prior`]).
+pub const EXPECTED_PRIOR: f64 = 0.99;
 
 /// The evidence values (codes 0–2 and the top four) detection needs before it names a
 /// scheme: fewer are too easily dominated by a few repeated values (weights, sentinels),
@@ -134,8 +148,8 @@ pub fn apparent_bits(x: f32) -> u32 {
 /// apparent bits is the first cluster; a smaller count `b` starts another cluster when more
 /// values have apparent bits exactly `b` than the clusters above explain (each cluster of
 /// `N` values puts about `N·2^−(n−b+1)` at `b`), by a clear margin, with at least five
-/// distinct values (a repeated sentinel is not a precision). Values with a zero mantissa are
-/// not counted.
+/// distinct values (a repeated sentinel is not a precision) and at least
+/// [`MIN_CLUSTER_BITS`]. Values with a zero mantissa are not counted.
 pub fn bit_clusters(data: &[f32]) -> Vec<u32> {
     let mut d = Detector::new();
     d.add(data);
@@ -166,6 +180,8 @@ pub struct Detector {
     cells: std::collections::HashMap<(u8, u8, u8), Cell>,
     /// Powers of two (a zero mantissa) per biased exponent: code 0 whatever the bits.
     powers: Vec<u64>,
+    /// Finite non-zero values per biased exponent.
+    binade_totals: Vec<u64>,
 }
 
 impl Default for Detector {
@@ -182,6 +198,7 @@ impl Detector {
             distinct: vec![Vec::new(); 24],
             cells: Default::default(),
             powers: vec![0; 256],
+            binade_totals: vec![0; 256],
         }
     }
 
@@ -192,6 +209,9 @@ impl Detector {
             let mantissa = u & 0x007F_FFFF;
             if u >= 0x7F80_0000 {
                 continue;
+            }
+            if u != 0 {
+                self.binade_totals[(u >> 23) as usize] += 1;
             }
             if mantissa == 0 {
                 // Code 0 at every bit count (a power of two), or ±0.
@@ -239,7 +259,8 @@ impl Detector {
                 .iter()
                 .map(|&(n, size)| size * 0.5f64.powi((n - b + 1) as i32))
                 .sum();
-            let new_cluster = observed >= 5.0
+            let new_cluster = b >= MIN_CLUSTER_BITS
+                && observed >= 5.0
                 && observed > 8.0 * explained + 3.0
                 && self.distinct[b as usize].len() >= 5;
             if clusters.is_empty() || new_cluster {
@@ -250,8 +271,16 @@ impl Detector {
         clusters.into_iter().map(|(b, _)| b).collect()
     }
 
-    /// The detection from everything added so far.
+    /// The detection from everything added so far, under a uniform prior over
+    /// [`CANDIDATES`].
     pub fn finish(&self) -> Detection {
+        self.finish_with_prior(None)
+    }
+
+    /// The detection from everything added so far; `expected` (the scheme the file's format
+    /// is known to use, e.g. CMS's for NanoAOD) gets prior weight [`EXPECTED_PRIOR`], so that
+    /// only clear evidence names another scheme.
+    pub fn finish_with_prior(&self, expected: Option<RoundingMode>) -> Detection {
         let bit_clusters = self.clusters();
         let bits = bit_clusters.first().copied();
         let mut detection = Detection {
@@ -283,26 +312,84 @@ impl Detector {
                 per_binade.entry((main as u8, e as u8)).or_default().0[0] += count;
             }
         }
-        let (mut low, mut high) = ([0u64; 3], [0u64; 4]);
-        for (bottom, top) in per_binade.values() {
-            // A spike at code 0 (sentinels, ±1, exact powers of two) says nothing of rounding.
-            if bottom[0] <= 5.max(4 * (bottom[1] + bottom[2] + 1)) {
-                (0..3).for_each(|j| low[j] += bottom[j]);
+        // Counts `a` and `b` that a smooth density makes equal, up to Poisson noise.
+        let alike = |a: u64, b: u64| (a.abs_diff(b) as f64) <= 3.0 * ((a + b) as f64).sqrt() + 2.0;
+        // Codes that hold far more than their share of the binade: the density peaks there.
+        let crowded = |n: u8, e: u8, codes: u64, held: u64| {
+            let share = codes as f64 / (1u64 << n) as f64;
+            held as f64 > 10.0 * share * self.binade_totals[e as usize] as f64 + 5.0
+        };
+        // Per binade, the cells that enter the likelihood: codes 0–2, and the top four.
+        let mut bottoms: Vec<[u64; 3]> = Vec::new();
+        let mut tops: Vec<[u64; 4]> = Vec::new();
+        for (&(n, e), (bottom, top)) in &per_binade {
+            // A spike at code 0 (sentinels, ±1, exact powers of two: a value with more than
+            // twice the neighbours' mean, beyond noise) says nothing of rounding, nor do codes
+            // where the density is not smooth (codes 1 and 2 unlike, or a peak).
+            let (c0, c12) = (bottom[0] as f64, (bottom[1] + bottom[2]) as f64);
+            let spike = c0 > c12 + 3.0 * c12.sqrt() + 3.0;
+            if c12 >= 4.0
+                && !spike
+                && alike(bottom[1], bottom[2])
+                && !crowded(n, e, 3, bottom.iter().sum())
+            {
+                bottoms.push(*bottom);
             }
-            (0..4).for_each(|j| high[j] += top[j]);
+            if top[0] + top[1] >= 4 && alike(top[0], top[1]) && !crowded(n, e, 4, top.iter().sum())
+            {
+                tops.push(*top);
+            }
         }
-        detection.evidence_values = (low.iter().sum::<u64>() + high.iter().sum::<u64>()) as usize;
+        detection.evidence_values =
+            (bottoms.iter().flatten().sum::<u64>() + tops.iter().flatten().sum::<u64>()) as usize;
+        // The density at a code, extrapolated linearly from its two neighbours on one side
+        // (so a sloping spectrum is no evidence), at least a quarter of their mean.
+        let extrapolate = |near: u64, far: u64, steps: f64| {
+            let (near, far) = (near as f64, far as f64);
+            (near + steps * (near - far)).max(0.125 * (near + far))
+        };
+        // `count · ln p`, with 0 · ln 0 = 0 and p floored (an extrapolated density can be 0).
+        let term = |count: u64, p: f64| {
+            if count == 0 {
+                0.0
+            } else {
+                count as f64 * p.max(1e-12).ln()
+            }
+        };
         let log_likelihood = |mode: RoundingMode| {
             let (w0, wt) = widths(mode);
-            let p0 = w0 / (w0 + 2.0);
-            let sum_t: f64 = wt.iter().sum();
-            low[0] as f64 * p0.ln()
-                + (low[1] + low[2]) as f64 * (1.0 - p0).ln()
-                + (0..4)
-                    .map(|i| high[i] as f64 * (wt[i] / sum_t).ln())
-                    .sum::<f64>()
+            let low: f64 = bottoms
+                .iter()
+                .map(|c| {
+                    let d = [extrapolate(c[1], c[2], 1.0), c[1] as f64, c[2] as f64];
+                    let p0 = w0 * d[0] / (w0 * d[0] + d[1] + d[2]);
+                    term(c[0], p0) + term(c[1] + c[2], 1.0 - p0)
+                })
+                .sum();
+            let high: f64 = tops
+                .iter()
+                .map(|c| {
+                    let d = [
+                        c[0] as f64,
+                        c[1] as f64,
+                        extrapolate(c[1], c[0], 1.0),
+                        extrapolate(c[1], c[0], 2.0),
+                    ];
+                    let sum: f64 = (0..4).map(|i| wt[i] * d[i]).sum();
+                    (0..4).map(|i| term(c[i], wt[i] * d[i] / sum)).sum::<f64>()
+                })
+                .sum();
+            low + high
         };
-        let ll: Vec<f64> = CANDIDATES.iter().map(|&m| log_likelihood(m)).collect();
+        let log_prior = |m: RoundingMode| match expected {
+            None => 0.0,
+            Some(e) if e == m || (m == RoundingMode::Nearest && e.carries()) => EXPECTED_PRIOR.ln(),
+            Some(_) => ((1.0 - EXPECTED_PRIOR) / 3.0).ln(),
+        };
+        let ll: Vec<f64> = CANDIDATES
+            .iter()
+            .map(|&m| log_likelihood(m) + log_prior(m))
+            .collect();
         let max = ll.iter().copied().fold(f64::MIN, f64::max);
         let z: f64 = ll.iter().map(|l| (l - max).exp()).sum();
         detection.posterior = CANDIDATES
@@ -324,7 +411,8 @@ impl Detector {
 /// use refloat_core::detect::detect_f32;
 /// use refloat_core::{quantise::quantise_slice_f32, RoundingMode};
 /// // A smooth density, 200 k values, CMS rounding at 6 kept bits.
-/// let mut v: Vec<f32> = (0..200_000).map(|i| 1.0 + (i as f32 * 0.618_034).fract() * 7.0).collect();
+/// let mut v: Vec<f32> =
+///     (0..200_000).map(|i| (1.0 + (i as f64 * 0.618_034).fract() * 7.0) as f32).collect();
 /// quantise_slice_f32(&mut v, 6, RoundingMode::Cms)?;
 /// let d = detect_f32(&v);
 /// assert_eq!(d.bits, Some(6));

@@ -31,7 +31,8 @@ use crate::error::{Error, Result};
 use crate::io::rewrite::{rewrite_floats, Compression, RewriteOptions, Rewritten};
 use crate::io::sizes::SizeTable;
 use crate::io::{
-    self, BranchInfo, FloatBranch, FloatLayout, PendingOutput, RootFile, Selection, Skipped, Tree,
+    self, BranchInfo, BranchKind, BranchPattern, FloatBranch, FloatLayout, PendingOutput, RootFile,
+    Selection, Skipped, Tree,
 };
 use crate::quantise::{infer_mantissa_bits_f32, Quantiser32, RoundingMode};
 
@@ -633,8 +634,84 @@ fn bits_for(
     (bits, was_inferred, note)
 }
 
-/// First pass over one branch, a chunk at a time: number of values, the kept bits (when not
-/// given) and, for prior-mean, a bounded sample of it.
+/// How one branch was rounded, as given or as its stored values say: what [`correct_file`]
+/// corrects under and [`verify_file`] checks under.
+struct BranchRounding {
+    values: usize,
+    bits: Option<u32>,
+    inferred: bool,
+    note: Option<String>,
+    mode: RoundingMode,
+    mode_source: &'static str,
+    detection: Detection,
+}
+
+impl BranchRounding {
+    /// One pass over the branch, a chunk at a time (feeding `sample` when given).
+    fn scan(
+        tree: &Tree,
+        name: &str,
+        bits: Option<u32>,
+        mode: Option<RoundingMode>,
+        sample: Option<&mut StreamSample>,
+    ) -> Result<Self> {
+        let mut detector = Detector::new();
+        let (seen, values) = scan_branch(tree, name, sample, Some(&mut detector))?;
+        let detection = detector.finish_with_prior(Some(format_default_mode(tree.name())));
+        let (bits, inferred, note) = bits_for(bits, seen, values);
+        let (mode, mode_source) = match (mode, detection.mode) {
+            (Some(m), _) => (m, "given"),
+            (None, Some(m)) => (m, "detected"),
+            (None, None) => (format_default_mode(tree.name()), "format"),
+        };
+        Ok(BranchRounding {
+            values,
+            bits,
+            inferred,
+            note,
+            mode,
+            mode_source,
+            detection,
+        })
+    }
+
+    /// The check of the written values, and the action (`method`, with `sample` for
+    /// prior-mean) that produces them; a branch mixing precisions whose bits were not given
+    /// gets each value's own.
+    fn plan(&self, branch: &str, method: Method, sample: &[f32]) -> Result<(Check, Action)> {
+        let corrector = |n: u32| -> Result<(Quantiser32, Corrector)> {
+            let q = Quantiser32::new(n, self.mode)?;
+            let c = Corrector::for_branch(q, method, branch, ExactPolicy::default(), sample);
+            Ok((q, c))
+        };
+        Ok(match self.bits {
+            Some(_) if self.inferred && self.detection.mixed() => {
+                let by_bits = self
+                    .detection
+                    .bit_clusters
+                    .iter()
+                    .map(|&n| corrector(n).map(|(q, c)| (n, q, c)))
+                    .collect::<Result<Vec<_>>>()?;
+                let per_value = PerValue {
+                    detection: self.detection.clone(),
+                    by_bits,
+                };
+                (
+                    Check::PerValue(per_value.clone()),
+                    Action::CorrectPerValue(per_value),
+                )
+            }
+            Some(n) => {
+                let (q, c) = corrector(n)?;
+                (Check::Requantises(q), Action::Correct(c))
+            }
+            None => (Check::Copied, Action::Copy),
+        })
+    }
+}
+
+/// First pass over one branch, a chunk at a time: number of values, the kept bits and the
+/// scheme (when not given) and, for prior-mean, a bounded sample of it.
 fn plan_method(
     tree: &Tree,
     info: &BranchInfo,
@@ -643,66 +720,27 @@ fn plan_method(
 ) -> Result<Plan> {
     let mut sample = StreamSample::new(PRIOR_SAMPLE);
     let wants_sample = method == Method::PriorMean;
-    let mut detector = Detector::new();
-    let (seen, values) = scan_branch(
+    let r = BranchRounding::scan(
         tree,
         &info.name,
+        opts.bits,
+        opts.mode,
         wants_sample.then_some(&mut sample),
-        Some(&mut detector),
     )?;
-    let detection = detector.finish();
-    let (bits, inferred, note) = bits_for(opts.bits, seen, values);
-    let (mode, mode_source) = match (opts.mode, detection.mode) {
-        (Some(m), _) => (m, "given"),
-        (None, Some(m)) => (m, "detected"),
-        (None, None) => (format_default_mode(tree.name()), "format"),
-    };
-    let corrector = |n: u32| -> Result<(Quantiser32, Corrector)> {
-        let q = Quantiser32::new(n, mode)?;
-        let c = Corrector::for_branch(
-            q,
-            method,
-            &info.name,
-            ExactPolicy::default(),
-            &sample.values,
-        );
-        Ok((q, c))
-    };
-    let (check, action) = match bits {
-        Some(_) if opts.bits.is_none() && detection.mixed() => {
-            let by_bits = detection
-                .bit_clusters
-                .iter()
-                .map(|&n| corrector(n).map(|(q, c)| (n, q, c)))
-                .collect::<Result<Vec<_>>>()?;
-            let per_value = PerValue {
-                detection: detection.clone(),
-                by_bits,
-            };
-            (
-                Check::PerValue(per_value.clone()),
-                Action::CorrectPerValue(per_value),
-            )
-        }
-        Some(n) => {
-            let (q, c) = corrector(n)?;
-            (Check::Requantises(q), Action::Correct(c))
-        }
-        None => (Check::Copied, Action::Copy),
-    };
+    let (check, action) = r.plan(&info.name, method, &sample.values)?;
     Ok(Plan {
         summary: CorrectedBranch {
             name: info.name.clone(),
             layout: info.float_layout().unwrap_or(FloatLayout::Flat),
-            values,
-            mantissa_bits: bits,
-            inferred,
-            mode,
-            mode_source,
-            detection: Some(detection),
+            values: r.values,
+            mantissa_bits: r.bits,
+            inferred: r.inferred,
+            mode: r.mode,
+            mode_source: r.mode_source,
+            detection: Some(r.detection),
             report: CorrectionReport::default(),
             changed: 0,
-            note,
+            note: r.note,
         },
         check,
         action,
@@ -910,10 +948,12 @@ pub fn correct_file(
 #[derive(Clone, Debug)]
 pub struct VerifyOptions {
     pub select: Select,
-    /// Kept mantissa bits of the stored file; `None`: inferred per branch of the stored file.
+    /// Kept mantissa bits of the stored file; `None`: detected per branch of the stored file
+    /// (per value where it mixes precisions), as [`correct_file`] does.
     pub bits: Option<u32>,
-    /// The rounding the stored file was made with.
-    pub mode: RoundingMode,
+    /// The rounding the stored file was made with; `None`: detected per branch, else the
+    /// format's, as [`correct_file`] does.
+    pub mode: Option<RoundingMode>,
 }
 
 impl Default for VerifyOptions {
@@ -921,7 +961,7 @@ impl Default for VerifyOptions {
         VerifyOptions {
             select: Select::default(),
             bits: None,
-            mode: RoundingMode::Nearest,
+            mode: None,
         }
     }
 }
@@ -929,7 +969,8 @@ impl Default for VerifyOptions {
 /// What [`verify_file`] checked.
 #[derive(Serialize, Debug, Clone, PartialEq, Eq)]
 pub struct VerifyReport {
-    /// Branches checked, with the kept bits used (`None`: not inferable, checked equal).
+    /// Branches checked, with the kept bits used (`None`: not inferable, checked equal; the
+    /// largest when a branch mixes precisions).
     pub branches: Vec<(String, Option<u32>)>,
     /// Values checked.
     pub values: usize,
@@ -945,32 +986,19 @@ pub fn verify_file(
     progress: &mut ProgressFn<'_>,
 ) -> Result<VerifyReport> {
     if let Some(bits) = opts.bits {
-        Quantiser32::new(bits, opts.mode)?;
+        Quantiser32::new(bits, opts.mode.unwrap_or_default())?;
     }
     let loaded = load(stored, &opts.select)?;
     let mut checks = Vec::with_capacity(loaded.selection.floats.len());
+    let mut branches = Vec::with_capacity(loaded.selection.floats.len());
     for info in &loaded.selection.floats {
-        let bits = match opts.bits {
-            Some(b) => Some(b),
-            None => scan_branch(&loaded.tree, &info.name, None, None)?.0,
-        };
-        let q = bits.map(|b| Quantiser32::new(b, opts.mode)).transpose()?;
-        checks.push((
-            info.name.clone(),
-            q.map_or(Check::Copied, Check::Requantises),
-        ));
+        let r = BranchRounding::scan(&loaded.tree, &info.name, opts.bits, opts.mode, None)?;
+        let (check, _) = r.plan(&info.name, Method::Midpoint, &[])?;
+        checks.push((info.name.clone(), check));
+        branches.push((info.name.clone(), r.bits));
     }
     let values = verify_branches(&loaded.tree, corrected, corrected, &checks, progress)?;
-    Ok(VerifyReport {
-        branches: checks
-            .into_iter()
-            .map(|(n, c)| match c {
-                Check::Requantises(q) => (n, Some(q.mantissa_bits())),
-                _ => (n, None),
-            })
-            .collect(),
-        values,
-    })
+    Ok(VerifyReport { branches, values })
 }
 
 /// Re-reads each branch of the file at `written_path` (to become `output`, the name errors
@@ -1056,4 +1084,150 @@ pub fn read_selected(
     }
     bar.finish();
     Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------
+// inspect
+
+/// One branch as [`inspect_file`] sees it.
+#[derive(Serialize, Debug, Clone)]
+pub struct InspectedBranch {
+    pub name: String,
+    /// The C++ type as the file declares it (`float`, `float[]`, `vector<float>`, …).
+    pub type_name: String,
+    pub entries: i64,
+    pub kind: BranchKind,
+    /// For `float[n]` arrays: the counter branch.
+    pub counter: Option<String>,
+    /// Values in the branch (float branches only).
+    pub values: Option<usize>,
+    /// Kept mantissa bits (float branches only; `None` when no value has a non-zero
+    /// mantissa, e.g. all zeros).
+    pub mantissa_bits: Option<u32>,
+    /// What the values say about how they were rounded (float branches only).
+    pub detection: Option<Detection>,
+    /// The scheme `correct` would use: the detected one, else the format's.
+    pub mode: Option<RoundingMode>,
+    /// `detected` or `format` (see [`format_default_mode`]).
+    pub mode_source: Option<&'static str>,
+    /// Why the bits could not be inferred.
+    pub note: Option<String>,
+}
+
+/// One tree as [`inspect_file`] sees it.
+#[derive(Serialize, Debug, Clone)]
+pub struct InspectedTree {
+    pub name: String,
+    pub entries: u64,
+    pub branches: Vec<InspectedBranch>,
+}
+
+/// What [`inspect_file`] found.
+#[derive(Serialize, Debug, Clone)]
+pub struct InspectReport {
+    pub path: PathBuf,
+    pub bytes: u64,
+    /// ROOT's `fCompress` of the file (`algorithm * 100 + level`).
+    pub compression: i32,
+    /// Every top-level object: (name, class).
+    pub objects: Vec<(String, String)>,
+    pub trees: Vec<InspectedTree>,
+}
+
+/// Trees, branches, types and entries of a ROOT file, and for every float branch its values,
+/// kept bits (per value cluster when it mixes precisions) and rounding scheme as detected
+/// from the stored values ([`crate::detect`]), read a chunk at a time. `tree`: only that
+/// tree (default: every tree); `patterns`: only matching branches.
+///
+/// # Errors
+/// A file that cannot be opened or read, a missing tree, or patterns that match no branch of
+/// a tree.
+pub fn inspect_file(
+    path: &Path,
+    tree: Option<&str>,
+    patterns: &[BranchPattern],
+    progress: &mut ProgressFn<'_>,
+) -> Result<InspectReport> {
+    let mut file = io::open(path)?;
+    let names = match tree {
+        Some(t) => vec![t.to_string()],
+        None => file.tree_names(),
+    };
+    let mut trees = Vec::with_capacity(names.len());
+    for name in names {
+        let tree = file.tree(&name)?;
+        let selected: Vec<&BranchInfo> = tree
+            .branches()
+            .iter()
+            .filter(|b| patterns.is_empty() || patterns.iter().any(|p| p.matches(&b.name)))
+            .collect();
+        if !patterns.is_empty() && selected.is_empty() {
+            return Err(Error::InvalidInput(format!(
+                "{}: tree '{name}': no branch matches {}",
+                path.display(),
+                patterns
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let floats = selected
+            .iter()
+            .filter(|b| b.float_layout().is_some())
+            .count();
+        let mut bar = StageReporter::start(Stage::Scanning, floats, progress);
+        let mut branches = Vec::with_capacity(selected.len());
+        for info in selected {
+            let mut b = InspectedBranch {
+                name: info.name.clone(),
+                type_name: info.type_name.clone(),
+                entries: info.entries,
+                kind: info.kind.clone(),
+                counter: info.counter.clone(),
+                values: None,
+                mantissa_bits: None,
+                detection: None,
+                mode: None,
+                mode_source: None,
+                note: None,
+            };
+            if info.float_layout().is_some() {
+                bar.branch(&info.name);
+                let mut detector = Detector::new();
+                let (bits, values) = scan_branch(&tree, &info.name, None, Some(&mut detector))?;
+                let detection = detector.finish_with_prior(Some(format_default_mode(&name)));
+                b.values = Some(values);
+                b.mantissa_bits = bits;
+                if bits.is_none() {
+                    b.note = Some(
+                        Error::CannotInferBits(format!(
+                            "no finite value with a non-zero mantissa among {values} values"
+                        ))
+                        .to_string(),
+                    );
+                }
+                (b.mode, b.mode_source) = match (bits, detection.mode) {
+                    (None | Some(23), _) => (None, None),
+                    (_, Some(m)) => (Some(m), Some("detected")),
+                    (_, None) => (Some(format_default_mode(&name)), Some("format")),
+                };
+                b.detection = Some(detection);
+            }
+            branches.push(b);
+        }
+        bar.finish();
+        trees.push(InspectedTree {
+            name,
+            entries: tree.entries(),
+            branches,
+        });
+    }
+    Ok(InspectReport {
+        path: path.to_path_buf(),
+        bytes: file.size_bytes(),
+        compression: file.compression(),
+        objects: file.objects().to_vec(),
+        trees,
+    })
 }

@@ -1,12 +1,12 @@
-//! `refloat inspect`: trees, branches, types, entries, and the kept mantissa bits of each
-//! float branch, inferred from its values.
+//! `refloat inspect`: trees, branches, types, entries, and the kept mantissa bits and
+//! rounding scheme of each float branch as detected from its values
+//! ([`refloat::pipeline::inspect_file`] does the work; this prints it).
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 use refloat::io::{self, BranchKind, FloatLayout};
-use refloat::quantise::infer_mantissa_bits_f32;
-use serde::Serialize;
+use refloat::pipeline::{inspect_file, InspectReport, InspectedBranch};
 
 use super::common;
 
@@ -37,97 +37,15 @@ pub struct Args {
     pub json: Option<PathBuf>,
 }
 
-#[derive(Serialize, Debug)]
-struct BranchReport {
-    name: String,
-    type_name: String,
-    entries: i64,
-    kind: BranchKind,
-    /// Values in the branch (float branches only).
-    values: Option<usize>,
-    /// Inferred kept mantissa bits (float branches only; `null` when no value carries
-    /// information, e.g. all zeros).
-    mantissa_bits: Option<u32>,
-    /// Why the bits could not be inferred.
-    note: Option<String>,
-}
-
-#[derive(Serialize, Debug)]
-struct TreeReport {
-    name: String,
-    entries: u64,
-    branches: Vec<BranchReport>,
-}
-
-#[derive(Serialize, Debug)]
-struct FileReport {
-    path: PathBuf,
-    bytes: u64,
-    compression: String,
-    objects: Vec<(String, String)>,
-    trees: Vec<TreeReport>,
-}
-
 /// Runs `refloat inspect`.
 pub fn run(args: Args) -> Result<()> {
     let patterns = io::parse_patterns(&args.branches)?;
-    let mut file = io::open(&args.file)?;
-    let names = match &args.tree {
-        Some(t) => vec![t.clone()],
-        None => file.tree_names(),
-    };
-    let mut trees = Vec::new();
-    for name in names {
-        let tree = file.tree(&name)?;
-        let mut branches = Vec::new();
-        let pb = common::progress(tree.branches().len(), "inspecting");
-        for info in tree.branches() {
-            pb.inc(1);
-            if !patterns.is_empty() && !patterns.iter().any(|p| p.matches(&info.name)) {
-                continue;
-            }
-            let (mut values, mut bits, mut note) = (None, None, None);
-            if info.float_layout().is_some() {
-                pb.set_message(info.name.clone());
-                let b = tree.read_float(&info.name)?;
-                values = Some(b.values.len());
-                match infer_mantissa_bits_f32(&b.values) {
-                    Ok(n) => bits = Some(n),
-                    Err(e) => note = Some(e.to_string()),
-                }
-            }
-            branches.push(BranchReport {
-                name: info.name.clone(),
-                type_name: info.type_name.clone(),
-                entries: info.entries,
-                kind: info.kind.clone(),
-                values,
-                mantissa_bits: bits,
-                note,
-            });
-        }
-        pb.finish_and_clear();
-        if !patterns.is_empty() && branches.is_empty() {
-            anyhow::bail!(
-                "{}: tree '{}': no branch matches {}",
-                args.file.display(),
-                name,
-                args.branches.join(", ")
-            );
-        }
-        trees.push(TreeReport {
-            name,
-            entries: tree.entries(),
-            branches,
-        });
-    }
-    let report = FileReport {
-        path: args.file.clone(),
-        bytes: file.size_bytes(),
-        compression: common::describe_compression(file.compression()),
-        objects: file.objects().to_vec(),
-        trees,
-    };
+    let report = inspect_file(
+        &args.file,
+        args.tree.as_deref(),
+        &patterns,
+        &mut common::bars(),
+    )?;
     if let Some(json) = &args.json {
         common::write_json(json, &report)?;
     }
@@ -138,12 +56,12 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-fn print(r: &FileReport, all: bool) {
+fn print(r: &InspectReport, all: bool) {
     println!(
         "{}: {} ({})",
         r.path.display(),
         common::human_bytes(r.bytes),
-        r.compression
+        common::describe_compression(r.compression)
     );
     let others: Vec<String> = r
         .objects
@@ -155,13 +73,13 @@ fn print(r: &FileReport, all: bool) {
         println!("other objects: {}", others.join(", "));
     }
     for t in &r.trees {
-        let floats: Vec<&BranchReport> = t
+        let floats: Vec<&InspectedBranch> = t
             .branches
             .iter()
             .filter(|b| matches!(b.kind, BranchKind::Float(_)))
             .collect();
         println!(
-            "\nTTree '{}': {} entries, {} branches, {} float branches ({} std::vector<float>)",
+            "\nTTree '{}': {} entries, {} branches, {} float branches ({} jagged: std::vector<float> or float[n])",
             t.name,
             t.entries,
             t.branches.len(),
@@ -178,22 +96,34 @@ fn print(r: &FileReport, all: bool) {
             .max()
             .unwrap_or(4)
             .clamp(4, 90);
-        let listed: Vec<&BranchReport> = if all {
+        let listed: Vec<&InspectedBranch> = if all {
             t.branches.iter().collect()
         } else {
             floats.clone()
         };
         if !listed.is_empty() {
             println!(
-                "  {:<width$}  {:<22} {:>8} {:>9} {:>5}",
+                "  {:<width$}  {:<22} {:>8} {:>9} {:>6}  scheme",
                 "branch", "type", "entries", "values", "bits"
             );
         }
         for b in &listed {
             let values = b.values.map(|v| v.to_string()).unwrap_or_default();
-            let bits = match (b.mantissa_bits, &b.kind) {
-                (Some(n), _) => n.to_string(),
-                (None, BranchKind::Float(_)) => "-".to_string(),
+            let bits = match (&b.detection, b.mantissa_bits, &b.kind) {
+                (Some(d), Some(_), _) if d.mixed() => d
+                    .bit_clusters
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join("+"),
+                (_, Some(n), _) => n.to_string(),
+                (_, None, BranchKind::Float(_)) => "-".to_string(),
+                _ => String::new(),
+            };
+            // The detected scheme with its posterior, or the format's marked `?`.
+            let scheme = match (b.mode, b.mode_source, &b.detection) {
+                (Some(m), Some("detected"), Some(d)) => format!("{m} (p = {:.2})", d.best().1),
+                (Some(m), _, _) => format!("{m}?"),
                 _ => String::new(),
             };
             let mut type_name = b.type_name.clone();
@@ -202,7 +132,7 @@ fn print(r: &FileReport, all: bool) {
                 type_name.push('…');
             }
             println!(
-                "  {:<width$}  {:<22} {:>8} {:>9} {:>5}",
+                "  {:<width$}  {:<22} {:>8} {:>9} {:>6}  {scheme}",
                 b.name, type_name, b.entries, values, bits
             );
         }
@@ -236,6 +166,19 @@ fn print(r: &FileReport, all: bool) {
         let uninferred = floats.iter().filter(|b| b.mantissa_bits.is_none()).count();
         if uninferred > 0 {
             println!("  bits '-': cannot be inferred (no value with a non-zero mantissa) in {uninferred} float branches");
+        }
+        let mixed = floats
+            .iter()
+            .filter(|b| b.detection.as_ref().is_some_and(|d| d.mixed()))
+            .count();
+        if mixed > 0 {
+            println!(
+                "  bits 'a+b': {mixed} branches mix precisions; correct gives each value its own"
+            );
+        }
+        if floats.iter().any(|b| b.mode_source == Some("format")) {
+            println!("  scheme 'x?': the values cannot tell the scheme; x is the format's ({} for this tree), which correct uses unless --mode says otherwise",
+                refloat::pipeline::format_default_mode(&t.name));
         }
     }
 }

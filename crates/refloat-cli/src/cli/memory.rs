@@ -163,7 +163,7 @@ fn measured(exe: &Path, args: &[String], cap: u64, log: &Path) -> Result<(u64, f
 /// size writing the file and three child processes.
 pub const STEPS: usize = 1 + 2 * (1 + 3);
 
-/// Measures `inspect` (baseline: reads each branch whole), `compress` and `correct
+/// Measures `evaluate` (baseline: reads each branch whole), `compress` and `correct
 /// --method prior-mean` on files of `values / 10` and `values` values made from `pool`,
 /// each process allowed `cap` bytes of address space beyond what the program maps at start.
 /// Advances `pb` by [`STEPS`], saying which step runs.
@@ -198,8 +198,17 @@ pub fn measure(
     // (label, arguments of the command from (input, output, kept bits))
     type Arguments = fn(&str, &str, u32) -> Vec<String>;
     let steps: [(&str, Arguments); 3] = [
-        ("inspect (baseline: reads each branch whole)", |i, _, _| {
-            vec!["inspect".into(), i.into()]
+        ("evaluate (baseline: reads each branch whole)", |i, _, b| {
+            vec![
+                "evaluate".into(),
+                i.into(),
+                "--bits".into(),
+                b.to_string(),
+                "--methods".into(),
+                "midpoint".into(),
+                "--branches".into(),
+                "*".into(),
+            ]
         }),
         ("compress --bits N", |i, o, b| {
             vec![
@@ -241,7 +250,7 @@ pub fn measure(
         make_file(&orig, tree, &pool, &counts, n)?;
         pb.inc(1);
         let n = (n / BRANCHES.len() * BRANCHES.len()) as u64;
-        // inspect reads the original, compress writes `comp`, correct reads it.
+        // evaluate reads the original, compress writes `comp`, correct reads it.
         let io = [(&orig, &orig), (&orig, &comp), (&comp, &corr)];
         for (j, (_, step)) in steps.iter().enumerate() {
             let args = step(&s(io[j].0), &s(io[j].1), bits);

@@ -22,9 +22,10 @@ pub struct Args {
     /// Kept mantissa bits of the stored file, 0..=23. Default: inferred per branch.
     #[arg(long)]
     pub bits: Option<u32>,
-    /// Rounding the stored file was made with.
-    #[arg(long, value_enum, default_value_t = common::Mode::Nearest)]
-    pub mode: common::Mode,
+    /// Rounding the stored file was made with. Default: detected per branch, else the
+    /// format's, as `correct` does.
+    #[arg(long, value_enum)]
+    pub mode: Option<common::Mode>,
     #[command(flatten)]
     pub select: SelectArgs,
 }
@@ -34,7 +35,7 @@ pub fn run(args: Args) -> Result<()> {
     let opts = VerifyOptions {
         select: args.select.to_select(),
         bits: args.bits,
-        mode: args.mode.into(),
+        mode: args.mode.map(Into::into),
     };
     let r = verify_file(&args.stored, &args.corrected, &opts, &mut common::bars())?;
     let not_inferable = r.branches.iter().filter(|(_, b)| b.is_none()).count();

@@ -342,11 +342,6 @@ impl BranchInfo {
                         "type {}: variable-size C array without an integer counter branch (the leaf title's or 'n{}')",
                         self.type_name, self.name
                     )
-                } else if t.starts_with("float[") {
-                    format!(
-                        "type {}: fixed-size C arrays of float are not supported yet",
-                        self.type_name
-                    )
                 } else {
                     format!("type {} is not float or std::vector<float>", self.type_name)
                 })
@@ -421,8 +416,16 @@ fn classify(type_name: &str, has_children: bool) -> BranchKind {
     match normalise_type(type_name).as_str() {
         "float" | "Float_t" => BranchKind::Float(FloatLayout::Flat),
         "vector<float>" | "vector<Float_t>" => BranchKind::Float(FloatLayout::Jagged),
+        _ if fixed_array_len(type_name).is_some() => BranchKind::Float(FloatLayout::Jagged),
         _ => BranchKind::Other,
     }
+}
+
+/// `N` of a fixed-size array type `float[N]` (`N` > 1); `None` for any other type.
+fn fixed_array_len(type_name: &str) -> Option<usize> {
+    let t = normalise_type(type_name);
+    let n: usize = t.strip_prefix("float[")?.strip_suffix(']')?.parse().ok()?;
+    (n > 1).then_some(n)
 }
 
 /// The float branches chosen by a set of patterns, and the branches they matched but that
@@ -718,10 +721,13 @@ impl Tree {
         entries_per_chunk: usize,
     ) -> Result<FloatChunks<'_>> {
         let (branch, layout) = self.float_branch(name)?;
-        let counter = self.branch_info(name)?.counter.clone();
+        let info = self.branch_info(name)?;
+        let counter = info.counter.clone();
         let context = |m: String| self.root_error(format!("branch '{name}': {m}"));
         let counts = match &counter {
-            None => None,
+            // A fixed-size array `float[N]`: N values in every entry.
+            None => fixed_array_len(&info.type_name)
+                .map(|n| vec![n as i32; info.entries.max(0) as usize]),
             Some(c) => {
                 let cb = guarded(|| self.inner.branch(c))
                     .map_err(&context)?

@@ -13,6 +13,14 @@ pub enum BranchPattern {
     Glob(String, glob::Pattern),
 }
 
+impl std::fmt::Display for BranchPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Exact(t) | Self::Glob(t, _) => f.write_str(t),
+        }
+    }
+}
+
 impl BranchPattern {
     /// Parses one pattern.
     ///

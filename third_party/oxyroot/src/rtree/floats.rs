@@ -50,18 +50,21 @@ pub enum FloatStorage {
     /// A variable-length C array `x[n]/F` counted by another leaf (what uproot writes for
     /// jagged arrays); the basket holds the values back to back.
     CountedFloat,
+    /// A fixed-size C array `x[N]/F` (`N` > 1): `N` values per entry, back to back.
+    FixedFloat(u32),
     /// `std::vector<float>`, a top-level `TBranchElement`; each entry is streamed as a 4-byte
     /// byte count, a 2-byte class version, a 4-byte length and the values.
     VectorFloat,
 }
 
 impl FloatStorage {
-    /// The C++ type, as ROOT names it: `float`, `float[]`, `vector<float>`.
-    pub fn type_name(self) -> &'static str {
+    /// The C++ type, as ROOT names it: `float`, `float[]`, `float[N]`, `vector<float>`.
+    pub fn type_name(self) -> String {
         match self {
-            FloatStorage::Float => "float",
-            FloatStorage::CountedFloat => "float[]",
-            FloatStorage::VectorFloat => "vector<float>",
+            FloatStorage::Float => "float".into(),
+            FloatStorage::CountedFloat => "float[]".into(),
+            FloatStorage::FixedFloat(n) => format!("float[{n}]"),
+            FloatStorage::VectorFloat => "vector<float>".into(),
         }
     }
 }
@@ -242,6 +245,22 @@ pub(crate) fn float_layout(
                 total: h.nev_buf,
             })
         }
+        FloatStorage::FixedFloat(n) => {
+            let n = n as usize;
+            if h.border != 4 * n * h.nev_buf {
+                return Err(format!(
+                    "float[{n}] basket of {} entries holds {} data bytes, not {}",
+                    h.nev_buf,
+                    h.border,
+                    4 * n * h.nev_buf
+                ));
+            }
+            Ok(FloatLayout {
+                runs: vec![(0, n * h.nev_buf)],
+                counts: Some(vec![n as u32; h.nev_buf]),
+                total: n * h.nev_buf,
+            })
+        }
         FloatStorage::CountedFloat => {
             let offsets = entry_offsets(payload, h)?;
             if offsets[0] != 0 || h.border % 4 != 0 {
@@ -336,6 +355,7 @@ pub(crate) fn storage_of(branch: &Branch) -> Option<FloatStorage> {
         (Branch::Base(_), Leaf::F(_)) => match (tl.has_count(), tl.len()) {
             (false, 1) => Some(FloatStorage::Float),
             (true, 1) => Some(FloatStorage::CountedFloat),
+            (false, n) if n > 1 => Some(FloatStorage::FixedFloat(n as u32)),
             _ => None,
         },
         (Branch::Element(be), Leaf::Element(le)) => {
@@ -386,7 +406,8 @@ fn branch_error(tb: &TBranch, message: impl std::fmt::Display) -> Error {
 
 impl Branch {
     /// How this branch stores 32-bit floats, if it holds nothing else: one `float` per
-    /// entry, a counted `float[n]` array, or a `std::vector<float>`. `None` for any other
+    /// entry, a counted `float[n]` array, a fixed-size `float[N]` array, or a
+    /// `std::vector<float>`. `None` for any other
     /// type (including `vector<vector<float>>` and floats inside objects).
     pub fn float_storage(&self) -> Option<FloatStorage> {
         storage_of(self)

@@ -1,6 +1,6 @@
 //! `compress` and `correct` stream a file one basket at a time: their peak resident memory,
 //! as `refloat bench` reports it, does not grow with the file, while a step that reads each
-//! branch whole (`evaluate`, the baseline measured in the same run) does. Files of real
+//! branch whole (`read-whole`, the baseline measured in the same run) does. Files of real
 //! values from the held-out file, 0.2 M and 2 M values (`refloat bench` defaults to 10 M).
 
 #[path = "../../../tests/common/mod.rs"]
@@ -45,7 +45,7 @@ fn compress_and_correct_memory_does_not_grow_with_the_file() {
         p[1].as_f64().unwrap() - p[0].as_f64().unwrap()
     };
     // The baseline holds one whole branch (half the payload): the measurement sees it.
-    let baseline = row("evaluate");
+    let baseline = row("read-whole");
     assert!(grew(&baseline) > 0.3 * payload, "{baseline}");
     // A streaming step keeps a few bytes per basket written (the basket index ROOT stores
     // with each branch), not the values: its growth stays a small fraction of the baseline's.

@@ -945,7 +945,7 @@ pub fn correct_file(
 // verify
 
 /// Options of [`verify_file`].
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct VerifyOptions {
     pub select: Select,
     /// Kept mantissa bits of the stored file; `None`: detected per branch of the stored file
@@ -954,16 +954,6 @@ pub struct VerifyOptions {
     /// The rounding the stored file was made with; `None`: detected per branch, else the
     /// format's, as [`correct_file`] does.
     pub mode: Option<RoundingMode>,
-}
-
-impl Default for VerifyOptions {
-    fn default() -> Self {
-        VerifyOptions {
-            select: Select::default(),
-            bits: None,
-            mode: None,
-        }
-    }
 }
 
 /// What [`verify_file`] checked.

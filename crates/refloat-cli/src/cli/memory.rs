@@ -163,7 +163,7 @@ fn measured(exe: &Path, args: &[String], cap: u64, log: &Path) -> Result<(u64, f
 /// size writing the file and three child processes.
 pub const STEPS: usize = 1 + 2 * (1 + 3);
 
-/// Measures `evaluate` (baseline: reads each branch whole), `compress` and `correct
+/// Measures `read-whole` (baseline: reads each branch whole), `compress` and `correct
 /// --method prior-mean` on files of `values / 10` and `values` values made from `pool`,
 /// each process allowed `cap` bytes of address space beyond what the program maps at start.
 /// Advances `pb` by [`STEPS`], saying which step runs.
@@ -198,18 +198,10 @@ pub fn measure(
     // (label, arguments of the command from (input, output, kept bits))
     type Arguments = fn(&str, &str, u32) -> Vec<String>;
     let steps: [(&str, Arguments); 3] = [
-        ("evaluate (baseline: reads each branch whole)", |i, _, b| {
-            vec![
-                "evaluate".into(),
-                i.into(),
-                "--bits".into(),
-                b.to_string(),
-                "--methods".into(),
-                "midpoint".into(),
-                "--branches".into(),
-                "*".into(),
-            ]
-        }),
+        (
+            "read-whole (baseline: reads each branch whole)",
+            |i, _, _| vec!["read-whole".into(), i.into()],
+        ),
         ("compress --bits N", |i, o, b| {
             vec![
                 "compress".into(),
@@ -250,7 +242,7 @@ pub fn measure(
         make_file(&orig, tree, &pool, &counts, n)?;
         pb.inc(1);
         let n = (n / BRANCHES.len() * BRANCHES.len()) as u64;
-        // evaluate reads the original, compress writes `comp`, correct reads it.
+        // read-whole reads the original, compress writes `comp`, correct reads it.
         let io = [(&orig, &orig), (&orig, &comp), (&comp, &corr)];
         for (j, (_, step)) in steps.iter().enumerate() {
             let args = step(&s(io[j].0), &s(io[j].1), bits);
@@ -309,4 +301,27 @@ pub fn print(r: &MemoryReport) {
             row.seconds[1]
         );
     }
+}
+
+/// Arguments of the hidden `refloat read-whole`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ReadWholeArgs {
+    /// ROOT file whose float branches are read.
+    pub file: PathBuf,
+}
+
+/// `refloat read-whole FILE`: reads every float branch of the analysis tree whole and holds
+/// them all, as a program that loads whole branches does; prints the values read.
+pub fn read_whole(args: ReadWholeArgs) -> Result<()> {
+    let loaded = refloat::pipeline::load(&args.file, &refloat::pipeline::Select::default())?;
+    let mut held = Vec::with_capacity(loaded.selection.floats.len());
+    for info in &loaded.selection.floats {
+        held.push(loaded.tree.read_float(&info.name)?);
+    }
+    let values: usize = held.iter().map(|b| b.values.len()).sum();
+    println!(
+        "read {values} values of {} float branches whole",
+        held.len()
+    );
+    Ok(())
 }

@@ -48,7 +48,7 @@ pub enum Command {
     Correct(correct::Args),
     /// Check that a corrected file re-quantises, bit for bit, to its stored file.
     Verify(verify::Args),
-    /// List trees, branches, types, entries and the inferred kept mantissa bits.
+    /// List trees, branches, types, entries, and the detected kept bits and rounding scheme.
     Inspect(inspect::Args),
     /// Throughput of compress and correct against the I/O floor.
     Bench(bench::Args),
@@ -57,6 +57,9 @@ pub enum Command {
     Train(train::Args),
     /// Compare correction methods (and models) against the originals on held-out events.
     Evaluate(evaluate::Args),
+    /// Read every float branch whole into memory (the memory baseline of `bench`).
+    #[command(hide = true)]
+    ReadWhole(memory::ReadWholeArgs),
 }
 
 /// Dispatches to the subcommand.
@@ -71,6 +74,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         #[cfg(feature = "torch")]
         Command::Train(a) => train::run(a),
         Command::Evaluate(a) => evaluate::run(a),
+        Command::ReadWhole(a) => memory::read_whole(a),
     }
 }
 

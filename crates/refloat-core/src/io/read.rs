@@ -940,3 +940,35 @@ impl Iterator for FloatChunks<'_> {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_of_every_integer_type_and_fixed_arrays_are_recognised() {
+        for (t, want) in [
+            ("int8_t", CounterType::I8),
+            ("UChar_t", CounterType::U8),
+            ("short", CounterType::I16),
+            ("uint16_t", CounterType::U16),
+            ("Int_t", CounterType::I32),
+            ("uint32_t", CounterType::U32),
+            ("unsigned int", CounterType::U32),
+            ("Long64_t", CounterType::I64),
+            ("ULong64_t", CounterType::U64),
+        ] {
+            assert_eq!(CounterType::of(t), Some(want), "{t}");
+        }
+        assert_eq!(CounterType::of("float"), None);
+        assert_eq!(CounterType::of("bool"), None);
+        assert_eq!(fixed_array_len("float[3]"), Some(3));
+        assert_eq!(fixed_array_len("float[1]"), None);
+        assert_eq!(fixed_array_len("float[]"), None);
+        assert_eq!(fixed_array_len("int32_t[3]"), None);
+        assert_eq!(
+            classify("float[4]", false),
+            BranchKind::Float(FloatLayout::Jagged)
+        );
+    }
+}

@@ -4,10 +4,8 @@
 //! must reproduce the Rust corrections bit for bit (batch and per event), keep the invariant,
 //! and throw `refloat::Error` with `REFLOAT_MODEL` for a model of other bits or variables.
 //! The program links only librefloat.so: libtorch is found through the library's rpath.
-//! The same check then runs in cling (cppyy's copy of ROOT's interpreter) after
-//! `gSystem->Load("librefloat.so")`, as a ROOT macro would (needs Python with cppyy:
-//! `REFLOAT_CLING_PYTHON`, default python3; skipped without it unless
-//! `REFLOAT_REQUIRE_CLING` is set).
+//! The same check then runs in real ROOT (the venv of `tests/ci/root.sh`, see
+//! `common::root_venv`) after `gSystem->Load("librefloat.so")`, as a ROOT macro would.
 #![cfg(feature = "torch")]
 
 mod common;
@@ -219,33 +217,23 @@ fn cpp_model_matches_rust_bit_for_bit() {
         String::from_utf8_lossy(&run.stderr)
     );
 
-    // The same check as a ROOT macro runs it: in cling, after gSystem->Load.
-    let python = std::env::var("REFLOAT_CLING_PYTHON").unwrap_or_else(|_| "python3".into());
-    let has_cppyy = Command::new(&python)
-        .args(["-c", "import cppyy"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_cppyy {
-        assert!(
-            std::env::var_os("REFLOAT_REQUIRE_CLING").is_none(),
-            "REFLOAT_REQUIRE_CLING is set but {python} has no cppyy"
-        );
-        println!("SKIPPED the cling half: no cppyy for {python} (run tests/ci/cling.sh)");
+    // The same check as a ROOT macro runs it: in real ROOT, after gSystem->Load.
+    let Some(venv) = common::root_venv() else {
         return;
-    }
+    };
     let macro_body = PROGRAM.replace(
         "int main(int argc, char** argv) {\n    if (argc != 2) return fail(\"usage: test_model DIR\");\n    const std::string dir = argv[1];",
         "int refloat_model_check(const std::string& dir) {",
     );
     assert_ne!(macro_body, PROGRAM, "the entry point was not renamed");
-    std::fs::write(dir.join("cling_model.cpp"), macro_body).unwrap();
-    let out = Command::new(&python)
-        .arg(repo.join("tests/cling/test_cling_model.py"))
+    std::fs::write(dir.join("root_model.cpp"), macro_body).unwrap();
+    let out = Command::new(venv.join("bin/python"))
+        .arg(repo.join("tests/root/run_model_check.py"))
         .arg(lib.join("librefloat.so"))
         .arg(repo.join("include"))
         .arg(repo.join("cpp"))
         .arg("--")
-        .arg(dir.join("cling_model.cpp"))
+        .arg(dir.join("root_model.cpp"))
         .arg(&dir)
         .env_remove("LD_LIBRARY_PATH")
         .output()
@@ -253,7 +241,7 @@ fn cpp_model_matches_rust_bit_for_bit() {
     println!("{}", String::from_utf8_lossy(&out.stdout));
     assert!(
         out.status.success(),
-        "cling test failed:\n{}\n{}",
+        "ROOT test failed:\n{}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every test of refloat, on a fresh Debian machine with the Rust toolchain: installs what the
 # tests need (apt, pip), then runs the Rust suite (unit, integration, doc tests), the
-# exhaustive 2^32-pattern checks in release mode, the C/C++/CMake/cling tests and the
-# libtorch model tests. Needs ../shared/data beside the repository (or REFLOAT_DATA_DIR).
+# exhaustive 2^32-pattern checks in release mode, the C/C++/CMake tests, the tests in real
+# ROOT (macro, files, RDataFrame, distributed RDataFrame, a compiled ROOT+refloat consumer)
+# and the libtorch model tests. Needs ../shared/data beside the repository (or REFLOAT_DATA_DIR).
 #
 #   bash tests/run_all.sh            # everything
 #   REFLOAT_SKIP_TORCH=1 bash tests/run_all.sh   # without the libtorch install (~5 GB)
@@ -23,6 +24,9 @@ for s in tests/ci/uproot.sh tests/ci/compression.sh; do
     [ -f "$s" ] && bash "$s"
 done
 
+step "real ROOT (PyPI wheel root==0.1a12) in target/root-venv"
+bash tests/ci/root.sh
+
 step "Rust: unit, integration and doc tests"
 # The C/C++ tests link the staticlib / cdylib, which `cargo test` alone does not build.
 cargo build --locked -p refloat --lib
@@ -34,7 +38,7 @@ cargo test --locked --release --test exhaustive
 step "Rust: the criterion bench, once through (criterion's --test mode, then its ratio table)"
 cargo bench --locked --bench quantise -- --test
 
-for s in tests/ci/cmake.sh tests/ci/cling.sh tests/ci/fuzz.sh; do
+for s in tests/ci/cmake.sh tests/ci/fuzz.sh; do
     if [ -f "$s" ]; then step "$s"; bash "$s"; fi
 done
 

@@ -7,14 +7,17 @@
 //   root -l -b -q '$REFLOAT_PREFIX/share/refloat/examples/correct_branch.C("DAOD_PHYSLITE.root", "AnalysisJetsAuxDyn.pt")'
 //
 // Arguments: file, branch, kept mantissa bits (-1: infer them from the whole branch), rounding
-// of the compression ("nearest" for ATLAS, "truncate", "nearest-even"), method ("midpoint",
-// "dither", "prior-mean"), seed (dither), tree name, output file ("" = do not write). Returns 0
-// on success, 1 on error (with a message); a failed run leaves no output file behind.
-// Branches of type std::vector<float> (jagged, xAOD aux) and float are supported.
+// of the compression ("nearest" for ATLAS, "cms" for NanoAOD, "root-float16", "truncate",
+// "nearest-even", "bitround"), method ("midpoint", "dither", "prior-mean"), seed (dither), tree
+// name, output file ("" = do not write). Returns 0 on success, 1 on error (with a message); a
+// failed run leaves no output file behind. Branches of type std::vector<float> (jagged, xAOD
+// aux), float[n] (NanoAOD's Jet_pt[nJet]) and float are supported; the output friend tree
+// holds jagged branches as std::vector<float>.
 //
-// The correction body lives in correct_branch.hpp (ROOT-free). Tests: tests/ffi_c.rs runs this
-// macro in cling (cppyy) over a small working stand-in of the ROOT tree classes
-// (tests/cling/mockroot), and compiles the body as a normal C++ program.
+// The correction body lives in correct_branch.hpp (ROOT-free). Tests: tests/root_macro.rs runs
+// this macro in real ROOT (`root -l -b -q` and PyROOT's gROOT->ProcessLine) on real branches
+// and checks every written value against the Rust core; tests/ffi_c.rs compiles the body as a
+// normal C++ program.
 #include "TBranch.h"
 #include "TError.h"
 #include "TFile.h"
@@ -22,7 +25,9 @@
 #include "TString.h"
 #include "TSystem.h"
 #include "TTree.h"
+#include "TLeaf.h"
 #include "TTreeReader.h"
+#include "TTreeReaderArray.h"
 #include "TTreeReaderValue.h"
 
 #include <exception>
@@ -61,7 +66,10 @@ inline int correct_branch_run(const char* path, const char* branch, int bits, co
             ::Error("correct_branch", "%s: tree '%s' has no branch '%s'", path, tree_name, branch);
             return 1;
         }
-        const bool jagged = std::string(br->GetClassName()) == "vector<float>";
+        // std::vector<float>, or a C array float[n] / float[N] (one leaf with a count or a length)
+        TLeaf* leaf = br->GetListOfLeaves()->GetEntries() == 1 ? static_cast<TLeaf*>(br->GetListOfLeaves()->At(0)) : nullptr;
+        const bool jagged = std::string(br->GetClassName()) == "vector<float>" ||
+                            (leaf && (leaf->GetLeafCount() != nullptr || leaf->GetLenStatic() > 1));
 
         refloat_macro::Settings settings;
         settings.mode = refloat_macro::parse_rounding(rounding);
@@ -74,8 +82,12 @@ inline int correct_branch_run(const char* path, const char* branch, int bits, co
             refloat_macro::BranchBits inferred;
             TTreeReader reader(tree);
             if (jagged) {
-                TTreeReaderValue<std::vector<float>> values(reader, branch);
-                while (reader.Next()) inferred.add(*values);
+                TTreeReaderArray<float> values(reader, branch);
+                std::vector<float> buffer;
+                while (reader.Next()) {
+                    buffer.assign(values.begin(), values.end());
+                    inferred.add(buffer);
+                }
             } else {
                 TTreeReaderValue<float> value(reader, branch);
                 while (reader.Next()) inferred.add(&*value, 1);
@@ -112,9 +124,9 @@ inline int correct_branch_run(const char* path, const char* branch, int bits, co
         TTreeReader reader(tree);
         std::uint64_t first = 0;  // index of the entry's first value in the whole branch
         if (jagged) {
-            TTreeReaderValue<std::vector<float>> values(reader, branch);
+            TTreeReaderArray<float> values(reader, branch);
             while (reader.Next()) {
-                event = *values;  // as the aux store hands it; corrected in place below
+                event.assign(values.begin(), values.end());  // corrected in place below
                 refloat_macro::correct_event(event, settings, first, &summary);
                 first += event.size();
                 if (out_tree) out_tree->Fill();

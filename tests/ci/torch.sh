@@ -10,7 +10,7 @@
 # 3. The model tests: unit tests and doc tests of src/model, tests/model_*.rs (train on a
 #    slice of the development file, save, reload through Rust, C and C++, invariants,
 #    broken baselines, CLI train/evaluate/correct on the held-out file, Python loads the
-#    TorchScript file and agrees, the C++ model check in cling after gSystem->Load).
+#    TorchScript file and agrees, the C++ model check in real ROOT after gSystem->Load).
 #
 # Idempotent; runs as root on a fresh Debian machine with the Rust toolchain. Needs
 # ../shared/data beside the repository (or REFLOAT_DATA_DIR). Set REFLOAT_TORCH_VENV to use
@@ -39,15 +39,7 @@ if ! "$VENV/bin/python" -c 'import sys, torch; sys.exit(torch.__version__.split(
 fi
 "$VENV/bin/python" -c 'import torch; print("torch", torch.__version__, "from", torch.__file__)' 2>/dev/null
 
-# tests/model_cpp.rs also runs the model in cling (a ROOT macro's interpreter), with the Python
-# that tests/ci/cling.sh gave cppyy (resolved before the venv goes first on PATH).
-CLING_PY=${PYTHON:-python3}
-[ -x target/cling-venv/bin/python ] && CLING_PY=$PWD/target/cling-venv/bin/python
-if CLING_PY=$("$CLING_PY" -c 'import sys, cppyy; print(sys.executable)' 2>/dev/null); then
-    export REFLOAT_CLING_PYTHON="$CLING_PY" REFLOAT_REQUIRE_CLING=1
-else
-    echo "tests/ci/torch.sh: no cppyy (run tests/ci/cling.sh first): the cling half of tests/model_cpp.rs is skipped"
-fi
+# tests/model_cpp.rs also runs the model in real ROOT, from the venv of tests/ci/root.sh.
 
 export PATH="$VENV/bin:$PATH"
 export LIBTORCH_USE_PYTORCH=1

@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+pub mod native;
+
 /// The development file (tune and train on it).
 pub const DEV: &str = "DAOD_PHYSLITE_21.2.108.0.art.pool";
 /// The held-out file (evaluate only).
@@ -106,6 +108,28 @@ pub fn python_with(modules: &[&str], setup: &str) -> Option<String> {
         return Some(py);
     }
     let what = format!("`{py}` cannot `{import}` (run {setup})");
+    if under_ci() {
+        panic!("CI is set but {what}");
+    }
+    eprintln!("SKIPPED: {what}");
+    None
+}
+
+/// The directory of a Python virtual environment holding real ROOT (the PyPI wheel
+/// `root==0.1a12`, ROOT 6.40, with uproot, awkward, dask and distributed): `$REFLOAT_ROOT_VENV`,
+/// else `target/root-venv`, which `tests/ci/root.sh` makes. When there is none: under CI a
+/// failure, elsewhere `None` after a `SKIPPED` line.
+pub fn root_venv() -> Option<PathBuf> {
+    let venv = std::env::var_os("REFLOAT_ROOT_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/root-venv"));
+    if venv.join("bin/root").exists() && venv.join("bin/python").exists() {
+        return Some(venv);
+    }
+    let what = format!(
+        "no ROOT in {} (run tests/ci/root.sh, or set REFLOAT_ROOT_VENV)",
+        venv.display()
+    );
     if under_ci() {
         panic!("CI is set but {what}");
     }

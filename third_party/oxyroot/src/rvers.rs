@@ -8,6 +8,9 @@ pub const ATT_FILL: i16 = 2;
 /// ROOT version for TAttLine
 pub const ATT_LINE: i16 = 2;
 pub const ATT_MARKER: i16 = 2;
+/// Newest TAttMarker version read: ROOT 6.40 writes 3, with the members of 2 (color, style,
+/// size; the byte count is checked).
+pub const ATT_MARKER_READ: i16 = 3;
 // ROOT version for TAttMarker
 pub const _DATIME: i16 = 1;
 // ROOT version for TDatime
@@ -69,6 +72,10 @@ pub const OBJ_ARRAY: i16 = 3;
 // SeqCollection            = 0  // ROOT version for TSeqCollection
 /// ROOT version for TStreamerInfo
 pub const STREAMER_INFO: i16 = 9;
+/// Newest TStreamerInfo version read: ROOT 6.40 writes 10, whose persistent members
+/// (`TNamed`, `fCheckSum`, `fClassVersion`, `fElements`) are those of 9 (only the transient
+/// `fAlignment` was added).
+pub const STREAMER_INFO_READ: i16 = 10;
 /// ROOT version for TStreamerElement
 pub const STREAMER_ELEMENT: i16 = 4;
 /// ROOT version for TStreamerBase

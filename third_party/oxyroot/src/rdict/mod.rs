@@ -286,11 +286,11 @@ impl Unmarshaler for StreamerInfo {
     fn unmarshal(&mut self, r: &mut RBuffer) -> crate::rbytes::Result<()> {
         let hdr = r.read_header(self.class())?;
 
-        if hdr.vers > rvers::STREAMER_INFO {
+        if hdr.vers > rvers::STREAMER_INFO_READ {
             return Err(crate::rbytes::Error::VersionTooHigh {
                 class: self.class().into(),
                 version_read: hdr.vers,
-                max_expected: rvers::STREAMER_INFO,
+                max_expected: rvers::STREAMER_INFO_READ,
             });
         }
 

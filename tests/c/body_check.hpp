@@ -1,8 +1,8 @@
 // Runs the correction body of cpp/examples/correct_branch.C (correct_branch.hpp) over the real
 // branches listed in a cases file written by tests/ffi_c.rs, event by event as TTreeReader hands
 // them, and compares every value bit for bit with what the Rust core computed: the body
-// compiled as a normal C++ program (tests/cling/body_main.cpp). The macro itself, loops and
-// entry point included, runs in cling in tests/cling/test_cling.py.
+// compiled as a normal C++ program (tests/c/body_main.cpp). The macro itself, loops and
+// entry point included, runs in real ROOT in tests/root_macro.rs.
 #ifndef REFLOAT_BODY_CHECK_HPP
 #define REFLOAT_BODY_CHECK_HPP
 

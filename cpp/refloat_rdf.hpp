@@ -1,0 +1,144 @@
+// refloat_rdf.hpp: refloat in ROOT's RDataFrame. Functions usable directly in `Define` on
+// `ROOT::RVecF` (jagged: std::vector<float>, float[n]) and `float` columns, over the C API
+// (refloat.hpp, librefloat.so). Needs ROOT (ROOT/RVec.hxx, ROOT/RDataFrame.hxx).
+//
+//   #include "refloat_rdf.hpp"
+//   ROOT::RDataFrame df("CollectionTree", "comp.root");
+//   auto q = df.Define("pt_q", [](const ROOT::RVecF& pt) {
+//       return refloat::rdf::quantise(pt, 10, refloat::Rounding::Nearest); }, {"AnalysisJetsAuxDyn.pt"});
+//   auto c = df.Define("pt_c", [](const ROOT::RVecF& pt) {
+//       return refloat::rdf::correct(pt, 10, refloat::Rounding::Nearest, refloat::Method::Midpoint); },
+//       {"AnalysisJetsAuxDyn.pt"});
+//   // dither, the same bits as `refloat correct --method dither:42` on this file and branch,
+//   // whatever the threads (ROOT::EnableImplicitMT()) and the order they see the entries in:
+//   auto d = refloat::rdf::dither(df, "AnalysisJetsAuxDyn.pt", 10, refloat::Rounding::Nearest, 42);
+//   auto out = df.Define("pt_d", d, {"rdfentry_", "AnalysisJetsAuxDyn.pt"});
+//
+// From PyROOT: ROOT.gSystem.Load("librefloat.so"); ROOT.gInterpreter.Declare('#include "refloat_rdf.hpp"'),
+// then the same calls in string expressions or through ROOT.refloat.rdf.
+#ifndef REFLOAT_RDF_HPP
+#define REFLOAT_RDF_HPP
+
+#include "refloat.hpp"
+
+#include <ROOT/RDataFrame.hxx>
+#include <ROOT/RVec.hxx>
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace refloat {
+namespace rdf {
+
+/// The values `v` quantised to `mantissa_bits` kept bits with `mode` (a new RVecF).
+inline ROOT::RVecF quantise(const ROOT::RVecF& v, unsigned mantissa_bits, Rounding mode) {
+    ROOT::RVecF out(v.begin(), v.end());
+    refloat::quantise(out.data(), out.size(), mantissa_bits, mode);
+    return out;
+}
+
+/// One value quantised.
+inline float quantise(float x, unsigned mantissa_bits, Rounding mode) {
+    refloat::quantise(&x, 1, mantissa_bits, mode);
+    return x;
+}
+
+/// The stored values `v` corrected with `method` (a new RVecF; each value re-quantises to its
+/// stored value). Method::PriorMean estimates its density from `v` alone (one entry); for
+/// Method::Dither with the bits of `refloat correct`, use `Dither`.
+inline ROOT::RVecF correct(const ROOT::RVecF& v, unsigned mantissa_bits, Rounding mode,
+                           Method method = Method::Midpoint) {
+    ROOT::RVecF out(v.begin(), v.end());
+    refloat::correct(out.data(), out.size(), mantissa_bits, mode, method, 0);
+    return out;
+}
+
+/// One stored value corrected.
+inline float correct(float x, unsigned mantissa_bits, Rounding mode, Method method = Method::Midpoint) {
+    refloat::correct(&x, 1, mantissa_bits, mode, method, 0);
+    return x;
+}
+
+/// For every entry of `df`, the index of its first value of `column` in the whole branch
+/// (entries flattened): one event loop over the column's sizes, any number of threads.
+/// `column` is jagged (RVecF); for a `float` column the index is the entry itself.
+inline std::shared_ptr<const std::vector<ULong64_t>> first_indices(ROOT::RDF::RNode df, const std::string& column) {
+    auto entries = df.Take<ULong64_t>("rdfentry_");
+    auto sizes = df.Define("refloat_rdf_size_", [](const ROOT::RVecF& v) { return ULong64_t(v.size()); }, {column})
+                     .Take<ULong64_t>("refloat_rdf_size_");
+    const auto& e = *entries;
+    const auto& n = *sizes;
+    ULong64_t last = 0;
+    for (ULong64_t x : e) last = std::max(last, x + 1);
+    std::vector<ULong64_t> count(last, 0);
+    for (std::size_t i = 0; i < e.size(); ++i) count[e[i]] = n[i];
+    auto first = std::make_shared<std::vector<ULong64_t>>(last, 0);
+    ULong64_t at = 0;
+    for (ULong64_t k = 0; k < last; ++k) {
+        (*first)[k] = at;
+        at += count[k];
+    }
+    return first;
+}
+
+/// Dither of a jagged column under refloat's one seeding rule (seed mixed with the branch
+/// name, each value's index in the whole branch): the bits of `refloat correct --method
+/// dither:SEED` on the same file and branch, with ROOT::EnableImplicitMT() or without. Use in
+/// `Define(name, dither, {"rdfentry_", column})`.
+class Dither {
+public:
+    Dither(unsigned mantissa_bits, Rounding mode, std::uint64_t seed, std::string branch,
+           std::shared_ptr<const std::vector<ULong64_t>> first_index)
+        : bits_(mantissa_bits), mode_(mode), seed_(seed), branch_(std::move(branch)), first_(std::move(first_index)) {}
+
+    ROOT::RVecF operator()(ULong64_t entry, const ROOT::RVecF& v) const {
+        if (!first_ || entry >= first_->size())
+            throw refloat::Error(REFLOAT_INVALID_ARGUMENT,
+                                 "refloat::rdf::Dither: entry " + std::to_string(entry) +
+                                     " is beyond the entries its first indices were computed for");
+        ROOT::RVecF out(v.begin(), v.end());
+        refloat::correct_branch(out.data(), out.size(), bits_, mode_, Method::Dither, seed_, branch_, (*first_)[entry]);
+        return out;
+    }
+
+private:
+    unsigned bits_;
+    Rounding mode_;
+    std::uint64_t seed_;
+    std::string branch_;
+    std::shared_ptr<const std::vector<ULong64_t>> first_;
+};
+
+/// Dither of a `float` column under the one seeding rule (the index is the entry). Use in
+/// `Define(name, dither, {"rdfentry_", column})`.
+class DitherScalar {
+public:
+    DitherScalar(unsigned mantissa_bits, Rounding mode, std::uint64_t seed, std::string branch)
+        : bits_(mantissa_bits), mode_(mode), seed_(seed), branch_(std::move(branch)) {}
+
+    float operator()(ULong64_t entry, float x) const {
+        refloat::correct_branch(&x, 1, bits_, mode_, Method::Dither, seed_, branch_, entry);
+        return x;
+    }
+
+private:
+    unsigned bits_;
+    Rounding mode_;
+    std::uint64_t seed_;
+    std::string branch_;
+};
+
+/// A `Dither` for jagged column `column` of `df` (runs the event loop of `first_indices`).
+inline Dither dither(ROOT::RDF::RNode df, const std::string& column, unsigned mantissa_bits, Rounding mode,
+                     std::uint64_t seed) {
+    return Dither(mantissa_bits, mode, seed, column, first_indices(std::move(df), column));
+}
+
+}  // namespace rdf
+}  // namespace refloat
+
+#endif  // REFLOAT_RDF_HPP

@@ -1,6 +1,0 @@
-#pragma once
-class TBranch {
-public:
-    virtual ~TBranch();
-    virtual const char* GetClassName() const;
-};

@@ -1,9 +1,0 @@
-#pragma once
-class TTreeReader;
-template <class T>
-class TTreeReaderValue {
-public:
-    TTreeReaderValue(TTreeReader& reader, const char* branchname);
-    T& operator*();
-    T* operator->();
-};

@@ -1,3 +1,0 @@
-// mockroot (tests only): see mockroot.hpp
-#pragma once
-#include "mockroot.hpp"

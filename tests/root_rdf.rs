@@ -1,0 +1,168 @@
+//! refloat in RDataFrame (`cpp/refloat_rdf.hpp`), in real ROOT: the C++ example
+//! (`examples/rdf/rdf_correct.C`, `root -l -b -q`) and the PyROOT example
+//! (`examples/rdf/rdf_correct.py`, one thread and `ROOT.EnableImplicitMT(2)`) on a compressed
+//! real file give, bit for bit, what `refloat::pipeline::correct_file` (`refloat correct`)
+//! writes: midpoint, and dither under the one seeding rule whatever the threads.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use refloat::correct::Method;
+use refloat::io;
+use refloat::pipeline::{
+    compress_file, correct_file, CompressOptions, CorrectOptions, Correction, Select,
+};
+use refloat::{Quantiser32, RoundingMode};
+
+const BRANCH: &str = "AnalysisJetsAuxDyn.pt";
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn root_env(cmd: &mut Command) -> &mut Command {
+    let lib = common::native::lib_dir();
+    cmd.env("LD_LIBRARY_PATH", &lib)
+        .env(
+            "ROOT_INCLUDE_PATH",
+            format!(
+                "{}:{}",
+                repo().join("include").display(),
+                repo().join("cpp").display()
+            ),
+        )
+        .env("PYTHONWARNINGS", "ignore")
+}
+
+fn run(cmd: &mut Command) -> String {
+    let o = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{cmd:?}\n{text}");
+    text
+}
+
+/// What `refloat correct` writes for the branch, as bit patterns.
+fn corrected_by_refloat(stored: &Path, dir: &Path, method: Method) -> Vec<u32> {
+    let out = dir.join(format!("{}.root", method.name()));
+    correct_file(
+        stored,
+        &out,
+        Correction::Method(method),
+        &CorrectOptions {
+            select: Select {
+                tree: None,
+                branches: vec![BRANCH.into()],
+            },
+            bits: Some(10),
+            mode: Some(RoundingMode::Nearest),
+            ..CorrectOptions::default()
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    let b = io::open(&out)
+        .unwrap()
+        .tree("CollectionTree")
+        .unwrap()
+        .read_float(BRANCH)
+        .unwrap();
+    b.values.iter().map(|x| x.to_bits()).collect()
+}
+
+fn npy(path: PathBuf) -> Vec<u32> {
+    let a: ndarray::Array1<u32> = ndarray_npy::read_npy(path).unwrap();
+    a.to_vec()
+}
+
+#[test]
+fn rdataframe_examples_equal_refloat_correct_bit_for_bit() {
+    let Some(venv) = common::root_venv() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let comp = dir.path().join("comp.root");
+    compress_file(
+        &common::root_file(common::HELD_OUT),
+        &comp,
+        &CompressOptions {
+            select: Select {
+                tree: None,
+                branches: vec![BRANCH.into()],
+            },
+            quantiser: Quantiser32::new(10, RoundingMode::Nearest).unwrap(),
+            compression: None,
+            measure_sizes: false,
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    let midpoint = corrected_by_refloat(&comp, dir.path(), Method::Midpoint);
+    let dither = corrected_by_refloat(&comp, dir.path(), Method::Dither { seed: 42 });
+    let stored: Vec<u32> = io::open(&comp)
+        .unwrap()
+        .tree("CollectionTree")
+        .unwrap()
+        .read_float(BRANCH)
+        .unwrap()
+        .values
+        .iter()
+        .map(|x| x.to_bits())
+        .collect();
+    assert_ne!(dither, stored, "the dither changes values");
+
+    // PyROOT, one thread and two.
+    for threads in ["0", "2"] {
+        let prefix = dir.path().join(format!("py{threads}"));
+        let text = run(root_env(
+            Command::new("timeout")
+                .arg("600")
+                .arg(venv.join("bin/python"))
+                .args([
+                    repo().join("examples/rdf/rdf_correct.py").as_os_str(),
+                    comp.as_os_str(),
+                    BRANCH.as_ref(),
+                    "10".as_ref(),
+                    "42".as_ref(),
+                    threads.as_ref(),
+                    "--npy".as_ref(),
+                    prefix.as_os_str(),
+                ]),
+        ));
+        assert!(text.contains("rdf_correct.py:"), "{text}");
+        let got = |name: &str| npy(PathBuf::from(format!("{}.{name}.npy", prefix.display())));
+        assert_eq!(got("midpoint"), midpoint, "{threads} threads: midpoint");
+        assert_eq!(got("dither"), dither, "{threads} threads: dither");
+    }
+
+    // The C++ macro, two threads for the sums, its friend tree written in entry order.
+    let friend = dir.path().join("friend.root");
+    let call = format!(
+        "{}(\"{}\", \"{BRANCH}\", 10, 42, \"{}\", 2)",
+        repo().join("examples/rdf/rdf_correct.C").display(),
+        comp.display(),
+        friend.display()
+    );
+    let text = run(root_env(
+        Command::new("timeout")
+            .arg("600")
+            .arg(venv.join("bin/root"))
+            .args(["-l", "-b", "-q", &call]),
+    ));
+    assert!(text.contains("rdf_correct: "), "{text}");
+    let written = io::open(&friend)
+        .unwrap()
+        .tree("CollectionTree")
+        .unwrap()
+        .read_float("AnalysisJetsAuxDyn_pt_dither")
+        .unwrap();
+    assert_eq!(
+        written
+            .values
+            .iter()
+            .map(|x| x.to_bits())
+            .collect::<Vec<_>>(),
+        dither
+    );
+}

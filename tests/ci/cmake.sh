@@ -32,7 +32,7 @@ cmake --install "$work/build" --prefix "$work/prefix"
 
 echo "== installed tree"
 prefix="$work/prefix"
-for f in lib/librefloat.so lib/librefloat.a include/refloat.h include/refloat.hpp include/refloat_cxx.hpp \
+for f in lib/librefloat.so lib/librefloat.a include/refloat.h include/refloat.hpp include/refloat_cxx.hpp include/refloat_rdf.hpp \
          include/rust/cxx.h include/refloat/src/ffi/bridge.rs.h \
          lib/cmake/refloat/refloatConfig.cmake lib/cmake/refloat/refloatConfigVersion.cmake \
          share/refloat/examples/correct_branch.C share/refloat/examples/correct_branch.hpp; do
@@ -67,4 +67,20 @@ echo "== downstream project"
 cmake -S "$repo/tests/cmake-consumer" -B "$work/consumer" -DCMAKE_PREFIX_PATH="$prefix" -DREFLOAT_DATA_DIR="$data_dir"
 cmake --build "$work/consumer" -j "$jobs"
 ctest --test-dir "$work/consumer" --output-on-failure
+
+echo "== downstream project with ROOT (find_package(ROOT) from the wheel of tests/ci/root.sh)"
+root_venv=${REFLOAT_ROOT_VENV:-$repo/target/root-venv}
+if [ -x "$root_venv/bin/python" ]; then
+    site=$("$root_venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+    # The wheel vendors ROOT's own dependencies in root.libs; the linker needs to see them.
+    cmake -S "$repo/tests/root-consumer" -B "$work/root-consumer" \
+        -DCMAKE_PREFIX_PATH="$prefix;$site/ROOT/cmake" -DREFLOAT_DATA_DIR="$data_dir" \
+        -DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath-link,$site/root.libs"
+    cmake --build "$work/root-consumer" -j "$jobs"
+    ctest --test-dir "$work/root-consumer" --output-on-failure
+elif [ -n "${CI:-}" ] && [ "${CI}" != false ] && [ "${CI}" != 0 ]; then
+    echo "CI is set but there is no ROOT venv at $root_venv (run tests/ci/root.sh)"; exit 1
+else
+    echo "SKIPPED: no ROOT venv at $root_venv (run tests/ci/root.sh)"
+fi
 echo "cmake.sh: OK"

@@ -26,4 +26,9 @@ if ! "$VENV/bin/python" -c 'import importlib.metadata as m; assert m.version("ro
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
         "$ROOT_WHEEL" "uproot>=5" awkward numpy "dask[dataframe]" distributed
 fi
+# The wheel's CMake config (ROOT/cmake) names its libraries and headers under
+# lib/python3.11/mock_site_packages/ROOT, the path it was built in: point that at the
+# installed package so that find_package(ROOT) works (a quirk of the alpha wheel).
+site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+[ -e "$(dirname "$site")/mock_site_packages" ] || ln -s "$site" "$(dirname "$site")/mock_site_packages"
 "$VENV/bin/python" -W ignore -c 'import ROOT; print("ROOT", ROOT.gROOT.GetVersion(), "in", ROOT.__file__)'

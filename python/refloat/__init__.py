@@ -1,0 +1,589 @@
+"""refloat: reproduce, measure and undo the mantissa rounding of analysis files.
+
+ATLAS PHYSLITE, CMS NanoAOD and ROOT's ``Float16_t`` store ``float`` values with only ``n``
+of the 23 explicit mantissa bits kept. Each stored value ``q`` then stands for an exact
+interval of originals: every ``x`` in ``interval(q)`` rounds to ``q``. refloat
+
+* reproduces each producer's rounding bit for bit (:func:`quantise`),
+* gives the intervals, exact residuals, the kept bits and the scheme of stored values
+  (:func:`interval`, :func:`residual`, :func:`infer_bits`, :func:`detect`),
+* corrects stored values inside their intervals (:func:`correct`): ``midpoint``, ``dither``
+  and ``prior-mean``. **Every corrected value re-quantises to its stored value, bit for
+  bit**, and values exact by nature (0, ±1, sentinels) are left alone,
+* measures how far a distribution moved (:func:`shift_metrics`),
+* reads and rewrites whole ROOT files (:func:`inspect`, :func:`compress_file`,
+  :func:`correct_file`, :func:`verify_file`).
+
+Arrays are numpy arrays (``float32``; :func:`quantise` and :func:`interval` also take
+``float64``) or Awkward Arrays of any depth (jagged branches as uproot reads them), which
+come back with the same structure. Values are in the branch's own units (MeV for ATLAS
+momenta, GeV for CMS); refloat never rescales them. The work runs in Rust with the GIL
+released, on all cores for large arrays. Errors are :class:`Error` (a ``ValueError``) with
+the library's message.
+
+Rounding modes (``mode=``): ``nearest`` (ATLAS ``CxxUtils::FloatCompressor``), ``truncate``
+(RNTuple ``Real32Trunc``), ``nearest-even``, ``cms`` (NanoAOD), ``root-float16``
+(``Float16_t``), ``bitround`` (netCDF).
+
+>>> import numpy as np, refloat
+>>> refloat.quantise(np.float32([1.2345]), bits=10)
+array([1.234375], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Optional, Sequence, Union
+
+import numpy as np
+
+from . import _refloat
+from ._refloat import MODES, Error, __version__
+
+__all__ = [
+    "Error",
+    "MODES",
+    "METHODS",
+    "Report",
+    "__version__",
+    "quantise",
+    "interval",
+    "residual",
+    "infer_bits",
+    "detect",
+    "correct",
+    "verify",
+    "shift_metrics",
+    "dither_stream_seed",
+    "inspect",
+    "compress_file",
+    "correct_file",
+    "verify_file",
+    "has_torch",
+]
+
+#: The correction methods of :func:`correct` and :func:`correct_file`.
+METHODS = ("midpoint", "dither", "prior-mean")
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+class Report(dict):
+    """A report from the library: a ``dict`` whose keys are also attributes
+    (``report.branches[0].mantissa_bits`` or ``report["branches"][0]["mantissa_bits"]``)."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __dir__(self):
+        return list(self.keys()) + list(super().__dir__())
+
+
+def _report(text: str) -> Report:
+    return json.loads(text, object_hook=Report)
+
+
+def has_torch() -> bool:
+    """Whether this build has the learned models (``refloat.Model``, cargo feature ``torch``)."""
+    return _refloat.has_torch()
+
+
+# ---------------------------------------------------------------------------------------
+# arguments
+
+
+def _bits(bits: Any, name: str = "bits", maximum: int = 23) -> int:
+    if isinstance(bits, (bool, np.bool_)) or not isinstance(bits, (int, np.integer)):
+        raise Error(f"{name} must be an integer number of kept mantissa bits (0..={maximum}), got {bits!r}")
+    if not 0 <= int(bits) <= maximum:
+        raise Error(
+            f"mantissa bits {int(bits)} out of range: "
+            f"{'f32' if maximum == 23 else 'f64'} keeps 0..={maximum} explicit mantissa bits"
+        )
+    return int(bits)
+
+
+def _mode(mode: Any) -> str:
+    if not isinstance(mode, str):
+        raise Error(f"mode must be a string ({', '.join(MODES)}), got {mode!r}")
+    return mode
+
+
+def _method(method: Any) -> str:
+    if not isinstance(method, str):
+        raise Error(f"method must be a string ({', '.join(METHODS)}), got {method!r}")
+    return method.replace("_", "-")
+
+
+def _seed(seed: Any) -> int:
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**64:
+        raise Error(f"seed must be an integer in 0..2**64, got {seed!r}")
+    return int(seed)
+
+
+def _branches(branches: Union[None, str, Sequence[str]]) -> list:
+    if branches is None:
+        return []
+    if isinstance(branches, str):
+        return [branches]
+    return [str(b) for b in branches]
+
+
+# ---------------------------------------------------------------------------------------
+# arrays: numpy and Awkward
+
+
+def _is_awkward(x: Any) -> bool:
+    return type(x).__module__.split(".")[0] == "awkward"
+
+
+def _numpy(x: Any, name: str, dtypes: tuple, what: str) -> np.ndarray:
+    """``x`` as a C-contiguous numpy array of one of ``dtypes``, or :class:`Error`."""
+    if isinstance(x, np.ndarray):
+        arr = x
+    elif isinstance(x, (list, tuple, float, int, np.floating, np.integer)):
+        arr = np.asarray(x)
+        if arr.dtype.kind in "iu":
+            arr = arr.astype(np.float64)
+    else:
+        try:
+            arr = np.asarray(x)
+        except Exception as e:  # noqa: BLE001 - any conversion failure is the caller's type
+            raise Error(f"{what}: {name} must be a numpy or Awkward array, got {type(x).__name__}") from e
+    if arr.dtype not in dtypes:
+        want = " or ".join(np.dtype(d).name for d in dtypes)
+        raise Error(
+            f"{what}: {name} has dtype {arr.dtype.name}; refloat needs {want}"
+            + (" (ROOT stored these values as float: convert with .astype(np.float32))" if np.float32 in dtypes else "")
+        )
+    return np.ascontiguousarray(arr)
+
+
+def _typetracer(x: Any) -> bool:
+    import awkward as ak
+
+    return ak.backend(x) == "typetracer"
+
+
+def _map_leaves(array: Any, fn, what: str, dtypes: tuple = (np.float32,)):
+    """Apply ``fn(values) -> new values`` to each leaf buffer of ``dtypes`` of an Awkward
+    Array, after packing it (so that a leaf's buffer holds exactly its values, in order),
+    and rebuild the array with the same structure. Returns ``(array, number of leaves)``."""
+    import awkward as ak
+
+    if _typetracer(array):  # dask-awkward's type pass: same type out, no data to touch
+        return array, 1
+    packed = ak.to_packed(array)
+    count = [0]
+
+    def action(layout, **kwargs):
+        if layout.is_numpy:
+            if layout.data.dtype in dtypes:
+                count[0] += 1
+                return ak.contents.NumpyArray(fn(np.asarray(layout.data)), parameters=layout.parameters)
+            return layout
+        return None
+
+    out = ak.transform(action, packed)
+    if count[0] == 0:
+        want = " or ".join(np.dtype(d).name for d in dtypes)
+        raise Error(f"{what}: the Awkward Array (type {ak.type(array)}) has no {want} values")
+    return out, count[0]
+
+
+def _flat(x: Any, name: str, dtypes: tuple, what: str) -> np.ndarray:
+    """All values of ``x`` (numpy or Awkward, any depth) as one flat contiguous array."""
+    if _is_awkward(x):
+        import awkward as ak
+
+        x = ak.to_numpy(ak.flatten(x, axis=None))
+    return _numpy(x, name, dtypes, what).reshape(-1)
+
+
+def _scalar_back(original: Any, result: np.ndarray):
+    return result[()] if np.ndim(original) == 0 and not isinstance(original, np.ndarray) else result
+
+
+def _target(arr: np.ndarray, out: Optional[np.ndarray], what: str) -> np.ndarray:
+    """The array to write: ``out`` (checked, filled with ``arr`` unless it is ``arr``) or a copy."""
+    if out is None:
+        return arr.copy()
+    if not isinstance(out, np.ndarray):
+        raise Error(f"{what}: out must be a numpy array, got {type(out).__name__}")
+    if out.dtype != arr.dtype or out.shape != arr.shape:
+        raise Error(f"{what}: out has dtype {out.dtype.name} and shape {out.shape}; needs {arr.dtype.name} and {arr.shape}")
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise Error(f"{what}: out must be a writeable C-contiguous array")
+    if out is not arr:
+        np.copyto(out, arr)
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# the numeric core
+
+
+def quantise(x: Any, bits: int, mode: str = "nearest", *, out: Optional[np.ndarray] = None):
+    """Round ``x`` to ``bits`` kept mantissa bits, as the producer of ``mode`` did.
+
+    Bit for bit what ATLAS (``mode="nearest"``, ``CxxUtils::FloatCompressor``), CMS NanoAOD
+    (``"cms"``), ROOT ``Float16_t`` (``"root-float16"``), RNTuple ``Real32Trunc``
+    (``"truncate"``) or netCDF BitRound (``"bitround"``) write. NaN and ±Inf are left as they
+    are (except under ``bitround``, which rounds NaN payloads like any pattern).
+
+    Parameters
+    ----------
+    x : numpy array (float32 or float64), Awkward Array, or a number
+    bits : kept explicit mantissa bits, 0..=23 for float32 (0..=52 for float64); 23 keeps
+        float32 values unchanged
+    mode : the producer's rounding rule (:data:`MODES`)
+    out : numpy array to write into; ``out=x`` rounds ``x`` in place without a copy.
+
+    Returns
+    -------
+    The rounded values, with ``x``'s dtype and structure (``out`` if given).
+    """
+    mode = _mode(mode)
+    if _is_awkward(x):
+        if out is not None:
+            raise Error("quantise: out= is for numpy arrays; an Awkward Array comes back as a new array")
+
+        def leaf(v):
+            r = v.copy()
+            (_refloat.quantise_f32 if r.dtype == np.float32 else _refloat.quantise_f64)(
+                r, _bits(bits, maximum=23 if r.dtype == np.float32 else 52), mode
+            )
+            return r
+
+        return _map_leaves(x, leaf, "quantise", (np.float32, np.float64))[0]
+    arr = _numpy(x, "x", (np.float32, np.float64), "quantise")
+    if arr.dtype == np.float32:
+        b = _bits(bits)
+        target = _target(arr, out, "quantise")
+        _refloat.quantise_f32(target, b, mode)
+    else:
+        b = _bits(bits, maximum=52)
+        target = _target(arr, out, "quantise")
+        _refloat.quantise_f64(target, b, mode)
+    return _scalar_back(x, target)
+
+
+def interval(stored: Any, bits: int, mode: str = "nearest"):
+    """The exact interval of originals of each stored value: ``(lo, hi)``, both ends
+    included, ``lo <= stored <= hi``; every ``x`` with ``lo <= x <= hi`` (and only those)
+    rounds to ``stored`` under ``(bits, mode)``.
+
+    Raises :class:`Error` naming the first value that cannot have been stored with
+    ``(bits, mode)`` (its dropped mantissa bits are not zero), or NaN/±Inf.
+    Returns two arrays with ``stored``'s dtype and structure.
+    """
+    mode = _mode(mode)
+
+    def run(v):
+        lo, hi = np.empty_like(v), np.empty_like(v)
+        if v.dtype == np.float32:
+            _refloat.interval_f32(v, _bits(bits), mode, lo, hi)
+        else:
+            _refloat.interval_f64(v, _bits(bits, maximum=52), mode, lo, hi)
+        return lo, hi
+
+    if _is_awkward(stored):
+        if _typetracer(stored):
+            return stored, stored
+        dt = (np.float32, np.float64)
+        return (
+            _map_leaves(stored, lambda v: run(v)[0], "interval", dt)[0],
+            _map_leaves(stored, lambda v: run(v)[1], "interval", dt)[0],
+        )
+    arr = _numpy(stored, "stored", (np.float32, np.float64), "interval")
+    lo, hi = run(arr)
+    return _scalar_back(stored, lo), _scalar_back(stored, hi)
+
+
+def residual(original: Any, stored: Any) -> Any:
+    """Exact residuals ``original − stored`` as float64 (the subtraction of two float32
+    values within a factor of two is exact in float64). ``stored`` may also be corrected
+    values. Same length (and, for Awkward Arrays, the same structure) is required; NaN and
+    ±Inf are an :class:`Error`."""
+    if _is_awkward(original) or _is_awkward(stored):
+        import awkward as ak
+
+        a, b = ak.Array(original), ak.Array(stored)
+        same = len(a) == len(b) and a.ndim == b.ndim
+        for axis in range(1, a.ndim if same else 0):
+            try:
+                same = bool(ak.all(ak.num(a, axis=axis) == ak.num(b, axis=axis)))
+            except ValueError:
+                same = False
+            if not same:
+                break
+        if not same:
+            raise Error(f"residual: original ({ak.type(a)}) and stored ({ak.type(b)}) have different structures")
+        r = _refloat.residual_f32(
+            _flat(a, "original", (np.float32,), "residual"), _flat(b, "stored", (np.float32,), "residual")
+        )
+        pieces = iter([r])
+        try:
+            return _map_leaves(a, lambda v: next(pieces), "residual")[0]
+        except StopIteration:
+            raise Error("residual: give Awkward Arrays with one float32 field (one branch)") from None
+    o = _numpy(original, "original", (np.float32,), "residual")
+    s = _numpy(stored, "stored", (np.float32,), "residual")
+    if o.shape != s.shape:
+        raise Error(f"residual: length mismatch: original vs stored ({o.shape} vs {s.shape})")
+    return _refloat.residual_f32(o, s).reshape(o.shape)
+
+
+def infer_bits(x: Any) -> int:
+    """The kept mantissa bits of stored float32 values: the largest ``n`` at which every
+    finite value is a stored value. Pass a whole branch: a few values can share extra zero
+    bits by chance and give too small an ``n``. :class:`Error` if no finite value has a
+    non-zero mantissa (all zeros, powers of two)."""
+    return _refloat.infer_bits_f32(_flat(x, "x", (np.float32,), "infer_bits"))
+
+
+def detect(x: Any) -> Report:
+    """What stored float32 values say about how they were rounded.
+
+    Returns a :class:`Report` with ``bits`` (kept bits of the largest cluster, ``None`` when
+    any count fits), ``bit_clusters`` (each precision a branch mixes, e.g. NanoAOD's
+    per-object precisions), ``mode`` (the scheme whose posterior reaches 0.95 on at least
+    100 informative values; ``None``: the values cannot tell), ``posterior`` (pairs of
+    scheme and probability) and ``evidence_values``."""
+    r = _report(_refloat.detect_f32(_flat(x, "x", (np.float32,), "detect")))
+    r["posterior"] = [tuple(p) for p in r["posterior"]]
+    return r
+
+
+def _resolve(values: np.ndarray, bits: Optional[int], mode: str) -> tuple:
+    """Kept bits and mode for correcting ``values``: as given, or from the values."""
+    note = None
+    if mode == "detect":
+        d = detect(values)
+        mode = d.mode or "nearest"
+        if bits is None and d.bits is not None and len(d.bit_clusters) == 1:
+            bits = d.bits
+    if bits is None:
+        try:
+            bits = _refloat.infer_bits_f32(values)
+        except Error as e:
+            note = str(e)
+    return (None if bits is None else _bits(bits)), mode, note
+
+
+def correct(
+    stored: Any,
+    bits: Optional[int] = None,
+    mode: str = "nearest",
+    method: str = "midpoint",
+    *,
+    seed: int = 0,
+    branch: str = "",
+    first_index: int = 0,
+    prior: Any = None,
+    out: Optional[np.ndarray] = None,
+    report: bool = False,
+):
+    """Replace each stored float32 value by an estimate of its original inside its interval.
+
+    **Invariant:** ``quantise(correct(q), bits, mode) == q``, bit for bit. ±0, ±1, other
+    values with a very short mantissa (sentinels) and NaN/±Inf are left alone.
+
+    Parameters
+    ----------
+    stored : float32 numpy array or Awkward Array (any depth; same structure back)
+    bits : kept mantissa bits the values were stored with; ``None`` infers them from the
+        values (pass a whole branch, or give them)
+    mode : the rounding they were stored with (:data:`MODES`), or ``"detect"`` to take it
+        from the values (:func:`detect`; ``nearest`` where they cannot tell)
+    method : ``midpoint`` (centre of the interval: mean squared error / 4 for truncated
+        data), ``dither`` (uniform in the interval: restores smooth distributions), or
+        ``prior-mean`` (conditional mean under the branch's own density)
+    seed, branch, first_index : dither's draws, under refloat's one seeding rule: value
+        ``i`` uses ``(seed mixed with branch, first_index + i)``, where ``first_index`` is
+        the index of the first value among all values of the branch (entries flattened).
+        The same branch and seed give the same bits however it is chunked, and the same
+        bits as ``refloat correct --method dither:SEED`` on the file.
+    prior : stored values to estimate prior-mean's density from (default: ``stored``
+        itself); pass the whole branch when correcting it in chunks
+    out : numpy array to write into; ``out=stored`` corrects in place without a copy
+    report : also return a :class:`Report` (``corrected``, ``left_exact``, ``non_finite``,
+        ``mantissa_bits``, ``mode``)
+
+    Raises :class:`Error` naming the first value that is not a stored value under
+    ``(bits, mode)``, a wrong dtype, or bits out of range.
+    """
+    mode, method, seed = _mode(mode), _method(method), _seed(seed)
+    if method not in METHODS:
+        raise Error(f"unknown correction method '{method}' (expected {', '.join(METHODS)})")
+    if not isinstance(first_index, (int, np.integer)) or first_index < 0:
+        raise Error(f"first_index must be a non-negative integer, got {first_index!r}")
+    prior_arr = None if prior is None else _flat(prior, "prior", (np.float32,), "correct")
+    if bits is not None:
+        bits = _bits(bits)
+    reports = []
+
+    def run(target: np.ndarray) -> np.ndarray:
+        b, m, note = _resolve(target, bits, mode)
+        if b is None:
+            rep = Report(corrected=0, left_exact=0, non_finite=int(np.count_nonzero(~np.isfinite(target))))
+        else:
+            p = prior_arr if prior_arr is not target else None
+            rep = _report(_refloat.correct_f32(target, b, m, method, seed, branch, int(first_index), p))
+        rep.update(mantissa_bits=b, mode=m, note=note)
+        reports.append(rep)
+        return target
+
+    if _is_awkward(stored):
+        if out is not None:
+            raise Error("correct: out= is for numpy arrays; an Awkward Array comes back as a new array")
+        result, leaves = _map_leaves(stored, lambda v: run(v.copy()), "correct")
+        if leaves > 1 and method == "dither":
+            raise Error(
+                "correct: dither on an Awkward Array with several float32 fields would give them the same draws; "
+                "correct one field (one branch) at a time, each with its branch name"
+            )
+    else:
+        arr = _numpy(stored, "stored", (np.float32,), "correct")
+        result = _scalar_back(stored, run(_target(arr, out, "correct")))
+    if not report:
+        return result
+    if len(reports) == 1:
+        return result, reports[0]
+    total = Report(
+        corrected=sum(r.corrected for r in reports),
+        left_exact=sum(r.left_exact for r in reports),
+        non_finite=sum(r.non_finite for r in reports),
+        fields=reports,
+    )
+    return result, total
+
+
+def verify(corrected: Any, stored: Any, bits: int, mode: str = "nearest") -> None:
+    """Check the invariant: every corrected value re-quantises to its stored value, bit for
+    bit. Returns ``None``; raises :class:`Error` naming the first index that breaks it."""
+    c = _flat(corrected, "corrected", (np.float32,), "verify")
+    s = _flat(stored, "stored", (np.float32,), "verify")
+    _refloat.verify_f32(c, s, _bits(bits), _mode(mode))
+
+
+def shift_metrics(original: Any, other: Any, *, bins: int = 100, seed: int = 0) -> Report:
+    """How far the distribution of ``other`` (stored or corrected values) moved from
+    ``original``: moments (``original``, ``other``), ``kl_divergence`` and
+    ``js_divergence`` (nats, on ``bins`` common bins), ``wasserstein1`` (in the values'
+    units), ``mmd``, ``ks`` (statistic and p-value) and ``classifier_auc`` (0.5: the two
+    cannot be told apart). NaN/±Inf are an :class:`Error`; at least two values each."""
+    dt = (np.float32, np.float64)
+    a = _flat(original, "original", dt, "shift_metrics").astype(np.float64)
+    b = _flat(other, "other", dt, "shift_metrics").astype(np.float64)
+    return _report(_refloat.shift_metrics(a, b, int(bins), _seed(seed)))
+
+
+def dither_stream_seed(seed: int, branch: str) -> int:
+    """The stream seed of ``branch`` under the one seeding rule (``seed`` as given for ``""``)."""
+    return _refloat.dither_stream_seed(_seed(seed), branch)
+
+
+# ---------------------------------------------------------------------------------------
+# files
+
+
+def inspect(path: PathLike, *, tree: Optional[str] = None, branches: Union[None, str, Sequence[str]] = None) -> Report:
+    """Trees, branches, types and entries of a ROOT file and, for every float branch, its
+    values, kept bits and rounding scheme as detected from the stored values.
+
+    ``tree``: only that tree (default: all); ``branches``: names or globs
+    (``"AnalysisJetsAuxDyn.*"``)."""
+    return _report(_refloat.inspect(os.fspath(path), tree, _branches(branches)))
+
+
+def compress_file(
+    input: PathLike,
+    output: PathLike,
+    bits: int,
+    mode: str = "nearest",
+    *,
+    tree: Optional[str] = None,
+    branches: Union[None, str, Sequence[str]] = None,
+    compression: Optional[str] = None,
+) -> Report:
+    """Round the float and ``std::vector<float>`` / ``float[n]`` branches of ``input`` to
+    ``bits`` kept bits under ``mode`` and write the drop-in copy ``output`` (every other
+    branch copied as stored). ``compression``: ``"zstd:5"``, ``"lzma:9"``, ``"none"``, …
+    (default: the input's). Nothing is left at ``output`` if it fails."""
+    return _report(
+        _refloat.compress_file(
+            os.fspath(input), os.fspath(output), _bits(bits), _mode(mode), tree, _branches(branches), compression
+        )
+    )
+
+
+def correct_file(
+    input: PathLike,
+    output: PathLike,
+    method: str = "midpoint",
+    *,
+    seed: int = 0,
+    bits: Optional[int] = None,
+    mode: Optional[str] = None,
+    tree: Optional[str] = None,
+    branches: Union[None, str, Sequence[str]] = None,
+    compression: Optional[str] = None,
+    verify: bool = True,
+) -> Report:
+    """Correct every selected float branch of a stored file into the drop-in copy ``output``.
+
+    ``bits``/``mode`` ``None``: detected per branch from its values (where the values cannot
+    tell the scheme, the format's: CMS for NanoAOD's ``Events``, ATLAS ``nearest``
+    otherwise). ``verify``: re-read the output and check the invariant before it is
+    committed. Dither uses the one seeding rule with each branch's name. Nothing is left at
+    ``output`` if it fails."""
+    method = _method(method)
+    return _report(
+        _refloat.correct_file(
+            os.fspath(input),
+            os.fspath(output),
+            method,
+            _seed(seed),
+            None if bits is None else _bits(bits),
+            None if mode is None else _mode(mode),
+            tree,
+            _branches(branches),
+            compression,
+            bool(verify),
+        )
+    )
+
+
+def verify_file(
+    stored: PathLike,
+    corrected: PathLike,
+    *,
+    bits: Optional[int] = None,
+    mode: Optional[str] = None,
+    tree: Optional[str] = None,
+    branches: Union[None, str, Sequence[str]] = None,
+) -> Report:
+    """Check that ``corrected`` has the structure of ``stored`` and that each of its values
+    re-quantises to the stored one; returns what was checked, raises :class:`Error` naming
+    the file, branch and value otherwise."""
+    return _report(
+        _refloat.verify_file(
+            os.fspath(stored),
+            os.fspath(corrected),
+            None if bits is None else _bits(bits),
+            None if mode is None else _mode(mode),
+            tree,
+            _branches(branches),
+        )
+    )
+
+
+if _refloat.has_torch():  # pragma: no cover - only in builds with the torch feature
+    from ._refloat import Model  # noqa: F401
+
+    __all__.append("Model")

@@ -1,0 +1,337 @@
+//! `refloat._refloat`: the Python extension module over refloat-core.
+//!
+//! A thin layer, like the C API: it turns numpy buffers into slices, names of modes and
+//! methods into the core's types, calls the core with the GIL released, and turns the core's
+//! [`refloat_core::Error`] into `refloat.Error` (a `ValueError`) carrying the library's
+//! message. Reports cross as JSON (the core's `serde` form); `refloat/__init__.py` turns them
+//! into Python objects and handles dtypes, `out=`, and Awkward Arrays.
+
+use std::path::PathBuf;
+
+use numpy::{PyArray1, PyReadonlyArrayDyn, PyReadwriteArrayDyn};
+use pyo3::create_exception;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+use refloat_core::bounds::{intervals_f32, intervals_f64};
+use refloat_core::correct::{verify_requantises_f32, Corrector, ExactPolicy, Method};
+use refloat_core::metrics::{shift_metrics as core_shift_metrics, ShiftOptions};
+use refloat_core::pipeline::{self, CompressOptions, CorrectOptions, Correction, Select};
+use refloat_core::{Quantiser32, Quantiser64, RoundingMode};
+
+create_exception!(
+    _refloat,
+    Error,
+    PyValueError,
+    "An error of refloat: the message names what was wrong (argument, index, file, tree, branch)."
+);
+
+/// The core's error as `refloat.Error`.
+fn err(e: refloat_core::Error) -> PyErr {
+    Error::new_err(e.to_string())
+}
+
+fn mode_of(name: &str) -> PyResult<RoundingMode> {
+    name.parse().map_err(err)
+}
+
+/// `name` (`midpoint`, `dither`, `prior-mean`) with `seed` for dither.
+fn method_of(name: &str, seed: u64) -> PyResult<Method> {
+    Ok(match name.parse::<Method>().map_err(err)? {
+        Method::Dither { .. } => Method::Dither { seed },
+        m => m,
+    })
+}
+
+fn json<T: serde::Serialize>(value: &T) -> PyResult<String> {
+    serde_json::to_string(value).map_err(|e| Error::new_err(format!("report: {e}")))
+}
+
+fn contiguous<'a, T>(r: Result<&'a mut [T], numpy::NotContiguousError>, name: &str) -> PyResult<&'a mut [T]> {
+    r.map_err(|_| Error::new_err(format!("{name} must be a C-contiguous array")))
+}
+
+fn contiguous_ro<'a, T>(r: Result<&'a [T], numpy::NotContiguousError>, name: &str) -> PyResult<&'a [T]> {
+    r.map_err(|_| Error::new_err(format!("{name} must be a C-contiguous array")))
+}
+
+/// Round `x` in place (float32) to `bits` kept mantissa bits under `mode`.
+#[pyfunction]
+fn quantise_f32(py: Python<'_>, mut x: PyReadwriteArrayDyn<'_, f32>, bits: u32, mode: &str) -> PyResult<()> {
+    let q = Quantiser32::new(bits, mode_of(mode)?).map_err(err)?;
+    let data = contiguous(x.as_slice_mut(), "x")?;
+    py.detach(|| q.par_quantise_slice(data));
+    Ok(())
+}
+
+/// Round `x` in place (float64) to `bits` kept mantissa bits (0..=52) under `mode`.
+#[pyfunction]
+fn quantise_f64(py: Python<'_>, mut x: PyReadwriteArrayDyn<'_, f64>, bits: u32, mode: &str) -> PyResult<()> {
+    let q = Quantiser64::new(bits, mode_of(mode)?).map_err(err)?;
+    let data = contiguous(x.as_slice_mut(), "x")?;
+    py.detach(|| q.par_quantise_slice(data));
+    Ok(())
+}
+
+/// Intervals of originals of float32 stored values, written into `lo` and `hi`.
+#[pyfunction]
+fn interval_f32(
+    py: Python<'_>,
+    stored: PyReadonlyArrayDyn<'_, f32>,
+    bits: u32,
+    mode: &str,
+    mut lo: PyReadwriteArrayDyn<'_, f32>,
+    mut hi: PyReadwriteArrayDyn<'_, f32>,
+) -> PyResult<()> {
+    let mode = mode_of(mode)?;
+    let s = contiguous_ro(stored.as_slice(), "stored")?;
+    let lo = contiguous(lo.as_slice_mut(), "lo")?;
+    let hi = contiguous(hi.as_slice_mut(), "hi")?;
+    py.detach(|| intervals_f32(s, bits, mode, lo, hi)).map_err(err)
+}
+
+/// Intervals of originals of float64 stored values, written into `lo` and `hi`.
+#[pyfunction]
+fn interval_f64(
+    py: Python<'_>,
+    stored: PyReadonlyArrayDyn<'_, f64>,
+    bits: u32,
+    mode: &str,
+    mut lo: PyReadwriteArrayDyn<'_, f64>,
+    mut hi: PyReadwriteArrayDyn<'_, f64>,
+) -> PyResult<()> {
+    let mode = mode_of(mode)?;
+    let s = contiguous_ro(stored.as_slice(), "stored")?;
+    let lo = contiguous(lo.as_slice_mut(), "lo")?;
+    let hi = contiguous(hi.as_slice_mut(), "hi")?;
+    py.detach(|| intervals_f64(s, bits, mode, lo, hi)).map_err(err)
+}
+
+/// Exact residuals `original − stored` in float64.
+#[pyfunction]
+fn residual_f32<'py>(
+    py: Python<'py>,
+    original: PyReadonlyArrayDyn<'py, f32>,
+    stored: PyReadonlyArrayDyn<'py, f32>,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let o = contiguous_ro(original.as_slice(), "original")?;
+    let s = contiguous_ro(stored.as_slice(), "stored")?;
+    let r = py
+        .detach(|| refloat_core::residual::residuals_f32(o, s))
+        .map_err(err)?;
+    Ok(PyArray1::from_vec(py, r))
+}
+
+/// Kept mantissa bits of float32 stored values.
+#[pyfunction]
+fn infer_bits_f32(py: Python<'_>, x: PyReadonlyArrayDyn<'_, f32>) -> PyResult<u32> {
+    let s = contiguous_ro(x.as_slice(), "x")?;
+    py.detach(|| refloat_core::quantise::infer_mantissa_bits_f32(s))
+        .map_err(err)
+}
+
+/// Scheme and bits detection (JSON of `refloat_core::detect::Detection`).
+#[pyfunction]
+fn detect_f32(py: Python<'_>, x: PyReadonlyArrayDyn<'_, f32>) -> PyResult<String> {
+    let s = contiguous_ro(x.as_slice(), "x")?;
+    json(&py.detach(|| refloat_core::detect::detect_f32(s)))
+}
+
+/// Correct float32 stored values in place (JSON of the correction report).
+#[pyfunction]
+#[pyo3(signature = (x, bits, mode, method, seed, branch, first_index, prior=None))]
+#[allow(clippy::too_many_arguments)]
+fn correct_f32(
+    py: Python<'_>,
+    mut x: PyReadwriteArrayDyn<'_, f32>,
+    bits: u32,
+    mode: &str,
+    method: &str,
+    seed: u64,
+    branch: &str,
+    first_index: u64,
+    prior: Option<PyReadonlyArrayDyn<'_, f32>>,
+) -> PyResult<String> {
+    let q = Quantiser32::new(bits, mode_of(mode)?).map_err(err)?;
+    let m = method_of(method, seed)?;
+    let prior = prior
+        .as_ref()
+        .map(|p| contiguous_ro(p.as_slice(), "prior"))
+        .transpose()?;
+    let data = contiguous(x.as_slice_mut(), "x")?;
+    let report = py.detach(|| {
+        let c = Corrector::for_branch(q, m, branch, ExactPolicy::default(), prior.unwrap_or(data));
+        c.par_correct_in_place(data, first_index)
+    });
+    json(&report.map_err(err)?)
+}
+
+/// Check that every corrected value re-quantises to its stored value, bit for bit.
+#[pyfunction]
+fn verify_f32(
+    py: Python<'_>,
+    corrected: PyReadonlyArrayDyn<'_, f32>,
+    stored: PyReadonlyArrayDyn<'_, f32>,
+    bits: u32,
+    mode: &str,
+) -> PyResult<()> {
+    let q = Quantiser32::new(bits, mode_of(mode)?).map_err(err)?;
+    let c = contiguous_ro(corrected.as_slice(), "corrected")?;
+    let s = contiguous_ro(stored.as_slice(), "stored")?;
+    py.detach(|| verify_requantises_f32(c, s, &q)).map_err(err)
+}
+
+/// The distribution-shift metrics between two samples (JSON of `ShiftMetrics`).
+#[pyfunction]
+fn shift_metrics(
+    py: Python<'_>,
+    original: PyReadonlyArrayDyn<'_, f64>,
+    other: PyReadonlyArrayDyn<'_, f64>,
+    bins: usize,
+    seed: u64,
+) -> PyResult<String> {
+    let a = contiguous_ro(original.as_slice(), "original")?;
+    let b = contiguous_ro(other.as_slice(), "other")?;
+    let options = ShiftOptions {
+        histogram_bins: bins,
+        seed,
+        ..ShiftOptions::default()
+    };
+    json(&py.detach(|| core_shift_metrics(a, b, &options)).map_err(err)?)
+}
+
+fn select(tree: Option<String>, branches: Vec<String>) -> Select {
+    Select { tree, branches }
+}
+
+fn compression(c: Option<String>) -> PyResult<Option<refloat_core::io::rewrite::Compression>> {
+    c.as_deref().map(str::parse).transpose().map_err(err)
+}
+
+/// Trees, branches, bits and schemes of a ROOT file (JSON of `InspectReport`).
+#[pyfunction]
+#[pyo3(signature = (path, tree=None, branches=Vec::new()))]
+fn inspect(py: Python<'_>, path: PathBuf, tree: Option<String>, branches: Vec<String>) -> PyResult<String> {
+    let patterns = refloat_core::io::parse_patterns(&branches).map_err(err)?;
+    let report = py.detach(|| pipeline::inspect_file(&path, tree.as_deref(), &patterns, &mut |_| {}));
+    json(&report.map_err(err)?)
+}
+
+/// Round the float branches of `input` into the drop-in copy `output` (JSON of `CompressReport`).
+#[pyfunction]
+#[pyo3(signature = (input, output, bits, mode, tree=None, branches=Vec::new(), compression=None))]
+fn compress_file(
+    py: Python<'_>,
+    input: PathBuf,
+    output: PathBuf,
+    bits: u32,
+    mode: &str,
+    tree: Option<String>,
+    branches: Vec<String>,
+    compression: Option<String>,
+) -> PyResult<String> {
+    let opts = CompressOptions {
+        select: select(tree, branches),
+        quantiser: Quantiser32::new(bits, mode_of(mode)?).map_err(err)?,
+        compression: self::compression(compression)?,
+        measure_sizes: false,
+    };
+    let report = py.detach(|| pipeline::compress_file(&input, &output, &opts, &mut |_| {}));
+    json(&report.map_err(err)?)
+}
+
+/// Correct the float branches of `input` into the drop-in copy `output` (JSON of `CorrectReport`).
+#[pyfunction]
+#[pyo3(signature = (input, output, method, seed, bits=None, mode=None, tree=None, branches=Vec::new(), compression=None, verify=true))]
+#[allow(clippy::too_many_arguments)]
+fn correct_file(
+    py: Python<'_>,
+    input: PathBuf,
+    output: PathBuf,
+    method: &str,
+    seed: u64,
+    bits: Option<u32>,
+    mode: Option<&str>,
+    tree: Option<String>,
+    branches: Vec<String>,
+    compression: Option<String>,
+    verify: bool,
+) -> PyResult<String> {
+    let opts = CorrectOptions {
+        select: select(tree, branches),
+        bits,
+        mode: mode.map(mode_of).transpose()?,
+        compression: self::compression(compression)?,
+        verify,
+    };
+    let m = method_of(method, seed)?;
+    let report = py.detach(|| {
+        pipeline::correct_file(&input, &output, Correction::Method(m), &opts, &mut |_| {})
+    });
+    json(&report.map_err(err)?)
+}
+
+/// Check a corrected file against its stored file (JSON of `VerifyReport`).
+#[pyfunction]
+#[pyo3(signature = (stored, corrected, bits=None, mode=None, tree=None, branches=Vec::new()))]
+fn verify_file(
+    py: Python<'_>,
+    stored: PathBuf,
+    corrected: PathBuf,
+    bits: Option<u32>,
+    mode: Option<&str>,
+    tree: Option<String>,
+    branches: Vec<String>,
+) -> PyResult<String> {
+    let opts = pipeline::VerifyOptions {
+        select: select(tree, branches),
+        bits,
+        mode: mode.map(mode_of).transpose()?,
+    };
+    let report = py.detach(|| pipeline::verify_file(&stored, &corrected, &opts, &mut |_| {}));
+    json(&report.map_err(err)?)
+}
+
+/// The stream seed of a branch under the one seeding rule.
+#[pyfunction]
+fn dither_stream_seed(seed: u64, branch: &str) -> u64 {
+    refloat_core::correct::dither_stream_seed(seed, branch)
+}
+
+/// Whether this build has the learned models (cargo feature `torch`).
+#[pyfunction]
+fn has_torch() -> bool {
+    cfg!(feature = "torch")
+}
+
+#[cfg(feature = "torch")]
+mod model;
+
+#[pymodule]
+fn _refloat(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("Error", m.py().get_type::<Error>())?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add(
+        "MODES",
+        RoundingMode::ALL.iter().map(|r| r.name()).collect::<Vec<_>>(),
+    )?;
+    m.add_function(wrap_pyfunction!(quantise_f32, m)?)?;
+    m.add_function(wrap_pyfunction!(quantise_f64, m)?)?;
+    m.add_function(wrap_pyfunction!(interval_f32, m)?)?;
+    m.add_function(wrap_pyfunction!(interval_f64, m)?)?;
+    m.add_function(wrap_pyfunction!(residual_f32, m)?)?;
+    m.add_function(wrap_pyfunction!(infer_bits_f32, m)?)?;
+    m.add_function(wrap_pyfunction!(detect_f32, m)?)?;
+    m.add_function(wrap_pyfunction!(correct_f32, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_f32, m)?)?;
+    m.add_function(wrap_pyfunction!(shift_metrics, m)?)?;
+    m.add_function(wrap_pyfunction!(inspect, m)?)?;
+    m.add_function(wrap_pyfunction!(compress_file, m)?)?;
+    m.add_function(wrap_pyfunction!(correct_file, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_file, m)?)?;
+    m.add_function(wrap_pyfunction!(dither_stream_seed, m)?)?;
+    m.add_function(wrap_pyfunction!(has_torch, m)?)?;
+    #[cfg(feature = "torch")]
+    m.add_class::<model::Model>()?;
+    Ok(())
+}

@@ -69,18 +69,48 @@ METHODS = ("midpoint", "dither", "prior-mean")
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-class Report(dict):
-    """A report from the library: a ``dict`` whose keys are also attributes
-    (``report.branches[0].mantissa_bits`` or ``report["branches"][0]["mantissa_bits"]``)."""
+class Report:
+    """A report from the library: fields as attributes (``report.branches[0].mantissa_bits``)
+    and as keys (``report["branches"]``); :meth:`to_dict` gives plain dicts and lists (for
+    ``json.dump``)."""
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
+    def __init__(self, fields: Optional[dict] = None, **more: Any):
+        self.__dict__.update(fields or {})
+        self.__dict__.update(more)
 
-    def __dir__(self):
-        return list(self.keys()) + list(super().__dir__())
+    def __getitem__(self, name: str) -> Any:
+        return self.__dict__[name]
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self.__dict__[name] = value
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.__dict__
+
+    def __iter__(self):
+        return iter(self.__dict__)
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, Report) and self.to_dict() == other.to_dict()
+
+    def keys(self):
+        return self.__dict__.keys()
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.__dict__.get(name, default)
+
+    def to_dict(self) -> dict:
+        def plain(v):
+            if isinstance(v, Report):
+                return v.to_dict()
+            if isinstance(v, (list, tuple)):
+                return [plain(x) for x in v]
+            return v
+
+        return {k: plain(v) for k, v in self.__dict__.items()}
+
+    def __repr__(self) -> str:
+        return "Report(" + ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items()) + ")"
 
 
 def _report(text: str) -> Report:
@@ -160,7 +190,8 @@ def _numpy(x: Any, name: str, dtypes: tuple, what: str) -> np.ndarray:
             f"{what}: {name} has dtype {arr.dtype.name}; refloat needs {want}"
             + (" (ROOT stored these values as float: convert with .astype(np.float32))" if np.float32 in dtypes else "")
         )
-    return np.ascontiguousarray(arr)
+    # C-contiguous and aligned (arrays rebuilt from byte buffers, e.g. by Dask, may not be)
+    return np.require(arr, requirements="CA")
 
 
 def _typetracer(x: Any) -> bool:
@@ -175,7 +206,8 @@ def _map_leaves(array: Any, fn, what: str, dtypes: tuple = (np.float32,)):
     and rebuild the array with the same structure. Returns ``(array, number of leaves)``."""
     import awkward as ak
 
-    if _typetracer(array):  # dask-awkward's type pass: same type out, no data to touch
+    if _typetracer(array):  # dask-awkward's type pass: same type out; the values are needed
+        ak.typetracer.touch_data(array)
         return array, 1
     packed = ak.to_packed(array)
     count = [0]
@@ -216,8 +248,8 @@ def _target(arr: np.ndarray, out: Optional[np.ndarray], what: str) -> np.ndarray
         raise Error(f"{what}: out must be a numpy array, got {type(out).__name__}")
     if out.dtype != arr.dtype or out.shape != arr.shape:
         raise Error(f"{what}: out has dtype {out.dtype.name} and shape {out.shape}; needs {arr.dtype.name} and {arr.shape}")
-    if not out.flags.c_contiguous or not out.flags.writeable:
-        raise Error(f"{what}: out must be a writeable C-contiguous array")
+    if not (out.flags.c_contiguous and out.flags.aligned and out.flags.writeable):
+        raise Error(f"{what}: out must be a writeable, aligned, C-contiguous array")
     if out is not arr:
         np.copyto(out, arr)
     return out
@@ -293,6 +325,9 @@ def interval(stored: Any, bits: int, mode: str = "nearest"):
 
     if _is_awkward(stored):
         if _typetracer(stored):
+            import awkward as ak
+
+            ak.typetracer.touch_data(stored)
             return stored, stored
         dt = (np.float32, np.float64)
         return (
@@ -339,8 +374,8 @@ def residual(original: Any, stored: Any) -> Any:
 
 
 def infer_bits(x: Any) -> int:
-    """The kept mantissa bits of stored float32 values: the largest ``n`` at which every
-    finite value is a stored value. Pass a whole branch: a few values can share extra zero
+    """The kept mantissa bits of stored float32 values: the smallest ``n`` at which every
+    finite value is a stored value (23 − the trailing zero mantissa bits common to all). Pass a whole branch: a few values can share extra zero
     bits by chance and give too small an ``n``. :class:`Error` if no finite value has a
     non-zero mantissa (all zeros, powers of two)."""
     return _refloat.infer_bits_f32(_flat(x, "x", (np.float32,), "infer_bits"))
@@ -385,6 +420,7 @@ def correct(
     branch: str = "",
     first_index: int = 0,
     prior: Any = None,
+    leave_exact: bool = True,
     out: Optional[np.ndarray] = None,
     report: bool = False,
 ):
@@ -410,6 +446,11 @@ def correct(
         bits as ``refloat correct --method dither:SEED`` on the file.
     prior : stored values to estimate prior-mean's density from (default: ``stored``
         itself); pass the whole branch when correcting it in chunks
+    leave_exact : leave values exact by nature alone (default): ±0 and values with at most
+        2 explicit mantissa bits set and 2 more trailing zeros than the rounding cleared
+        (±1, sentinels such as −1, 0.5, 2^k). A continuous variable lands on such a value
+        with probability ``2^-(21-k)`` for ``k`` dropped bits; ``False`` leaves only ±0 alone
+        (for branches known to be continuous)
     out : numpy array to write into; ``out=stored`` corrects in place without a copy
     report : also return a :class:`Report` (``corrected``, ``left_exact``, ``non_finite``,
         ``mantissa_bits``, ``mode``)
@@ -433,8 +474,8 @@ def correct(
             rep = Report(corrected=0, left_exact=0, non_finite=int(np.count_nonzero(~np.isfinite(target))))
         else:
             p = prior_arr if prior_arr is not target else None
-            rep = _report(_refloat.correct_f32(target, b, m, method, seed, branch, int(first_index), p))
-        rep.update(mantissa_bits=b, mode=m, note=note)
+            rep = _report(_refloat.correct_f32(target, b, m, method, seed, branch, int(first_index), p, bool(leave_exact)))
+        rep.mantissa_bits, rep.mode, rep.note = b, m, note
         reports.append(rep)
         return target
 

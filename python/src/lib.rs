@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use numpy::{PyArray1, PyReadonlyArrayDyn, PyReadwriteArrayDyn};
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArrayDyn, PyReadwriteArrayDyn};
 use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -47,19 +47,37 @@ fn json<T: serde::Serialize>(value: &T) -> PyResult<String> {
     serde_json::to_string(value).map_err(|e| Error::new_err(format!("report: {e}")))
 }
 
-fn contiguous<'a, T>(r: Result<&'a mut [T], numpy::NotContiguousError>, name: &str) -> PyResult<&'a mut [T]> {
-    r.map_err(|_| Error::new_err(format!("{name} must be a C-contiguous array")))
+/// The array's buffer, which must be C-contiguous and aligned (numpy arrays rebuilt from a
+/// byte buffer, e.g. by Dask's serialisation, can be misaligned: a slice of them would be
+/// undefined behaviour).
+fn contiguous<'a, 'py, T: numpy::Element>(a: &'a mut PyReadwriteArrayDyn<'py, T>, name: &str) -> PyResult<&'a mut [T]> {
+    check_aligned::<T>(a.data(), name)?;
+    a.as_slice_mut()
+        .map_err(|_| Error::new_err(format!("{name} must be a C-contiguous array")))
 }
 
-fn contiguous_ro<'a, T>(r: Result<&'a [T], numpy::NotContiguousError>, name: &str) -> PyResult<&'a [T]> {
-    r.map_err(|_| Error::new_err(format!("{name} must be a C-contiguous array")))
+/// [`contiguous`] for an input.
+fn contiguous_ro<'a, 'py, T: numpy::Element>(a: &'a PyReadonlyArrayDyn<'py, T>, name: &str) -> PyResult<&'a [T]> {
+    check_aligned::<T>(a.data(), name)?;
+    a.as_slice()
+        .map_err(|_| Error::new_err(format!("{name} must be a C-contiguous array")))
+}
+
+fn check_aligned<T>(ptr: *const T, name: &str) -> PyResult<()> {
+    if (ptr as usize) % std::mem::align_of::<T>() != 0 {
+        return Err(Error::new_err(format!(
+            "{name} is not aligned to {} bytes (copy it with numpy.require(a, requirements='CA'))",
+            std::mem::align_of::<T>()
+        )));
+    }
+    Ok(())
 }
 
 /// Round `x` in place (float32) to `bits` kept mantissa bits under `mode`.
 #[pyfunction]
 fn quantise_f32(py: Python<'_>, mut x: PyReadwriteArrayDyn<'_, f32>, bits: u32, mode: &str) -> PyResult<()> {
     let q = Quantiser32::new(bits, mode_of(mode)?).map_err(err)?;
-    let data = contiguous(x.as_slice_mut(), "x")?;
+    let data = contiguous(&mut x, "x")?;
     py.detach(|| q.par_quantise_slice(data));
     Ok(())
 }
@@ -68,7 +86,7 @@ fn quantise_f32(py: Python<'_>, mut x: PyReadwriteArrayDyn<'_, f32>, bits: u32, 
 #[pyfunction]
 fn quantise_f64(py: Python<'_>, mut x: PyReadwriteArrayDyn<'_, f64>, bits: u32, mode: &str) -> PyResult<()> {
     let q = Quantiser64::new(bits, mode_of(mode)?).map_err(err)?;
-    let data = contiguous(x.as_slice_mut(), "x")?;
+    let data = contiguous(&mut x, "x")?;
     py.detach(|| q.par_quantise_slice(data));
     Ok(())
 }
@@ -84,9 +102,9 @@ fn interval_f32(
     mut hi: PyReadwriteArrayDyn<'_, f32>,
 ) -> PyResult<()> {
     let mode = mode_of(mode)?;
-    let s = contiguous_ro(stored.as_slice(), "stored")?;
-    let lo = contiguous(lo.as_slice_mut(), "lo")?;
-    let hi = contiguous(hi.as_slice_mut(), "hi")?;
+    let s = contiguous_ro(&stored, "stored")?;
+    let lo = contiguous(&mut lo, "lo")?;
+    let hi = contiguous(&mut hi, "hi")?;
     py.detach(|| intervals_f32(s, bits, mode, lo, hi)).map_err(err)
 }
 
@@ -101,9 +119,9 @@ fn interval_f64(
     mut hi: PyReadwriteArrayDyn<'_, f64>,
 ) -> PyResult<()> {
     let mode = mode_of(mode)?;
-    let s = contiguous_ro(stored.as_slice(), "stored")?;
-    let lo = contiguous(lo.as_slice_mut(), "lo")?;
-    let hi = contiguous(hi.as_slice_mut(), "hi")?;
+    let s = contiguous_ro(&stored, "stored")?;
+    let lo = contiguous(&mut lo, "lo")?;
+    let hi = contiguous(&mut hi, "hi")?;
     py.detach(|| intervals_f64(s, bits, mode, lo, hi)).map_err(err)
 }
 
@@ -114,8 +132,8 @@ fn residual_f32<'py>(
     original: PyReadonlyArrayDyn<'py, f32>,
     stored: PyReadonlyArrayDyn<'py, f32>,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-    let o = contiguous_ro(original.as_slice(), "original")?;
-    let s = contiguous_ro(stored.as_slice(), "stored")?;
+    let o = contiguous_ro(&original, "original")?;
+    let s = contiguous_ro(&stored, "stored")?;
     let r = py
         .detach(|| refloat_core::residual::residuals_f32(o, s))
         .map_err(err)?;
@@ -125,7 +143,7 @@ fn residual_f32<'py>(
 /// Kept mantissa bits of float32 stored values.
 #[pyfunction]
 fn infer_bits_f32(py: Python<'_>, x: PyReadonlyArrayDyn<'_, f32>) -> PyResult<u32> {
-    let s = contiguous_ro(x.as_slice(), "x")?;
+    let s = contiguous_ro(&x, "x")?;
     py.detach(|| refloat_core::quantise::infer_mantissa_bits_f32(s))
         .map_err(err)
 }
@@ -133,13 +151,13 @@ fn infer_bits_f32(py: Python<'_>, x: PyReadonlyArrayDyn<'_, f32>) -> PyResult<u3
 /// Scheme and bits detection (JSON of `refloat_core::detect::Detection`).
 #[pyfunction]
 fn detect_f32(py: Python<'_>, x: PyReadonlyArrayDyn<'_, f32>) -> PyResult<String> {
-    let s = contiguous_ro(x.as_slice(), "x")?;
+    let s = contiguous_ro(&x, "x")?;
     json(&py.detach(|| refloat_core::detect::detect_f32(s)))
 }
 
 /// Correct float32 stored values in place (JSON of the correction report).
 #[pyfunction]
-#[pyo3(signature = (x, bits, mode, method, seed, branch, first_index, prior=None))]
+#[pyo3(signature = (x, bits, mode, method, seed, branch, first_index, prior=None, leave_exact=true))]
 #[allow(clippy::too_many_arguments)]
 fn correct_f32(
     py: Python<'_>,
@@ -151,16 +169,22 @@ fn correct_f32(
     branch: &str,
     first_index: u64,
     prior: Option<PyReadonlyArrayDyn<'_, f32>>,
+    leave_exact: bool,
 ) -> PyResult<String> {
     let q = Quantiser32::new(bits, mode_of(mode)?).map_err(err)?;
     let m = method_of(method, seed)?;
     let prior = prior
         .as_ref()
-        .map(|p| contiguous_ro(p.as_slice(), "prior"))
+        .map(|p| contiguous_ro(p, "prior"))
         .transpose()?;
-    let data = contiguous(x.as_slice_mut(), "x")?;
+    let data = contiguous(&mut x, "x")?;
     let report = py.detach(|| {
-        let c = Corrector::for_branch(q, m, branch, ExactPolicy::default(), prior.unwrap_or(data));
+        let policy = if leave_exact {
+            ExactPolicy::default()
+        } else {
+            ExactPolicy::ZEROS_ONLY
+        };
+        let c = Corrector::for_branch(q, m, branch, policy, prior.unwrap_or(data));
         c.par_correct_in_place(data, first_index)
     });
     json(&report.map_err(err)?)
@@ -176,8 +200,8 @@ fn verify_f32(
     mode: &str,
 ) -> PyResult<()> {
     let q = Quantiser32::new(bits, mode_of(mode)?).map_err(err)?;
-    let c = contiguous_ro(corrected.as_slice(), "corrected")?;
-    let s = contiguous_ro(stored.as_slice(), "stored")?;
+    let c = contiguous_ro(&corrected, "corrected")?;
+    let s = contiguous_ro(&stored, "stored")?;
     py.detach(|| verify_requantises_f32(c, s, &q)).map_err(err)
 }
 
@@ -190,8 +214,8 @@ fn shift_metrics(
     bins: usize,
     seed: u64,
 ) -> PyResult<String> {
-    let a = contiguous_ro(original.as_slice(), "original")?;
-    let b = contiguous_ro(other.as_slice(), "other")?;
+    let a = contiguous_ro(&original, "original")?;
+    let b = contiguous_ro(&other, "other")?;
     let options = ShiftOptions {
         histogram_bins: bins,
         seed,

@@ -1,0 +1,71 @@
+"""Type stubs of the extension module `refloat._refloat` (Rust, PyO3). Use the functions of
+`refloat` itself: they check arguments, handle `out=` and Awkward Arrays, and return
+`refloat.Report` objects where these return JSON text."""
+
+from typing import List, Optional
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+MODES: List[str]
+
+class Error(ValueError):
+    """An error of refloat: the message names what was wrong (argument, index, file, tree, branch)."""
+
+def quantise_f32(x: npt.NDArray[np.float32], bits: int, mode: str) -> None: ...
+def quantise_f64(x: npt.NDArray[np.float64], bits: int, mode: str) -> None: ...
+def interval_f32(
+    stored: npt.NDArray[np.float32], bits: int, mode: str, lo: npt.NDArray[np.float32], hi: npt.NDArray[np.float32]
+) -> None: ...
+def interval_f64(
+    stored: npt.NDArray[np.float64], bits: int, mode: str, lo: npt.NDArray[np.float64], hi: npt.NDArray[np.float64]
+) -> None: ...
+def residual_f32(original: npt.NDArray[np.float32], stored: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]: ...
+def infer_bits_f32(x: npt.NDArray[np.float32]) -> int: ...
+def detect_f32(x: npt.NDArray[np.float32]) -> str: ...
+def correct_f32(
+    x: npt.NDArray[np.float32],
+    bits: int,
+    mode: str,
+    method: str,
+    seed: int,
+    branch: str,
+    first_index: int,
+    prior: Optional[npt.NDArray[np.float32]] = None,
+    leave_exact: bool = True,
+) -> str: ...
+def verify_f32(corrected: npt.NDArray[np.float32], stored: npt.NDArray[np.float32], bits: int, mode: str) -> None: ...
+def shift_metrics(original: npt.NDArray[np.float64], other: npt.NDArray[np.float64], bins: int, seed: int) -> str: ...
+def inspect(path: str, tree: Optional[str] = None, branches: List[str] = ...) -> str: ...
+def compress_file(
+    input: str,
+    output: str,
+    bits: int,
+    mode: str,
+    tree: Optional[str] = None,
+    branches: List[str] = ...,
+    compression: Optional[str] = None,
+) -> str: ...
+def correct_file(
+    input: str,
+    output: str,
+    method: str,
+    seed: int,
+    bits: Optional[int] = None,
+    mode: Optional[str] = None,
+    tree: Optional[str] = None,
+    branches: List[str] = ...,
+    compression: Optional[str] = None,
+    verify: bool = True,
+) -> str: ...
+def verify_file(
+    stored: str,
+    corrected: str,
+    bits: Optional[int] = None,
+    mode: Optional[str] = None,
+    tree: Optional[str] = None,
+    branches: List[str] = ...,
+) -> str: ...
+def dither_stream_seed(seed: int, branch: str) -> int: ...
+def has_torch() -> bool: ...

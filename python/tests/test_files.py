@@ -1,0 +1,121 @@
+"""The file pipelines from Python: outputs read back with uproot, the same bits as the
+`refloat` command (the other front door over the same library), clear errors and no
+partial output."""
+
+import subprocess
+
+import awkward as ak
+import numpy as np
+import pytest
+import uproot
+
+import refloat
+
+JETS = "AnalysisJetsAuxDyn.*"
+
+
+def flat(a):
+    return ak.to_numpy(ak.flatten(a, axis=None)).view(np.uint32)
+
+
+@pytest.fixture(scope="module")
+def compressed(tmp_path_factory, held_out):
+    out = tmp_path_factory.mktemp("files") / "held10.root"
+    rep = refloat.compress_file(held_out, out, bits=10, branches=JETS)
+    return out, rep
+
+
+def test_compress_file_read_back_with_uproot(held_out, compressed):
+    out, rep = compressed
+    assert rep.mantissa_bits == 10 and rep.mode == "nearest" and rep.tree == "CollectionTree"
+    names = [b.name for b in rep.branches]
+    assert "AnalysisJetsAuxDyn.pt" in names and rep.values > 881
+    with uproot.open(held_out) as fi, uproot.open(out) as fo:
+        ti, to = fi["CollectionTree"], fo["CollectionTree"]
+        assert to.num_entries == ti.num_entries == 100
+        for name in ("AnalysisJetsAuxDyn.pt", "AnalysisJetsAuxDyn.eta"):
+            orig, stored = ti[name].array(), to[name].array()
+            assert ak.all(ak.num(orig) == ak.num(stored))
+            assert np.array_equal(flat(stored), flat(refloat.quantise(orig, bits=10)))
+        # vector<vector<float>> is not a float branch of the pipeline: listed as skipped, copied
+        assert any(s["name"] == "AnalysisJetsAuxDyn.SumPtTrkPt500" for s in rep.skipped)
+        nested = "AnalysisJetsAuxDyn.SumPtTrkPt500"
+        assert np.array_equal(flat(ti[nested].array()), flat(to[nested].array()))
+        # a branch outside the selection is copied as it was
+        assert np.array_equal(flat(ti["AnalysisElectronsAuxDyn.pt"].array()), flat(to["AnalysisElectronsAuxDyn.pt"].array()))
+    info = refloat.inspect(out, tree="CollectionTree", branches="AnalysisJetsAuxDyn.pt")
+    (b,) = info.trees[0].branches
+    assert b.mantissa_bits == 10 and b.values == 881 and b.type_name == "vector<float>"
+
+
+@pytest.mark.parametrize("method", ["midpoint", "dither", "prior-mean"])
+def test_correct_file_read_back_and_verified(compressed, tmp_path, method):
+    stored_path, _ = compressed
+    out = tmp_path / f"{method}.root"
+    rep = refloat.correct_file(stored_path, out, method=method, seed=7, branches=JETS)
+    assert rep.verified_values == rep.values > 881
+    pt = next(b for b in rep.branches if b.name == "AnalysisJetsAuxDyn.pt")
+    assert pt.mantissa_bits == 10 and pt.inferred and pt.mode == "nearest"
+    again = refloat.verify_file(stored_path, out, branches=JETS)
+    assert again.values == rep.values
+    with uproot.open(stored_path) as fs, uproot.open(out) as fo:
+        stored = fs["CollectionTree"]["AnalysisJetsAuxDyn.pt"].array()
+        best = fo["CollectionTree"]["AnalysisJetsAuxDyn.pt"].array()
+    refloat.verify(best, stored, bits=10)
+    # the file pipeline and the array function give the same bits (the one seeding rule)
+    same = refloat.correct(stored, bits=10, method=method, seed=7, branch="AnalysisJetsAuxDyn.pt")
+    if method != "prior-mean":  # the file's density sample is the pipeline's own
+        assert np.array_equal(flat(best), flat(same))
+
+
+def test_same_bits_as_the_refloat_command(compressed, tmp_path, cli):
+    stored_path, _ = compressed
+    py_out, cli_out = tmp_path / "py.root", tmp_path / "cli.root"
+    refloat.correct_file(stored_path, py_out, method="dither", seed=123, branches=JETS)
+    subprocess.run(
+        [cli, "correct", str(stored_path), "-o", str(cli_out), "--method", "dither:123", "--branches", JETS],
+        check=True, capture_output=True,
+    )
+    with uproot.open(py_out) as a, uproot.open(cli_out) as b:
+        for name in ("AnalysisJetsAuxDyn.pt", "AnalysisJetsAuxDyn.phi"):
+            assert np.array_equal(flat(a["CollectionTree"][name].array()), flat(b["CollectionTree"][name].array()))
+
+
+def test_nanoaod_file(nano, tmp_path):
+    out = tmp_path / "nano_dither.root"
+    rep = refloat.correct_file(nano, out, method="dither", seed=1, branches=["Jet_pt", "Jet_eta", "Jet_chEmEF"])
+    assert rep.tree == "Events"
+    by = {b.name: b for b in rep.branches}
+    assert by["Jet_pt"].mantissa_bits == 10 and by["Jet_eta"].mantissa_bits == 12
+    for b in by.values():
+        assert b.mode == "cms" and b.mode_source in ("detected", "format")
+    with uproot.open(nano) as fi, uproot.open(out) as fo:
+        stored, best = fi["Events"]["Jet_pt"].array(), fo["Events"]["Jet_pt"].array()
+        assert np.array_equal(fi["Events"]["nJet"].array(), fo["Events"]["nJet"].array())
+    refloat.verify(best, stored, bits=10, mode="cms")
+    same = refloat.correct(stored, bits=10, mode="cms", method="dither", seed=1, branch="Jet_pt")
+    assert np.array_equal(flat(best), flat(same))
+
+
+def test_file_errors_are_named_and_leave_no_output(held_out, compressed, tmp_path):
+    stored_path, _ = compressed
+    out = tmp_path / "never.root"
+    with pytest.raises(refloat.Error, match="nope.root"):
+        refloat.inspect(tmp_path / "nope.root")
+    junk = tmp_path / "junk.root"
+    junk.write_bytes(b"this is not a ROOT file" * 100)
+    with pytest.raises(refloat.Error, match="junk.root"):
+        refloat.correct_file(junk, out)
+    with pytest.raises(refloat.Error, match="no tree 'Nope'"):
+        refloat.correct_file(stored_path, out, tree="Nope")
+    with pytest.raises(refloat.Error, match="NoSuchBranch"):
+        refloat.compress_file(held_out, out, bits=10, branches="NoSuchBranch")
+    with pytest.raises(refloat.Error, match="replace the input"):
+        refloat.correct_file(stored_path, stored_path)
+    with pytest.raises(refloat.Error, match="out of range"):
+        refloat.compress_file(held_out, out, bits=30)
+    # a stored file checked against the wrong bits: the invariant check names the value
+    with pytest.raises(refloat.Error, match="not a stored value|invariant|re-quantises"):
+        refloat.correct_file(held_out, out, bits=10, mode="nearest", branches="AnalysisJetsAuxDyn.pt")
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.root"]

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The Python package (python/, PyO3 + maturin) as a new user installs it, and its tests:
+#
+# 1. A venv at target/py-venv (ignored by git) with the analysis stack the tests and
+#    examples use: numpy, awkward, uproot, dask-awkward, distributed, coffea, hist, mplhep.
+# 2. The README's command, `pip install ./python`: pip builds the abi3 wheel with maturin
+#    (release profile) from this checkout, into the shared target/.
+# 3. The README's one-liner, the pytest suite on the real data (bit-exactness against
+#    independent numpy references and against the `refloat` command, invariants, Awkward
+#    structure, errors, files read back with uproot, a 2-process Dask LocalCluster, the
+#    examples), and the numpy bench (prints ratios; targets are reported, not asserted).
+#
+# Idempotent; needs ../shared/data beside the repository (or REFLOAT_DATA_DIR) and, for the
+# cross-check with the command, `cargo build -p refloat-cli` done first (run_all.sh does).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+PY=${PYTHON:-python3}
+VENV=${REFLOAT_PY_VENV:-$PWD/target/py-venv}
+if ! "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv python3-pip >/dev/null
+fi
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+    numpy==2.4.6 awkward==2.14.0 uproot==5.7.7 pytest==9.2.0 dask==2025.3.1 distributed==2025.3.1 \
+    dask-awkward==2026.2.1 coffea==2026.9.0 hist==2.12.1 mplhep==1.3.3 scipy==1.17.1
+
+start=$(date +%s)
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./python
+echo "pip install ./python: $(( $(date +%s) - start )) s"
+"$VENV/bin/python" -c "import refloat, numpy as np; print(refloat.quantise(np.float32([1.2345]), bits=10))"
+
+export MPLBACKEND=Agg
+(cd python && "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests)
+"$VENV/bin/python" python/bench/bench_numpy.py

@@ -190,3 +190,45 @@ exhaustive! {
     root_float16_14: 14, RoundingMode::RootFloat16;
     bitround_10: 10, RoundingMode::BitRound;
 }
+
+/// The slice loops (`quantise_slice`, specialised per mode) give `quantise_bits`'s bits for
+/// every pattern.
+fn check_slices(n: u32, mode: RoundingMode) {
+    let q = Quantiser32::new(n, mode).unwrap();
+    let bad = (0u32..1 << 12)
+        .into_par_iter()
+        .filter_map(|hi| {
+            let mut v: Vec<f32> = (0u32..1 << 20)
+                .map(|lo| f32::from_bits(hi << 20 | lo))
+                .collect();
+            q.quantise_slice(&mut v);
+            (0u32..1 << 20)
+                .find(|&lo| v[lo as usize].to_bits() != q.quantise_bits(hi << 20 | lo))
+                .map(|lo| hi << 20 | lo)
+        })
+        .take_any(5)
+        .collect::<Vec<u32>>();
+    assert!(
+        bad.is_empty(),
+        "n = {n}, {mode}: quantise_slice differs at {bad:08x?}"
+    );
+}
+
+macro_rules! exhaustive_slices {
+    ($($name:ident: $n:expr, $mode:expr;)*) => {$(
+        #[test]
+        #[cfg_attr(debug_assertions, ignore = "exhaustive over 2^32 patterns: run with --release")]
+        fn $name() {
+            check_slices($n, $mode);
+        }
+    )*};
+}
+
+exhaustive_slices! {
+    slice_nearest_0: 0, RoundingMode::Nearest;
+    slice_nearest_10: 10, RoundingMode::Nearest;
+    slice_nearest_23: 23, RoundingMode::Nearest;
+    slice_truncate_7: 7, RoundingMode::Truncate;
+    slice_truncate_23: 23, RoundingMode::Truncate;
+    slice_cms_10: 10, RoundingMode::Cms;
+}

@@ -49,7 +49,11 @@ fn distributed_rdataframe_on_dask_equals_the_local_run() {
         .env("LD_LIBRARY_PATH", common::native::lib_dir())
         .env(
             "ROOT_INCLUDE_PATH",
-            format!("{}:{}", repo.join("include").display(), repo.join("cpp").display()),
+            format!(
+                "{}:{}",
+                repo.join("include").display(),
+                repo.join("cpp").display()
+            ),
         )
         .output()
         .unwrap();
@@ -63,6 +67,9 @@ fn distributed_rdataframe_on_dask_equals_the_local_run() {
         text.contains("2 worker processes; local and distributed runs agree"),
         "{text}"
     );
-    assert!(text.contains("entries: local 140, distributed 140"), "{text}");
+    assert!(
+        text.contains("entries: local 140, distributed 140"),
+        "{text}"
+    );
     println!("{text}");
 }

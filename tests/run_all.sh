@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test of refloat, on a fresh Debian machine with the Rust toolchain: installs what the
 # tests need (apt, pip), then runs the Rust suite (unit, integration, doc tests), the
-# exhaustive 2^32-pattern checks in release mode, the C/C++/CMake tests, the tests in real
+# exhaustive 2^32-pattern checks in release mode, the Python package (pip install ./python,
+# pytest, Dask, the numpy bench), the C/C++/CMake tests, the tests in real
 # ROOT (macro, files, RDataFrame, distributed RDataFrame, a compiled ROOT+refloat consumer)
 # and the libtorch model tests. Needs ../shared/data beside the repository (or REFLOAT_DATA_DIR).
 #
@@ -37,6 +38,9 @@ cargo test --locked --release --test exhaustive
 
 step "Rust: the criterion bench, once through (criterion's --test mode, then its ratio table)"
 cargo bench --locked --bench quantise -- --test
+
+step "Python: pip install ./python, pytest on the real data, Dask LocalCluster, numpy bench"
+bash tests/ci/python.sh
 
 for s in tests/ci/cmake.sh tests/ci/fuzz.sh; do
     if [ -f "$s" ]; then step "$s"; bash "$s"; fi

@@ -38,7 +38,13 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
-from . import _refloat
+try:
+    from . import _refloat
+except ImportError as e:  # a build with the torch feature links libtorch from the torch wheel
+    if "libtorch" not in str(e) and "libc10" not in str(e):
+        raise
+    import torch  # noqa: F401  (loads libtorch into the process)
+    from . import _refloat
 from ._refloat import MODES, Error, __version__
 
 __all__ = [
@@ -624,7 +630,93 @@ def verify_file(
     )
 
 
-if _refloat.has_torch():  # pragma: no cover - only in builds with the torch feature
-    from ._refloat import Model  # noqa: F401
+class Model:
+    """A learned correction, loaded from the TorchScript file that ``refloat train`` writes
+    (builds with the ``torch`` feature only: :func:`has_torch`).
 
-    __all__.append("Model")
+    It corrects an object's variables jointly (e.g. a jet's pt, eta, phi, m), each value
+    inside its own interval, so the invariant holds as for every other method. ``bits``,
+    ``mode`` and ``variables`` (in order), when given, must be those the model was made for.
+    """
+
+    def __init__(self, path: PathLike, bits: Optional[int] = None, mode: Optional[str] = None, variables: Optional[Sequence[str]] = None):
+        if not has_torch():
+            raise Error("refloat.Model needs a build with the torch feature (see the README: Learned corrections)")
+        self._model = _refloat.Model(
+            os.fspath(path),
+            None if bits is None else _bits(bits),
+            None if mode is None else _mode(mode),
+            None if variables is None else [str(v) for v in variables],
+        )
+
+    @property
+    def variables(self) -> list:
+        """The branches the model corrects, in its order."""
+        return self._model.variables
+
+    @property
+    def mantissa_bits(self) -> int:
+        return self._model.mantissa_bits
+
+    @property
+    def mode(self) -> str:
+        return self._model.mode
+
+    @property
+    def meta(self) -> Report:
+        """The model's metadata: kind, variables and their normalisation, training record."""
+        return _report(self._model.meta_json())
+
+    def correct(self, columns: Any, offsets: Any = None, *, report: bool = False):
+        """Corrected copies of the model's variables.
+
+        ``columns``: a dict ``{branch name: array}`` holding every variable of the model
+        (other keys are ignored), as float32 numpy arrays (one value per object; ``offsets``
+        delimits events, ``n_events + 1`` entries, default one event) or jagged Awkward
+        Arrays of the same objects (events taken from their structure). Returns a dict in
+        the model's variable order, arrays of the input's kind and structure (and a
+        :class:`Report` with ``report=True``)."""
+        if not isinstance(columns, dict):
+            raise Error("Model.correct: give a dict {branch name: array} with the model's variables")
+        missing = [v for v in self.variables if v not in columns]
+        if missing:
+            raise Error(f"Model.correct: model needs {', '.join(missing)}, which were not given")
+        arrays = [columns[v] for v in self.variables]
+        jagged = _is_awkward(arrays[0])
+        if jagged:
+            import awkward as ak
+
+            counts = ak.to_numpy(ak.num(arrays[0], axis=1))
+            for v, a in zip(self.variables, arrays):
+                if not _is_awkward(a) or not np.array_equal(ak.to_numpy(ak.num(a, axis=1)), counts):
+                    raise Error(f"Model.correct: '{v}' is not a variable of the same objects as '{self.variables[0]}'")
+            offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        flat = [_flat(a, v, (np.float32,), "Model.correct") for v, a in zip(self.variables, arrays)]
+        if offsets is not None and not jagged:
+            offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+        out, rep = self._model.correct(flat, offsets)
+        if jagged:
+            import awkward as ak
+
+            out = [ak.unflatten(o, counts) for o in out]
+        result = dict(zip(self.variables, out))
+        return (result, _report(rep)) if report else result
+
+    def correct_file(
+        self,
+        input: PathLike,
+        output: PathLike,
+        *,
+        tree: Optional[str] = None,
+        compression: Optional[str] = None,
+        verify: bool = True,
+    ) -> Report:
+        """Correct the model's variables in a stored file into the drop-in copy ``output``
+        (``refloat correct --method model:PATH``); other branches are copied as stored."""
+        return _report(self._model.correct_file(os.fspath(input), os.fspath(output), tree, compression, bool(verify)))
+
+    def __repr__(self) -> str:
+        return f"refloat.Model({str(self._model.path)!r}, bits={self.mantissa_bits}, mode={self.mode!r}, variables={self.variables})"
+
+
+__all__.append("Model")

@@ -50,14 +50,20 @@ fn json<T: serde::Serialize>(value: &T) -> PyResult<String> {
 /// The array's buffer, which must be C-contiguous and aligned (numpy arrays rebuilt from a
 /// byte buffer, e.g. by Dask's serialisation, can be misaligned: a slice of them would be
 /// undefined behaviour).
-fn contiguous<'a, 'py, T: numpy::Element>(a: &'a mut PyReadwriteArrayDyn<'py, T>, name: &str) -> PyResult<&'a mut [T]> {
+fn contiguous<'a, 'py, T: numpy::Element>(
+    a: &'a mut PyReadwriteArrayDyn<'py, T>,
+    name: &str,
+) -> PyResult<&'a mut [T]> {
     check_aligned::<T>(a.data(), name)?;
     a.as_slice_mut()
         .map_err(|_| Error::new_err(format!("{name} must be a C-contiguous array")))
 }
 
 /// [`contiguous`] for an input.
-fn contiguous_ro<'a, 'py, T: numpy::Element>(a: &'a PyReadonlyArrayDyn<'py, T>, name: &str) -> PyResult<&'a [T]> {
+fn contiguous_ro<'a, 'py, T: numpy::Element>(
+    a: &'a PyReadonlyArrayDyn<'py, T>,
+    name: &str,
+) -> PyResult<&'a [T]> {
     check_aligned::<T>(a.data(), name)?;
     a.as_slice()
         .map_err(|_| Error::new_err(format!("{name} must be a C-contiguous array")))
@@ -75,7 +81,12 @@ fn check_aligned<T>(ptr: *const T, name: &str) -> PyResult<()> {
 
 /// Round `x` in place (float32) to `bits` kept mantissa bits under `mode`.
 #[pyfunction]
-fn quantise_f32(py: Python<'_>, mut x: PyReadwriteArrayDyn<'_, f32>, bits: u32, mode: &str) -> PyResult<()> {
+fn quantise_f32(
+    py: Python<'_>,
+    mut x: PyReadwriteArrayDyn<'_, f32>,
+    bits: u32,
+    mode: &str,
+) -> PyResult<()> {
     let q = Quantiser32::new(bits, mode_of(mode)?).map_err(err)?;
     let data = contiguous(&mut x, "x")?;
     py.detach(|| q.par_quantise_slice(data));
@@ -84,7 +95,12 @@ fn quantise_f32(py: Python<'_>, mut x: PyReadwriteArrayDyn<'_, f32>, bits: u32, 
 
 /// Round `x` in place (float64) to `bits` kept mantissa bits (0..=52) under `mode`.
 #[pyfunction]
-fn quantise_f64(py: Python<'_>, mut x: PyReadwriteArrayDyn<'_, f64>, bits: u32, mode: &str) -> PyResult<()> {
+fn quantise_f64(
+    py: Python<'_>,
+    mut x: PyReadwriteArrayDyn<'_, f64>,
+    bits: u32,
+    mode: &str,
+) -> PyResult<()> {
     let q = Quantiser64::new(bits, mode_of(mode)?).map_err(err)?;
     let data = contiguous(&mut x, "x")?;
     py.detach(|| q.par_quantise_slice(data));
@@ -105,7 +121,8 @@ fn interval_f32(
     let s = contiguous_ro(&stored, "stored")?;
     let lo = contiguous(&mut lo, "lo")?;
     let hi = contiguous(&mut hi, "hi")?;
-    py.detach(|| intervals_f32(s, bits, mode, lo, hi)).map_err(err)
+    py.detach(|| intervals_f32(s, bits, mode, lo, hi))
+        .map_err(err)
 }
 
 /// Intervals of originals of float64 stored values, written into `lo` and `hi`.
@@ -122,7 +139,8 @@ fn interval_f64(
     let s = contiguous_ro(&stored, "stored")?;
     let lo = contiguous(&mut lo, "lo")?;
     let hi = contiguous(&mut hi, "hi")?;
-    py.detach(|| intervals_f64(s, bits, mode, lo, hi)).map_err(err)
+    py.detach(|| intervals_f64(s, bits, mode, lo, hi))
+        .map_err(err)
 }
 
 /// Exact residuals `original − stored` in float64.
@@ -221,7 +239,10 @@ fn shift_metrics(
         seed,
         ..ShiftOptions::default()
     };
-    json(&py.detach(|| core_shift_metrics(a, b, &options)).map_err(err)?)
+    json(
+        &py.detach(|| core_shift_metrics(a, b, &options))
+            .map_err(err)?,
+    )
 }
 
 fn select(tree: Option<String>, branches: Vec<String>) -> Select {
@@ -235,9 +256,15 @@ fn compression(c: Option<String>) -> PyResult<Option<refloat_core::io::rewrite::
 /// Trees, branches, bits and schemes of a ROOT file (JSON of `InspectReport`).
 #[pyfunction]
 #[pyo3(signature = (path, tree=None, branches=Vec::new()))]
-fn inspect(py: Python<'_>, path: PathBuf, tree: Option<String>, branches: Vec<String>) -> PyResult<String> {
+fn inspect(
+    py: Python<'_>,
+    path: PathBuf,
+    tree: Option<String>,
+    branches: Vec<String>,
+) -> PyResult<String> {
     let patterns = refloat_core::io::parse_patterns(&branches).map_err(err)?;
-    let report = py.detach(|| pipeline::inspect_file(&path, tree.as_deref(), &patterns, &mut |_| {}));
+    let report =
+        py.detach(|| pipeline::inspect_file(&path, tree.as_deref(), &patterns, &mut |_| {}));
     json(&report.map_err(err)?)
 }
 
@@ -337,7 +364,10 @@ fn _refloat(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add(
         "MODES",
-        RoundingMode::ALL.iter().map(|r| r.name()).collect::<Vec<_>>(),
+        RoundingMode::ALL
+            .iter()
+            .map(|r| r.name())
+            .collect::<Vec<_>>(),
     )?;
     m.add_function(wrap_pyfunction!(quantise_f32, m)?)?;
     m.add_function(wrap_pyfunction!(quantise_f64, m)?)?;

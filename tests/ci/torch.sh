@@ -10,7 +10,8 @@
 # 3. The model tests: unit tests and doc tests of src/model, tests/model_*.rs (train on a
 #    slice of the development file, save, reload through Rust, C and C++, invariants,
 #    broken baselines, CLI train/evaluate/correct on the held-out file, Python loads the
-#    TorchScript file and agrees, the C++ model check in real ROOT after gSystem->Load).
+#    TorchScript file and agrees, the C++ model check in real ROOT after gSystem->Load), and
+#    the Python package built with the feature (python/tests/test_model.py).
 #
 # Idempotent; runs as root on a fresh Debian machine with the Rust toolchain. Needs
 # ../shared/data beside the repository (or REFLOAT_DATA_DIR). Set REFLOAT_TORCH_VENV to use
@@ -70,4 +71,17 @@ for f in "$CARGO_TARGET_DIR/debug/refloat" "$CARGO_TARGET_DIR/debug/librefloat.s
         exit 1
     fi
 done
+# The Python package with the feature (refloat.Model), in this venv beside torch: the debug
+# build of tch and the crates above is reused, only the extension module is added. A small
+# model trained by the command on the development file is used on the held-out file.
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+    maturin==1.16.0 numpy==2.4.6 awkward==2.14.0 uproot==5.7.7 pytest==9.2.0
+DATA=${REFLOAT_DATA_DIR:-$PWD/../shared/data}
+MODEL_DIR=$(mktemp -d)
+trap 'rm -rf "$MODEL_DIR"' EXIT
+"$CARGO_TARGET_DIR/debug/refloat" train "$DATA/DAOD_PHYSLITE_21.2.108.0.art.pool.root" --bits 10 \
+    --mode truncate --epochs 30 --patience 6 --hidden 16 --seed 3 --cpu --out "$MODEL_DIR/jets.pt" >/dev/null
+VIRTUAL_ENV="$VENV" "$VENV/bin/maturin" develop --features torch -m python/Cargo.toml
+(cd python && REFLOAT_MODEL="$MODEL_DIR/jets.pt" "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/test_model.py)
+
 echo "torch tests: $(( $(date +%s) - start )) s in all"

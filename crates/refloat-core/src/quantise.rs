@@ -333,8 +333,27 @@ macro_rules! quantiser {
             /// # Ok::<(), refloat_core::Error>(())
             /// ```
             pub fn quantise_slice(&self, data: &mut [$float]) {
-                for x in data.iter_mut() {
-                    *x = self.quantise(*x);
+                /// One loop per mode, the mode's rule inlined: the per-value `match` on the
+                /// mode would keep the compiler from vectorising the common modes.
+                #[inline(always)]
+                fn each(data: &mut [$float], rule: impl Fn($bits) -> $bits) {
+                    for x in data.iter_mut() {
+                        *x = <$float>::from_bits(rule(x.to_bits()));
+                    }
+                }
+                let (rounding, mask, vmax) = (self.rounding, self.mask, self.vmax);
+                match self.mode {
+                    // Branch-free forms of `quantise_bits` (same bits: the exhaustive tests
+                    // compare every pattern): NaN and ±Inf keep their pattern.
+                    RoundingMode::Nearest => each(data, |u| {
+                        let mag = u & !Self::SIGN;
+                        let up = if mag < vmax { u + rounding } else { u };
+                        if mag >= Self::INF { u } else { up & mask }
+                    }),
+                    RoundingMode::Truncate => each(data, |u| {
+                        if u & !Self::SIGN >= Self::INF { u } else { u & mask }
+                    }),
+                    _ => each(data, |u| self.quantise_bits(u)),
                 }
             }
 

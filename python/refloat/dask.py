@@ -51,10 +51,8 @@ def _partition_stats(part: Any) -> tuple:
     return len(values), bits
 
 
-def _correct_partition(part: Any, bits: int, mode: str, method: str, seed: int, branch: str, first: int, prior: Any):
-    return refloat.correct(
-        part, bits=bits, mode=mode, method=method, seed=seed, branch=branch, first_index=first, prior=prior
-    )
+def _correct_partition(part: Any, first: int, options: dict):
+    return refloat.correct(part, first_index=first, **options)
 
 
 def correct(
@@ -66,6 +64,7 @@ def correct(
     seed: int = 0,
     branch: str = "",
     prior: Any = None,
+    leave_exact: bool = True,
 ) -> Any:
     """:func:`refloat.correct` of one branch held as a dask-awkward array, with the same
     bits as one call on the whole branch (see the module's doc). Returns a lazy
@@ -104,8 +103,8 @@ def correct(
                     "cannot infer the kept mantissa bits: no finite value with a non-zero mantissa in any partition"
                 )
             bits = max(inferred)
-    corrected = [
-        dask.delayed(_correct_partition)(p, bits, mode, method, seed, branch, first, prior_flat)
-        for p, first in zip(parts, firsts)
-    ]
+    options = dict(
+        bits=bits, mode=mode, method=method, seed=seed, branch=branch, prior=prior_flat, leave_exact=leave_exact
+    )
+    corrected = [dask.delayed(_correct_partition)(p, first, options) for p, first in zip(parts, firsts)]
     return dak.from_delayed(corrected, meta=array._meta, divisions=array.divisions)

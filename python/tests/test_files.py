@@ -73,7 +73,7 @@ def test_same_bits_as_the_refloat_command(compressed, tmp_path, cli):
     py_out, cli_out = tmp_path / "py.root", tmp_path / "cli.root"
     refloat.correct_file(stored_path, py_out, method="dither", seed=123, branches=JETS)
     subprocess.run(
-        [cli, "correct", str(stored_path), "-o", str(cli_out), "--method", "dither:123", "--branches", JETS],
+        [cli, "correct", str(stored_path), str(cli_out), "--method", "dither:123", "--branches", JETS],
         check=True, capture_output=True,
     )
     with uproot.open(py_out) as a, uproot.open(cli_out) as b:

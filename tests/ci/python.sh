@@ -33,5 +33,7 @@ echo "pip install ./python: $(( $(date +%s) - start )) s"
 "$VENV/bin/python" -c "import refloat, numpy as np; print(refloat.quantise(np.float32([1.2345]), bits=10))"
 
 export MPLBACKEND=Agg
-(cd python && "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests)
+# From the repository root: `python -m` puts the working directory first on sys.path, and
+# python/ holds the package sources without the built extension.
+"$VENV/bin/python" -m pytest -q -p no:cacheprovider python/tests
 "$VENV/bin/python" python/bench/bench_numpy.py

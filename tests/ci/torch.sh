@@ -82,6 +82,6 @@ trap 'rm -rf "$MODEL_DIR"' EXIT
 "$CARGO_TARGET_DIR/debug/refloat" train "$DATA/DAOD_PHYSLITE_21.2.108.0.art.pool.root" --bits 10 \
     --mode truncate --epochs 30 --patience 6 --hidden 16 --seed 3 --cpu --out "$MODEL_DIR/jets.pt" >/dev/null
 VIRTUAL_ENV="$VENV" "$VENV/bin/maturin" develop --features torch -m python/Cargo.toml
-(cd python && REFLOAT_MODEL="$MODEL_DIR/jets.pt" "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/test_model.py)
+REFLOAT_MODEL="$MODEL_DIR/jets.pt" "$VENV/bin/python" -m pytest -q -p no:cacheprovider python/tests/test_model.py
 
 echo "torch tests: $(( $(date +%s) - start )) s in all"

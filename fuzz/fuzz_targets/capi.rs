@@ -61,10 +61,14 @@ fn mode_of(m: u32) -> Option<RoundingMode> {
 }
 
 /// Whether an infinity may come out of a finite or NaN input: netCDF's BitRound has no
-/// overflow guard, and CMS's rule turns a NaN whose payload is only in the dropped bits into
-/// ±Inf.
+/// overflow guard, and the CMS and `Float16_t` rules, which work on every pattern, turn a NaN
+/// whose payload is only in the dropped bits into ±Inf.
 fn may_make_inf(mode: RoundingMode, input_is_nan: bool) -> bool {
-    mode == RoundingMode::BitRound || (mode == RoundingMode::Cms && input_is_nan)
+    match mode {
+        RoundingMode::BitRound => true,
+        RoundingMode::Cms | RoundingMode::RootFloat16 => input_is_nan,
+        _ => false,
+    }
 }
 
 /// The status is known, not a panic, and the last error agrees with it.

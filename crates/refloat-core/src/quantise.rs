@@ -232,35 +232,43 @@ macro_rules! quantiser {
             /// Quantise one bit pattern.
             #[inline]
             pub fn quantise_bits(&self, u: $bits) -> $bits {
+                match self.mode {
+                    RoundingMode::Nearest => self.nearest_bits(u),
+                    RoundingMode::Truncate => self.truncate_bits(u),
+                    RoundingMode::NearestEven => self.nearest_even_bits(u),
+                    RoundingMode::Cms => self.cms_bits(u),
+                    RoundingMode::RootFloat16 => self.float16_bits(u),
+                    RoundingMode::BitRound => u.wrapping_add(self.rounding) & self.mask,
+                }
+            }
+
+            /// [`RoundingMode::NearestEven`] on one pattern (NaN and ±Inf unchanged).
+            #[inline]
+            fn nearest_even_bits(&self, u: $bits) -> $bits {
                 let mag = u & !Self::SIGN;
-                match self.mode {
-                    RoundingMode::Cms => return self.cms_bits(u),
-                    RoundingMode::RootFloat16 => return self.float16_bits(u),
-                    RoundingMode::BitRound => return u.wrapping_add(self.rounding) & self.mask,
-                    _ => {}
+                if mag >= Self::INF || self.rounding == 0 {
+                    return u;
                 }
-                if mag >= Self::INF {
-                    return u; // NaN or ±Inf: unchanged
-                }
-                match self.mode {
-                    RoundingMode::Nearest => {
-                        let u = if mag < self.vmax { u + self.rounding } else { u };
-                        u & self.mask
-                    }
-                    RoundingMode::Truncate => u & self.mask,
-                    RoundingMode::NearestEven => {
-                        if self.rounding == 0 {
-                            return u;
-                        }
-                        let kept_lsb = (mag >> self.dropped_bits()) & 1;
-                        let rounded = (mag + (self.rounding - 1) + kept_lsb) & self.mask;
-                        let rounded = if rounded >= Self::INF { mag & self.mask } else { rounded };
-                        (u & Self::SIGN) | rounded
-                    }
-                    RoundingMode::Cms | RoundingMode::RootFloat16 | RoundingMode::BitRound => {
-                        unreachable!("handled above")
-                    }
-                }
+                let kept_lsb = (mag >> self.dropped_bits()) & 1;
+                let rounded = (mag + (self.rounding - 1) + kept_lsb) & self.mask;
+                let rounded = if rounded >= Self::INF { mag & self.mask } else { rounded };
+                (u & Self::SIGN) | rounded
+            }
+
+            /// [`RoundingMode::Nearest`] on one pattern, written without early returns so
+            /// that [`Self::quantise_slice`]'s loop over it vectorises: NaN and ±Inf keep
+            /// their pattern; magnitudes at or above the guard `vmax` are truncated.
+            #[inline(always)]
+            fn nearest_bits(&self, u: $bits) -> $bits {
+                let mag = u & !Self::SIGN;
+                let up = if mag < self.vmax { u + self.rounding } else { u };
+                if mag >= Self::INF { u } else { up & self.mask }
+            }
+
+            /// [`RoundingMode::Truncate`] on one pattern (NaN and ±Inf keep their pattern).
+            #[inline(always)]
+            fn truncate_bits(&self, u: $bits) -> $bits {
+                if u & !Self::SIGN >= Self::INF { u } else { u & self.mask }
             }
 
             /// Mask of the explicit mantissa field.
@@ -341,18 +349,9 @@ macro_rules! quantiser {
                         *x = <$float>::from_bits(rule(x.to_bits()));
                     }
                 }
-                let (rounding, mask, vmax) = (self.rounding, self.mask, self.vmax);
                 match self.mode {
-                    // Branch-free forms of `quantise_bits` (same bits: the exhaustive tests
-                    // compare every pattern): NaN and ±Inf keep their pattern.
-                    RoundingMode::Nearest => each(data, |u| {
-                        let mag = u & !Self::SIGN;
-                        let up = if mag < vmax { u + rounding } else { u };
-                        if mag >= Self::INF { u } else { up & mask }
-                    }),
-                    RoundingMode::Truncate => each(data, |u| {
-                        if u & !Self::SIGN >= Self::INF { u } else { u & mask }
-                    }),
+                    RoundingMode::Nearest => each(data, |u| self.nearest_bits(u)),
+                    RoundingMode::Truncate => each(data, |u| self.truncate_bits(u)),
                     _ => each(data, |u| self.quantise_bits(u)),
                 }
             }

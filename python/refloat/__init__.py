@@ -290,23 +290,13 @@ def quantise(x: Any, bits: int, mode: str = "nearest", *, out: Optional[np.ndarr
         if out is not None:
             raise Error("quantise: out= is for numpy arrays; an Awkward Array comes back as a new array")
 
-        def leaf(v):
-            r = v.copy()
-            (_refloat.quantise_f32 if r.dtype == np.float32 else _refloat.quantise_f64)(
-                r, _bits(bits, maximum=23 if r.dtype == np.float32 else 52), mode
-            )
-            return r
-
-        return _map_leaves(x, leaf, "quantise", (np.float32, np.float64))[0]
+        # each leaf buffer as a numpy array (a new one: the leaf is left as it was)
+        return _map_leaves(x, lambda v: quantise(v, bits, mode), "quantise", (np.float32, np.float64))[0]
     arr = _numpy(x, "x", (np.float32, np.float64), "quantise")
-    if arr.dtype == np.float32:
-        b = _bits(bits)
-        target = _target(arr, out, "quantise")
-        _refloat.quantise_f32(target, b, mode)
-    else:
-        b = _bits(bits, maximum=52)
-        target = _target(arr, out, "quantise")
-        _refloat.quantise_f64(target, b, mode)
+    single = arr.dtype == np.float32
+    b = _bits(bits, maximum=23 if single else 52)
+    target = _target(arr, out, "quantise")
+    (_refloat.quantise_f32 if single else _refloat.quantise_f64)(target, b, mode)
     return _scalar_back(x, target)
 
 
@@ -330,16 +320,18 @@ def interval(stored: Any, bits: int, mode: str = "nearest"):
         return lo, hi
 
     if _is_awkward(stored):
-        if _typetracer(stored):
-            import awkward as ak
+        # one interval computation per leaf: the lower ends are rebuilt in the first pass,
+        # the upper ends kept and rebuilt, in the same leaf order, in the second
+        dt, his = (np.float32, np.float64), []
 
-            ak.typetracer.touch_data(stored)
-            return stored, stored
-        dt = (np.float32, np.float64)
-        return (
-            _map_leaves(stored, lambda v: run(v)[0], "interval", dt)[0],
-            _map_leaves(stored, lambda v: run(v)[1], "interval", dt)[0],
-        )
+        def lower(v):
+            lo, hi = run(v)
+            his.append(hi)
+            return lo
+
+        lo = _map_leaves(stored, lower, "interval", dt)[0]
+        pending = iter(his)
+        return lo, _map_leaves(stored, lambda v: next(pending), "interval", dt)[0]
     arr = _numpy(stored, "stored", (np.float32, np.float64), "interval")
     lo, hi = run(arr)
     return _scalar_back(stored, lo), _scalar_back(stored, hi)
@@ -381,8 +373,9 @@ def residual(original: Any, stored: Any) -> Any:
 
 def infer_bits(x: Any) -> int:
     """The kept mantissa bits of stored float32 values: the smallest ``n`` at which every
-    finite value is a stored value (23 − the trailing zero mantissa bits common to all). Pass a whole branch: a few values can share extra zero
-    bits by chance and give too small an ``n``. :class:`Error` if no finite value has a
+    finite value is a stored value (23 − the trailing zero mantissa bits common to all).
+    Pass a whole branch: a few values can share extra zero bits by chance and give too small
+    an ``n``. :class:`Error` if no finite value has a
     non-zero mantissa (all zeros, powers of two)."""
     return _refloat.infer_bits_f32(_flat(x, "x", (np.float32,), "infer_bits"))
 

@@ -44,10 +44,7 @@ def quantise(array: Any, bits: int, mode: str = "nearest") -> Any:
 def _partition_stats(part: Any) -> tuple:
     """(number of float32 values, inferred kept bits or None) of one partition."""
     values = refloat._flat(part, "stored", (np.float32,), "refloat.dask.correct")
-    try:
-        bits = refloat._refloat.infer_bits_f32(values)
-    except refloat.Error:
-        bits = None
+    bits, _, _ = refloat._resolve(values, None, "nearest")
     return len(values), bits
 
 

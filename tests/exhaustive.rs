@@ -3,7 +3,8 @@
 //! which the producers' schemes CMS, ROOT `Float16_t` and netCDF BitRound also round, from
 //! the bit rule written over the mantissa field), and of the intervals of `bounds` (every
 //! finite original lies in the interval of its stored value; the interval is tight). Run in release mode: `cargo test --release --test exhaustive`
-//! (about a minute per configuration on 2 cores). In debug builds they are ignored.
+//! (about a minute per configuration on 2 cores). In debug builds they are ignored. The
+//! correction loops are checked against the per-value reference on every stored pattern.
 
 use rayon::prelude::*;
 use refloat::{Quantiser32, RoundingMode};
@@ -231,4 +232,82 @@ exhaustive_slices! {
     slice_truncate_7: 7, RoundingMode::Truncate;
     slice_truncate_23: 23, RoundingMode::Truncate;
     slice_cms_10: 10, RoundingMode::Cms;
+}
+
+/// The correction loops (`Corrector::correct_in_place`, one loop per scheme and method, with
+/// fused checks and a fallback to the reference) give `Corrector::estimate`'s bits, and the
+/// reference's counts, for every stored pattern: all of them for `n <= 16`; above, every
+/// mantissa of the binades at the edges (subnormals, the first normals, around 1, the top,
+/// NaN and Inf), where the special cases are. Prior-mean takes its density from a sample.
+fn check_corrections(n: u32, mode: RoundingMode) {
+    use refloat::correct::{Corrector, ExactPolicy, Method};
+    let q = Quantiser32::new(n, mode).unwrap();
+    let k = 23 - n;
+    let exponents: Vec<u32> = if n <= 16 {
+        (0..256).collect()
+    } else {
+        vec![0, 1, 2, 100, 126, 127, 128, 253, 254, 255]
+    };
+    let sample: Vec<f32> = (1..20_000)
+        .map(|i| q.quantise(-(1.0 - i as f32 / 20_000.0).ln() * 50.0 - 20.0))
+        .collect();
+    let mut methods = vec![Method::Midpoint, Method::Dither { seed: 5 }];
+    if n <= 16 {
+        methods.push(Method::PriorMean);
+    }
+    for method in methods {
+        let c = Corrector::new(q, method, ExactPolicy::default(), &sample);
+        let bad: Vec<String> = exponents
+            .par_iter()
+            .flat_map_iter(|&e| [0u32, 1].map(move |s| (s, e)))
+            .filter_map(|(s, e)| {
+                let stored: Vec<f32> = (0u32..1 << n)
+                    .map(|m| f32::from_bits(s << 31 | e << 23 | m << k))
+                    .filter(|x| q.is_stored(*x))
+                    .collect();
+                let first = u64::from(s << 8 | e) << 24;
+                let mut v = stored.clone();
+                let report = match c.correct_in_place(&mut v, first) {
+                    Ok(r) => r,
+                    Err(err) => return Some(format!("sign {s} exponent {e}: {err}")),
+                };
+                let mut want = stored.clone();
+                let want_report = c.correct_reference(&mut want, first).unwrap();
+                if report != want_report {
+                    return Some(format!("sign {s} exponent {e}: {report:?} != {want_report:?}"));
+                }
+                (0..v.len()).find(|&i| v[i].to_bits() != want[i].to_bits()).map(|i| {
+                    format!(
+                        "stored {:08x}: {:08x}, reference {:08x}",
+                        stored[i].to_bits(),
+                        v[i].to_bits(),
+                        want[i].to_bits()
+                    )
+                })
+            })
+            .take_any(5)
+            .collect();
+        assert!(bad.is_empty(), "n = {n}, {mode}, {method}: {bad:?}");
+    }
+}
+
+macro_rules! exhaustive_corrections {
+    ($($name:ident: $mode:expr;)*) => {$(
+        #[test]
+        #[cfg_attr(debug_assertions, ignore = "exhaustive over the stored patterns: run with --release")]
+        fn $name() {
+            for n in [0, 1, 2, 4, 7, 10, 13, 16, 19, 22] {
+                check_corrections(n, $mode);
+            }
+        }
+    )*};
+}
+
+exhaustive_corrections! {
+    corrections_nearest: RoundingMode::Nearest;
+    corrections_truncate: RoundingMode::Truncate;
+    corrections_nearest_even: RoundingMode::NearestEven;
+    corrections_cms: RoundingMode::Cms;
+    corrections_root_float16: RoundingMode::RootFloat16;
+    corrections_bitround: RoundingMode::BitRound;
 }

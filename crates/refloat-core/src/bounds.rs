@@ -77,14 +77,14 @@ macro_rules! interval_impl {
         }
 
         impl $quantiser {
-            /// Magnitude patterns `[lo, hi]` that quantise to the magnitude pattern `q`, which
-            /// must be a finite stored magnitude.
             /// The largest kept code, `2^n − 1`.
             #[inline]
-            fn code_mask(&self) -> $bits {
+            pub(crate) fn code_mask(&self) -> $bits {
                 ((1 as $bits) << self.mantissa_bits()) - 1
             }
 
+            /// Magnitude patterns `[lo, hi]` that quantise to the magnitude pattern `q`, which
+            /// must be a finite stored magnitude.
             #[inline]
             fn magnitude_range(&self, q: $bits) -> ($bits, $bits) {
                 let h = self.rounding();

@@ -244,7 +244,7 @@ macro_rules! quantiser {
 
             /// [`RoundingMode::NearestEven`] on one pattern (NaN and ±Inf unchanged).
             #[inline]
-            fn nearest_even_bits(&self, u: $bits) -> $bits {
+            pub(crate) fn nearest_even_bits(&self, u: $bits) -> $bits {
                 let mag = u & !Self::SIGN;
                 if mag >= Self::INF || self.rounding == 0 {
                     return u;
@@ -259,7 +259,7 @@ macro_rules! quantiser {
             /// that [`Self::quantise_slice`]'s loop over it vectorises: NaN and ±Inf keep
             /// their pattern; magnitudes at or above the guard `vmax` are truncated.
             #[inline(always)]
-            fn nearest_bits(&self, u: $bits) -> $bits {
+            pub(crate) fn nearest_bits(&self, u: $bits) -> $bits {
                 let mag = u & !Self::SIGN;
                 let up = if mag < self.vmax { u + self.rounding } else { u };
                 if mag >= Self::INF { u } else { up & self.mask }
@@ -267,7 +267,7 @@ macro_rules! quantiser {
 
             /// [`RoundingMode::Truncate`] on one pattern (NaN and ±Inf keep their pattern).
             #[inline(always)]
-            fn truncate_bits(&self, u: $bits) -> $bits {
+            pub(crate) fn truncate_bits(&self, u: $bits) -> $bits {
                 if u & !Self::SIGN >= Self::INF { u } else { u & self.mask }
             }
 
@@ -276,7 +276,7 @@ macro_rules! quantiser {
 
             /// [`RoundingMode::Cms`] on one pattern (every pattern, NaN included).
             #[inline]
-            fn cms_bits(&self, u: $bits) -> $bits {
+            pub(crate) fn cms_bits(&self, u: $bits) -> $bits {
                 let k = self.dropped_bits();
                 if self.rounding == 0 {
                     return u;
@@ -293,7 +293,7 @@ macro_rules! quantiser {
 
             /// [`RoundingMode::RootFloat16`] on one pattern (every pattern, NaN included).
             #[inline]
-            fn float16_bits(&self, u: $bits) -> $bits {
+            pub(crate) fn float16_bits(&self, u: $bits) -> $bits {
                 if self.rounding == 0 {
                     return u;
                 }

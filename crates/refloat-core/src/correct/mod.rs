@@ -24,6 +24,8 @@ use crate::error::{Error, Result};
 use crate::quantise::{Quantiser32, PAR_CHUNK};
 use rayon::prelude::*;
 
+mod kernel;
+
 /// An estimator of the original value inside its interval.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -288,36 +290,47 @@ impl Corrector {
     /// # Ok::<(), refloat_core::Error>(())
     /// ```
     pub fn correct_in_place(&self, data: &mut [f32], offset: u64) -> Result<CorrectionReport> {
-        self.check_stored(data, offset)?;
-        Ok(self.apply(data, offset))
+        kernel::correct_in_place(self, data, offset)
     }
 
-    /// Parallel twin of [`Self::correct_in_place`]; same bits.
+    /// Parallel twin of [`Self::correct_in_place`]; same bits. Slices of up to one chunk
+    /// (64 Ki values) are corrected on the calling thread.
     ///
     /// # Errors
     /// As [`Self::correct_in_place`].
     pub fn par_correct_in_place(&self, data: &mut [f32], offset: u64) -> Result<CorrectionReport> {
-        data.par_chunks(PAR_CHUNK)
-            .enumerate()
-            .try_for_each(|(c, chunk)| self.check_stored(chunk, offset + (c * PAR_CHUNK) as u64))?;
-        Ok(data
+        if data.len() <= PAR_CHUNK {
+            return self.correct_in_place(data, offset);
+        }
+        let results: Vec<Result<CorrectionReport>> = data
             .par_chunks_mut(PAR_CHUNK)
             .enumerate()
-            .map(|(c, chunk)| self.apply(chunk, offset + (c * PAR_CHUNK) as u64))
-            .reduce(CorrectionReport::default, |a, b| a + b))
+            .map(|(c, chunk)| self.correct_in_place(chunk, offset + (c * PAR_CHUNK) as u64))
+            .collect();
+        if results.iter().all(Result::is_ok) {
+            return Ok(results.into_iter().flatten().fold(Default::default(), |a, b| a + b));
+        }
+        // A chunk that failed restored itself; re-quantising restores the others (the
+        // invariant), so the caller's buffer is as it was.
+        data.par_chunks_mut(PAR_CHUNK)
+            .zip(&results)
+            .filter(|(_, r)| r.is_ok())
+            .for_each(|(chunk, _)| self.quantiser.quantise_slice(chunk));
+        Err(results.into_iter().find_map(Result::err).expect("a chunk failed"))
     }
 
-    fn check_stored(&self, data: &[f32], offset: u64) -> Result<()> {
-        match data.iter().position(|&q| !self.quantiser.is_stored(q)) {
-            None => Ok(()),
-            Some(i) => Err(self
+    /// The reference of [`Self::correct_in_place`]: every value through [`Self::estimate`]
+    /// after a check of the whole slice. The slice loops must give the same bits.
+    ///
+    /// # Errors
+    /// As [`Self::correct_in_place`].
+    pub fn correct_reference(&self, data: &mut [f32], offset: u64) -> Result<CorrectionReport> {
+        if let Some(i) = data.iter().position(|&q| !self.quantiser.is_stored(q)) {
+            return Err(self
                 .quantiser
                 .interval_at(data[i], offset as usize + i)
-                .unwrap_err()),
+                .unwrap_err());
         }
-    }
-
-    fn apply(&self, data: &mut [f32], offset: u64) -> CorrectionReport {
         let mut report = CorrectionReport::default();
         for (i, x) in data.iter_mut().enumerate() {
             if !x.is_finite() {
@@ -329,7 +342,7 @@ impl Corrector {
                 report.corrected += 1;
             }
         }
-        report
+        Ok(report)
     }
 }
 

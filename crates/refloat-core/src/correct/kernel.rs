@@ -1,0 +1,549 @@
+//! The slice loops behind [`Corrector::correct_in_place`]: one loop per (scheme, method),
+//! written without branches so that the compiler vectorises it, with the exact-value policy
+//! as a mask.
+//!
+//! Each block of [`BLOCK`] values is checked (every value a stored value of the scheme) and
+//! copied to a buffer on the stack, then corrected from that copy while it is in L1: the
+//! buffer is read once from memory and written once. A value whose interval the loop does
+//! not compute (±0 under `RootFloat16`, and the top of the range, where the overflow guard
+//! and the clamp to the largest finite value apply) is flagged and redone by the reference
+//! [`Corrector::estimate`]. The estimate itself is the reference's own arithmetic on the same
+//! interval, so every value comes out with the same bits as [`Corrector::estimate`]; the
+//! exhaustive tests check this for every stored pattern at several bit counts.
+//!
+//! If a block holds a value that is not stored, the blocks already corrected are
+//! re-quantised, which restores them bit for bit (the invariant), and the error names the
+//! value: the caller's buffer is as it was.
+
+use super::{unit_uniform, CorrectionReport, Corrector, DensityPrior, Method};
+use crate::bounds::Interval;
+use crate::{Error, Quantiser32, Result, RoundingMode};
+
+const SIGN: u32 = 0x8000_0000;
+const INF: u32 = 0x7F80_0000;
+const MAX_FINITE: u32 = INF - 1;
+
+/// Values per block (16 KiB of `f32`: the block and its copy stay in L1).
+pub(super) const BLOCK: usize = 4096;
+
+/// A quantiser's constants, as the loops use them.
+#[derive(Clone, Copy)]
+struct Params {
+    /// Half a step (`2^(k−1)`) and a step, as pattern increments.
+    h: u32,
+    step: u32,
+    k: u32,
+    /// The mask that clears the dropped bits, and `Nearest`'s overflow guard.
+    mask: u32,
+    vmax: u32,
+    /// The largest code, `2^n − 1`, and CMS's largest code rounded up to, `2^n − 2`.
+    code_mask: u32,
+    cms_maxn: u32,
+    /// Magnitudes below `lim` have the interval the loop computes.
+    lim: u32,
+    /// Exact values: a non-zero value is exact iff `exact_any` and `u & exact_low == 0`.
+    exact_low: u32,
+    exact_any: bool,
+    /// `RootFloat16` with dropped bits: −0.0 is a stored value with a real interval.
+    f16_negzero: bool,
+}
+
+impl Params {
+    fn new(c: &Corrector) -> Self {
+        let q = &c.quantiser;
+        let (h, k) = (q.rounding(), q.dropped_bits());
+        let step = h << 1;
+        let top = MAX_FINITE & q.mask();
+        // Round-to-nearest: the guard truncates from vmax on; below it, the interval of a
+        // magnitude q is [q − h, q + h − 1] while q + step <= vmax.
+        let lim = match q.mode() {
+            RoundingMode::Nearest => q.vmax().wrapping_sub(step).wrapping_add(1).min(top),
+            _ => top,
+        };
+        let max_bits = c.policy.max_explicit_bits;
+        let thr = (23u32.saturating_sub(max_bits)).max(k + 2);
+        let exact_any = max_bits <= 23 && thr <= 23;
+        Params {
+            h,
+            step,
+            k,
+            mask: q.mask(),
+            vmax: q.vmax(),
+            code_mask: q.code_mask(),
+            cms_maxn: (1u32 << q.mantissa_bits()).saturating_sub(2),
+            lim,
+            exact_low: if exact_any { (1u32 << thr) - 1 } else { 0 },
+            exact_any,
+            f16_negzero: q.mode() == RoundingMode::RootFloat16 && h != 0,
+        }
+    }
+}
+
+/// A producer's scheme: its rule (for the stored check) and its intervals.
+trait Scheme: Copy {
+    fn quantise(q: &Quantiser32, p: &Params, u: u32) -> u32;
+    /// Whether `u` is a stored value (a fixed point of the rule, or −0.0 under
+    /// `RootFloat16`).
+    #[inline(always)]
+    fn stored(q: &Quantiser32, p: &Params, u: u32) -> bool {
+        Self::quantise(q, p, u) == u || (p.f16_negzero && u == SIGN)
+    }
+    /// `[lo, hi]` magnitude patterns of the stored magnitude `mag`, for `0 < mag < lim`
+    /// (any bits elsewhere: the loop discards them).
+    fn range(p: &Params, mag: u32) -> (u32, u32);
+}
+
+#[derive(Clone, Copy)]
+struct Nearest;
+#[derive(Clone, Copy)]
+struct Truncate;
+#[derive(Clone, Copy)]
+struct NearestEven;
+#[derive(Clone, Copy)]
+struct BitRound;
+#[derive(Clone, Copy)]
+struct Cms;
+#[derive(Clone, Copy)]
+struct RootFloat16;
+
+impl Scheme for Nearest {
+    /// A fixed point: ±Inf, NaN, or dropped bits all zero (rounding them cannot carry).
+    #[inline(always)]
+    fn stored(_: &Quantiser32, p: &Params, u: u32) -> bool {
+        u & !SIGN >= INF || u & !p.mask == 0
+    }
+    #[inline(always)]
+    fn quantise(_: &Quantiser32, p: &Params, u: u32) -> u32 {
+        // `Quantiser32::nearest_bits`, written out: the compiler vectorises the loop with it.
+        let mag = u & !SIGN;
+        let up = if mag < p.vmax { u.wrapping_add(p.h) } else { u };
+        if mag >= INF {
+            u
+        } else {
+            up & p.mask
+        }
+    }
+    #[inline(always)]
+    fn range(p: &Params, mag: u32) -> (u32, u32) {
+        (mag.wrapping_sub(p.h), mag.wrapping_add(p.h - 1))
+    }
+}
+
+impl Scheme for Truncate {
+    /// A fixed point: ±Inf, NaN, or dropped bits all zero (rounding them cannot carry).
+    #[inline(always)]
+    fn stored(_: &Quantiser32, p: &Params, u: u32) -> bool {
+        u & !SIGN >= INF || u & !p.mask == 0
+    }
+    #[inline(always)]
+    fn quantise(q: &Quantiser32, _: &Params, u: u32) -> u32 {
+        q.truncate_bits(u)
+    }
+    #[inline(always)]
+    fn range(p: &Params, mag: u32) -> (u32, u32) {
+        (mag, mag.wrapping_add(p.step - 1))
+    }
+}
+
+impl Scheme for NearestEven {
+    /// A fixed point: ±Inf, NaN, or dropped bits all zero (rounding them cannot carry).
+    #[inline(always)]
+    fn stored(_: &Quantiser32, p: &Params, u: u32) -> bool {
+        u & !SIGN >= INF || u & !p.mask == 0
+    }
+    #[inline(always)]
+    fn quantise(q: &Quantiser32, _: &Params, u: u32) -> u32 {
+        q.nearest_even_bits(u)
+    }
+    #[inline(always)]
+    fn range(p: &Params, mag: u32) -> (u32, u32) {
+        // Even codes own both ties, odd codes neither.
+        let odd = (mag >> p.k) & 1;
+        (
+            mag.wrapping_sub(p.h).wrapping_add(odd),
+            mag.wrapping_add(p.h).wrapping_sub(odd),
+        )
+    }
+}
+
+impl Scheme for BitRound {
+    #[inline(always)]
+    fn quantise(q: &Quantiser32, _: &Params, u: u32) -> u32 {
+        u.wrapping_add(q.rounding()) & q.mask()
+    }
+    #[inline(always)]
+    fn range(p: &Params, mag: u32) -> (u32, u32) {
+        (mag.wrapping_sub(p.h), mag.wrapping_add(p.h - 1))
+    }
+}
+
+impl Scheme for Cms {
+    #[inline(always)]
+    fn quantise(q: &Quantiser32, _: &Params, u: u32) -> u32 {
+        q.cms_bits(u)
+    }
+    #[inline(always)]
+    fn range(p: &Params, mag: u32) -> (u32, u32) {
+        // No carry: code 0 owns no lower half-step, and the top codes are never rounded up to.
+        let m = (mag >> p.k) & p.code_mask;
+        let lo = if m >= 1 && m - 1 < p.cms_maxn { mag.wrapping_sub(p.h) } else { mag };
+        let hi = if m < p.cms_maxn { p.h - 1 } else { p.step - 1 };
+        (lo, mag.wrapping_add(hi))
+    }
+}
+
+impl Scheme for RootFloat16 {
+    #[inline(always)]
+    fn quantise(q: &Quantiser32, _: &Params, u: u32) -> u32 {
+        q.float16_bits(u)
+    }
+    #[inline(always)]
+    fn range(p: &Params, mag: u32) -> (u32, u32) {
+        let m = (mag >> p.k) & p.code_mask;
+        let lo = if m >= 1 { mag.wrapping_sub(p.h) } else { mag };
+        let hi = if m == p.code_mask { p.step - 1 } else { p.h - 1 };
+        (lo, mag.wrapping_add(hi))
+    }
+}
+
+/// A method's estimate for a value of sign `sign` and magnitude interval `[lo, hi]`, as a bit
+/// pattern inside the interval.
+trait Estimate: Copy {
+    /// Whether the estimate needs `[lo, hi]` inside one binade (or the subnormals and the
+    /// first binade), where values are linear in their patterns.
+    const LINEAR: bool;
+    fn estimate(&self, sign: u32, lo: u32, hi: u32, index: u64) -> u32;
+}
+
+#[derive(Clone, Copy)]
+struct Midpoint;
+#[derive(Clone, Copy)]
+struct Dither(u64);
+#[derive(Clone, Copy)]
+struct PriorMean<'a>(&'a DensityPrior);
+
+/// The interval `[lo, hi]` of a value of sign `sign`, from its magnitude patterns, as `f32`s.
+#[inline(always)]
+fn signed(sign: u32, lo: u32, hi: u32) -> (f32, f32) {
+    let (lo, hi) = if sign == 0 { (lo, hi) } else { (sign | hi, sign | lo) };
+    (f32::from_bits(lo), f32::from_bits(hi))
+}
+
+impl Estimate for Midpoint {
+    const LINEAR: bool = true;
+    /// Where values are linear in patterns, the reference's `f64` centre rounded to `f32` is
+    /// the middle pattern, ties to the even one.
+    #[inline(always)]
+    fn estimate(&self, sign: u32, lo: u32, hi: u32, _: u64) -> u32 {
+        let s = lo.wrapping_add(hi);
+        let r = s >> 1;
+        sign | (r + (s & r & 1))
+    }
+}
+
+impl Estimate for Dither {
+    const LINEAR: bool = false;
+    #[inline(always)]
+    fn estimate(&self, sign: u32, lo: u32, hi: u32, index: u64) -> u32 {
+        let (lo, hi) = signed(sign, lo, hi);
+        let x = (lo as f64 + unit_uniform(self.0, index) * (hi as f64 - lo as f64)) as f32;
+        x.max(lo).min(hi).to_bits()
+    }
+}
+
+impl Estimate for PriorMean<'_> {
+    const LINEAR: bool = false;
+    #[inline(always)]
+    fn estimate(&self, sign: u32, lo: u32, hi: u32, _: u64) -> u32 {
+        let (lo, hi) = signed(sign, lo, hi);
+        if !(hi as f64 - lo as f64).is_finite() {
+            return 0; // a lane the loop discards (NaN, ±Inf, the top): not estimated
+        }
+        let x = self.0.conditional_mean(&Interval { lo, hi }) as f32;
+        x.max(lo).min(hi).to_bits()
+    }
+}
+
+/// Whether the loop's interval and estimate hold for the stored magnitude `mag`.
+#[inline(always)]
+fn fast<S: Scheme, E: Estimate>(p: &Params, mag: u32) -> bool {
+    let (lo, hi) = S::range(p, mag);
+    mag != 0 && mag < p.lim && (!E::LINEAR || lo >> 23 == hi >> 23 || hi >> 23 <= 1)
+}
+
+/// Whether the stored value with pattern `u` is left alone as exact (finite values only).
+#[inline(always)]
+fn exact(p: &Params, u: u32) -> bool {
+    if u & !SIGN == 0 {
+        !(p.f16_negzero && u != 0)
+    } else {
+        p.exact_any && u & p.exact_low == 0
+    }
+}
+
+/// Whether the stored value with pattern `u` is corrected, but not by the loop.
+#[inline(always)]
+fn needs_reference<S: Scheme, E: Estimate>(p: &Params, u: u32) -> bool {
+    let mag = u & !SIGN;
+    mag < INF && !exact(p, u) && !fast::<S, E>(p, mag)
+}
+
+/// Counts of one block, whether any value needs the reference, whether any is not stored.
+#[derive(Default)]
+struct Tally {
+    corrected: u32,
+    exact: u32,
+    slow: bool,
+    bad: bool,
+}
+
+/// Correct `src` into `dst` (same length) and check that every value of `src` is stored;
+/// `first` is the index of `src[0]` in the branch. Flagged values get garbage in `dst`.
+#[inline(always)]
+fn correct_block<S: Scheme, E: Estimate>(
+    q: &Quantiser32,
+    p: &Params,
+    e: E,
+    src: &[f32],
+    dst: &mut [f32],
+    first: u64,
+) -> Tally {
+    let mut t = Tally::default();
+    for (i, (d, &x)) in dst.iter_mut().zip(src).enumerate() {
+        let u = x.to_bits();
+        let mag = u & !SIGN;
+        let sign = u & SIGN;
+        let finite = mag < INF;
+        let exact = exact(p, u);
+        let (lo, hi) = S::range(p, mag);
+        let estimate = e.estimate(sign, lo, hi, first + i as u64);
+        let change = finite & !exact;
+        t.slow |= change & !fast::<S, E>(p, mag);
+        t.bad |= !S::stored(q, p, u);
+        *d = f32::from_bits(if change { estimate } else { u });
+        t.corrected += change as u32;
+        t.exact += (finite & exact) as u32;
+    }
+    t
+}
+
+/// The whole slice, block by block; `Err` leaves `data` as it was.
+#[inline(always)]
+fn correct_slice<S: Scheme, E: Estimate>(
+    c: &Corrector,
+    e: E,
+    data: &mut [f32],
+    offset: u64,
+) -> Result<CorrectionReport> {
+    let p = Params::new(c);
+    let mut out = [0f32; BLOCK];
+    let mut report = CorrectionReport::default();
+    let len = data.len();
+    for start in (0..len).step_by(BLOCK) {
+        let block = &mut data[start..(start + BLOCK).min(len)];
+        let out = &mut out[..block.len()];
+        let first = offset + start as u64;
+        let t = correct_block::<S, E>(&c.quantiser, &p, e, block, out, first);
+        if t.bad {
+            let err = not_stored(c, block, first);
+            c.quantiser.quantise_slice(&mut data[..start]);
+            return Err(err);
+        }
+        if t.slow {
+            // A few values per block at most: find them 32 at a time.
+            for (j, (o, b)) in out.chunks_mut(32).zip(block.chunks(32)).enumerate() {
+                let any = b.iter().fold(false, |a, x| a | needs_reference::<S, E>(&p, x.to_bits()));
+                if !any {
+                    continue;
+                }
+                for (i, (d, &x)) in o.iter_mut().zip(b).enumerate() {
+                    if needs_reference::<S, E>(&p, x.to_bits()) {
+                        *d = c.estimate(x, first + (32 * j + i) as u64);
+                    }
+                }
+            }
+        }
+        block.copy_from_slice(out);
+        let (corrected, left_exact) = (t.corrected as usize, t.exact as usize);
+        report = report
+            + CorrectionReport {
+                corrected,
+                left_exact,
+                non_finite: block.len() - corrected - left_exact,
+            };
+    }
+    Ok(report)
+}
+
+/// The error naming the first value of `block` that is not stored.
+fn not_stored(c: &Corrector, block: &[f32], first: u64) -> Error {
+    let i = block
+        .iter()
+        .position(|&x| !c.quantiser.is_stored(x))
+        .expect("a block that failed its check holds a value that is not stored");
+    c.quantiser
+        .interval_at(block[i], first as usize + i)
+        .expect_err("not stored")
+}
+
+macro_rules! dispatch {
+    ($c:expr, $e:expr, $data:expr, $offset:expr) => {
+        match $c.quantiser.mode() {
+            RoundingMode::Nearest => correct_slice::<Nearest, _>($c, $e, $data, $offset),
+            RoundingMode::Truncate => correct_slice::<Truncate, _>($c, $e, $data, $offset),
+            RoundingMode::NearestEven => correct_slice::<NearestEven, _>($c, $e, $data, $offset),
+            RoundingMode::BitRound => correct_slice::<BitRound, _>($c, $e, $data, $offset),
+            RoundingMode::Cms => correct_slice::<Cms, _>($c, $e, $data, $offset),
+            RoundingMode::RootFloat16 => correct_slice::<RootFloat16, _>($c, $e, $data, $offset),
+        }
+    };
+}
+
+/// The loop for `c`'s scheme and method, compiled for the instruction set at hand.
+fn portable(c: &Corrector, data: &mut [f32], offset: u64) -> Result<CorrectionReport> {
+    match (c.method, &c.prior) {
+        (Method::Midpoint, _) => dispatch!(c, Midpoint, data, offset),
+        (Method::Dither { seed }, _) => dispatch!(c, Dither(seed), data, offset),
+        (Method::PriorMean, Some(prior)) => dispatch!(c, PriorMean(prior), data, offset),
+        (Method::PriorMean, None) => dispatch!(c, Midpoint, data, offset),
+    }
+}
+
+/// [`portable`] compiled with AVX2 (the same arithmetic, so the same bits).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn avx2(c: &Corrector, data: &mut [f32], offset: u64) -> Result<CorrectionReport> {
+    match (c.method, &c.prior) {
+        (Method::Midpoint, _) => dispatch!(c, Midpoint, data, offset),
+        (Method::Dither { seed }, _) => dispatch!(c, Dither(seed), data, offset),
+        (Method::PriorMean, Some(prior)) => dispatch!(c, PriorMean(prior), data, offset),
+        (Method::PriorMean, None) => dispatch!(c, Midpoint, data, offset),
+    }
+}
+
+/// [`portable`] compiled with AVX-512 (64-bit multiplies and conversions in vectors).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw")]
+unsafe fn avx512(c: &Corrector, data: &mut [f32], offset: u64) -> Result<CorrectionReport> {
+    match (c.method, &c.prior) {
+        (Method::Midpoint, _) => dispatch!(c, Midpoint, data, offset),
+        (Method::Dither { seed }, _) => dispatch!(c, Dither(seed), data, offset),
+        (Method::PriorMean, Some(prior)) => dispatch!(c, PriorMean(prior), data, offset),
+        (Method::PriorMean, None) => dispatch!(c, Midpoint, data, offset),
+    }
+}
+
+/// Correct `data` in place (see [`Corrector::correct_in_place`]).
+pub(super) fn correct_in_place(
+    c: &Corrector,
+    data: &mut [f32],
+    offset: u64,
+) -> Result<CorrectionReport> {
+    if c.quantiser.rounding() == 0 {
+        // Nothing dropped: every interval is a point and every estimate the value itself.
+        return c.correct_reference(data, offset);
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx512f")
+        && std::is_x86_feature_detected!("avx512dq")
+        && std::is_x86_feature_detected!("avx512vl")
+        && std::is_x86_feature_detected!("avx512bw")
+        && std::env::var_os("REFLOAT_NO_AVX512").is_none()
+    {
+        // SAFETY: the CPU has these features, checked just above.
+        return unsafe { avx512(c, data, offset) };
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, checked just above.
+        return unsafe { avx2(c, data, offset) };
+    }
+    portable(c, data, offset)
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::correct::ExactPolicy;
+
+    /// Stored values of a smooth branch with zeros and ±1 among them, over several blocks.
+    fn stored(q: &Quantiser32, len: usize) -> Vec<f32> {
+        (0..len)
+            .map(|i| match i % 50 {
+                0 => 0.0,
+                1 => -1.0,
+                2 => q.quantise(f32::NAN),
+                _ => q.quantise(((i as f32) * 0.37).sin() * 300.0 + 2.0),
+            })
+            .collect()
+    }
+
+    /// A value that is not stored, anywhere in the slice (first block, last block, past a
+    /// parallel chunk), gives the error naming it and leaves the whole slice as it was, in
+    /// the serial and the parallel loop, for every scheme and method.
+    #[test]
+    fn not_stored_leaves_the_slice_untouched() {
+        for mode in RoundingMode::ALL {
+            let q = Quantiser32::new(8, mode).unwrap();
+            for len in [100, 3 * BLOCK + 17, crate::quantise::PAR_CHUNK * 2 + 5] {
+                let data = stored(&q, len);
+                for method in [Method::Midpoint, Method::Dither { seed: 1 }, Method::PriorMean] {
+                    let c = Corrector::new(q, method, ExactPolicy::default(), &data);
+                    for at in [3, len / 2 + 1, len - 1] {
+                        let mut v = data.clone();
+                        v[at] = f32::from_bits(v[at].to_bits() | 1);
+                        let before = v.clone();
+                        for par in [false, true] {
+                            let e = if par {
+                                c.par_correct_in_place(&mut v, 10)
+                            } else {
+                                c.correct_in_place(&mut v, 10)
+                            }
+                            .unwrap_err();
+                            assert!(
+                                matches!(e, Error::NotQuantised { index, .. } if index == at + 10),
+                                "{mode} {method} len {len} at {at}: {e}"
+                            );
+                            assert!(
+                                v.iter().zip(&before).all(|(a, b)| a.to_bits() == b.to_bits()),
+                                "{mode} {method} len {len} at {at} par {par}: slice changed"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The loop, the parallel loop and the reference agree on bits and counts.
+    #[test]
+    fn loops_agree_with_the_reference() {
+        for mode in RoundingMode::ALL {
+            for n in [0, 5, 10, 22, 23] {
+                let q = Quantiser32::new(n, mode).unwrap();
+                let data = stored(&q, crate::quantise::PAR_CHUNK + 3 * BLOCK + 1);
+                for method in [Method::Midpoint, Method::Dither { seed: 9 }, Method::PriorMean] {
+                    let c = Corrector::new(q, method, ExactPolicy::default(), &data);
+                    let (mut a, mut b, mut r) = (data.clone(), data.clone(), data.clone());
+                    let ra = c.correct_in_place(&mut a, 7).unwrap();
+                    let rb = c.par_correct_in_place(&mut b, 7).unwrap();
+                    let rr = c.correct_reference(&mut r, 7).unwrap();
+                    assert_eq!((ra, rb), (rr, rr), "{mode} n {n} {method}");
+                    for (i, ((a, b), r)) in a.iter().zip(&b).zip(&r).enumerate() {
+                        assert!(
+                            a.to_bits() == r.to_bits() && b.to_bits() == r.to_bits(),
+                            "{mode} n {n} {method} at {i}: {a} {b} {r}"
+                        );
+                    }
+                    assert!(
+                        rr.corrected > 0
+                            && rr.left_exact > 0
+                            && (rr.non_finite > 0 || q.quantise(f32::NAN).is_finite()),
+                        "{mode} n {n} {method}: {rr:?}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -36,8 +36,9 @@ cargo test --locked --no-fail-fast
 step "Rust: exhaustive checks over all 2^32 f32 patterns (release)"
 cargo test --locked --release --test exhaustive
 
-step "Rust: the criterion bench, once through (criterion's --test mode, then its ratio table)"
+step "Rust: the criterion bench, once through (criterion's --test mode, then its ratio table); the C API kernels bench, quick"
 cargo bench --locked --bench quantise -- --test
+bash benches/capi.sh --quick
 
 step "Python: pip install ./python, pytest on the real data, Dask LocalCluster, numpy bench"
 bash tests/ci/python.sh

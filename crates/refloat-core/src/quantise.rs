@@ -352,7 +352,10 @@ macro_rules! quantiser {
                 match self.mode {
                     RoundingMode::Nearest => each(data, |u| self.nearest_bits(u)),
                     RoundingMode::Truncate => each(data, |u| self.truncate_bits(u)),
-                    _ => each(data, |u| self.quantise_bits(u)),
+                    RoundingMode::NearestEven => each(data, |u| self.nearest_even_bits(u)),
+                    RoundingMode::Cms => each(data, |u| self.cms_bits(u)),
+                    RoundingMode::RootFloat16 => each(data, |u| self.float16_bits(u)),
+                    RoundingMode::BitRound => each(data, |u| u.wrapping_add(self.rounding) & self.mask),
                 }
             }
 

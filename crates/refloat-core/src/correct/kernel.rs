@@ -15,8 +15,7 @@
 //! re-quantised, which restores them bit for bit (the invariant), and the error names the
 //! value: the caller's buffer is as it was.
 
-use super::{unit_uniform, CorrectionReport, Corrector, DensityPrior, Method};
-use crate::bounds::Interval;
+use super::{unit_uniform, CorrectionReport, Corrector, Method};
 use crate::{Error, Quantiser32, Result, RoundingMode};
 
 const SIGN: u32 = 0x8000_0000;
@@ -206,13 +205,18 @@ impl Scheme for RootFloat16 {
     }
 }
 
-/// A method's estimate for a value of sign `sign` and magnitude interval `[lo, hi]`, as a bit
-/// pattern inside the interval.
+/// A method's estimate for the stored value `u` of sign `sign` and magnitude interval
+/// `[lo, hi]`, as a bit pattern inside the interval.
 trait Estimate: Copy {
     /// Whether the estimate needs `[lo, hi]` inside one binade (or the subnormals and the
     /// first binade), where values are linear in their patterns.
     const LINEAR: bool;
-    fn estimate(&self, sign: u32, lo: u32, hi: u32, index: u64) -> u32;
+    fn estimate(&self, u: u32, sign: u32, lo: u32, hi: u32, index: u64) -> u32;
+    /// Whether [`Self::estimate`] knows the stored value `u`.
+    #[inline(always)]
+    fn knows(&self, _u: u32) -> bool {
+        true
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -220,7 +224,7 @@ struct Midpoint;
 #[derive(Clone, Copy)]
 struct Dither(u64);
 #[derive(Clone, Copy)]
-struct PriorMean<'a>(&'a DensityPrior);
+struct PriorMean<'a>(&'a Lookup);
 
 /// The interval `[lo, hi]` of a value of sign `sign`, from its magnitude patterns, as `f32`s.
 #[inline(always)]
@@ -234,7 +238,7 @@ impl Estimate for Midpoint {
     /// Where values are linear in patterns, the reference's `f64` centre rounded to `f32` is
     /// the middle pattern, ties to the even one.
     #[inline(always)]
-    fn estimate(&self, sign: u32, lo: u32, hi: u32, _: u64) -> u32 {
+    fn estimate(&self, _: u32, sign: u32, lo: u32, hi: u32, _: u64) -> u32 {
         let s = lo.wrapping_add(hi);
         let r = s >> 1;
         sign | (r + (s & r & 1))
@@ -244,7 +248,7 @@ impl Estimate for Midpoint {
 impl Estimate for Dither {
     const LINEAR: bool = false;
     #[inline(always)]
-    fn estimate(&self, sign: u32, lo: u32, hi: u32, index: u64) -> u32 {
+    fn estimate(&self, _: u32, sign: u32, lo: u32, hi: u32, index: u64) -> u32 {
         let (lo, hi) = signed(sign, lo, hi);
         let x = (lo as f64 + unit_uniform(self.0, index) * (hi as f64 - lo as f64)) as f32;
         x.max(lo).min(hi).to_bits()
@@ -254,21 +258,84 @@ impl Estimate for Dither {
 impl Estimate for PriorMean<'_> {
     const LINEAR: bool = false;
     #[inline(always)]
-    fn estimate(&self, sign: u32, lo: u32, hi: u32, _: u64) -> u32 {
-        let (lo, hi) = signed(sign, lo, hi);
-        if !(hi as f64 - lo as f64).is_finite() {
-            return 0; // a lane the loop discards (NaN, ±Inf, the top): not estimated
-        }
-        let x = self.0.conditional_mean(&Interval { lo, hi }) as f32;
-        x.max(lo).min(hi).to_bits()
+    fn estimate(&self, u: u32, _: u32, _: u32, _: u32, _: u64) -> u32 {
+        self.0.get(u)
+    }
+    #[inline(always)]
+    fn knows(&self, u: u32) -> bool {
+        self.0.get(u) != Lookup::UNKNOWN
     }
 }
 
-/// Whether the loop's interval and estimate hold for the stored magnitude `mag`.
+/// Prior-mean's estimates, by stored value: one slot per kept code between the smallest and
+/// the largest code of each sign that the prior was estimated from.
+#[derive(Clone, Debug)]
+pub(super) struct Lookup {
+    k: u32,
+    /// Per sign: the first code, the number of codes, and where its slots start in `table`.
+    first: [u32; 2],
+    len: [u32; 2],
+    start: [u32; 2],
+    /// Estimates (bit patterns): the positive codes, one [`Self::UNKNOWN`] slot, the negative
+    /// codes, one more [`Self::UNKNOWN`]. Codes the prior did not see hold `UNKNOWN` too.
+    table: Vec<u32>,
+}
+
+impl Lookup {
+    /// A slot without an estimate (a NaN pattern, which no estimate is).
+    const UNKNOWN: u32 = u32::MAX;
+
+    /// The estimates of `c` (a prior-mean corrector) for the stored values `stored`; `None`
+    /// when their codes span more than [`super::DENSE_CODES`] slots per sign.
+    pub(super) fn new(c: &Corrector, stored: &[u32]) -> Option<Self> {
+        let k = c.quantiser.dropped_bits();
+        let code = |u: u32| (u & !SIGN) >> k;
+        let mut first = [u32::MAX; 2];
+        let mut last = [0u32; 2];
+        for &u in stored {
+            let s = (u >> 31) as usize;
+            first[s] = first[s].min(code(u));
+            last[s] = last[s].max(code(u));
+        }
+        let len = [0, 1].map(|s| if first[s] <= last[s] { last[s] - first[s] + 1 } else { 0 });
+        if len[0].max(len[1]) as u64 > super::DENSE_CODES {
+            return None;
+        }
+        let start = [0, len[0] + 1];
+        let mut table = vec![Self::UNKNOWN; (len[0] + len[1] + 2) as usize];
+        for &u in stored {
+            let s = (u >> 31) as usize;
+            table[(start[s] + code(u) - first[s]) as usize] =
+                c.estimate_stored(f32::from_bits(u), 0).to_bits();
+        }
+        Some(Lookup { k, first, len, start, table })
+    }
+
+    /// The estimate of the stored value `u`, or [`Self::UNKNOWN`] (any pattern).
+    #[inline(always)]
+    fn get(&self, u: u32) -> u32 {
+        // Selects, not indexing by the sign: the loop then needs one gather, not four.
+        let neg = u & SIGN != 0;
+        let pick = |a: [u32; 2]| if neg { a[1] } else { a[0] };
+        let i = ((u & !SIGN) >> self.k).wrapping_sub(pick(self.first)).min(pick(self.len));
+        let slot = (pick(self.start) + i) as usize;
+        debug_assert!(slot < self.table.len());
+        // SAFETY: `i <= len[s]`, and sign `s`'s slots are `start[s] ..= start[s] + len[s]`,
+        // inside `table` by construction in `new`. (Unchecked so that the loop vectorises,
+        // with gathers.)
+        unsafe { *self.table.get_unchecked(slot) }
+    }
+}
+
+/// Whether the loop's interval and estimate hold for the stored value `u`.
 #[inline(always)]
-fn fast<S: Scheme, E: Estimate>(p: &Params, mag: u32) -> bool {
+fn fast<S: Scheme, E: Estimate>(p: &Params, e: &E, u: u32) -> bool {
+    let mag = u & !SIGN;
     let (lo, hi) = S::range(p, mag);
-    mag != 0 && mag < p.lim && (!E::LINEAR || lo >> 23 == hi >> 23 || hi >> 23 <= 1)
+    mag != 0
+        && mag < p.lim
+        && (!E::LINEAR || lo >> 23 == hi >> 23 || hi >> 23 <= 1)
+        && e.knows(u)
 }
 
 /// Whether the stored value with pattern `u` is left alone as exact (finite values only).
@@ -283,9 +350,8 @@ fn exact(p: &Params, u: u32) -> bool {
 
 /// Whether the stored value with pattern `u` is corrected, but not by the loop.
 #[inline(always)]
-fn needs_reference<S: Scheme, E: Estimate>(p: &Params, u: u32) -> bool {
-    let mag = u & !SIGN;
-    mag < INF && !exact(p, u) && !fast::<S, E>(p, mag)
+fn needs_reference<S: Scheme, E: Estimate>(p: &Params, e: &E, u: u32) -> bool {
+    u & !SIGN < INF && !exact(p, u) && !fast::<S, E>(p, e, u)
 }
 
 /// Counts of one block, whether any value needs the reference, whether any is not stored.
@@ -316,9 +382,9 @@ fn correct_block<S: Scheme, E: Estimate>(
         let finite = mag < INF;
         let exact = exact(p, u);
         let (lo, hi) = S::range(p, mag);
-        let estimate = e.estimate(sign, lo, hi, first + i as u64);
+        let estimate = e.estimate(u, sign, lo, hi, first + i as u64);
         let change = finite & !exact;
-        t.slow |= change & !fast::<S, E>(p, mag);
+        t.slow |= change & !fast::<S, E>(p, &e, u);
         t.bad |= !S::stored(q, p, u);
         *d = f32::from_bits(if change { estimate } else { u });
         t.corrected += change as u32;
@@ -352,12 +418,12 @@ fn correct_slice<S: Scheme, E: Estimate>(
         if t.slow {
             // A few values per block at most: find them 32 at a time.
             for (j, (o, b)) in out.chunks_mut(32).zip(block.chunks(32)).enumerate() {
-                let any = b.iter().fold(false, |a, x| a | needs_reference::<S, E>(&p, x.to_bits()));
+                let any = b.iter().fold(false, |a, x| a | needs_reference::<S, E>(&p, &e, x.to_bits()));
                 if !any {
                     continue;
                 }
                 for (i, (d, &x)) in o.iter_mut().zip(b).enumerate() {
-                    if needs_reference::<S, E>(&p, x.to_bits()) {
+                    if needs_reference::<S, E>(&p, &e, x.to_bits()) {
                         *d = c.estimate(x, first + (32 * j + i) as u64);
                     }
                 }
@@ -399,38 +465,35 @@ macro_rules! dispatch {
     };
 }
 
-/// The loop for `c`'s scheme and method, compiled for the instruction set at hand.
+/// The loop for `c`'s scheme and method.
+macro_rules! by_method {
+    ($c:expr, $data:expr, $offset:expr) => {
+        match (&$c.method, &$c.lookup) {
+            (Method::Midpoint, _) => dispatch!($c, Midpoint, $data, $offset),
+            (Method::Dither { seed }, _) => dispatch!($c, Dither(*seed), $data, $offset),
+            (Method::PriorMean, Some(lookup)) => dispatch!($c, PriorMean(lookup), $data, $offset),
+            (Method::PriorMean, None) => $c.correct_reference($data, $offset),
+        }
+    };
+}
+
+/// The loop compiled for the baseline instruction set.
 fn portable(c: &Corrector, data: &mut [f32], offset: u64) -> Result<CorrectionReport> {
-    match (c.method, &c.prior) {
-        (Method::Midpoint, _) => dispatch!(c, Midpoint, data, offset),
-        (Method::Dither { seed }, _) => dispatch!(c, Dither(seed), data, offset),
-        (Method::PriorMean, Some(prior)) => dispatch!(c, PriorMean(prior), data, offset),
-        (Method::PriorMean, None) => dispatch!(c, Midpoint, data, offset),
-    }
+    by_method!(c, data, offset)
 }
 
 /// [`portable`] compiled with AVX2 (the same arithmetic, so the same bits).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn avx2(c: &Corrector, data: &mut [f32], offset: u64) -> Result<CorrectionReport> {
-    match (c.method, &c.prior) {
-        (Method::Midpoint, _) => dispatch!(c, Midpoint, data, offset),
-        (Method::Dither { seed }, _) => dispatch!(c, Dither(seed), data, offset),
-        (Method::PriorMean, Some(prior)) => dispatch!(c, PriorMean(prior), data, offset),
-        (Method::PriorMean, None) => dispatch!(c, Midpoint, data, offset),
-    }
+    by_method!(c, data, offset)
 }
 
 /// [`portable`] compiled with AVX-512 (64-bit multiplies and conversions in vectors).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw")]
 unsafe fn avx512(c: &Corrector, data: &mut [f32], offset: u64) -> Result<CorrectionReport> {
-    match (c.method, &c.prior) {
-        (Method::Midpoint, _) => dispatch!(c, Midpoint, data, offset),
-        (Method::Dither { seed }, _) => dispatch!(c, Dither(seed), data, offset),
-        (Method::PriorMean, Some(prior)) => dispatch!(c, PriorMean(prior), data, offset),
-        (Method::PriorMean, None) => dispatch!(c, Midpoint, data, offset),
-    }
+    by_method!(c, data, offset)
 }
 
 /// Correct `data` in place (see [`Corrector::correct_in_place`]).
@@ -443,12 +506,16 @@ pub(super) fn correct_in_place(
         // Nothing dropped: every interval is a point and every estimate the value itself.
         return c.correct_reference(data, offset);
     }
+    if c.method == Method::PriorMean {
+        // The estimate is a table lookup: the vector gathers of AVX2 and AVX-512 are slower
+        // on some processors (AMD Zen 4) than the baseline build's loads.
+        return portable(c, data, offset);
+    }
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx512f")
         && std::is_x86_feature_detected!("avx512dq")
         && std::is_x86_feature_detected!("avx512vl")
         && std::is_x86_feature_detected!("avx512bw")
-        && std::env::var_os("REFLOAT_NO_AVX512").is_none()
     {
         // SAFETY: the CPU has these features, checked just above.
         return unsafe { avx512(c, data, offset) };
@@ -460,7 +527,6 @@ pub(super) fn correct_in_place(
     }
     portable(c, data, offset)
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -542,6 +608,42 @@ mod tests {
                             && (rr.non_finite > 0 || q.quantise(f32::NAN).is_finite()),
                         "{mode} n {n} {method}: {rr:?}"
                     );
+                }
+            }
+        }
+    }
+
+    /// The three builds of the loop (baseline, AVX2, AVX-512) give the same bits, on the
+    /// processors that have them.
+    #[test]
+    fn instruction_sets_agree() {
+        for mode in RoundingMode::ALL {
+            let q = Quantiser32::new(9, mode).unwrap();
+            let data = stored(&q, 3 * BLOCK + 5);
+            for method in [Method::Midpoint, Method::Dither { seed: 4 }, Method::PriorMean] {
+                let c = Corrector::new(q, method, ExactPolicy::default(), &data);
+                let mut want = data.clone();
+                let r = portable(&c, &mut want, 3).unwrap();
+                #[cfg(target_arch = "x86_64")]
+                {
+                    let mut builds: Vec<fn(&Corrector, &mut [f32], u64) -> Result<CorrectionReport>> = vec![];
+                    if std::is_x86_feature_detected!("avx2") {
+                        // SAFETY: the CPU has AVX2.
+                        builds.push(|c, d, o| unsafe { avx2(c, d, o) });
+                    }
+                    if std::is_x86_feature_detected!("avx512f")
+                        && std::is_x86_feature_detected!("avx512dq")
+                        && std::is_x86_feature_detected!("avx512vl")
+                        && std::is_x86_feature_detected!("avx512bw")
+                    {
+                        // SAFETY: the CPU has these features.
+                        builds.push(|c, d, o| unsafe { avx512(c, d, o) });
+                    }
+                    for build in builds {
+                        let mut v = data.clone();
+                        assert_eq!(build(&c, &mut v, 3).unwrap(), r);
+                        assert!(v.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()));
+                    }
                 }
             }
         }

@@ -193,6 +193,8 @@ pub struct Corrector {
     method: Method,
     policy: ExactPolicy,
     prior: Option<DensityPrior>,
+    /// Prior-mean's estimate of every stored value the prior was estimated from.
+    lookup: Option<kernel::Lookup>,
 }
 
 impl Corrector {
@@ -214,12 +216,15 @@ impl Corrector {
     pub fn new(quantiser: Quantiser32, method: Method, policy: ExactPolicy, data: &[f32]) -> Self {
         let prior =
             (method == Method::PriorMean).then(|| DensityPrior::new(&quantiser, &policy, data));
-        Corrector {
+        let mut c = Corrector {
             quantiser,
             method,
             policy,
             prior,
-        }
+            lookup: None,
+        };
+        c.lookup = c.prior.as_ref().and_then(|p| kernel::Lookup::new(&c, &p.stored));
+        c
     }
 
     /// [`Self::new`] for the values of branch `branch`: the method under the one seeding rule
@@ -498,16 +503,85 @@ pub fn unit_uniform(seed: u64, index: u64) -> f64 {
 /// least four interval widths. The value's own point is left out.
 #[derive(Clone, Debug)]
 pub struct DensityPrior {
+    /// The distinct points (sorted), how many of the estimation's values sit at each (as
+    /// `f64`, a factor of the kernel sums) and how many sit below each.
     centres: Vec<f64>,
+    counts: Vec<f64>,
+    below: Vec<u64>,
+    /// All points, duplicates included.
+    total: u64,
     k: usize,
-    /// Distinct centres (sorted) and the log-slope at each, for their own half-width: a
-    /// stored value seen in `data` costs a binary search instead of a kernel sum.
-    table: Vec<(f64, f64)>,
+    /// The log-slope at each distinct point, for its own half-width: a stored value seen in
+    /// `data` costs a binary search instead of a kernel sum.
+    slopes: Vec<f64>,
+    /// The distinct stored values behind the points (bit patterns), as counted.
+    pub(crate) stored: Vec<u32>,
+}
+
+/// Most slots [`distinct_stored`] counts in an array before it sorts instead.
+const DENSE_CODES: u64 = 1 << 24;
+
+/// The distinct finite stored values of `data` whose dropped bits are zero (every scheme's
+/// finite stored values, and only they) and that `policy` does not call exact, as bit
+/// patterns with their counts, in pattern order. Counted in an array indexed by the kept
+/// code when the codes present span at most [`DENSE_CODES`] slots per sign, else sorted.
+fn distinct_stored(quantiser: &Quantiser32, policy: &ExactPolicy, data: &[f32]) -> Vec<(u32, u64)> {
+    const SIGN: u32 = 0x8000_0000;
+    let k = quantiser.dropped_bits();
+    let low = !quantiser.mask();
+    let counted = |u: u32| u & !SIGN < 0x7F80_0000 && u & low == 0;
+    // The range of codes per sign: every code when there are few (n <= 12), else the range
+    // present (codes of values not counted are pushed out of it).
+    let (mut lo, mut hi) = ([0u32; 2], [u32::MAX >> (k + 1); 2]);
+    if hi[0] as u64 >= DENSE_CODES / 8 {
+        (lo, hi) = ([u32::MAX; 2], [0u32; 2]);
+        for &x in data {
+            // Written without indexing by the sign, so that the loop vectorises.
+            let u = x.to_bits();
+            let c = (u & !SIGN) >> k;
+            let (pos, neg) = (counted(u) && u < SIGN, counted(u) && u >= SIGN);
+            lo[0] = lo[0].min(if pos { c } else { u32::MAX });
+            hi[0] = hi[0].max(if pos { c } else { 0 });
+            lo[1] = lo[1].min(if neg { c } else { u32::MAX });
+            hi[1] = hi[1].max(if neg { c } else { 0 });
+        }
+    }
+    let span = |s: usize| if lo[s] <= hi[s] { (hi[s] - lo[s]) as u64 + 1 } else { 0 };
+    let mut runs: Vec<(u32, u64)> = Vec::new();
+    if span(0).max(span(1)) <= DENSE_CODES && data.len() < u32::MAX as usize {
+        // Slot 0 collects the values not counted; sign s's codes start at start[s].
+        let start = [1, 1 + span(0) as usize];
+        let mut counts = vec![0u32; start[1] + span(1) as usize];
+        for &x in data {
+            let u = x.to_bits();
+            let s = (u >> 31) as usize;
+            let c = ((u & !SIGN) >> k).wrapping_sub(lo[s]) as usize;
+            counts[if counted(u) { start[s] + c } else { 0 }] += 1;
+        }
+        for s in [0usize, 1] {
+            let slots = &counts[start[s]..start[s] + span(s) as usize];
+            for (c, &n) in slots.iter().enumerate().filter(|p| *p.1 > 0) {
+                runs.push(((s as u32) << 31 | (lo[s] + c as u32) << k, n as u64));
+            }
+        }
+    } else {
+        let mut v: Vec<u32> = data.iter().map(|x| x.to_bits()).filter(|&u| counted(u)).collect();
+        v.sort_unstable();
+        for u in v {
+            match runs.last_mut() {
+                Some((p, n)) if *p == u => *n += 1,
+                _ => runs.push((u, 1)),
+            }
+        }
+    }
+    runs.retain(|&(u, _)| !policy.is_exact(f32::from_bits(u), quantiser));
+    runs
 }
 
 impl DensityPrior {
     /// Estimate from the stored values `data` (non-stored, exact and non-finite values are
-    /// ignored). Cost: one kernel sum per distinct stored value, in parallel.
+    /// ignored). Cost: one pass counting the distinct stored values, and one kernel sum per
+    /// distinct value, in parallel.
     ///
     /// ```
     /// use refloat_core::correct::{DensityPrior, ExactPolicy};
@@ -523,30 +597,43 @@ impl DensityPrior {
     /// # Ok::<(), refloat_core::Error>(())
     /// ```
     pub fn new(quantiser: &Quantiser32, policy: &ExactPolicy, data: &[f32]) -> Self {
-        let mut points: Vec<(f64, f64)> = data
-            .iter()
-            .filter(|q| q.is_finite() && !policy.is_exact(**q, quantiser))
-            .filter_map(|&q| {
-                quantiser
-                    .interval(q)
-                    .map(|iv| (iv.centre(), 0.5 * iv.width()))
+        // (centre, half-width, count, stored pattern), sorted by centre.
+        let mut points: Vec<(f64, f64, u64, u32)> = distinct_stored(quantiser, policy, data)
+            .into_iter()
+            .map(|(u, n)| {
+                let iv = quantiser.interval_of_stored(f32::from_bits(u));
+                (iv.centre(), 0.5 * iv.width(), n, u)
             })
             .collect();
         points.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-        let centres: Vec<f64> = points.iter().map(|p| p.0).collect();
-        let k = ((centres.len() as f64).sqrt() as usize).clamp(8, 256);
-        points.dedup_by(|a, b| a.0 == b.0);
-        let mut prior = DensityPrior {
-            centres,
-            k,
-            table: Vec::new(),
-        };
-        let table: Vec<(f64, f64)> = points
-            .par_iter()
-            .map(|&(m, w)| (m, prior.log_slope(m, w)))
+        let below: Vec<u64> = points
+            .iter()
+            .scan(0u64, |acc, p| {
+                let b = *acc;
+                *acc += p.2;
+                Some(b)
+            })
             .collect();
-        prior.table = table;
+        let total = points.iter().map(|p| p.2).sum::<u64>();
+        let mut prior = DensityPrior {
+            centres: points.iter().map(|p| p.0).collect(),
+            counts: points.iter().map(|p| p.2 as f64).collect(),
+            below,
+            total,
+            k: ((total as f64).sqrt() as usize).clamp(8, 256),
+            slopes: Vec::new(),
+            stored: points.iter().map(|p| p.3).collect(),
+        };
+        prior.slopes = points
+            .par_iter()
+            .map(|&(m, w, _, _)| prior.log_slope(m, w))
+            .collect();
         prior
+    }
+
+    /// The point of rank `r` among all points (duplicates included, `r < total`).
+    fn centre_at_rank(&self, r: u64) -> f64 {
+        self.centres[self.below.partition_point(|&b| b <= r) - 1]
     }
 
     /// The density's log-slope `f′/f` at `m`, in 1/(units of `m`), for an interval of
@@ -568,12 +655,13 @@ impl DensityPrior {
     /// ```
     pub fn log_slope(&self, m: f64, w: f64) -> f64 {
         let c = &self.centres;
-        if c.len() < 3 {
+        if self.total < 3 {
             return 0.0;
         }
         let i = c.partition_point(|&x| x < m);
-        let left = c[i.saturating_sub(self.k)];
-        let right = c[(i + self.k).min(c.len() - 1)];
+        let rank = self.below.get(i).copied().unwrap_or(self.total);
+        let left = self.centre_at_rank(rank.saturating_sub(self.k as u64));
+        let right = self.centre_at_rank((rank + self.k as u64).min(self.total - 1));
         let h = (0.5 * (right - left)).max(8.0 * w);
         if h.is_nan() || h <= 0.0 || h.is_infinite() {
             return 0.0;
@@ -583,9 +671,9 @@ impl DensityPrior {
             c.partition_point(|&x| x <= m + 4.0 * h),
         );
         let (mut s0, mut s1) = (0.0, 0.0);
-        for &x in &c[from..to] {
+        for (&x, &n) in c[from..to].iter().zip(&self.counts[from..to]) {
             let d = (x - m) / h;
-            let k = (-0.5 * d * d).exp();
+            let k = n * (-0.5 * d * d).exp();
             s0 += k;
             s1 += k * d;
         }
@@ -630,10 +718,11 @@ impl DensityPrior {
     /// from a sample), linearly interpolated, which is well inside the estimate's own
     /// precision since the kernel spans hundreds of points; computed outside their range.
     fn cached_log_slope(&self, m: f64, w: f64) -> f64 {
-        let i = self.table.partition_point(|p| p.0 < m);
-        match (i.checked_sub(1).map(|j| self.table[j]), self.table.get(i)) {
-            (_, Some(&(c, slope))) if c == m => slope,
-            (Some((a, sa)), Some(&(b, sb))) => sa + (sb - sa) * (m - a) / (b - a),
+        let (c, slopes) = (&self.centres, &self.slopes);
+        let i = c.partition_point(|&x| x < m);
+        match (i.checked_sub(1), c.get(i)) {
+            (_, Some(&b)) if b == m => slopes[i],
+            (Some(j), Some(&b)) => slopes[j] + (slopes[i] - slopes[j]) * (m - c[j]) / (b - c[j]),
             _ => self.log_slope(m, w),
         }
     }

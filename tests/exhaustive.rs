@@ -274,16 +274,20 @@ fn check_corrections(n: u32, mode: RoundingMode) {
                 let mut want = stored.clone();
                 let want_report = c.correct_reference(&mut want, first).unwrap();
                 if report != want_report {
-                    return Some(format!("sign {s} exponent {e}: {report:?} != {want_report:?}"));
+                    return Some(format!(
+                        "sign {s} exponent {e}: {report:?} != {want_report:?}"
+                    ));
                 }
-                (0..v.len()).find(|&i| v[i].to_bits() != want[i].to_bits()).map(|i| {
-                    format!(
-                        "stored {:08x}: {:08x}, reference {:08x}",
-                        stored[i].to_bits(),
-                        v[i].to_bits(),
-                        want[i].to_bits()
-                    )
-                })
+                (0..v.len())
+                    .find(|&i| v[i].to_bits() != want[i].to_bits())
+                    .map(|i| {
+                        format!(
+                            "stored {:08x}: {:08x}, reference {:08x}",
+                            stored[i].to_bits(),
+                            v[i].to_bits(),
+                            want[i].to_bits()
+                        )
+                    })
             })
             .take_any(5)
             .collect();

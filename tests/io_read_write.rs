@@ -415,6 +415,7 @@ fn pending_output_is_committed_only_after_its_check() {
         tree: TREE.into(),
         branches: vec!["AnalysisJetsAuxDyn.pt".into()],
         compression: None,
+        verify_written: false,
     };
     let write = |pending: &PendingOutput| {
         rewrite_floats(&input, pending.path(), &opts, |b| {
@@ -484,6 +485,7 @@ fn panic_in_the_rewrite_callback_is_an_error_and_leaves_no_file() {
             "AnalysisJetsAuxDyn.eta".into(),
         ],
         compression: None,
+        verify_written: false,
     };
     let mut baskets = 0;
     let e = rewrite_floats(&input, &out, &opts, |b| {

@@ -384,6 +384,30 @@ fn failed_verification_or_size_table_leaves_no_output() {
     // correct: the corrected copy is written and verified, then the verification fails.
     let corrected = dir.path().join("corrected.root");
     std::fs::write(&corrected, b"previous content").unwrap();
+    // A value moved out of its interval, or a written basket damaged, is caught while
+    // writing, by the checks themselves.
+    for (step, says) in [
+        ("invariant", "invariant broken"),
+        ("written", "written basket"),
+    ] {
+        assert_error(
+            &fault(
+                step,
+                &[
+                    "correct",
+                    &s(&comp),
+                    &s(&corrected),
+                    "--method",
+                    "midpoint",
+                    "-b",
+                    sel,
+                ],
+            ),
+            &["AnalysisElectronsAuxDyn.", says],
+        );
+        assert_eq!(std::fs::read(&corrected).unwrap(), b"previous content");
+        assert_eq!(dir_names(dir.path()), ["comp.root", "corrected.root"]);
+    }
     let line = assert_error(
         &fault(
             "verify",

@@ -5,6 +5,18 @@
 
 use std::path::PathBuf;
 
+/// Environment variable naming a step that fails on purpose, for tests of what a failure
+/// leaves behind: `verify` (after [`correct_file`](crate::pipeline::correct_file) checked
+/// everything), `invariant` (a corrected value moved out of its interval), `written` (a
+/// rewritten basket's bytes damaged before they are checked), `sizes` (in
+/// [`compress_file`](crate::pipeline::compress_file)). Read by debug builds only.
+pub const FAULT_ENV: &str = "REFLOAT_FAULT_INJECT";
+
+/// Whether [`FAULT_ENV`] asks step `step` to fail (always `false` in release builds).
+pub fn fault_injected(step: &str) -> bool {
+    cfg!(debug_assertions) && std::env::var(FAULT_ENV).is_ok_and(|v| v == step)
+}
+
 /// Everything that can go wrong in refloat.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

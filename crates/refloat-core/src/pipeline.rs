@@ -4,7 +4,8 @@
 //! * [`compress_file`]: a drop-in copy of a ROOT file with the selected float branches
 //!   rounded (an (original, stored) pair), and the talk's size table.
 //! * [`correct_file`]: a drop-in copy with each stored value replaced by an estimate of its
-//!   original inside its interval, then verified over the whole written file.
+//!   original inside its interval, every value verified as it is written (against its
+//!   stored value, and read back from the bytes written).
 //! * [`verify_file`]: checks that every value of a corrected file re-quantises to the value of
 //!   the stored file, bit for bit.
 //!
@@ -16,9 +17,9 @@
 //! Progress is reported through a callback ([`Progress`]), so that a front door can draw bars
 //! without the library depending on a terminal.
 //!
-//! For tests only (debug builds): with the environment variable [`FAULT_ENV`] set to `verify`
-//! or `sizes`, that step fails after its real work, so that the no-partial-output path can be
-//! exercised on real data, where the real checks pass.
+//! For tests only (debug builds): the environment variable [`FAULT_ENV`] makes a step fail
+//! on purpose, so that the checks and the no-partial-output path can be exercised on real
+//! data, where the real checks pass.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -36,14 +37,7 @@ use crate::io::{
 };
 use crate::quantise::{infer_mantissa_bits_f32, Quantiser32, RoundingMode};
 
-/// Environment variable naming a step that fails on purpose after its real work (`verify`
-/// in [`correct_file`], `sizes` in [`compress_file`]). Read by debug builds only.
-pub const FAULT_ENV: &str = "REFLOAT_FAULT_INJECT";
-
-/// Whether [`FAULT_ENV`] asks step `step` to fail (always `false` in release builds).
-pub fn fault_injected(step: &str) -> bool {
-    cfg!(debug_assertions) && std::env::var(FAULT_ENV).is_ok_and(|v| v == step)
-}
+pub use crate::error::{fault_injected, FAULT_ENV};
 
 /// Entries per chunk when a branch is streamed (the first pass and the verification).
 const CHUNK_ENTRIES: usize = 1 << 12;
@@ -110,9 +104,9 @@ pub enum Stage {
     Scanning,
     /// [`compress_file`] rounding the branches.
     Rounding,
-    /// [`correct_file`] writing the corrected branches.
+    /// [`correct_file`] writing the corrected branches, checking them as they are written.
     Correcting,
-    /// Re-reading the written file and checking the invariant.
+    /// [`verify_file`] re-reading a written file and checking the invariant.
     Verifying,
     /// Reading branches whole ([`read_selected`]).
     Reading,
@@ -267,6 +261,7 @@ pub fn compress_file(
             tree: loaded.tree.name().to_string(),
             branches: names.clone(),
             compression: opts.compression,
+            verify_written: false,
         },
         |b| {
             let i = index[b.branch];
@@ -450,7 +445,9 @@ pub struct CorrectReport {
     pub values: usize,
     pub skipped: Vec<Skipped>,
     pub written: Rewritten,
-    /// Values checked after writing: re-read from the output and re-quantised.
+    /// Values verified while writing (0 without `verify`): each corrected value checked
+    /// against its stored one, and read back from the bytes written; with those of branches
+    /// copied as stored, whose baskets are the input's records byte for byte.
     pub verified_values: usize,
 }
 
@@ -490,6 +487,32 @@ enum Check {
     Requantises(Quantiser32),
     /// Under the quantiser of each value's own kept bits.
     PerValue(PerValue),
+}
+
+impl Check {
+    /// Whether `corrected` passes this check against `stored` (same length); the message
+    /// names the first value (from 0) that does not.
+    fn holds(&self, corrected: &[f32], stored: &[f32]) -> std::result::Result<(), String> {
+        match self {
+            Check::Requantises(q) => {
+                verify_requantises_f32(corrected, stored, q).map_err(|e| e.to_string())
+            }
+            Check::PerValue(p) => p.verify(corrected, stored),
+            Check::Copied => match corrected
+                .iter()
+                .zip(stored)
+                .position(|(c, s)| c.to_bits() != s.to_bits())
+            {
+                Some(i) => Err(format!("value {i} changed although it was to be copied")),
+                None if corrected.len() != stored.len() => Err(format!(
+                    "{} values written for {} stored",
+                    corrected.len(),
+                    stored.len()
+                )),
+                None => Ok(()),
+            },
+        }
+    }
 }
 
 /// Quantisers and correctors per kept-bit count of a branch that mixes precisions.
@@ -587,12 +610,8 @@ fn scan_branch(
     mut sample: Option<&mut StreamSample>,
     mut detector: Option<&mut Detector>,
 ) -> Result<(Option<u32>, usize)> {
-    let mut values = 0usize;
     let mut bits: Option<u32> = None;
-    for chunk in tree.read_float_chunks(name, CHUNK_ENTRIES)? {
-        let chunk = chunk?;
-        let v = &chunk.branch.values;
-        values += v.len();
+    let values = tree.for_each_float_values(name, |v| {
         if let Ok(n) = infer_mantissa_bits_f32(v) {
             bits = Some(bits.map_or(n, |b| b.max(n)));
         }
@@ -602,7 +621,7 @@ fn scan_branch(
         if let Some(d) = detector.as_deref_mut() {
             d.add(v);
         }
-    }
+    })?;
     Ok((bits, values))
 }
 
@@ -816,8 +835,11 @@ fn plan_joint(
 }
 
 /// Corrects the selected float branches of the stored file `input` and writes the drop-in
-/// copy `output`; with `opts.verify`, every written value is re-read and checked to
-/// re-quantise to its stored value before the output is committed.
+/// copy `output`. With `opts.verify`, every value is checked while the file is written,
+/// before the output is committed: the corrected values against their stored ones (the
+/// invariant, from the buffers in hand), and each rewritten basket from the bytes about to be
+/// written (decompressed and compared bit for bit), so the file is not re-read. A separate
+/// re-read of both files is [`verify_file`].
 pub fn correct_file(
     input: &Path,
     output: &Path,
@@ -867,13 +889,14 @@ pub fn correct_file(
                 .map(|&i| plans[i].summary.name.clone())
                 .collect(),
             compression: opts.compression,
+            verify_written: opts.verify,
         },
         |b| {
             let plan = &mut plans[index[b.branch]];
             if b.first_value == 0 {
                 bar.branch(b.branch);
             }
-            let before: Vec<u32> = b.values.iter().map(|v| v.to_bits()).collect();
+            let before: Vec<f32> = b.values.to_vec();
             match &plan.action {
                 Action::Copy => {}
                 Action::Correct(c) => {
@@ -899,11 +922,27 @@ pub fn correct_file(
                     b.values.copy_from_slice(src);
                 }
             }
+            if fault_injected("invariant") {
+                // Move one value out of its interval, as a wrong correction would.
+                if let Some(v) = b.values.iter_mut().find(|v| v.is_normal()) {
+                    *v *= 2.0;
+                }
+            }
+            if opts.verify {
+                plan.check.holds(b.values, &before).map_err(|e| {
+                    Error::InvalidInput(format!(
+                        "{}: tree '{tree_name}': branch '{}': invariant broken (values from {} on): {e}",
+                        output.display(),
+                        b.branch,
+                        b.first_value
+                    ))
+                })?;
+            }
             plan.summary.changed += b
                 .values
                 .iter()
                 .zip(&before)
-                .filter(|(v, s)| v.to_bits() != **s)
+                .filter(|(v, s)| v.to_bits() != s.to_bits())
                 .count();
             Ok(())
         },
@@ -911,11 +950,12 @@ pub fn correct_file(
     bar.finish();
 
     let verified = if opts.verify {
-        let checks: Vec<(String, Check)> = plans
+        let copied: usize = plans
             .iter()
-            .map(|p| (p.summary.name.clone(), p.check.clone()))
-            .collect();
-        let verified = verify_branches(&loaded.tree, pending.path(), output, &checks, progress)?;
+            .filter(|p| matches!(p.action, Action::Copy))
+            .map(|p| p.summary.values)
+            .sum();
+        let verified = written.values_verified as usize + copied;
         if fault_injected("verify") {
             return Err(Error::InvalidInput(format!(
                 "{}: verification failed on purpose ({FAULT_ENV}=verify, for tests) after checking {verified} values",
@@ -1026,29 +1066,11 @@ fn verify_branches(
                     "written structure differs from the input: {why}"
                 )));
             }
-            match quantiser {
-                Check::Requantises(q) => {
-                    verify_requantises_f32(&corrected.values, &stored.values, q).map_err(|e| {
-                        broken(format!("invariant broken (values from {verified} on): {e}"))
-                    })?
-                }
-                Check::PerValue(p) => p.verify(&corrected.values, &stored.values).map_err(|e| {
+            quantiser
+                .holds(&corrected.values, &stored.values)
+                .map_err(|e| {
                     broken(format!("invariant broken (values from {verified} on): {e}"))
-                })?,
-                Check::Copied => {
-                    if let Some(i) = corrected
-                        .values
-                        .iter()
-                        .zip(&stored.values)
-                        .position(|(c, s)| c.to_bits() != s.to_bits())
-                    {
-                        return Err(broken(format!(
-                            "value {} changed although it was to be copied",
-                            verified + i
-                        )));
-                    }
-                }
-            }
+                })?;
             verified += stored.values.len();
         }
         if written.next().is_some() {

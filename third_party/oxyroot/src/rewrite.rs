@@ -52,6 +52,15 @@ pub struct RewriteOptions {
     /// Also decompress and recompress, with the output compression, the baskets of branches
     /// that are not rewritten (by default they are copied byte for byte).
     pub recompress_untouched: bool,
+    /// Check every rewritten basket from the bytes about to be written: decompress them,
+    /// parse the basket layout again and compare its values, bit for bit, with the ones the
+    /// callback left (an error names the basket otherwise). This vouches for what is handed
+    /// to the file without re-reading it.
+    pub verify_written: bool,
+    /// Tests only: flip a byte of each rewritten basket before it is checked, to show that
+    /// [`verify_written`](Self::verify_written) catches it.
+    #[doc(hidden)]
+    pub damage_written_for_tests: bool,
     /// Names of the trees whose float branches may be rewritten (all cycles of a name);
     /// `None`: every tree.
     pub trees: Option<Vec<String>>,
@@ -95,6 +104,8 @@ pub struct RewriteReport {
     pub baskets_rewritten: u64,
     /// Baskets of other branches decompressed and recompressed.
     pub baskets_recompressed: u64,
+    /// Values checked from the written bytes ([`RewriteOptions::verify_written`]).
+    pub values_verified: u64,
     /// Records copied byte for byte (baskets and other objects).
     pub records_copied: u64,
     /// Float branches selected by default (no explicit [`RewriteOptions::branches`]) that
@@ -474,6 +485,8 @@ struct Rewriter {
     key_lists: HashSet<u64>,
     compression: Compression,
     recompress_untouched: bool,
+    verify_written: bool,
+    damage_written: bool,
     skipped: Vec<String>,
 }
 
@@ -716,6 +729,8 @@ impl Rewriter {
             key_lists,
             compression,
             recompress_untouched: options.recompress_untouched,
+            verify_written: options.verify_written,
+            damage_written: options.damage_written_for_tests,
             skipped,
         })
     }
@@ -732,6 +747,7 @@ impl Rewriter {
             rewritten_branches: Vec::new(),
             baskets_rewritten: 0,
             baskets_recompressed: 0,
+            values_verified: 0,
             records_copied: 0,
             skipped_branches: std::mem::take(&mut self.skipped),
         };
@@ -767,7 +783,9 @@ impl Rewriter {
             let selected = owner.map_or(false, |o| is_selected(&self.trees, &o));
             if selected {
                 let o = owner.expect("selected basket has an owner");
-                bytes = self.rewrite_basket(&bytes, &rec, o, &mut transform)?;
+                let (new_bytes, checked) = self.rewrite_basket(&bytes, &rec, o, &mut transform)?;
+                bytes = new_bytes;
+                report.values_verified += checked;
                 let t = &self.trees[o.tree];
                 rewritten.insert(format!("{}/{}", t.name, t.branches[o.branch].name));
                 report.baskets_rewritten += 1;
@@ -973,7 +991,7 @@ impl Rewriter {
         rec: &Record,
         o: BasketOwner,
         transform: &mut F,
-    ) -> Result<Vec<u8>>
+    ) -> Result<(Vec<u8>, u64)>
     where
         F: FnMut(&mut FloatBasket<'_>) -> std::result::Result<(), String>,
     {
@@ -1009,7 +1027,34 @@ impl Rewriter {
         let z = compress(payload, self.compression)?;
         let mut out = bytes[..h.key_len].to_vec();
         out.extend_from_slice(&z);
-        Ok(out)
+        if self.damage_written {
+            if let Some(last) = out.last_mut() {
+                *last ^= 0x40;
+            }
+        }
+        if !self.verify_written {
+            return Ok((out, 0));
+        }
+        // What will reach the file, read back through the reader's own path.
+        let back = record_payload(&out, h.key_len, h.obj_len)
+            .map_err(|e| context(format!("written basket does not decompress: {e}")))?;
+        let back_layout = float_layout(storage, &back, &h)
+            .map_err(|e| context(format!("written basket does not parse: {e}")))?;
+        if back_layout.counts != layout.counts {
+            return Err(context("written basket has other entry sizes".into()));
+        }
+        let mut read_back = Vec::with_capacity(back_layout.total);
+        read_values(&back, &back_layout, &mut read_back);
+        if let Some(i) = (0..values.len().max(read_back.len()))
+            .find(|&i| values.get(i).map(|v| v.to_bits()) != read_back.get(i).map(|v| v.to_bits()))
+        {
+            return Err(context(format!(
+                "written basket reads back differently at value {i} ({} values written, {} read)",
+                values.len(),
+                read_back.len()
+            )));
+        }
+        Ok((out, values.len() as u64))
     }
 
     /// Decompresses a record's payload and compresses it with the output compression.

@@ -185,7 +185,11 @@ impl Scheme for Cms {
     fn range(p: &Params, mag: u32) -> (u32, u32) {
         // No carry: code 0 owns no lower half-step, and the top codes are never rounded up to.
         let m = (mag >> p.k) & p.code_mask;
-        let lo = if m >= 1 && m - 1 < p.cms_maxn { mag.wrapping_sub(p.h) } else { mag };
+        let lo = if m >= 1 && m - 1 < p.cms_maxn {
+            mag.wrapping_sub(p.h)
+        } else {
+            mag
+        };
         let hi = if m < p.cms_maxn { p.h - 1 } else { p.step - 1 };
         (lo, mag.wrapping_add(hi))
     }
@@ -200,7 +204,11 @@ impl Scheme for RootFloat16 {
     fn range(p: &Params, mag: u32) -> (u32, u32) {
         let m = (mag >> p.k) & p.code_mask;
         let lo = if m >= 1 { mag.wrapping_sub(p.h) } else { mag };
-        let hi = if m == p.code_mask { p.step - 1 } else { p.h - 1 };
+        let hi = if m == p.code_mask {
+            p.step - 1
+        } else {
+            p.h - 1
+        };
         (lo, mag.wrapping_add(hi))
     }
 }
@@ -229,7 +237,11 @@ struct PriorMean<'a>(&'a Lookup);
 /// The interval `[lo, hi]` of a value of sign `sign`, from its magnitude patterns, as `f32`s.
 #[inline(always)]
 fn signed(sign: u32, lo: u32, hi: u32) -> (f32, f32) {
-    let (lo, hi) = if sign == 0 { (lo, hi) } else { (sign | hi, sign | lo) };
+    let (lo, hi) = if sign == 0 {
+        (lo, hi)
+    } else {
+        (sign | hi, sign | lo)
+    };
     (f32::from_bits(lo), f32::from_bits(hi))
 }
 
@@ -297,7 +309,13 @@ impl Lookup {
             first[s] = first[s].min(code(u));
             last[s] = last[s].max(code(u));
         }
-        let len = [0, 1].map(|s| if first[s] <= last[s] { last[s] - first[s] + 1 } else { 0 });
+        let len = [0, 1].map(|s| {
+            if first[s] <= last[s] {
+                last[s] - first[s] + 1
+            } else {
+                0
+            }
+        });
         if len[0].max(len[1]) as u64 > super::DENSE_CODES {
             return None;
         }
@@ -308,7 +326,13 @@ impl Lookup {
             table[(start[s] + code(u) - first[s]) as usize] =
                 c.estimate_stored(f32::from_bits(u), 0).to_bits();
         }
-        Some(Lookup { k, first, len, start, table })
+        Some(Lookup {
+            k,
+            first,
+            len,
+            start,
+            table,
+        })
     }
 
     /// The estimate of the stored value `u`, or [`Self::UNKNOWN`] (any pattern).
@@ -317,7 +341,9 @@ impl Lookup {
         // Selects, not indexing by the sign: the loop then needs one gather, not four.
         let neg = u & SIGN != 0;
         let pick = |a: [u32; 2]| if neg { a[1] } else { a[0] };
-        let i = ((u & !SIGN) >> self.k).wrapping_sub(pick(self.first)).min(pick(self.len));
+        let i = ((u & !SIGN) >> self.k)
+            .wrapping_sub(pick(self.first))
+            .min(pick(self.len));
         let slot = (pick(self.start) + i) as usize;
         debug_assert!(slot < self.table.len());
         // SAFETY: `i <= len[s]`, and sign `s`'s slots are `start[s] ..= start[s] + len[s]`,
@@ -332,10 +358,7 @@ impl Lookup {
 fn fast<S: Scheme, E: Estimate>(p: &Params, e: &E, u: u32) -> bool {
     let mag = u & !SIGN;
     let (lo, hi) = S::range(p, mag);
-    mag != 0
-        && mag < p.lim
-        && (!E::LINEAR || lo >> 23 == hi >> 23 || hi >> 23 <= 1)
-        && e.knows(u)
+    mag != 0 && mag < p.lim && (!E::LINEAR || lo >> 23 == hi >> 23 || hi >> 23 <= 1) && e.knows(u)
 }
 
 /// Whether the stored value with pattern `u` is left alone as exact (finite values only).
@@ -418,7 +441,9 @@ fn correct_slice<S: Scheme, E: Estimate>(
         if t.slow {
             // A few values per block at most: find them 32 at a time.
             for (j, (o, b)) in out.chunks_mut(32).zip(block.chunks(32)).enumerate() {
-                let any = b.iter().fold(false, |a, x| a | needs_reference::<S, E>(&p, &e, x.to_bits()));
+                let any = b.iter().fold(false, |a, x| {
+                    a | needs_reference::<S, E>(&p, &e, x.to_bits())
+                });
                 if !any {
                     continue;
                 }
@@ -554,7 +579,11 @@ mod tests {
             let q = Quantiser32::new(8, mode).unwrap();
             for len in [100, 3 * BLOCK + 17, crate::quantise::PAR_CHUNK * 2 + 5] {
                 let data = stored(&q, len);
-                for method in [Method::Midpoint, Method::Dither { seed: 1 }, Method::PriorMean] {
+                for method in [
+                    Method::Midpoint,
+                    Method::Dither { seed: 1 },
+                    Method::PriorMean,
+                ] {
                     let c = Corrector::new(q, method, ExactPolicy::default(), &data);
                     for at in [3, len / 2 + 1, len - 1] {
                         let mut v = data.clone();
@@ -572,7 +601,9 @@ mod tests {
                                 "{mode} {method} len {len} at {at}: {e}"
                             );
                             assert!(
-                                v.iter().zip(&before).all(|(a, b)| a.to_bits() == b.to_bits()),
+                                v.iter()
+                                    .zip(&before)
+                                    .all(|(a, b)| a.to_bits() == b.to_bits()),
                                 "{mode} {method} len {len} at {at} par {par}: slice changed"
                             );
                         }
@@ -589,7 +620,11 @@ mod tests {
             for n in [0, 5, 10, 22, 23] {
                 let q = Quantiser32::new(n, mode).unwrap();
                 let data = stored(&q, crate::quantise::PAR_CHUNK + 3 * BLOCK + 1);
-                for method in [Method::Midpoint, Method::Dither { seed: 9 }, Method::PriorMean] {
+                for method in [
+                    Method::Midpoint,
+                    Method::Dither { seed: 9 },
+                    Method::PriorMean,
+                ] {
                     let c = Corrector::new(q, method, ExactPolicy::default(), &data);
                     let (mut a, mut b, mut r) = (data.clone(), data.clone(), data.clone());
                     let ra = c.correct_in_place(&mut a, 7).unwrap();
@@ -620,13 +655,19 @@ mod tests {
         for mode in RoundingMode::ALL {
             let q = Quantiser32::new(9, mode).unwrap();
             let data = stored(&q, 3 * BLOCK + 5);
-            for method in [Method::Midpoint, Method::Dither { seed: 4 }, Method::PriorMean] {
+            for method in [
+                Method::Midpoint,
+                Method::Dither { seed: 4 },
+                Method::PriorMean,
+            ] {
                 let c = Corrector::new(q, method, ExactPolicy::default(), &data);
                 let mut want = data.clone();
                 let r = portable(&c, &mut want, 3).unwrap();
                 #[cfg(target_arch = "x86_64")]
                 {
-                    let mut builds: Vec<fn(&Corrector, &mut [f32], u64) -> Result<CorrectionReport>> = vec![];
+                    let mut builds: Vec<
+                        fn(&Corrector, &mut [f32], u64) -> Result<CorrectionReport>,
+                    > = vec![];
                     if std::is_x86_feature_detected!("avx2") {
                         // SAFETY: the CPU has AVX2.
                         builds.push(|c, d, o| unsafe { avx2(c, d, o) });

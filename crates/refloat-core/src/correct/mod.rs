@@ -223,7 +223,10 @@ impl Corrector {
             prior,
             lookup: None,
         };
-        c.lookup = c.prior.as_ref().and_then(|p| kernel::Lookup::new(&c, &p.stored));
+        c.lookup = c
+            .prior
+            .as_ref()
+            .and_then(|p| kernel::Lookup::new(&c, &p.stored));
         c
     }
 
@@ -313,7 +316,10 @@ impl Corrector {
             .map(|(c, chunk)| self.correct_in_place(chunk, offset + (c * PAR_CHUNK) as u64))
             .collect();
         if results.iter().all(Result::is_ok) {
-            return Ok(results.into_iter().flatten().fold(Default::default(), |a, b| a + b));
+            return Ok(results
+                .into_iter()
+                .flatten()
+                .fold(Default::default(), |a, b| a + b));
         }
         // A chunk that failed restored itself; re-quantising restores the others (the
         // invariant), so the caller's buffer is as it was.
@@ -321,7 +327,10 @@ impl Corrector {
             .zip(&results)
             .filter(|(_, r)| r.is_ok())
             .for_each(|(chunk, _)| self.quantiser.quantise_slice(chunk));
-        Err(results.into_iter().find_map(Result::err).expect("a chunk failed"))
+        Err(results
+            .into_iter()
+            .find_map(Result::err)
+            .expect("a chunk failed"))
     }
 
     /// The reference of [`Self::correct_in_place`]: every value through [`Self::estimate`]
@@ -546,7 +555,13 @@ fn distinct_stored(quantiser: &Quantiser32, policy: &ExactPolicy, data: &[f32]) 
             hi[1] = hi[1].max(if neg { c } else { 0 });
         }
     }
-    let span = |s: usize| if lo[s] <= hi[s] { (hi[s] - lo[s]) as u64 + 1 } else { 0 };
+    let span = |s: usize| {
+        if lo[s] <= hi[s] {
+            (hi[s] - lo[s]) as u64 + 1
+        } else {
+            0
+        }
+    };
     let mut runs: Vec<(u32, u64)> = Vec::new();
     if span(0).max(span(1)) <= DENSE_CODES && data.len() < u32::MAX as usize {
         // Slot 0 collects the values not counted; sign s's codes start at start[s].
@@ -565,7 +580,11 @@ fn distinct_stored(quantiser: &Quantiser32, policy: &ExactPolicy, data: &[f32]) 
             }
         }
     } else {
-        let mut v: Vec<u32> = data.iter().map(|x| x.to_bits()).filter(|&u| counted(u)).collect();
+        let mut v: Vec<u32> = data
+            .iter()
+            .map(|x| x.to_bits())
+            .filter(|&u| counted(u))
+            .collect();
         v.sort_unstable();
         for u in v {
             match runs.last_mut() {

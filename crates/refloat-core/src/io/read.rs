@@ -693,6 +693,47 @@ impl Tree {
         }
     }
 
+    /// Calls `f` with the values of a float branch, a basket (or chunk) at a time, in order,
+    /// without their entry structure: for a pass that only looks at the values (kept bits,
+    /// scheme, a sample). Decodes the baskets directly where it can; otherwise, and on any
+    /// problem before its first basket, reads through [`Self::read_float_chunks`]. Returns
+    /// the number of values.
+    ///
+    /// # Errors
+    /// Like [`Self::read_float_chunks`].
+    pub fn for_each_float_values(&self, name: &str, mut f: impl FnMut(&[f32])) -> Result<usize> {
+        const CHUNK_ENTRIES: usize = 1 << 12;
+        let (branch, _) = self.float_branch(name)?;
+        let tree_entries = self.entries();
+        let mut fast_values = 0usize;
+        let fast = guarded(|| {
+            branch.for_each_float_basket(|v, _| {
+                fast_values += v.len();
+                f(v);
+                Ok(())
+            })
+        });
+        match fast {
+            Ok(Ok(entries)) if entries as u64 == tree_entries => Ok(fast_values),
+            Ok(Ok(entries)) => Err(self.root_error(format!(
+                "branch '{name}' has {entries} entries, the tree {tree_entries}"
+            ))),
+            // Values were handed to `f` already: the problem is in a later basket.
+            Ok(Err(e)) if fast_values > 0 => Err(self.root_error(format!("branch '{name}': {e}"))),
+            Err(p) if fast_values > 0 => Err(self.root_error(format!("branch '{name}': {p}"))),
+            // Not decodable directly (its storage, an embedded basket, …): the general reader.
+            _ => {
+                let mut values = 0usize;
+                for chunk in self.read_float_chunks(name, CHUNK_ENTRIES)? {
+                    let v = &chunk?.branch.values;
+                    values += v.len();
+                    f(v);
+                }
+                Ok(values)
+            }
+        }
+    }
+
     /// Reads a float branch in chunks of up to `entries_per_chunk` entries, so a caller can
     /// process a large branch without holding it whole. Each chunk is a [`FloatBranch`]
     /// over its own entries (offsets start at 0) with the index of its first entry. The

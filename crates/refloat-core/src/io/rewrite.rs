@@ -74,6 +74,10 @@ pub struct RewriteOptions {
     pub branches: Vec<String>,
     /// Compression of the rewritten baskets and tree headers; `None` keeps the input's.
     pub compression: Option<Compression>,
+    /// Check each rewritten basket from the bytes about to be written (decompressed, parsed
+    /// and compared bit for bit with the values the callback left), instead of re-reading
+    /// the file; see [`Rewritten::values_verified`].
+    pub verify_written: bool,
 }
 
 /// One basket of a rewritten branch, handed to the callback of [`rewrite_floats`].
@@ -107,6 +111,9 @@ pub struct Rewritten {
     pub values: Vec<(String, u64)>,
     /// Baskets that went through the callback.
     pub baskets_rewritten: u64,
+    /// Values read back from the written bytes and found equal to the callback's
+    /// ([`RewriteOptions::verify_written`]; 0 without it).
+    pub values_verified: u64,
     /// Other records (objects, baskets of other branches) copied byte for byte.
     pub records_copied: u64,
 }
@@ -142,6 +149,8 @@ where
     let opts = oxyroot::rewrite::RewriteOptions {
         compression: options.compression.map(|c| c.0),
         recompress_untouched: false,
+        verify_written: options.verify_written,
+        damage_written_for_tests: crate::error::fault_injected("written"),
         trees: Some(vec![options.tree.clone()]),
         branches: Some(options.branches.clone()),
     };
@@ -215,6 +224,7 @@ where
             .map(|b| (b.clone(), progress[b].1))
             .collect(),
         baskets_rewritten: report.baskets_rewritten,
+        values_verified: report.values_verified,
         records_copied: report.records_copied,
     })
 }

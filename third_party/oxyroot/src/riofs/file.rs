@@ -110,6 +110,36 @@ impl RootFileReader {
         self.reader.as_mut().expect("ERROR").read_exact(&mut buf)?;
         Ok(buf)
     }
+
+    /// [`read_at`](Self::read_at) through a shared reference: a positional read (`pread`)
+    /// that leaves the buffered reader's offset alone, so no second handle is opened. On
+    /// other platforms, through a fresh handle.
+    pub(crate) fn read_at_shared(&self, start: u64, len: u64) -> Result<Vec<u8>> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileExt;
+            let file = self
+                .reader
+                .as_ref()
+                .ok_or(Error::FileIsNotOpened)?
+                .get_ref();
+            let size = file.metadata()?.len();
+            if start.checked_add(len).map_or(true, |end| end > size) {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("record at byte {start} of length {len} runs past the end of the file ({size} bytes)"),
+                )
+                .into());
+            }
+            let mut buf = vec![0; len as usize];
+            file.read_exact_at(&mut buf, start)?;
+            Ok(buf)
+        }
+        #[cfg(not(unix))]
+        {
+            RootFileReader::new(&self.path)?.read_at(start, len)
+        }
+    }
 }
 
 impl Clone for RootFileReader {

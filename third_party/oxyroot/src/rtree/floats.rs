@@ -440,18 +440,48 @@ impl Branch {
         let storage = self
             .float_storage()
             .ok_or_else(|| branch_error(tb, "is not a float, float[] or vector<float> branch"))?;
+        let mut values = Vec::new();
+        let mut counts: Option<Vec<u32>> = match storage {
+            FloatStorage::Float => None,
+            _ => Some(Vec::new()),
+        };
+        self.for_each_float_basket(|v, lc| {
+            values.extend_from_slice(v);
+            if let (Some(c), Some(lc)) = (counts.as_mut(), lc) {
+                c.extend_from_slice(lc);
+            }
+            Ok(())
+        })?;
+        Ok(FloatColumn {
+            storage,
+            values,
+            counts,
+        })
+    }
+
+    /// Calls `f` with the values and (for arrays and vectors) per-entry counts of each basket
+    /// of a float branch in turn, decoding the baskets directly, one in memory at a time;
+    /// returns the number of entries. All problems are errors, never panics.
+    ///
+    /// # Errors
+    /// As [`read_floats`](Self::read_floats), or the error `f` returned.
+    pub fn for_each_float_basket(
+        &self,
+        mut f: impl FnMut(&[f32], Option<&[u32]>) -> Result<()>,
+    ) -> Result<usize> {
+        let tb: &TBranch = self.into();
+        let storage = self
+            .float_storage()
+            .ok_or_else(|| branch_error(tb, "is not a float, float[] or vector<float> branch"))?;
         if tb.baskets.iter().any(|b| b.nev_buf() > 0) {
             return Err(branch_error(
                 tb,
                 "has entries in an embedded basket (not supported)",
             ));
         }
-        let mut reader = reader_of(tb)?;
+        let reader = tb.reader().as_ref().ok_or(Error::FileIsNotOpened)?;
         let mut values = Vec::new();
-        let mut counts: Option<Vec<u32>> = match storage {
-            FloatStorage::Float => None,
-            _ => Some(Vec::new()),
-        };
+        let mut entries = 0usize;
         for (i, (&seek, &len)) in tb
             .basket_seek
             .iter()
@@ -461,7 +491,7 @@ impl Branch {
             if len <= 0 {
                 continue;
             }
-            let record = reader.read_at(seek as u64, len as u64)?;
+            let record = reader.read_at_shared(seek as u64, len as u64)?;
             let h = basket_header(&record)
                 .map_err(|m| branch_error(tb, format!("basket {i} at {seek}: {m}")))?;
             if h.n_bytes != len as usize {
@@ -477,27 +507,24 @@ impl Branch {
                 .map_err(|e| branch_error(tb, format!("basket {i} at {seek}: {e}")))?;
             let layout = float_layout(storage, &payload, &h)
                 .map_err(|m| branch_error(tb, format!("basket {i} at {seek}: {m}")))?;
+            values.clear();
             read_values(&payload, &layout, &mut values);
-            if let (Some(c), Some(lc)) = (counts.as_mut(), layout.counts.as_ref()) {
-                c.extend_from_slice(lc);
-            }
+            entries += match &layout.counts {
+                Some(c) => c.len(),
+                None => values.len(),
+            };
+            f(&values, layout.counts.as_deref())?;
         }
-        let col = FloatColumn {
-            storage,
-            values,
-            counts,
-        };
-        if col.entries() as i64 != tb.entries() {
+        if entries as i64 != tb.entries() {
             return Err(branch_error(
                 tb,
                 format!(
-                    "baskets hold {} entries, the branch says {}",
-                    col.entries(),
+                    "baskets hold {entries} entries, the branch says {}",
                     tb.entries()
                 ),
             ));
         }
-        Ok(col)
+        Ok(entries)
     }
 
     /// Sizes of this branch's own baskets (not those of its sub-branches): on disk, the sum

@@ -81,6 +81,23 @@ MODEL_DIR=$(mktemp -d)
 trap 'rm -rf "$MODEL_DIR"' EXIT
 "$CARGO_TARGET_DIR/debug/refloat" train "$DATA/DAOD_PHYSLITE_21.2.108.0.art.pool.root" --bits 10 \
     --mode truncate --epochs 30 --patience 6 --hidden 16 --seed 3 --cpu --out "$MODEL_DIR/jets.pt" >/dev/null
+# The bench's model rows (issue 16), once, quick: both per-value kinds on one CPU core next to
+# prior-mean, so the table cannot rot (a debug build: the README's figures come from a
+# release build, see its Speed section).
+"$CARGO_TARGET_DIR/debug/refloat" train "$DATA/DAOD_PHYSLITE_21.2.108.0.art.pool.root" --bits 10 \
+    --kind denoise-per-value --epochs 3 --hidden 16 --seed 3 --cpu --out "$MODEL_DIR/ae.pt" >/dev/null
+"$CARGO_TARGET_DIR/debug/refloat" bench "$DATA/DAOD_PHYSLITE_21.2.108.0.art.pool.root" --repeat 1 \
+    --memory-values 0 --model "$MODEL_DIR/jets.pt" --model "$MODEL_DIR/ae.pt" --model-seconds 0.05 \
+    --json "$MODEL_DIR/bench.json"
+"$VENV/bin/python" - "$MODEL_DIR/bench.json" <<'PY'
+import json, sys
+rows = json.load(open(sys.argv[1]))["models"]
+kinds = {r["method"] for r in rows}
+assert {"model:inpainting", "model:denoise-per-value", "prior-mean"} <= kinds, kinds
+assert all(r["values_per_second"] > 0 and r["device"] for r in rows), rows
+assert {r["batch"] >= 1000 for r in rows} == {True}, rows
+print(f"bench model rows: {len(rows)}, kinds {sorted(kinds)}")
+PY
 VIRTUAL_ENV="$VENV" "$VENV/bin/maturin" develop --features torch -m python/Cargo.toml
 REFLOAT_MODEL="$MODEL_DIR/jets.pt" "$VENV/bin/python" -m pytest -q -p no:cacheprovider python/tests/test_model.py
 

@@ -1,5 +1,6 @@
 //! Inference throughput of a per-value model next to `prior-mean`, in the same process, on
-//! the CPU and (when libtorch sees one) on CUDA.
+//! one CPU core (libtorch's intra-op threads set to 1, `prior-mean` serial) and (when
+//! libtorch sees one) on CUDA.
 //!
 //! The caller hands real original values of the model's variables (one event structure);
 //! whole events are tiled to each batch size and quantised with the model's quantiser. (At
@@ -82,9 +83,10 @@ fn time_it(min_seconds: f64, mut f: impl FnMut() -> Result<()>) -> Result<(usize
 
 /// Measure a per-value model file (`model_path`) and `prior-mean` at each batch size of
 /// `sizes` (values), each for at least `min_seconds`, on `originals` (one column per model
-/// variable) tiled and quantised with the model's quantiser. The model runs on the CPU and,
-/// if available, on CUDA; `prior-mean` (CPU code, all threads) once per size, with the
-/// density estimated from the batch itself as a caller would.
+/// variable) tiled and quantised with the model's quantiser. The model runs on one CPU core
+/// and, if available, on CUDA; `prior-mean` (one thread) once per size, with the density
+/// estimated from the batch itself as a caller would. libtorch's thread count is restored
+/// afterwards.
 ///
 /// # Errors
 /// [`Error::InvalidInput`] for no values or no events; errors of [`Model::load_on`] and
@@ -106,6 +108,30 @@ pub fn throughput(
         devices.push(Device::Cuda(0));
     }
     let q = *Model::load_on(model_path, Device::Cpu)?.quantiser();
+    let threads = tch::get_num_threads();
+    tch::set_num_threads(1);
+    let rows = measure(
+        model_path,
+        originals,
+        offsets,
+        sizes,
+        min_seconds,
+        &devices,
+        q,
+    );
+    tch::set_num_threads(threads);
+    rows
+}
+
+fn measure(
+    model_path: &std::path::Path,
+    originals: &[&[f32]],
+    offsets: &[usize],
+    sizes: &[usize],
+    min_seconds: f64,
+    devices: &[Device],
+    q: refloat_core::Quantiser32,
+) -> Result<Vec<BenchRow>> {
     let mut rows = Vec::new();
     for &size in sizes {
         let (mut cols, offs) = tile(originals, offsets, size);
@@ -113,7 +139,7 @@ pub fn throughput(
             q.quantise_slice(c);
         }
         let batch = cols.len() * cols[0].len();
-        for &d in &devices {
+        for &d in devices {
             let model = Model::load_on(model_path, d)?;
             let refs: Vec<&[f32]> = cols.iter().map(Vec::as_slice).collect();
             let (calls, t) = time_it(min_seconds, || model.correct(&refs, &offs).map(|_| ()))?;
@@ -130,7 +156,7 @@ pub fn throughput(
             for (w, c) in work.iter_mut().zip(&cols) {
                 w.copy_from_slice(c);
                 Corrector::new(q, Method::PriorMean, ExactPolicy::default(), c)
-                    .par_correct_in_place(w, 0)?;
+                    .correct_in_place(w, 0)?;
             }
             Ok(())
         })?;

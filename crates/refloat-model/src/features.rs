@@ -135,7 +135,7 @@ pub fn check_group(columns: &[&[f32]], offsets: &[usize]) -> Result<usize> {
 
 /// Per-value features `[z, kept-mantissa fraction, fixed flag]` of one stored value.
 #[inline]
-fn per_value(s: f32, norm: &VarNorm, q: &Quantiser32, policy: &ExactPolicy) -> [f32; 3] {
+fn per_value(s: f32, norm: &VarNorm, q: &Quantiser32, policy: &ExactPolicy) -> [f32; PER_VALUE] {
     let fixed = is_fixed(s, q, policy);
     [
         norm.z(s),
@@ -166,6 +166,12 @@ pub fn inpainting_features(
         });
     }
     let width = inpainting_inputs(f);
+    // Each value's own features once (its `z` is also its neighbours' context).
+    let own: Vec<Vec<[f32; PER_VALUE]>> = columns
+        .iter()
+        .zip(norms)
+        .map(|(c, norm)| c.iter().map(|&s| per_value(s, norm, q, policy)).collect())
+        .collect();
     let mut out = vec![0f32; n * width];
     for e in offsets.windows(2) {
         let (start, end) = (e[0], e[1]);
@@ -173,12 +179,7 @@ pub fn inpainting_features(
         for i in start..end {
             let row = &mut out[i * width..(i + 1) * width];
             for j in 0..f {
-                row[PER_VALUE * j..PER_VALUE * (j + 1)].copy_from_slice(&per_value(
-                    columns[j][i],
-                    &norms[j],
-                    q,
-                    policy,
-                ));
+                row[PER_VALUE * j..PER_VALUE * (j + 1)].copy_from_slice(&own[j][i]);
             }
             let ctx = PER_VALUE * f;
             row[ctx] = ((1 + count) as f32).ln() / 3.0;
@@ -186,13 +187,13 @@ pub fn inpainting_features(
             if i > start {
                 row[ctx + 2] = 1.0;
                 for j in 0..f {
-                    row[ctx + 4 + j] = norms[j].z(columns[j][i - 1]);
+                    row[ctx + 4 + j] = own[j][i - 1][0];
                 }
             }
             if i + 1 < end {
                 row[ctx + 3] = 1.0;
                 for j in 0..f {
-                    row[ctx + 4 + f + j] = norms[j].z(columns[j][i + 1]);
+                    row[ctx + 4 + f + j] = own[j][i + 1][0];
                 }
             }
         }

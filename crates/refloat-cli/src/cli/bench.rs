@@ -55,11 +55,16 @@ pub struct Args {
     /// beyond what the program maps at start (its shared libraries).
     #[arg(long, default_value_t = 1024)]
     pub memory_cap_mib: u64,
-    /// Also measure this model's inference throughput (1k, 64k, 1M values; CPU and CUDA)
-    /// next to prior-mean (see `refloat train`).
+    /// Also measure these models' inference throughput (1k, 64k, 1M values; one CPU core,
+    /// and CUDA when libtorch sees a GPU) next to prior-mean on one thread (see `refloat
+    /// train`); repeat the flag for several models.
     #[cfg(feature = "torch")]
     #[arg(long, value_name = "MODEL.pt")]
-    pub model: Option<PathBuf>,
+    pub model: Vec<PathBuf>,
+    /// Seconds each model measurement runs for at least (after its warm-up calls).
+    #[cfg(feature = "torch")]
+    #[arg(long, default_value_t = 0.5)]
+    pub model_seconds: f64,
 }
 
 /// One measurement.
@@ -91,6 +96,25 @@ pub struct Report {
     pub rows: Vec<Row>,
     /// Peak resident memory of compress / correct as the file grows.
     pub memory: Option<super::memory::MemoryReport>,
+    /// Model inference throughput next to prior-mean (`--model`; empty without it).
+    pub models: Vec<ModelRow>,
+}
+
+/// One model (or prior-mean) throughput measurement.
+#[derive(Serialize, Debug, Clone)]
+pub struct ModelRow {
+    /// The model file (`None` for prior-mean).
+    pub model: Option<PathBuf>,
+    /// `model:<kind>` or `prior-mean`.
+    pub method: String,
+    /// `cpu` (one core) or `cuda:N`.
+    pub device: String,
+    /// Values per call.
+    pub batch: usize,
+    /// Values corrected per second.
+    pub values_per_second: f64,
+    /// `values_per_second` over prior-mean's at the same batch.
+    pub vs_prior_mean: f64,
 }
 
 /// Runs `f` once untimed, then `repeat` times timed (at least once); returns the best and
@@ -327,14 +351,36 @@ pub fn run(args: Args) -> Result<()> {
         threads: rayon::current_num_threads(),
         rows,
         memory,
+        models: Vec::new(),
     };
     print(&report);
     if let Some(m) = &report.memory {
         super::memory::print(m);
     }
+    #[allow(unused_mut)]
+    let mut report = report;
     #[cfg(feature = "torch")]
-    if let Some(model) = &args.model {
-        super::evaluate::model_bench(&args.file, args.select.tree.as_deref(), model, 0.5)?;
+    for model in &args.model {
+        let rows = super::evaluate::model_bench(
+            &args.file,
+            args.select.tree.as_deref(),
+            model,
+            args.model_seconds,
+        )?;
+        for r in &rows {
+            let prior = rows
+                .iter()
+                .find(|p| p.method == "prior-mean" && p.batch == r.batch)
+                .map_or(f64::NAN, |p| p.values_per_second);
+            report.models.push(ModelRow {
+                model: (r.method != "prior-mean").then(|| model.clone()),
+                method: r.method.clone(),
+                device: r.device.clone(),
+                batch: r.batch,
+                values_per_second: r.values_per_second,
+                vs_prior_mean: r.values_per_second / prior,
+            });
+        }
     }
     if let Some(json) = &args.json {
         common::write_json(json, &report)?;

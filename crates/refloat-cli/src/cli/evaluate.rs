@@ -963,7 +963,7 @@ pub fn model_bench(
     let refs: Vec<&[f32]> = data.originals.iter().map(Vec::as_slice).collect();
     let rows = throughput(model, &refs, &data.offsets, &BATCH_SIZES, min_seconds)?;
     println!(
-        "model inference ({} model, {} variables; {} real objects of {} tiled by whole events, then quantised)",
+        "model inference on one CPU core (libtorch intra-op threads 1, prior-mean serial) and CUDA if present ({} model, {} variables; {} real objects of {} tiled by whole events, then quantised)",
         m.meta().kind,
         names.len(),
         data.originals[0].len(),

@@ -533,7 +533,8 @@ const DENSE_CODES: u64 = 1 << 24;
 /// The distinct finite stored values of `data` whose dropped bits are zero (every scheme's
 /// finite stored values, and only they) and that `policy` does not call exact, as bit
 /// patterns with their counts, in pattern order. Counted in an array indexed by the kept
-/// code when the codes present span at most [`DENSE_CODES`] slots per sign, else sorted.
+/// code when the codes present span at most [`DENSE_CODES`] slots per sign and not many
+/// more slots than values, else sorted.
 fn distinct_stored(quantiser: &Quantiser32, policy: &ExactPolicy, data: &[f32]) -> Vec<(u32, u64)> {
     const SIGN: u32 = 0x8000_0000;
     let k = quantiser.dropped_bits();
@@ -563,7 +564,12 @@ fn distinct_stored(quantiser: &Quantiser32, policy: &ExactPolicy, data: &[f32]) 
         }
     };
     let mut runs: Vec<(u32, u64)> = Vec::new();
-    if span(0).max(span(1)) <= DENSE_CODES && data.len() < u32::MAX as usize {
+    // The array pays for its slots: worth it unless the values are far fewer (a small buffer).
+    let slots = span(0) + span(1);
+    if span(0).max(span(1)) <= DENSE_CODES
+        && data.len() < u32::MAX as usize
+        && slots <= 16 * data.len() as u64
+    {
         // Slot 0 collects the values not counted; sign s's codes start at start[s].
         let start = [1, 1 + span(0) as usize];
         let mut counts = vec![0u32; start[1] + span(1) as usize];

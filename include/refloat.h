@@ -141,8 +141,9 @@ typedef struct {
     // Output compression ("zstd:5", "zlib:1", "lzma:9", "lz4:4", "none"); NULL or "": the
     // input's.
     const char *compression;
-    // Correct only: non-zero re-reads the written file and checks the invariant before the
-    // output is committed (default 1).
+    // Correct only: non-zero checks every value as it is written (against its stored
+    // value, and read back from the bytes written) before the output is committed
+    // (default 1).
     int verify;
     // Progress callback, or NULL.
     refloat_progress_fn progress;
@@ -167,7 +168,7 @@ typedef struct {
     uint64_t non_finite;
     // Branches whose kept bits could not be inferred (copied unchanged).
     uint64_t not_inferable;
-    // Values re-read from the output and checked to re-quantise to the stored ones.
+    // Values checked to re-quantise to the stored ones as they were written.
     uint64_t verified_values;
     // Input and output file sizes in bytes.
     uint64_t input_bytes;
@@ -375,8 +376,8 @@ int refloat_compress_file(const char *input,
 
 // Correct a compressed ROOT file: write `output`, a drop-in copy of `input` whose selected
 // float branches hold estimates of the originals (`options->method`), each inside its
-// interval; with `options->verify` (default) every written value is re-read and checked to
-// re-quantise to its stored value before the output is committed. Bits are inferred per
+// interval; with `options->verify` (default) every value is checked as it is written to
+// re-quantise to its stored value, before the output is committed. Bits are inferred per
 // branch when `options->mantissa_bits` is -1 (branches where they cannot be are copied and
 // counted in `report->not_inferable`). Dither follows the one seeding rule, so the bits equal
 // `refloat correct --method dither:SEED`'s. `report` may be NULL.

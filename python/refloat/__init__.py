@@ -579,8 +579,8 @@ def correct_file(
 
     ``bits``/``mode`` ``None``: detected per branch from its values (where the values cannot
     tell the scheme, the format's: CMS for NanoAOD's ``Events``, ATLAS ``nearest``
-    otherwise). ``verify``: re-read the output and check the invariant before it is
-    committed. Dither uses the one seeding rule with each branch's name. Nothing is left at
+    otherwise). ``verify``: check every value as it is written (the invariant, and the bytes
+    written read back) before the output is committed. Dither uses the one seeding rule with each branch's name. Nothing is left at
     ``output`` if it fails."""
     method = _method(method)
     return _report(

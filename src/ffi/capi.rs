@@ -475,8 +475,9 @@ pub struct refloat_file_options {
     /// Output compression ("zstd:5", "zlib:1", "lzma:9", "lz4:4", "none"); NULL or "": the
     /// input's.
     pub compression: *const c_char,
-    /// Correct only: non-zero re-reads the written file and checks the invariant before the
-    /// output is committed (default 1).
+    /// Correct only: non-zero checks every value as it is written (against its stored
+    /// value, and read back from the bytes written) before the output is committed
+    /// (default 1).
     pub verify: c_int,
     /// Progress callback, or NULL.
     pub progress: refloat_progress_fn,
@@ -503,7 +504,7 @@ pub struct refloat_file_report {
     pub non_finite: u64,
     /// Branches whose kept bits could not be inferred (copied unchanged).
     pub not_inferable: u64,
-    /// Values re-read from the output and checked to re-quantise to the stored ones.
+    /// Values checked to re-quantise to the stored ones as they were written.
     pub verified_values: u64,
     /// Input and output file sizes in bytes.
     pub input_bytes: u64,
@@ -631,8 +632,8 @@ pub extern "C" fn refloat_compress_file(
 
 /// Correct a compressed ROOT file: write `output`, a drop-in copy of `input` whose selected
 /// float branches hold estimates of the originals (`options->method`), each inside its
-/// interval; with `options->verify` (default) every written value is re-read and checked to
-/// re-quantise to its stored value before the output is committed. Bits are inferred per
+/// interval; with `options->verify` (default) every value is checked as it is written to
+/// re-quantise to its stored value, before the output is committed. Bits are inferred per
 /// branch when `options->mantissa_bits` is -1 (branches where they cannot be are copied and
 /// counted in `report->not_inferable`). Dither follows the one seeding rule, so the bits equal
 /// `refloat correct --method dither:SEED`'s. `report` may be NULL.

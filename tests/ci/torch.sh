@@ -61,7 +61,8 @@ cargo build --locked "${PKGS[@]}" --lib --bins --tests
 echo "build: $(( $(date +%s) - start )) s"
 
 cargo test --locked "${PKGS[@]}" --lib --bins \
-    --test model_inpainting --test model_autoencoder --test model_cpp --test model_cli
+    --test model_inpainting --test model_autoencoder --test model_cpp --test model_cli \
+    --test model_fallback
 cargo test --locked "${PKGS[@]}" --doc
 
 for f in "$CARGO_TARGET_DIR/debug/refloat" "$CARGO_TARGET_DIR/debug/librefloat.so"; do

@@ -61,6 +61,10 @@ pub struct BranchScore {
     pub wasserstein1_stored: f64,
     /// Values that do not re-quantise to their stored value (must be 0).
     pub invariant_violations: usize,
+    /// Bootstrap standard deviation of [`Self::mse_relative`] over resamples of the values
+    /// ([`BOOTSTRAP_RESAMPLES`], seeded: the same inputs give the same number); `NaN` when
+    /// it is not defined.
+    pub mse_relative_sigma: f64,
     /// Positions inside the interval of the originals and of the estimates.
     #[serde(skip)]
     pub positions_original: Vec<f64>,
@@ -147,10 +151,12 @@ pub fn score_branch(
         wasserstein1: f64::NAN,
         wasserstein1_stored: f64::NAN,
         invariant_violations: count_outside_interval(estimate, stored, q),
+        mse_relative_sigma: f64::NAN,
         positions_original: Vec::new(),
         positions_estimate: Vec::new(),
     };
     let (mut o64, mut e64, mut s64) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut se_e, mut se_s) = (Vec::new(), Vec::new());
     let (mut abs_sum, mut abs_n) = (0.0, 0usize);
     for ((&o, &st), &e) in original.iter().zip(stored).zip(estimate) {
         if !(o.is_finite() && st.is_finite() && e.is_finite()) {
@@ -160,6 +166,8 @@ pub fn score_branch(
         let (de, ds) = (e as f64 - o as f64, st as f64 - o as f64);
         s.se_estimate += de * de;
         s.se_stored += ds * ds;
+        se_e.push(de * de);
+        se_s.push(ds * ds);
         o64.push(o as f64);
         e64.push(e as f64);
         s64.push(st as f64);
@@ -181,6 +189,7 @@ pub fn score_branch(
     if abs_n > 0 {
         s.mean_abs_error_over_width = abs_sum / abs_n as f64;
     }
+    s.mse_relative_sigma = bootstrap_ratio_sigma(&se_e, &se_s, BOOTSTRAP_RESAMPLES, 0x5EED);
     if let Ok((ho, he)) = common_histograms(&o64, &e64, FINE_BINS) {
         s.kl = kl_divergence(&ho, &he, KL_EPSILON).unwrap_or(f64::NAN);
         s.js = js_divergence(&ho, &he).unwrap_or(f64::NAN);
@@ -194,6 +203,47 @@ pub fn score_branch(
         s.wasserstein1_stored = wasserstein1(&o64, &s64).unwrap_or(f64::NAN);
     }
     Ok(s)
+}
+
+/// Resamples of [`bootstrap_ratio_sigma`] in [`score_branch`].
+pub const BOOTSTRAP_RESAMPLES: usize = 200;
+
+/// Bootstrap standard deviation of `Σ num / Σ den` over `resamples` resamples (with
+/// replacement, seeded) of the index pairs `(num[i], den[i])`: the statistical uncertainty of
+/// a ratio of sums, such as an MSE relative to the stored values'. `NaN` for fewer than two
+/// pairs, unequal lengths, or when a resample's denominator is zero.
+///
+/// ```
+/// use refloat_core::evaluate::bootstrap_ratio_sigma;
+/// let den = vec![1.0; 400];
+/// let num: Vec<f64> = (0..400).map(|i| (i % 2) as f64).collect(); // ratio 0.5
+/// let s = bootstrap_ratio_sigma(&num, &den, 400, 1);
+/// assert!((s - 0.025).abs() < 0.005, "{s}"); // sqrt(0.25 / 400)
+/// assert!(bootstrap_ratio_sigma(&[1.0], &[1.0], 100, 1).is_nan());
+/// ```
+pub fn bootstrap_ratio_sigma(num: &[f64], den: &[f64], resamples: usize, seed: u64) -> f64 {
+    let n = num.len();
+    if n < 2 || den.len() != n || resamples < 2 {
+        return f64::NAN;
+    }
+    let mut rng = crate::stats::SplitMix64(seed);
+    let (mut sum, mut sum2) = (0.0f64, 0.0f64);
+    for _ in 0..resamples {
+        let (mut a, mut b) = (0.0f64, 0.0f64);
+        for _ in 0..n {
+            let i = ((rng.next_u64() as u128 * n as u128) >> 64) as usize;
+            a += num[i];
+            b += den[i];
+        }
+        if b == 0.0 {
+            return f64::NAN;
+        }
+        let r = a / b;
+        sum += r;
+        sum2 += r * r;
+    }
+    let k = resamples as f64;
+    ((sum2 - sum * sum / k) / (k - 1.0)).max(0.0).sqrt()
 }
 
 /// One estimator over many branches: the columns of the README's accuracy table.

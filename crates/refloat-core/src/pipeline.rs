@@ -337,8 +337,9 @@ pub fn compress_file(
 pub trait JointCorrection {
     /// How the correction is named in reports (`model:PATH`).
     fn describe(&self) -> String;
-    /// A note for each corrected branch (`model PATH (inpainting)`).
-    fn note(&self) -> String;
+    /// A note for the corrected branch `variable`: what corrects it, and why
+    /// (`model PATH (inpainting): prior-mean, the model's fallback (…)`).
+    fn note(&self, variable: &str) -> String;
     /// The float branches it corrects, in order.
     fn variables(&self) -> Vec<String>;
     /// The kept bits it was made for.
@@ -826,7 +827,7 @@ fn plan_joint(
                 detection: None,
                 report,
                 changed: 0,
-                note: Some(joint.note()),
+                note: Some(joint.note(&s.name)),
             },
             check: Check::Requantises(q),
             action: Action::Replace(values),

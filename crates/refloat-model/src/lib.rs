@@ -76,7 +76,10 @@ pub mod meta;
 mod net;
 pub mod train;
 
-pub use meta::{HistogramLoss, HistogramSpec, ModelKind, ModelMeta, TrainingRecord, VarNorm};
+pub use meta::{
+    Estimator, HistogramLoss, HistogramSpec, ModelKind, ModelMeta, TrainingRecord, VarNorm,
+    VariableChoice,
+};
 pub use tch::{self, Device};
 
 use std::path::Path;
@@ -84,7 +87,7 @@ use std::path::Path;
 use tch::{Kind, Tensor};
 
 use net::tch_err;
-use refloat_core::correct::{CorrectionReport, ExactPolicy};
+use refloat_core::correct::{CorrectionReport, Corrector, ExactPolicy, Method};
 use refloat_core::error::{Error, Result};
 use refloat_core::quantise::{Quantiser32, RoundingMode};
 
@@ -320,32 +323,66 @@ impl Model {
         stored: &[&[f32]],
         offsets: &[usize],
     ) -> Result<Vec<(Vec<f32>, CorrectionReport)>> {
-        let fr = self.predict_fractions(stored, offsets)?;
+        self.correct_with(stored, offsets, |j| self.meta.uses(j))
+    }
+
+    /// [`Self::correct`] with the estimator of each variable `j` given by `uses(j)` instead
+    /// of the one training chose (for that choice, and for comparisons). Prior-mean
+    /// estimates its density from the column it corrects, as `--method prior-mean` does.
+    ///
+    /// # Errors
+    /// As [`Self::predict_fractions`].
+    pub fn correct_with(
+        &self,
+        stored: &[&[f32]],
+        offsets: &[usize],
+        uses: impl Fn(usize) -> Estimator,
+    ) -> Result<Vec<(Vec<f32>, CorrectionReport)>> {
+        let f = stored.len();
+        let fr = if (0..f).any(|j| uses(j) == Estimator::Model) {
+            Some(self.predict_fractions(stored, offsets)?)
+        } else {
+            self.check_columns(stored, offsets)?;
+            None
+        };
         let n = stored.first().map_or(0, |c| c.len());
-        Ok(stored
+        stored
             .iter()
             .enumerate()
-            .map(|(j, col)| {
-                let mut report = CorrectionReport::default();
-                let out = col
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &s)| {
-                        if !s.is_finite() {
-                            report.non_finite += 1;
-                            s
-                        } else if features::is_fixed(s, &self.quantiser, &self.policy) {
-                            report.left_exact += 1;
-                            s
-                        } else {
-                            report.corrected += 1;
-                            features::value_at_fraction(s, fr[j * n + i], &self.quantiser)
-                        }
-                    })
-                    .collect();
-                (out, report)
+            .map(|(j, col)| match (uses(j), &fr) {
+                (Estimator::Model, Some(fr)) => Ok(self.at_fractions(col, &fr[j * n..(j + 1) * n])),
+                _ => {
+                    let mut out = col.to_vec();
+                    let report =
+                        Corrector::new(self.quantiser, Method::PriorMean, self.policy, col)
+                            .correct_in_place(&mut out, 0)?;
+                    Ok((out, report))
+                }
             })
-            .collect())
+            .collect()
+    }
+
+    /// Each stored value of `col` moved to fraction `fr[i]` of its interval (fixed and
+    /// non-finite values left alone).
+    fn at_fractions(&self, col: &[f32], fr: &[f32]) -> (Vec<f32>, CorrectionReport) {
+        let mut report = CorrectionReport::default();
+        let out = col
+            .iter()
+            .zip(fr)
+            .map(|(&s, &f)| {
+                if !s.is_finite() {
+                    report.non_finite += 1;
+                    s
+                } else if features::is_fixed(s, &self.quantiser, &self.policy) {
+                    report.left_exact += 1;
+                    s
+                } else {
+                    report.corrected += 1;
+                    features::value_at_fraction(s, f, &self.quantiser)
+                }
+            })
+            .collect();
+        (out, report)
     }
 
     /// [`Self::correct`] in place; the columns are written only if the whole call succeeds.
@@ -466,8 +503,22 @@ impl refloat_core::pipeline::JointCorrection for FileModel<'_> {
     fn describe(&self) -> String {
         format!("model:{}", self.path.display())
     }
-    fn note(&self) -> String {
-        format!("model {} ({})", self.path.display(), self.model.meta().kind)
+    fn note(&self, variable: &str) -> String {
+        let meta = self.model.meta();
+        let choice = meta
+            .choices
+            .iter()
+            .find(|c| c.variable == variable)
+            .map_or_else(
+                || "model (the file records no choice against prior-mean)".to_string(),
+                |c| {
+                    c.explain()
+                        .strip_prefix(&format!("{variable}: "))
+                        .unwrap_or_default()
+                        .to_string()
+                },
+            );
+        format!("model {} ({}): {choice}", self.path.display(), meta.kind)
     }
     fn variables(&self) -> Vec<String> {
         self.model

@@ -199,6 +199,65 @@ pub struct TrainingRecord {
     pub baseline_validation_loss: f64,
 }
 
+/// The estimator [`crate::Model::correct`] uses for one variable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Estimator {
+    /// The network's prediction.
+    Model,
+    /// `prior-mean` (the conditional mean under the density of the values being corrected):
+    /// the model did not beat it on the validation events.
+    PriorMean,
+}
+
+impl std::fmt::Display for Estimator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Estimator::Model => "model",
+            Estimator::PriorMean => "prior-mean",
+        })
+    }
+}
+
+/// Training's choice for one variable, between the model and prior-mean, made on the
+/// validation events by the mean squared error of the corrected values against the
+/// originals (the variable's unit squared): the model only where it is better by more than
+/// two standard deviations of the difference (`refloat_model::train::CHOICE_SIGMAS`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct VariableChoice {
+    /// The variable (branch name).
+    pub variable: String,
+    /// What `correct` uses for it.
+    pub uses: Estimator,
+    /// Validation MSE of the model's corrections.
+    pub model_mse: f64,
+    /// Validation MSE of prior-mean's.
+    pub prior_mean_mse: f64,
+    /// Bootstrap standard deviation of `model_mse − prior_mean_mse` (paired, per value).
+    #[serde(default)]
+    pub difference_sigma: f64,
+    /// Finite values of the variable in the validation events.
+    pub values: usize,
+}
+
+impl VariableChoice {
+    /// One line for a person: what is used, and why.
+    pub fn explain(&self) -> String {
+        let ratio = self.model_mse / self.prior_mean_mse;
+        let diff = self.model_mse - self.prior_mean_mse;
+        match self.uses {
+            Estimator::Model => format!(
+                "{}: model (validation MSE {:.4e} = {:.3} x prior-mean's {:.4e}: better by {:.4e} ± {:.4e}, {} values)",
+                self.variable, self.model_mse, ratio, self.prior_mean_mse, -diff, self.difference_sigma, self.values
+            ),
+            Estimator::PriorMean => format!(
+                "{}: prior-mean, the model's fallback (validation MSE {:.4e} = {:.3} x prior-mean's {:.4e}, difference {:+.4e} ± {:.4e} over {} values: not better by two standard deviations)",
+                self.variable, self.model_mse, ratio, self.prior_mean_mse, diff, self.difference_sigma, self.values
+            ),
+        }
+    }
+}
+
 /// Everything a model file says about itself. A model is only valid for data stored with
 /// the same `mantissa_bits` and `rounding`, and for the same `variables` in this order.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -221,6 +280,11 @@ pub struct ModelMeta {
     pub histogram: Option<HistogramSpec>,
     /// How it was trained.
     pub training: TrainingRecord,
+    /// Per variable, whether [`crate::Model::correct`] uses the model or falls back to
+    /// prior-mean, as training chose on the validation events (per-value kinds; empty for
+    /// histogram mode and in files written before the choice: the model everywhere).
+    #[serde(default)]
+    pub choices: Vec<VariableChoice>,
     /// refloat version that wrote it.
     pub refloat_version: String,
 }
@@ -229,6 +293,14 @@ impl ModelMeta {
     /// Variable names, in input order.
     pub fn variable_names(&self) -> Vec<&str> {
         self.variables.iter().map(|v| v.name.as_str()).collect()
+    }
+
+    /// What `correct` uses for variable `j` (the model where training recorded no choice).
+    pub fn uses(&self, j: usize) -> Estimator {
+        self.variables
+            .get(j)
+            .and_then(|v| self.choices.iter().find(|c| c.variable == v.name))
+            .map_or(Estimator::Model, |c| c.uses)
     }
 
     /// Check that data stored with `mantissa_bits` / `rounding` and made of `variables`
@@ -324,6 +396,7 @@ impl ModelMeta {
             inputs: 0,
             histogram: None,
             training: TrainingRecord::default(),
+            choices: Vec::new(),
             refloat_version: env!("CARGO_PKG_VERSION").into(),
         }
     }

@@ -13,7 +13,8 @@ use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
 use super::features::{self, PER_VALUE};
 use super::meta::{
-    self, HistogramLoss, HistogramSpec, ModelKind, ModelMeta, TrainingRecord, VarNorm,
+    self, Estimator, HistogramLoss, HistogramSpec, ModelKind, ModelMeta, TrainingRecord, VarNorm,
+    VariableChoice,
 };
 use super::net::{tch_err, Net, NetShape};
 use super::Model;
@@ -742,7 +743,7 @@ pub fn train(
     }
     net.restore(&best.2);
 
-    let meta = ModelMeta {
+    let mut meta = ModelMeta {
         format: meta::FORMAT.into(),
         format_version: meta::FORMAT_VERSION,
         kind: cfg.kind,
@@ -765,12 +766,95 @@ pub fn train(
             input_noise: cfg.input_noise,
             baseline_validation_loss: baseline,
         },
+        choices: Vec::new(),
         refloat_version: env!("CARGO_PKG_VERSION").into(),
     };
     let scratch = std::env::temp_dir();
     let module = net.into_torchscript(&scratch)?;
-    let json = serde_json::to_vec_pretty(&meta)
-        .map_err(|e| Error::Model(format!("writing metadata: {e}")))?;
-    let bytes = super::archive::with_extra_file(&module, meta::META_FILE, &json)?;
+    let file = |meta: &ModelMeta| -> Result<Vec<u8>> {
+        let json = serde_json::to_vec_pretty(meta)
+            .map_err(|e| Error::Model(format!("writing metadata: {e}")))?;
+        super::archive::with_extra_file(&module, meta::META_FILE, &json)
+    };
+    let mut bytes = file(&meta)?;
+    if cfg.kind != ModelKind::DenoiseHistogram {
+        // Never worse than prior-mean: per variable, whichever corrects the validation events
+        // better is what `correct` will use.
+        let model = Model::from_bytes(&bytes, Device::Cpu)?;
+        meta.choices = choose_estimators(&model, &va, &va_s)?;
+        bytes = file(&meta)?;
+    }
     Ok(TrainedModel { meta, bytes })
+}
+
+/// Standard deviations by which the model must beat prior-mean on the validation events to
+/// be used for a variable (a paired bootstrap of the per-value squared-error differences).
+pub const CHOICE_SIGMAS: f64 = 2.0;
+
+/// Per variable, the model or prior-mean: the model only where its corrections of the stored
+/// values `stored` of the validation events `va` have a mean squared error against the
+/// originals lower than prior-mean's by more than [`CHOICE_SIGMAS`] standard deviations of
+/// the difference (so that a few hundred validation values do not pick noise); prior-mean
+/// otherwise, and when there is nothing to compare.
+///
+/// # Errors
+/// Errors of [`Model::correct_with`].
+pub fn choose_estimators(
+    model: &Model,
+    va: &TrainingData,
+    stored: &[Vec<f32>],
+) -> Result<Vec<VariableChoice>> {
+    let refs: Vec<&[f32]> = stored.iter().map(Vec::as_slice).collect();
+    let by_model = model.correct_with(&refs, &va.offsets, |_| Estimator::Model)?;
+    let by_prior = model.correct_with(&refs, &va.offsets, |_| Estimator::PriorMean)?;
+    Ok(va
+        .variables
+        .iter()
+        .enumerate()
+        .map(|(j, name)| {
+            let (se_model, se_prior) =
+                squared_errors(&by_model[j].0, &by_prior[j].0, &va.originals[j]);
+            let values = se_model.len();
+            let mean = |v: &[f64]| {
+                if v.is_empty() {
+                    0.0
+                } else {
+                    v.iter().sum::<f64>() / v.len() as f64
+                }
+            };
+            let (model_mse, prior_mean_mse) = (mean(&se_model), mean(&se_prior));
+            let sigma = paired_sigma(&se_model, &se_prior);
+            let uses = if values > 1 && model_mse - prior_mean_mse < -CHOICE_SIGMAS * sigma {
+                Estimator::Model
+            } else {
+                Estimator::PriorMean
+            };
+            VariableChoice {
+                variable: name.clone(),
+                uses,
+                model_mse,
+                prior_mean_mse,
+                difference_sigma: if sigma.is_finite() { sigma } else { 0.0 },
+                values,
+            }
+        })
+        .collect())
+}
+
+/// Per-value squared errors of two estimates against `originals`, where all three are finite.
+fn squared_errors(a: &[f32], b: &[f32], originals: &[f32]) -> (Vec<f64>, Vec<f64>) {
+    a.iter()
+        .zip(b)
+        .zip(originals)
+        .filter(|((a, b), o)| a.is_finite() && b.is_finite() && o.is_finite())
+        .map(|((&a, &b), &o)| ((a as f64 - o as f64).powi(2), (b as f64 - o as f64).powi(2)))
+        .unzip()
+}
+
+/// Bootstrap standard deviation (200 seeded resamples of the values) of the mean of
+/// `a[i] − b[i]`; `NaN` for fewer than two values.
+fn paired_sigma(a: &[f64], b: &[f64]) -> f64 {
+    let ones = vec![1.0; a.len()];
+    let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
+    refloat_core::evaluate::bootstrap_ratio_sigma(&d, &ones, 200, 0xC401CE)
 }

@@ -208,6 +208,14 @@ fn print(s: &CorrectReport, list_all: bool) {
             mixed.join("; ")
         );
     }
+    if s.method.starts_with("model:") {
+        println!("  what corrects each variable (chosen when the model was trained, on its validation events):");
+        for b in &s.branches {
+            if let Some(n) = &b.note {
+                println!("    {}: {n}", b.name);
+            }
+        }
+    }
     let not_inferable: Vec<&CorrectedBranch> = s
         .branches
         .iter()

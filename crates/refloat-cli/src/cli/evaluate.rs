@@ -95,6 +95,8 @@ pub struct Row {
     pub values: usize,
     /// `Σ (estimate − original)² / Σ (stored − original)²`: 1 = no better than the stored values.
     pub mse_relative: f64,
+    /// Bootstrap standard deviation of `mse_relative` (statistical uncertainty).
+    pub mse_relative_sigma: f64,
     /// Mean `|estimate − original| / interval width` over the values a correction may move.
     pub mean_abs_error_over_width: f64,
     /// `KL(original ‖ estimate)` of [`FINE_BINS`]-bin histograms, nats.
@@ -212,6 +214,30 @@ fn parse_model(p: &str, bits: u32, mode: RoundingMode) -> Result<(String, Estima
     ))
 }
 
+/// Per model and variable: the model or its prior-mean fallback, and why (training's
+/// validation MSEs).
+#[cfg(feature = "torch")]
+fn print_model_choices(methods: &[(String, Estimator)]) {
+    for (name, e) in methods {
+        let Estimator::Model(path, m) = e else {
+            continue;
+        };
+        if m.meta().kind == ModelKind::DenoiseHistogram {
+            continue;
+        }
+        println!(
+            "{name} ({}): what corrects each variable, as training chose on its validation events:",
+            path.display()
+        );
+        if m.meta().choices.is_empty() {
+            println!("  the model everywhere (the file records no choice against prior-mean)");
+        }
+        for c in &m.meta().choices {
+            println!("  {}", c.explain());
+        }
+    }
+}
+
 /// The models among the methods.
 #[cfg(feature = "torch")]
 fn models(methods: &[(String, Estimator)]) -> Vec<&Model> {
@@ -306,6 +332,7 @@ fn row(
         method: method.into(),
         values: score.values,
         mse_relative: score.mse_relative(),
+        mse_relative_sigma: score.mse_relative_sigma,
         mean_abs_error_over_width: score.mean_abs_error_over_width,
         kl: score.kl,
         js: score.js,
@@ -593,6 +620,8 @@ pub fn run(args: Args) -> Result<()> {
     } else {
         print_table(&report.rows, &report.histogram_rows);
     }
+    #[cfg(feature = "torch")]
+    print_model_choices(&methods);
     if let Some(dir) = &args.out {
         common::write_json(&dir.join("evaluate.json"), &report)?;
         println!(
@@ -696,16 +725,16 @@ fn print_markdown(r: &Report, args: &Args, methods: &[String]) {
 
 fn print_table(rows: &[Row], hist: &[HistogramRow]) {
     println!(
-        "{:<44} {:<30} {:>7} {:>10} {:>9} {:>10} {:>10} {:>10} {:>6}",
-        "branch", "method", "values", "MSE/comp", "|e|/w", "KL", "JS", "W1", "AUC"
+        "{:<44} {:<30} {:>7} {:>18} {:>9} {:>10} {:>10} {:>10} {:>6}",
+        "branch", "method", "values", "MSE/comp ± boot.", "|e|/w", "KL", "JS", "W1", "AUC"
     );
     for r in rows {
         println!(
-            "{:<44} {:<30} {:>7} {:>10.4} {:>9.4} {:>10.3e} {:>10.3e} {:>10.3e} {:>6.3}{}",
+            "{:<44} {:<30} {:>7} {:>18} {:>9.4} {:>10.3e} {:>10.3e} {:>10.3e} {:>6.3}{}",
             r.branch,
             r.method,
             r.values,
-            r.mse_relative,
+            format!("{:.4} ± {:.4}", r.mse_relative, r.mse_relative_sigma),
             r.mean_abs_error_over_width,
             r.kl,
             r.js,

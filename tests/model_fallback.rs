@@ -2,8 +2,10 @@
 //! jets of the development file choose, per variable and on their validation events, between
 //! the network and prior-mean; on the held-out file, per variable, what `Model::correct`
 //! returns is no worse than prior-mean beyond the statistical tolerance (two standard
-//! deviations of a paired bootstrap of the per-value squared-error differences), and a
-//! variable that falls back is corrected exactly as prior-mean corrects it.
+//! deviations of a paired bootstrap of the per-value squared-error differences), a
+//! variable that falls back is corrected exactly as prior-mean corrects it under the
+//! training events' density recorded in the file, and one event alone is corrected as in
+//! the whole file.
 //!
 //! The models are those `tests/ci/torch.sh` trains (inpainting, the 7-bit truncation case
 //! where the talk's and refloat's first models lost to the midpoint) and a per-value
@@ -120,7 +122,31 @@ fn check(kind: ModelKind, bits: u32, rounding: RoundingMode) {
     let reloaded = Model::from_bytes(trained.bytes(), Device::Cpu).unwrap();
     assert_eq!(reloaded.meta().choices, meta.choices);
 
-    // On the held-out file: per variable, no worse than prior-mean beyond the tolerance.
+    // The density recorded for each variable is that of the training events' stored values.
+    assert_eq!(
+        meta.densities
+            .iter()
+            .map(|d| d.variable.as_str())
+            .collect::<Vec<_>>(),
+        VARS,
+        "{what}"
+    );
+    for (j, d) in meta.densities.iter().enumerate() {
+        // the training events' share of the development file's values (less a few exact ones)
+        let values: u64 = d.counts.iter().sum();
+        let all = dev.originals[j].len() as f64;
+        let share = all * (1.0 - meta.training.validation_fraction);
+        assert!(
+            (values as f64) > 0.8 * share && (values as f64) < all && d.counts.len() > 100,
+            "{what}: {} has {} distinct values, {values} in all",
+            d.variable,
+            d.counts.len()
+        );
+    }
+
+    // On the held-out file: per variable, no worse than prior-mean beyond the tolerance;
+    // the baseline is prior-mean under the held-out file's own density (what
+    // `--method prior-mean` does there), not the model's fallback.
     let held = jets(common::HELD_OUT);
     let q = Quantiser32::new(bits, rounding).unwrap();
     let stored: Vec<Vec<f32>> = held
@@ -134,6 +160,21 @@ fn check(kind: ModelKind, bits: u32, rounding: RoundingMode) {
         .collect();
     let refs: Vec<&[f32]> = stored.iter().map(Vec::as_slice).collect();
     let (corrected, _) = model.correct(&refs, &held.offsets).unwrap();
+    // Event by event, the same bits as the whole file (the fallback included).
+    for e in 0..held.offsets.len().min(300) - 1 {
+        let (a, b) = (held.offsets[e], held.offsets[e + 1]);
+        let one: Vec<&[f32]> = stored.iter().map(|c| &c[a..b]).collect();
+        let (got, _) = model.correct(&one, &[0, b - a]).unwrap();
+        for (j, col) in got.iter().enumerate() {
+            assert!(
+                col.iter()
+                    .zip(&corrected[j][a..b])
+                    .all(|(x, y)| x.to_bits() == y.to_bits()),
+                "{what} {}: event {e} alone is corrected differently",
+                VARS[j]
+            );
+        }
+    }
     for (j, name) in VARS.iter().enumerate() {
         let mut prior = stored[j].clone();
         Corrector::new(q, Method::PriorMean, ExactPolicy::default(), &stored[j])
@@ -144,10 +185,17 @@ fn check(kind: ModelKind, bits: u32, rounding: RoundingMode) {
             assert_eq!(q.quantise(*c).to_bits(), s.to_bits(), "{what} {name}");
         }
         if meta.uses(j) == Estimator::PriorMean {
+            // prior-mean under the density of the training events, recorded in the file
+            let mut fallback = stored[j].clone();
+            model
+                .fallback(j)
+                .expect("the file records the training density")
+                .correct_in_place(&mut fallback, 0)
+                .unwrap();
             assert!(
                 corrected[j]
                     .iter()
-                    .zip(&prior)
+                    .zip(&fallback)
                     .all(|(a, b)| a.to_bits() == b.to_bits()),
                 "{what} {name}: falls back, so it must be prior-mean bit for bit"
             );

@@ -77,8 +77,8 @@ mod net;
 pub mod train;
 
 pub use meta::{
-    Estimator, HistogramLoss, HistogramSpec, ModelKind, ModelMeta, TrainingRecord, VarNorm,
-    VariableChoice,
+    Estimator, HistogramLoss, HistogramSpec, ModelKind, ModelMeta, StoredDensity, TrainingRecord,
+    VarNorm, VariableChoice,
 };
 pub use tch::{self, Device};
 
@@ -87,7 +87,7 @@ use std::path::Path;
 use tch::{Kind, Tensor};
 
 use net::tch_err;
-use refloat_core::correct::{CorrectionReport, Corrector, ExactPolicy, Method};
+use refloat_core::correct::{CorrectionReport, Corrector, DensityPrior, ExactPolicy, Method};
 use refloat_core::error::{Error, Result};
 use refloat_core::quantise::{Quantiser32, RoundingMode};
 
@@ -103,6 +103,9 @@ pub struct Model {
     device: Device,
     quantiser: Quantiser32,
     policy: ExactPolicy,
+    /// Per variable, prior-mean under the density the file records (empty for files
+    /// without densities).
+    priors: Vec<Corrector>,
 }
 
 impl std::fmt::Debug for Model {
@@ -195,18 +198,36 @@ impl Model {
             .f_set_eval()
             .map_err(tch_err("switching to evaluation mode"))?;
         let quantiser = Quantiser32::new(meta.mantissa_bits, meta.rounding)?;
+        let policy = ExactPolicy::default();
+        let priors = meta
+            .densities
+            .iter()
+            .map(|d| {
+                let counts = d.counts(quantiser.dropped_bits())?;
+                let prior = DensityPrior::from_counts(&quantiser, &policy, &counts)
+                    .map_err(|e| Error::Model(format!("{}: {e}", d.variable)))?;
+                Ok(Corrector::with_prior(quantiser, policy, prior))
+            })
+            .collect::<Result<_>>()?;
         Ok(Model {
             module,
             meta,
             device,
             quantiser,
-            policy: ExactPolicy::default(),
+            policy,
+            priors,
         })
     }
 
     /// What the file says about the model.
     pub fn meta(&self) -> &ModelMeta {
         &self.meta
+    }
+
+    /// Prior-mean as the model's fallback for variable `j`: under the density the file
+    /// records (`None` for a file without densities, or `j` out of range).
+    pub fn fallback(&self, j: usize) -> Option<&Corrector> {
+        self.priors.get(j)
     }
 
     /// Where inference runs.
@@ -327,8 +348,10 @@ impl Model {
     }
 
     /// [`Self::correct`] with the estimator of each variable `j` given by `uses(j)` instead
-    /// of the one training chose (for that choice, and for comparisons). Prior-mean
-    /// estimates its density from the column it corrects, as `--method prior-mean` does.
+    /// of the one training chose (for that choice, and for comparisons). Prior-mean uses the
+    /// density the file records ([`ModelMeta::densities`]), so each value's correction
+    /// depends on its event alone; for a file without densities it estimates the density
+    /// from the column it corrects, as `--method prior-mean` does.
     ///
     /// # Errors
     /// As [`Self::predict_fractions`].
@@ -353,9 +376,11 @@ impl Model {
                 (Estimator::Model, Some(fr)) => Ok(self.at_fractions(col, &fr[j * n..(j + 1) * n])),
                 _ => {
                     let mut out = col.to_vec();
-                    let report =
-                        Corrector::new(self.quantiser, Method::PriorMean, self.policy, col)
-                            .correct_in_place(&mut out, 0)?;
+                    let report = match self.priors.get(j) {
+                        Some(c) => c.correct_in_place(&mut out, 0)?,
+                        None => Corrector::new(self.quantiser, Method::PriorMean, self.policy, col)
+                            .correct_in_place(&mut out, 0)?,
+                    };
                     Ok((out, report))
                 }
             })

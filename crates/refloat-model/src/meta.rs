@@ -205,8 +205,8 @@ pub struct TrainingRecord {
 pub enum Estimator {
     /// The network's prediction.
     Model,
-    /// `prior-mean` (the conditional mean under the density of the values being corrected):
-    /// the model did not beat it on the validation events.
+    /// `prior-mean` (the conditional mean under the density of the training events' stored
+    /// values, [`ModelMeta::densities`]): the model did not beat it on the validation events.
     PriorMean,
 }
 
@@ -285,8 +285,87 @@ pub struct ModelMeta {
     /// histogram mode and in files written before the choice: the model everywhere).
     #[serde(default)]
     pub choices: Vec<VariableChoice>,
+    /// Per variable, the density prior-mean uses wherever `correct` falls back to it,
+    /// estimated once on the training events' stored values, so that a value's correction
+    /// does not depend on the values corrected with it (one event gets what the whole file
+    /// gets). Empty in files written before it: prior-mean then estimates the density from
+    /// the values it is given.
+    #[serde(default)]
+    pub densities: Vec<StoredDensity>,
     /// refloat version that wrote it.
     pub refloat_version: String,
+}
+
+/// The distinct stored values of one variable on the training events, with their counts:
+/// what [`refloat_core::correct::DensityPrior::from_counts`] rebuilds the density from.
+/// Stored compactly as kept codes (the bit pattern shifted right by the dropped bits, sign
+/// included), the first as it is and each next as its step from the one before.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StoredDensity {
+    /// The variable (branch name).
+    pub variable: String,
+    /// Code of the first distinct stored value, then steps between consecutive codes.
+    pub code_steps: Vec<u32>,
+    /// Values at each distinct stored value.
+    pub counts: Vec<u64>,
+}
+
+impl StoredDensity {
+    /// From distinct stored values (patterns, increasing, low `dropped_bits` bits clear) and
+    /// their counts.
+    pub fn new(variable: &str, counts: &[(u32, u64)], dropped_bits: u32) -> Self {
+        let mut previous = 0u32;
+        let (code_steps, counts) = counts
+            .iter()
+            .map(|&(u, n)| {
+                let code = u >> dropped_bits;
+                let step = code - previous;
+                previous = code;
+                (step, n)
+            })
+            .unzip();
+        StoredDensity {
+            variable: variable.into(),
+            code_steps,
+            counts,
+        }
+    }
+
+    /// The distinct stored values (patterns) and counts back.
+    ///
+    /// # Errors
+    /// [`Error::Model`] if the lists differ in length or the codes leave 32 bits.
+    ///
+    /// ```
+    /// # use refloat_model::StoredDensity;
+    /// let runs = [(1.0f32.to_bits(), 3), (1.5f32.to_bits(), 1), ((-2.0f32).to_bits(), 7)];
+    /// let d = StoredDensity::new("x", &runs, 13);
+    /// assert_eq!(d.counts(13).unwrap(), runs);
+    /// ```
+    pub fn counts(&self, dropped_bits: u32) -> Result<Vec<(u32, u64)>> {
+        if self.code_steps.len() != self.counts.len() {
+            return Err(Error::Model(format!(
+                "{}: density with {} codes and {} counts",
+                self.variable,
+                self.code_steps.len(),
+                self.counts.len()
+            )));
+        }
+        let mut code = 0u32;
+        self.code_steps
+            .iter()
+            .zip(&self.counts)
+            .map(|(&step, &n)| {
+                code = code
+                    .checked_add(step)
+                    .filter(|c| dropped_bits == 0 || c >> (32 - dropped_bits) == 0)
+                    .ok_or_else(|| {
+                        Error::Model(format!("{}: density codes leave 32 bits", self.variable))
+                    })?;
+                Ok((code << dropped_bits, n))
+            })
+            .collect()
+    }
 }
 
 impl ModelMeta {
@@ -365,6 +444,17 @@ impl ModelMeta {
         if self.variables.is_empty() {
             return Err(Error::Model("metadata lists no variables".into()));
         }
+        if !self.densities.is_empty()
+            && !self
+                .densities
+                .iter()
+                .map(|d| d.variable.as_str())
+                .eq(self.variables.iter().map(|v| v.name.as_str()))
+        {
+            return Err(Error::Model(
+                "metadata densities are not those of the variables, in order".into(),
+            ));
+        }
         if self.kind == ModelKind::DenoiseHistogram && self.histogram.is_none() {
             return Err(Error::Model(
                 "histogram-mode model without histogram binning".into(),
@@ -397,6 +487,7 @@ impl ModelMeta {
             histogram: None,
             training: TrainingRecord::default(),
             choices: Vec::new(),
+            densities: Vec::new(),
             refloat_version: env!("CARGO_PKG_VERSION").into(),
         }
     }

@@ -13,12 +13,12 @@ use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
 use super::features::{self, PER_VALUE};
 use super::meta::{
-    self, Estimator, HistogramLoss, HistogramSpec, ModelKind, ModelMeta, TrainingRecord, VarNorm,
-    VariableChoice,
+    self, Estimator, HistogramLoss, HistogramSpec, ModelKind, ModelMeta, StoredDensity,
+    TrainingRecord, VarNorm, VariableChoice,
 };
 use super::net::{tch_err, Net, NetShape};
 use super::Model;
-use refloat_core::correct::ExactPolicy;
+use refloat_core::correct::{DensityPrior, ExactPolicy};
 use refloat_core::error::{Error, Result};
 use refloat_core::quantise::{Quantiser32, RoundingMode};
 
@@ -767,6 +767,11 @@ pub fn train(
             baseline_validation_loss: baseline,
         },
         choices: Vec::new(),
+        densities: if cfg.kind == ModelKind::DenoiseHistogram {
+            Vec::new()
+        } else {
+            training_densities(&tr.variables, &tr_s, &q)
+        },
         refloat_version: env!("CARGO_PKG_VERSION").into(),
     };
     let scratch = std::env::temp_dir();
@@ -785,6 +790,23 @@ pub fn train(
         bytes = file(&meta)?;
     }
     Ok(TrainedModel { meta, bytes })
+}
+
+/// Per variable, the distinct stored values of the training events `stored` and their
+/// counts: the density prior-mean falls back to.
+fn training_densities(
+    variables: &[String],
+    stored: &[Vec<f32>],
+    quantiser: &Quantiser32,
+) -> Vec<StoredDensity> {
+    variables
+        .iter()
+        .zip(stored)
+        .map(|(name, s)| {
+            let prior = DensityPrior::new(quantiser, &ExactPolicy::default(), s);
+            StoredDensity::new(name, &prior.stored_counts(), quantiser.dropped_bits())
+        })
+        .collect()
 }
 
 /// Standard deviations by which the model must beat prior-mean on the validation events to

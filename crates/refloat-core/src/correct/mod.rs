@@ -230,6 +230,29 @@ impl Corrector {
         c
     }
 
+    /// A [`Method::PriorMean`] corrector under a density estimated elsewhere (see
+    /// [`DensityPrior::from_counts`]): each value's estimate depends on that density and the
+    /// value alone, not on the other values corrected with it.
+    pub fn with_prior(quantiser: Quantiser32, policy: ExactPolicy, prior: DensityPrior) -> Self {
+        let mut c = Corrector {
+            quantiser,
+            method: Method::PriorMean,
+            policy,
+            prior: Some(prior),
+            lookup: None,
+        };
+        c.lookup = c
+            .prior
+            .as_ref()
+            .and_then(|p| kernel::Lookup::new(&c, &p.stored));
+        c
+    }
+
+    /// The density prior-mean uses (`None` for the other methods).
+    pub fn prior(&self) -> Option<&DensityPrior> {
+        self.prior.as_ref()
+    }
+
     /// [`Self::new`] for the values of branch `branch`: the method under the one seeding rule
     /// ([`Method::for_branch`]). Apply it with each value's index in the whole branch.
     pub fn for_branch(
@@ -622,8 +645,84 @@ impl DensityPrior {
     /// # Ok::<(), refloat_core::Error>(())
     /// ```
     pub fn new(quantiser: &Quantiser32, policy: &ExactPolicy, data: &[f32]) -> Self {
+        Self::from_runs(quantiser, distinct_stored(quantiser, policy, data))
+    }
+
+    /// The prior [`Self::new`] estimates from data whose distinct stored values (bit
+    /// patterns) and their counts are `counts`, as [`Self::stored_counts`] gives them: a
+    /// density estimated once (on a model's training events, say) and applied to other
+    /// values, one event at a time if need be, with the same result. Values `policy` calls
+    /// exact are dropped, as [`Self::new`] drops them.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the first pattern that is not a finite stored value of
+    /// `quantiser` (its dropped bits set, NaN or ±∞), a count of zero, or patterns not
+    /// strictly increasing.
+    ///
+    /// ```
+    /// use refloat_core::correct::{DensityPrior, ExactPolicy};
+    /// use refloat_core::{Quantiser32, RoundingMode};
+    /// let q = Quantiser32::new(6, RoundingMode::Nearest)?;
+    /// let data: Vec<f32> = (1..2000).map(|i| q.quantise(-(1.0 - i as f32 / 2000.0).ln())).collect();
+    /// let p = DensityPrior::new(&q, &ExactPolicy::default(), &data);
+    /// let again = DensityPrior::from_counts(&q, &ExactPolicy::default(), &p.stored_counts())?;
+    /// let iv = q.interval(q.quantise(1.5)).unwrap();
+    /// assert_eq!(p.conditional_mean(&iv), again.conditional_mean(&iv));
+    /// assert!(DensityPrior::from_counts(&q, &ExactPolicy::default(), &[(1.0f32.to_bits() | 1, 3)]).is_err());
+    /// # Ok::<(), refloat_core::Error>(())
+    /// ```
+    pub fn from_counts(
+        quantiser: &Quantiser32,
+        policy: &ExactPolicy,
+        counts: &[(u32, u64)],
+    ) -> Result<Self> {
+        let low = !quantiser.mask();
+        let mut previous: Option<u32> = None;
+        for &(u, n) in counts {
+            let what = if u & 0x7FFF_FFFF >= 0x7F80_0000 {
+                Some("is not finite")
+            } else if u & low != 0 {
+                Some("has dropped bits set")
+            } else if n == 0 {
+                Some("has a count of zero")
+            } else if previous.is_some_and(|p| p >= u) {
+                Some("does not follow the previous pattern in increasing order")
+            } else {
+                None
+            };
+            if let Some(what) = what {
+                return Err(Error::InvalidInput(format!(
+                    "density prior: stored value 0x{u:08x} {what} ({} kept mantissa bits)",
+                    quantiser.mantissa_bits()
+                )));
+            }
+            previous = Some(u);
+        }
+        let runs = counts
+            .iter()
+            .copied()
+            .filter(|&(u, _)| !policy.is_exact(f32::from_bits(u), quantiser))
+            .collect();
+        Ok(Self::from_runs(quantiser, runs))
+    }
+
+    /// The distinct stored values (bit patterns, increasing) the density was estimated from,
+    /// with how many values sat at each: what [`Self::from_counts`] takes back.
+    pub fn stored_counts(&self) -> Vec<(u32, u64)> {
+        let mut v: Vec<(u32, u64)> = self
+            .stored
+            .iter()
+            .zip(&self.counts)
+            .map(|(&u, &n)| (u, n as u64))
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// The prior of the distinct stored values `runs` (pattern, count) that `policy` keeps.
+    fn from_runs(quantiser: &Quantiser32, runs: Vec<(u32, u64)>) -> Self {
         // (centre, half-width, count, stored pattern), sorted by centre.
-        let mut points: Vec<(f64, f64, u64, u32)> = distinct_stored(quantiser, policy, data)
+        let mut points: Vec<(f64, f64, u64, u32)> = runs
             .into_iter()
             .map(|(u, n)| {
                 let iv = quantiser.interval_of_stored(f32::from_bits(u));
@@ -860,6 +959,47 @@ mod tests {
         );
         assert_eq!("prior-mean".parse::<Method>().unwrap(), Method::PriorMean);
         assert!("bogus".parse::<Method>().is_err());
+    }
+
+    #[test]
+    fn prior_from_counts_corrects_one_value_as_the_whole_sample_does() {
+        let q = Quantiser32::new(8, RoundingMode::Nearest).unwrap();
+        let p = ExactPolicy::default();
+        let data: Vec<f32> = (1..5000)
+            .map(|i| {
+                q.quantise(-(1.0 - i as f32 / 5000.0).ln() * if i % 3 == 0 { -1.0 } else { 1.0 })
+            })
+            .collect();
+        let whole = Corrector::new(q, Method::PriorMean, p, &data);
+        let counts = whole.prior().unwrap().stored_counts();
+        assert!(counts.windows(2).all(|w| w[0].0 < w[1].0));
+        let counted = data.iter().filter(|&&x| !p.is_exact(x, &q)).count();
+        assert_eq!(counts.iter().map(|c| c.1).sum::<u64>(), counted as u64);
+        assert!(counted > 4500);
+        let again =
+            Corrector::with_prior(q, p, DensityPrior::from_counts(&q, &p, &counts).unwrap());
+        let mut a = data.clone();
+        whole.correct_in_place(&mut a, 0).unwrap();
+        // value by value under the recorded density: the same bits
+        for (i, (&s, &x)) in data.iter().zip(&a).enumerate() {
+            let mut one = [s];
+            again.correct_in_place(&mut one, 0).unwrap();
+            assert_eq!(one[0].to_bits(), x.to_bits(), "value {i}");
+        }
+        // bad patterns are named
+        let bad = |runs: &[(u32, u64)], what: &str| {
+            let e = DensityPrior::from_counts(&q, &p, runs)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(what), "{e}");
+        };
+        bad(&[(f32::NAN.to_bits(), 1)], "is not finite");
+        bad(&[(1.0f32.to_bits() | 1, 1)], "dropped bits set");
+        bad(&[(1.0f32.to_bits(), 0)], "count of zero");
+        bad(
+            &[(2.0f32.to_bits(), 1), (1.0f32.to_bits(), 1)],
+            "increasing order",
+        );
     }
 
     #[test]

@@ -7,7 +7,8 @@
 #        the machine: zlib and liblzma come from the system when found, else are built in),
 #        then those Rust's std needs; installed beside refloatConfig.cmake
 #      OUT_DIR/refloat-link.rsp   the same as linker options, for linking librefloat.so
-#      OUT_DIR/include/rust/cxx.h, OUT_DIR/include/refloat/src/ffi/bridge.rs.h  (cxx bridge)
+#      OUT_DIR/include/rust/cxx.h, OUT_DIR/include/refloat/src/ffi/bridge.rs.h  (cxx bridge;
+#        with feature torch also bridge_model.rs.h)
 cmake_minimum_required(VERSION 3.19)
 
 set(args build -p refloat --lib --manifest-path "${MANIFEST}" --target-dir "${TARGET_DIR}" --profile "${PROFILE}"
@@ -83,7 +84,11 @@ write_if_changed("${OUT_DIR}/refloat-native-libs.cmake" "${cmake_text}")
 write_if_changed("${OUT_DIR}/refloat-link.rsp" "${rsp}")
 
 # The cxx bridge's headers (cxx-build links them under TARGET_DIR/cxxbridge).
-foreach(header rust/cxx.h refloat/src/ffi/bridge.rs.h)
+set(headers rust/cxx.h refloat/src/ffi/bridge.rs.h)
+if(FEATURES MATCHES "torch")
+  list(APPEND headers refloat/src/ffi/bridge_model.rs.h)  # the model bridge
+endif()
+foreach(header IN LISTS headers)
   get_filename_component(real "${TARGET_DIR}/cxxbridge/${header}" REALPATH)
   if(NOT EXISTS "${real}")
     message(FATAL_ERROR "cxx bridge header ${TARGET_DIR}/cxxbridge/${header} missing after cargo build")

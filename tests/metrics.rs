@@ -770,7 +770,7 @@ fn histogram_wasserstein_is_the_sample_distance_of_bin_centres() {
                 .iter()
                 .enumerate()
                 .flat_map(|(i, &n)| {
-                    std::iter::repeat(0.5 * (h.edges[i] + h.edges[i + 1])).take(n as usize)
+                    std::iter::repeat_n(0.5 * (h.edges[i] + h.edges[i + 1]), n as usize)
                 })
                 .collect()
         };

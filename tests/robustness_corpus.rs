@@ -14,7 +14,7 @@ fn corpus(target: &str) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map(|d| {
             d.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && p.extension().map_or(true, |x| x != "md"))
+                .filter(|p| p.is_file() && p.extension().is_none_or(|x| x != "md"))
                 .collect()
         })
         .unwrap_or_default();

@@ -194,7 +194,7 @@ pub use ffi::{
 };
 
 /// An error crossing into C++ (becomes `rust::Error`, `what()` = the message).
-type BridgeResult<T> = Result<T, String>;
+pub(super) type BridgeResult<T> = Result<T, String>;
 
 thread_local! {
     /// Status of the last bridge call on this thread (see `last_error_status`).
@@ -203,7 +203,7 @@ thread_local! {
 
 /// Run `f`, turning an error or a panic into the message C++ sees (and recording its C
 /// status for [`last_error_status`]).
-fn boundary<T>(f: impl FnOnce() -> Result<T, FfiError>) -> BridgeResult<T> {
+pub(super) fn boundary<T>(f: impl FnOnce() -> Result<T, FfiError>) -> BridgeResult<T> {
     let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         super::test_hooks::maybe_panic();
         f()

@@ -99,6 +99,18 @@ pub(crate) fn rounding_mode(mode: RoundingArg) -> Result<RoundingMode, FfiError>
     }
 }
 
+/// The `refloat_rounding` number of `mode` (the inverse of [`rounding_mode`]).
+pub(crate) fn rounding_number(mode: RoundingMode) -> RoundingArg {
+    match mode {
+        RoundingMode::Nearest => 0,
+        RoundingMode::Truncate => 1,
+        RoundingMode::NearestEven => 2,
+        RoundingMode::Cms => 3,
+        RoundingMode::RootFloat16 => 4,
+        RoundingMode::BitRound => 5,
+    }
+}
+
 /// The `refloat_method` value `method` (dither with `seed`), or an error naming the valid ones.
 pub(crate) fn method(method: MethodArg, seed: u64) -> Result<Method, FfiError> {
     match method {

@@ -101,6 +101,8 @@ macro_rules! try_mut_from_ptr {
 // The macros above are crate-private: textually in scope in the submodules below.
 
 pub mod bridge;
+#[cfg(feature = "torch")]
+pub mod bridge_model;
 mod capi;
 mod files;
 #[cfg(feature = "torch")]
@@ -343,7 +345,7 @@ fn check_region<T>(ptr: *const T, len: usize, name: &str) -> Result<(), FfiError
             format!("{name} is NULL but its length is {len}"),
         ));
     }
-    if (ptr as usize) % std::mem::align_of::<T>() != 0 {
+    if !(ptr as usize).is_multiple_of(std::mem::align_of::<T>()) {
         return Err(FfiError::invalid_argument(format!(
             "{name} ({ptr:p}) is not aligned to {} bytes",
             std::mem::align_of::<T>()
@@ -351,7 +353,7 @@ fn check_region<T>(ptr: *const T, len: usize, name: &str) -> Result<(), FfiError
     }
     if len
         .checked_mul(std::mem::size_of::<T>())
-        .map_or(true, |b| b > isize::MAX as usize)
+        .is_none_or(|b| b > isize::MAX as usize)
     {
         return Err(FfiError::invalid_argument(format!(
             "length {len} of {name} is too large"

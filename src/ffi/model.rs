@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use super::c_str;
 use super::capi::rounding_mode;
 use super::{check_disjoint, refloat_status, FfiError, RoundingArg};
+use crate::correct::CorrectionReport;
 use crate::model::Model;
 
 /// A loaded learned model (opaque). Create with `refloat_model_load`, release with
@@ -110,24 +111,50 @@ pub extern "C" fn refloat_model_correct_f32(
             .checked_mul(n_variables)
             .ok_or_else(|| FfiError::invalid_argument("n_objects * n_variables overflows"))?;
         check_disjoint((data.cast_const(), total, "data"), (event_offsets.cast::<f32>(), n_offsets.saturating_mul(2), "event_offsets"))?;
-        let offsets_in = try_slice!(event_offsets, n_offsets);
-        let offsets: Vec<usize> = if offsets_in.is_empty() {
-            vec![0, n_objects]
-        } else {
-            offsets_in
-                .iter()
-                .map(|&o| usize::try_from(o).map_err(|_| FfiError::invalid_argument("event offset beyond the address space")))
-                .collect::<Result<_, _>>()?
-        };
+        let offsets = try_slice!(event_offsets, n_offsets);
         let data = try_slice_mut!(data, total);
-        let mut columns: Vec<&mut [f32]> = if n_objects == 0 {
-            (0..n_variables).map(|_| <&mut [f32]>::default()).collect()
-        } else {
-            data.chunks_mut(n_objects).collect()
-        };
-        m.model.correct_in_place(&mut columns, &offsets)?;
+        correct_blocks(&m.model, data, n_objects, n_variables, offsets)?;
         Ok(())
     }
+}
+
+/// Correct `data` in place: `n_variables` blocks of `n_objects` values (one per model
+/// variable, in its order), events as `offsets` (events + 1 increasing offsets into the
+/// objects; empty: one event). Shared by the C API and the cxx bridge. `data` is untouched
+/// on error.
+pub(super) fn correct_blocks(
+    model: &Model,
+    data: &mut [f32],
+    n_objects: usize,
+    n_variables: usize,
+    offsets: &[u64],
+) -> Result<CorrectionReport, FfiError> {
+    let offsets: Vec<usize> = if offsets.is_empty() {
+        vec![0, n_objects]
+    } else {
+        offsets
+            .iter()
+            .map(|&o| {
+                usize::try_from(o).map_err(|_| {
+                    FfiError::invalid_argument("event offset beyond the address space")
+                })
+            })
+            .collect::<Result<_, _>>()?
+    };
+    if n_objects.checked_mul(n_variables) != Some(data.len()) {
+        return Err(crate::Error::LengthMismatch {
+            what: format!("values vs {n_variables} variables x {n_objects} objects"),
+            left: data.len(),
+            right: n_objects.saturating_mul(n_variables),
+        }
+        .into());
+    }
+    let mut columns: Vec<&mut [f32]> = if n_objects == 0 {
+        (0..n_variables).map(|_| <&mut [f32]>::default()).collect()
+    } else {
+        data.chunks_mut(n_objects).collect()
+    };
+    Ok(model.correct_in_place(&mut columns, &offsets)?)
 }
 
 /// Number of variables the model takes (written to `*n` on success).

@@ -52,7 +52,7 @@ export REFLOAT_TORCH_PYTHON="$VENV/bin/python"
 unset LD_LIBRARY_PATH
 
 start=$(date +%s)
-# --lib builds the cdylib and staticlib too, which tests/model_cpp.rs links.
+# --lib builds the cdylib and staticlib too, which tests/model_cpp.rs and tests/model_cxx.rs link.
 # `torch` of the library (the C model API) and of the command (train, model:PATH). Every
 # cargo call names the same packages and features, so that they share one feature
 # resolution and nothing is built twice.
@@ -61,7 +61,7 @@ cargo build --locked "${PKGS[@]}" --lib --bins --tests
 echo "build: $(( $(date +%s) - start )) s"
 
 cargo test --locked "${PKGS[@]}" --lib --bins \
-    --test model_inpainting --test model_autoencoder --test model_cpp --test model_cli \
+    --test model_inpainting --test model_autoencoder --test model_cpp --test model_cxx --test model_cli \
     --test model_fallback
 cargo test --locked "${PKGS[@]}" --doc
 

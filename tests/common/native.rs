@@ -85,7 +85,16 @@ pub fn build_lib_and_ask_native_libs(lib: &Path) -> Vec<String> {
         cmd.arg("--release");
     }
     if cfg!(feature = "torch") {
-        cmd.args(["--features", "torch"]);
+        // the packages and features tests/ci/torch.sh builds with (one feature resolution:
+        // the library it built is up to date, nothing is built again)
+        cmd.args([
+            "-p",
+            "refloat-cli",
+            "-p",
+            "refloat-model",
+            "--features",
+            "refloat/torch,refloat-cli/torch",
+        ]);
     }
     let start = std::time::Instant::now();
     let out = cmd.output().expect("run cargo");

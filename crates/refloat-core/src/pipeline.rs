@@ -589,7 +589,7 @@ impl StreamSample {
 
     fn extend(&mut self, data: &[f32]) {
         for &x in data {
-            if self.seen % self.stride == 0 {
+            if self.seen.is_multiple_of(self.stride) {
                 self.values.push(x);
                 if self.values.len() >= 2 * self.cap {
                     let kept: Vec<f32> = self.values.iter().step_by(2).copied().collect();

@@ -111,7 +111,7 @@ fn layout(b: &[u8]) -> Result<Layout> {
     }
     if cd_offset
         .checked_add(cd_size)
-        .map_or(true, |end| end > b.len() as u64)
+        .is_none_or(|end| end > b.len() as u64)
     {
         return Err(bad("central directory beyond the end of the file"));
     }
@@ -268,7 +268,7 @@ pub fn with_extra_file(archive: &[u8], name: &str, data: &[u8]) -> Result<Vec<u8
     out.extend_from_slice(full.as_bytes());
     out.extend_from_slice(&0x4246u16.to_le_bytes()); // "FB"
     out.extend_from_slice(&(pad as u16).to_le_bytes());
-    out.extend(std::iter::repeat(b'Z').take(pad));
+    out.extend(std::iter::repeat_n(b'Z', pad));
     debug_assert_eq!(out.len() % 64, 0);
     out.extend_from_slice(data);
 

@@ -53,7 +53,7 @@ pub fn is_fixed(s: f32, q: &Quantiser32, policy: &ExactPolicy) -> bool {
     !s.is_finite()
         || policy.is_exact(s, q)
         || q.interval(s)
-            .map_or(true, |iv| iv.width().is_nan() || iv.width() <= 0.0)
+            .is_none_or(|iv| iv.width().is_nan() || iv.width() <= 0.0)
 }
 
 /// Where `original` lies inside `iv`, as a fraction in `[0, 1]` of its width from the

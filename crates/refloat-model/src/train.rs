@@ -118,7 +118,7 @@ impl TrainConfig {
             return bad("learning rate must be positive and input noise non-negative".into());
         }
         let h = &self.histogram;
-        if h.bins < 8 || h.bins % 4 != 0 || 2 * h.margin >= h.bins {
+        if h.bins < 8 || !h.bins.is_multiple_of(4) || 2 * h.margin >= h.bins {
             return bad(format!("histogram bins {} must be a multiple of 4, at least 8, and exceed twice the margin", h.bins));
         }
         Ok(())

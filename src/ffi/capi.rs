@@ -100,6 +100,7 @@ pub(crate) fn rounding_mode(mode: RoundingArg) -> Result<RoundingMode, FfiError>
 }
 
 /// The `refloat_rounding` number of `mode` (the inverse of [`rounding_mode`]).
+#[cfg(feature = "torch")]
 pub(crate) fn rounding_number(mode: RoundingMode) -> RoundingArg {
     match mode {
         RoundingMode::Nearest => 0,

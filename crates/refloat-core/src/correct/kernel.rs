@@ -15,7 +15,7 @@
 //! re-quantised, which restores them bit for bit (the invariant), and the error names the
 //! value: the caller's buffer is as it was.
 
-use super::{unit_uniform, CorrectionReport, Corrector, Method};
+use super::{dither_in, unit_uniform, CorrectionReport, Corrector, Method};
 use crate::{Error, Quantiser32, Result, RoundingMode};
 
 const SIGN: u32 = 0x8000_0000;
@@ -86,6 +86,13 @@ trait Scheme: Copy {
     #[inline(always)]
     fn stored(q: &Quantiser32, p: &Params, u: u32) -> bool {
         Self::quantise(q, p, u) == u || (p.f16_negzero && u == SIGN)
+    }
+    /// [`Self::stored`] for a finite `u`: under every scheme a finite value is stored iff its
+    /// dropped bits are zero (or it is `RootFloat16`'s −0.0). Cheap, so that the loops check
+    /// finite values with it and leave the rule itself to the rare non-finite ones.
+    #[inline(always)]
+    fn stored_finite(p: &Params, u: u32) -> bool {
+        u & !p.mask == 0 || (p.f16_negzero && u == SIGN)
     }
     /// `[lo, hi]` magnitude patterns of the stored magnitude `mag`, for `0 < mag < lim`
     /// (any bits elsewhere: the loop discards them).
@@ -262,8 +269,7 @@ impl Estimate for Dither {
     #[inline(always)]
     fn estimate(&self, _: u32, sign: u32, lo: u32, hi: u32, index: u64) -> u32 {
         let (lo, hi) = signed(sign, lo, hi);
-        let x = (lo as f64 + unit_uniform(self.0, index) * (hi as f64 - lo as f64)) as f32;
-        x.max(lo).min(hi).to_bits()
+        dither_in(lo, hi, unit_uniform(self.0, index)).to_bits()
     }
 }
 
@@ -384,13 +390,15 @@ struct Tally {
     exact: u32,
     slow: bool,
     bad: bool,
+    /// A NaN or ±Inf was seen: whether it is stored is left to the rule, after the loop.
+    non_finite: bool,
 }
 
 /// Correct `src` into `dst` (same length) and check that every value of `src` is stored;
 /// `first` is the index of `src[0]` in the branch. Flagged values get garbage in `dst`.
 #[inline(always)]
 fn correct_block<S: Scheme, E: Estimate>(
-    q: &Quantiser32,
+    _q: &Quantiser32,
     p: &Params,
     e: E,
     src: &[f32],
@@ -408,7 +416,8 @@ fn correct_block<S: Scheme, E: Estimate>(
         let estimate = e.estimate(u, sign, lo, hi, first + i as u64);
         let change = finite & !exact;
         t.slow |= change & !fast::<S, E>(p, &e, u);
-        t.bad |= !S::stored(q, p, u);
+        t.bad |= finite & !S::stored_finite(p, u);
+        t.non_finite |= !finite;
         *d = f32::from_bits(if change { estimate } else { u });
         t.corrected += change as u32;
         t.exact += (finite & exact) as u32;
@@ -432,7 +441,14 @@ fn correct_slice<S: Scheme, E: Estimate>(
         let block = &mut data[start..(start + BLOCK).min(len)];
         let out = &mut out[..block.len()];
         let first = offset + start as u64;
-        let t = correct_block::<S, E>(&c.quantiser, &p, e, block, out, first);
+        let mut t = correct_block::<S, E>(&c.quantiser, &p, e, block, out, first);
+        if t.non_finite {
+            // NaN payloads are rounded by some schemes: the rule says which are stored.
+            t.bad |= block.iter().any(|x| {
+                let u = x.to_bits();
+                u & !SIGN >= INF && !S::stored(&c.quantiser, &p, u)
+            });
+        }
         if t.bad {
             let err = not_stored(c, block, first);
             c.quantiser.quantise_slice(&mut data[..start]);

@@ -284,7 +284,7 @@ impl Corrector {
         let iv = self.quantiser.interval_of_stored(q);
         let x = match self.method {
             Method::Midpoint => iv.centre(),
-            Method::Dither { seed } => iv.lo as f64 + unit_uniform(seed, index) * iv.width(),
+            Method::Dither { seed } => return dither_in(iv.lo, iv.hi, unit_uniform(seed, index)),
             Method::PriorMean => self
                 .prior
                 .as_ref()
@@ -515,15 +515,30 @@ pub fn verify_requantises_f32(
     }
 }
 
-/// A uniform number in `[0, 1)` from `(seed, index)` alone (SplitMix64 finaliser).
-#[inline]
-pub fn unit_uniform(seed: u64, index: u64) -> f64 {
+/// A uniform number in `[0, 1)` from `(seed, index)` alone: the top 24 bits of the
+/// SplitMix64 finaliser of the mixed pair, as an `f32` (exact; multiples of 2^−24).
+#[inline(always)]
+pub fn unit_uniform(seed: u64, index: u64) -> f32 {
     let z = crate::stats::splitmix64_mix(
         seed ^ index
             .wrapping_mul(0x9E37_79B9_7F4A_7C15)
             .wrapping_add(0xD1B5_4A32_D192_ED03),
     );
-    (z >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    (z >> 40) as u32 as f32 * (1.0 / (1u32 << 24) as f32)
+}
+
+/// Dither's value at uniform `u` in `[0, 1)` inside the interval `[lo, hi]` (`f32` ends,
+/// `lo <= hi`): `lo + u (hi − lo)` in `f32`, kept at most `hi` (the sum cannot fall below `lo`,
+/// every step rounding monotonically). Single precision, so that the loops run 16 values per
+/// AVX-512 vector.
+#[inline(always)]
+pub fn dither_in(lo: f32, hi: f32, u: f32) -> f32 {
+    let x = lo + u * (hi - lo);
+    if x > hi {
+        hi
+    } else {
+        x
+    }
 }
 
 /// The density of the originals around each stored value, estimated from stored data.
@@ -1025,7 +1040,7 @@ mod tests {
 
     #[test]
     fn uniform_is_in_unit_interval_and_varies() {
-        let v: Vec<f64> = (0..1000).map(|i| unit_uniform(42, i)).collect();
+        let v: Vec<f64> = (0..1000).map(|i| unit_uniform(42, i) as f64).collect();
         assert!(v.iter().all(|&u| (0.0..1.0).contains(&u)));
         let mean = v.iter().sum::<f64>() / v.len() as f64;
         assert!((mean - 0.5).abs() < 0.05, "{mean}");

@@ -38,7 +38,11 @@ pub fn built_lib() -> &'static (PathBuf, Vec<String>) {
     static BUILT: std::sync::OnceLock<(PathBuf, Vec<String>)> = std::sync::OnceLock::new();
     BUILT.get_or_init(|| {
         let dir = target_profile_dir();
-        let native = build_lib_and_ask_native_libs(&dir);
+        let native = if cfg!(feature = "torch") {
+            recorded_native_libs(&dir)
+        } else {
+            build_lib_and_ask_native_libs(&dir)
+        };
         for lib in ["librefloat.a", "librefloat.so"] {
             assert!(
                 dir.join(lib).exists(),
@@ -49,6 +53,51 @@ pub fn built_lib() -> &'static (PathBuf, Vec<String>) {
         }
         (dir, native)
     })
+}
+
+/// Under feature `torch`: the native libraries the build scripts recorded in
+/// `<profile dir>/build/*/output`, without running cargo. `tests/ci/torch.sh` builds the
+/// library (`cargo build --lib`, its packages and features) before the tests, and a cargo
+/// call from inside `cargo test` would build it again under another feature resolution (and
+/// the next `cargo test` again), which costs minutes on CI's two cores.
+fn recorded_native_libs(dir: &Path) -> Vec<String> {
+    let mut libs: Vec<String> = Vec::new();
+    let mut search: Vec<String> = Vec::new();
+    let outputs = std::fs::read_dir(dir.join("build")).expect("no build/ beside the tests");
+    for entry in outputs.flatten() {
+        let Ok(text) = std::fs::read_to_string(entry.path().join("output")) else {
+            continue;
+        };
+        for line in text.lines() {
+            let line = line.replacen("cargo::", "cargo:", 1);
+            if let Some(l) = line.strip_prefix("cargo:rustc-link-lib=") {
+                if l.starts_with("static") {
+                    continue; // bundled into librefloat.a
+                }
+                let name = l.rsplit('=').next().unwrap();
+                let flag = format!("-l{}", name.rsplit(':').next().unwrap());
+                if !libs.contains(&flag) {
+                    libs.push(flag);
+                }
+            } else if let Some(p) = line.strip_prefix("cargo:rustc-link-search=") {
+                let d = p.rsplit('=').next().unwrap();
+                let flag = format!("-L{d}");
+                if !d.contains("/target/") && !search.contains(&flag) {
+                    search.push(flag);
+                }
+            }
+        }
+    }
+    assert!(
+        libs.iter().any(|l| l == "-lstdc++") && libs.iter().any(|l| l == "-ltorch_cpu"),
+        "the recorded build outputs in {} lack the C++ runtime or libtorch: {libs:?}",
+        dir.display()
+    );
+    search
+        .into_iter()
+        .chain(libs)
+        .chain(STD_LIBS.iter().map(|s| s.to_string()))
+        .collect()
 }
 
 /// The system libraries Rust's std needs on Linux (what `--print native-static-libs` lists).
@@ -83,18 +132,6 @@ pub fn build_lib_and_ask_native_libs(lib: &Path) -> Vec<String> {
     .current_dir(repo());
     if !cfg!(debug_assertions) {
         cmd.arg("--release");
-    }
-    if cfg!(feature = "torch") {
-        // the packages and features tests/ci/torch.sh builds with (one feature resolution:
-        // the library it built is up to date, nothing is built again)
-        cmd.args([
-            "-p",
-            "refloat-cli",
-            "-p",
-            "refloat-model",
-            "--features",
-            "refloat/torch,refloat-cli/torch",
-        ]);
     }
     let start = std::time::Instant::now();
     let out = cmd.output().expect("run cargo");

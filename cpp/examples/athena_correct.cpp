@@ -27,29 +27,6 @@
 
 namespace {
 
-template <class T>
-std::vector<T> read_npy(const std::string& path, const char* descr) {
-    std::size_t n = 0;
-    T* p = static_cast<T*>(npy_read(path.c_str(), descr, &n));
-    if (!p) throw std::runtime_error("cannot read " + path);
-    std::vector<T> v(p, p + n);
-    std::free(p);
-    return v;
-}
-
-/// The per-event vectors of a branch, as the aux store would hand them out.
-std::vector<std::vector<float>> events_of(const std::string& dir, const std::string& branch) {
-    const auto values = read_npy<float>(dir + "/" + branch + ".values.npy", "<f4");
-    const auto counts = read_npy<std::int64_t>(dir + "/" + branch + ".counts.npy", "<i8");
-    std::vector<std::vector<float>> events;
-    std::size_t start = 0;
-    for (std::int64_t n : counts) {
-        events.emplace_back(values.begin() + start, values.begin() + start + n);
-        start += n;
-    }
-    return events;
-}
-
 /// The algorithm's execute(): correct this event's variable in place.
 refloat::cxx::CorrectionSummary execute(std::vector<float>& pt, unsigned bits, refloat::Rounding mode) {
     return refloat::cxx::correct(pt, bits, mode, refloat::Method::Midpoint);
@@ -68,7 +45,7 @@ int main(int argc, char** argv) {
                                    : rounding == "nearest-even" ? refloat::Rounding::NearestEven
                                                                 : refloat::Rounding::Nearest;
     try {
-        const auto original = events_of(argv[1], argv[2]);
+        const auto original = npy::events(argv[1], argv[2]);
 
         // the derivation's lossy compression, event by event
         auto events = original;

@@ -33,32 +33,6 @@
 
 namespace athena_model {
 
-template <class T>
-std::vector<T> read_npy(const std::string& path, const char* descr) {
-    std::size_t n = 0;
-    T* p = static_cast<T*>(npy_read(path.c_str(), descr, &n));
-    if (!p) throw std::runtime_error("cannot read " + path);
-    std::vector<T> v(p, p + n);
-    std::free(p);
-    return v;
-}
-
-/// One variable of every event, as the aux store hands it out: a vector per event.
-std::vector<std::vector<float>> events_of(const std::string& dir, const std::string& branch) {
-    const auto values = read_npy<float>(dir + "/" + branch + ".values.npy", "<f4");
-    const auto counts = read_npy<std::int64_t>(dir + "/" + branch + ".counts.npy", "<i8");
-    std::vector<std::vector<float>> events;
-    std::size_t start = 0;
-    for (std::int64_t n : counts) {
-        if (n < 0 || start + static_cast<std::size_t>(n) > values.size())
-            throw std::runtime_error(branch + ": counts do not match the values");
-        events.emplace_back(values.begin() + static_cast<std::ptrdiff_t>(start),
-                            values.begin() + static_cast<std::ptrdiff_t>(start + n));
-        start += static_cast<std::size_t>(n);
-    }
-    return events;
-}
-
 refloat::Rounding rounding_of(const std::string& name) {
     if (name == "nearest") return refloat::Rounding::Nearest;
     if (name == "truncate") return refloat::Rounding::Truncate;
@@ -79,7 +53,7 @@ int run(const std::string& model_path, const std::string& flat_dir, unsigned bit
         // the input: each variable per event, and the derivation's compression of it
         std::vector<std::vector<std::vector<float>>> original(nv), events(nv);
         for (std::size_t j = 0; j < nv; ++j) {
-            original[j] = events_of(flat_dir, vars[j]);
+            original[j] = npy::events(flat_dir, vars[j]);
             if (original[j].size() != original[0].size()) throw std::runtime_error(vars[j] + ": other events");
             events[j] = original[j];
             for (auto& ev : events[j]) refloat::quantise(ev, bits, mode);

@@ -1,5 +1,6 @@
 /* A tiny reader for 1-D little-endian .npy files (<f4, <i8): the flat copies of real ATLAS
- * branches (values and per-event counts) that the examples and tests read. C and C++. */
+ * branches (values and per-event counts) that the examples and tests read. C and C++ (with
+ * std::vector helpers in namespace npy). */
 #ifndef REFLOAT_EXAMPLES_NPY_H
 #define REFLOAT_EXAMPLES_NPY_H
 
@@ -58,5 +59,44 @@ fail:
     fclose(f);
     return data;
 }
+
+#ifdef __cplusplus
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace npy {
+
+/// npy_read into a std::vector; throws std::runtime_error naming the file.
+template <class T>
+std::vector<T> read(const std::string& path, const char* descr) {
+    size_t n = 0;
+    T* p = static_cast<T*>(npy_read(path.c_str(), descr, &n));
+    if (!p) throw std::runtime_error("cannot read " + path);
+    std::vector<T> v(p, p + n);
+    free(p);
+    return v;
+}
+
+/// The per-event vectors of flat branch `branch` in `dir` (NAME.values.npy, NAME.counts.npy),
+/// as an xAOD aux store hands them out; throws if the counts do not match the values.
+inline std::vector<std::vector<float>> events(const std::string& dir, const std::string& branch) {
+    const auto values = read<float>(dir + "/" + branch + ".values.npy", "<f4");
+    const auto counts = read<std::int64_t>(dir + "/" + branch + ".counts.npy", "<i8");
+    std::vector<std::vector<float>> out;
+    size_t start = 0;
+    for (std::int64_t n : counts) {
+        if (n < 0 || start + static_cast<size_t>(n) > values.size())
+            throw std::runtime_error(branch + ": counts do not match the values");
+        out.emplace_back(values.begin() + static_cast<std::ptrdiff_t>(start),
+                         values.begin() + static_cast<std::ptrdiff_t>(start + static_cast<size_t>(n)));
+        start += static_cast<size_t>(n);
+    }
+    return out;
+}
+
+}  // namespace npy
+#endif
 
 #endif

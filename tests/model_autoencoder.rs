@@ -6,27 +6,9 @@
 
 mod common;
 
-use refloat::model::train::{split_events, train, TrainConfig, TrainingData};
+use refloat::model::train::{split_events, train, TrainConfig};
 use refloat::model::{Device, HistogramLoss, Model, ModelKind};
 use refloat::{Quantiser32, RoundingMode};
-
-fn group(stem: &str, vars: &[&str]) -> TrainingData {
-    let mut cols = Vec::new();
-    let mut counts0 = None;
-    for v in vars {
-        let (values, counts) = common::load_flat(stem, v);
-        if let Some(c) = &counts0 {
-            assert_eq!(c, &counts);
-        }
-        counts0 = Some(counts);
-        cols.push(values);
-    }
-    let mut offsets = vec![0usize];
-    for c in counts0.unwrap() {
-        offsets.push(offsets.last().unwrap() + c as usize);
-    }
-    TrainingData::new(vars.iter().map(|s| s.to_string()).collect(), cols, offsets).unwrap()
-}
 
 fn quantised(cols: &[Vec<f32>], q: &Quantiser32) -> Vec<Vec<f32>> {
     cols.iter()
@@ -41,7 +23,7 @@ fn quantised(cols: &[Vec<f32>], q: &Quantiser32) -> Vec<Vec<f32>> {
 #[test]
 fn per_value_autoencoder_keeps_the_invariant_and_beats_a_broken_baseline() {
     let vars = ["AnalysisJetsAuxDyn.pt", "AnalysisJetsAuxDyn.eta"];
-    let data = group(common::DEV, &vars);
+    let data = common::flat_objects(common::DEV, &vars);
     let bits = 8;
     let q = Quantiser32::new(bits, RoundingMode::Truncate).unwrap();
     let cfg = TrainConfig {
@@ -119,7 +101,7 @@ fn per_value_autoencoder_keeps_the_invariant_and_beats_a_broken_baseline() {
 #[test]
 fn histogram_autoencoder_reconstructs_distributions() {
     let vars = ["AnalysisJetsAuxDyn.pt", "AnalysisJetsAuxDyn.phi"];
-    let data = group(common::DEV, &vars);
+    let data = common::flat_objects(common::DEV, &vars);
     let bits = 5;
     let q = Quantiser32::new(bits, RoundingMode::Nearest).unwrap();
     for loss in [HistogramLoss::Mse, HistogramLoss::Kl] {

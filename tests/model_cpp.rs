@@ -13,7 +13,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use refloat::model::train::{train, TrainConfig, TrainingData};
+use refloat::model::train::{train, TrainConfig};
 use refloat::model::{Device, Model, ModelKind};
 use refloat::{Quantiser32, RoundingMode};
 
@@ -126,23 +126,8 @@ fn write_raw<T: Copy>(path: &Path, v: &[T]) {
 
 #[test]
 fn cpp_model_matches_rust_bit_for_bit() {
-    let mut cols = Vec::new();
-    let mut counts = Vec::new();
-    for v in VARS {
-        let (values, c) = common::load_flat(common::DEV, v);
-        counts = c;
-        cols.push(values);
-    }
-    let mut offsets = vec![0usize];
-    for c in &counts {
-        offsets.push(offsets.last().unwrap() + *c as usize);
-    }
-    let data = TrainingData::new(
-        VARS.iter().map(|s| s.to_string()).collect(),
-        cols,
-        offsets.clone(),
-    )
-    .unwrap();
+    let data = common::flat_objects(common::DEV, &VARS);
+    let offsets = data.offsets.clone();
     let cfg = TrainConfig {
         kind: ModelKind::Inpainting,
         // truncation: every value moves, even with the untrained (midpoint) model

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::native::{lib_dir, native_libs};
-use refloat::model::train::{train, TrainConfig, TrainingData};
+use refloat::model::train::{train, TrainConfig};
 use refloat::model::{Device, Model, ModelKind};
 use refloat::{Quantiser32, RoundingMode};
 
@@ -26,24 +26,6 @@ const VARS: [&str; 3] = [
     "AnalysisJetsAuxDyn.phi",
 ];
 const BITS: u32 = 10;
-
-fn jets(stem: &str) -> TrainingData {
-    let mut cols = Vec::new();
-    let mut counts0: Option<Vec<i64>> = None;
-    for v in VARS {
-        let (values, counts) = common::load_flat(stem, v);
-        if let Some(c) = &counts0 {
-            assert_eq!(c, &counts, "{v}: not the same objects");
-        }
-        counts0 = Some(counts);
-        cols.push(values);
-    }
-    let mut offsets = vec![0usize];
-    for c in counts0.unwrap() {
-        offsets.push(offsets.last().unwrap() + c as usize);
-    }
-    TrainingData::new(VARS.iter().map(|s| s.to_string()).collect(), cols, offsets).unwrap()
-}
 
 /// Compile the example against `librefloat.a` (the bridge's C++ half is in it), with an
 /// rpath to every directory the native libraries come from (libtorch's).
@@ -81,7 +63,7 @@ fn compile_example(dir: &Path) -> PathBuf {
 
 #[test]
 fn bridge_model_corrects_event_by_event_as_rust_does() {
-    let dev = jets(common::DEV);
+    let dev = common::flat_objects(common::DEV, &VARS);
     let cfg = TrainConfig {
         kind: ModelKind::Inpainting,
         mantissa_bits: BITS,
@@ -102,7 +84,7 @@ fn bridge_model_corrects_event_by_event_as_rust_does() {
     let exe = compile_example(&dir);
 
     // Rust on the held-out jets: the stored values and Model::correct over the whole file
-    let held = jets(common::HELD_OUT);
+    let held = common::flat_objects(common::HELD_OUT, &VARS);
     let q = Quantiser32::new(BITS, RoundingMode::Truncate).unwrap();
     let stored: Vec<Vec<f32>> = held
         .originals

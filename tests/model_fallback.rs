@@ -15,7 +15,7 @@
 mod common;
 
 use refloat::correct::{Corrector, ExactPolicy, Method};
-use refloat::model::train::{train, TrainConfig, TrainingData, CHOICE_SIGMAS};
+use refloat::model::train::{train, TrainConfig, CHOICE_SIGMAS};
 use refloat::model::{Device, Estimator, Model, ModelKind};
 use refloat::stats::SplitMix64;
 use refloat::{Quantiser32, RoundingMode};
@@ -30,25 +30,6 @@ const VARS: [&str; 4] = [
 /// Resamples of the paired bootstrap, and the tolerance in its standard deviations.
 const RESAMPLES: usize = 400;
 const SIGMAS: f64 = 2.0;
-
-/// The jets of one file, from its flat copy.
-fn jets(stem: &str) -> TrainingData {
-    let mut cols = Vec::new();
-    let mut counts0 = None;
-    for v in VARS {
-        let (values, counts) = common::load_flat(stem, v);
-        if let Some(c) = &counts0 {
-            assert_eq!(c, &counts, "{v}: not the same objects");
-        }
-        counts0 = Some(counts);
-        cols.push(values);
-    }
-    let mut offsets = vec![0usize];
-    for c in counts0.unwrap() {
-        offsets.push(offsets.last().unwrap() + c as usize);
-    }
-    TrainingData::new(VARS.iter().map(|s| s.to_string()).collect(), cols, offsets).unwrap()
-}
 
 /// Mean of `a − b` per value and the paired-bootstrap standard deviation of that mean.
 fn paired(a: &[f64], b: &[f64]) -> (f64, f64) {
@@ -77,7 +58,7 @@ fn squared_errors(est: &[f32], orig: &[f32]) -> Vec<f64> {
 }
 
 fn check(kind: ModelKind, bits: u32, rounding: RoundingMode) {
-    let dev = jets(common::DEV);
+    let dev = common::flat_objects(common::DEV, &VARS);
     let cfg = TrainConfig {
         kind,
         mantissa_bits: bits,
@@ -147,7 +128,7 @@ fn check(kind: ModelKind, bits: u32, rounding: RoundingMode) {
     // On the held-out file: per variable, no worse than prior-mean beyond the tolerance;
     // the baseline is prior-mean under the held-out file's own density (what
     // `--method prior-mean` does there), not the model's fallback.
-    let held = jets(common::HELD_OUT);
+    let held = common::flat_objects(common::HELD_OUT, &VARS);
     let q = Quantiser32::new(bits, rounding).unwrap();
     let stored: Vec<Vec<f32>> = held
         .originals

@@ -76,21 +76,7 @@ fn last_error() -> String {
 
 /// The jets of the development file, from its flat copy.
 fn jets() -> TrainingData {
-    let mut cols = Vec::new();
-    let mut counts0 = None;
-    for v in VARS {
-        let (values, counts) = common::load_flat(common::DEV, v);
-        if let Some(c) = &counts0 {
-            assert_eq!(c, &counts, "{v}: not the same objects");
-        }
-        counts0 = Some(counts);
-        cols.push(values);
-    }
-    let mut offsets = vec![0usize];
-    for c in counts0.unwrap() {
-        offsets.push(offsets.last().unwrap() + c as usize);
-    }
-    TrainingData::new(VARS.iter().map(|s| s.to_string()).collect(), cols, offsets).unwrap()
+    common::flat_objects(common::DEV, &VARS)
 }
 
 fn small_config(seed: u64, rounding: RoundingMode) -> TrainConfig {

@@ -13,7 +13,7 @@ use cxx::{CxxString, CxxVector};
 
 use super::bridge::{boundary, BridgeResult, CorrectionSummary, Rounding};
 use super::capi::{rounding_mode, rounding_number};
-use super::model::correct_blocks;
+use super::model::{correct_blocks, variable_index};
 use super::FfiError;
 use crate::model::{Estimator, Model};
 
@@ -128,20 +128,9 @@ impl LearnedModel {
         self.0.meta().kind.to_string()
     }
 
-    fn index(&self, index: usize) -> Result<usize, FfiError> {
-        let n = self.0.meta().variables.len();
-        if index < n {
-            Ok(index)
-        } else {
-            Err(FfiError::invalid_argument(format!(
-                "variable index {index} out of range (model has {n})"
-            )))
-        }
-    }
-
     fn estimator(&self, index: usize) -> BridgeResult<String> {
         boundary(|| {
-            let j = self.index(index)?;
+            let j = variable_index(&self.0, index)?;
             Ok(match self.0.meta().uses(j) {
                 Estimator::Model => "model",
                 Estimator::PriorMean => "prior-mean",
@@ -152,14 +141,10 @@ impl LearnedModel {
 
     fn explain(&self, index: usize) -> BridgeResult<String> {
         boundary(|| {
-            let j = self.index(index)?;
-            let name = &self.0.meta().variables[j].name;
-            Ok(self
-                .0
-                .meta()
-                .choices
-                .iter()
-                .find(|c| &c.variable == name)
+            let j = variable_index(&self.0, index)?;
+            let meta = self.0.meta();
+            Ok(meta
+                .choice(&meta.variables[j].name)
                 .map(|c| c.explain())
                 .unwrap_or_default())
         })

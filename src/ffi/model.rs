@@ -118,6 +118,19 @@ pub extern "C" fn refloat_model_correct_f32(
     }
 }
 
+/// `index` if the model has a variable of that index, else an error saying how many it has
+/// (shared by the C API and the cxx bridge).
+pub(super) fn variable_index(model: &Model, index: usize) -> Result<usize, FfiError> {
+    let n = model.meta().variables.len();
+    if index < n {
+        Ok(index)
+    } else {
+        Err(FfiError::invalid_argument(format!(
+            "variable index {index} out of range (model has {n})"
+        )))
+    }
+}
+
 /// Correct `data` in place: `n_variables` blocks of `n_objects` values (one per model
 /// variable, in its order), events as `offsets` (events + 1 increasing offsets into the
 /// objects; empty: one event). Shared by the C API and the cxx bridge. `data` is untouched
@@ -179,9 +192,7 @@ pub extern "C" fn refloat_model_variable(
     ffi_panic_boundary! {
         let m = model_ref(model)?;
         let out = try_mut_from_ptr!(name);
-        let s = m.names.get(index).ok_or_else(|| {
-            FfiError::invalid_argument(format!("variable index {index} out of range (model has {})", m.names.len()))
-        })?;
+        let s = &m.names[variable_index(&m.model, index)?];
         *out = s.as_ptr();
         Ok(())
     }

@@ -72,6 +72,32 @@ pub fn load_flat(stem: &str, branch: &str) -> (Vec<f32>, Vec<i64>) {
     (values.to_vec(), counts.to_vec())
 }
 
+/// The variables `vars` of the same objects (e.g. a jet collection's pt, eta, phi) from the
+/// flat copy of file `stem`, with the events as offsets: a model's training data.
+#[cfg(feature = "torch")]
+pub fn flat_objects(stem: &str, vars: &[&str]) -> refloat_model::train::TrainingData {
+    let mut cols = Vec::new();
+    let mut counts0: Option<Vec<i64>> = None;
+    for v in vars {
+        let (values, counts) = load_flat(stem, v);
+        if let Some(c) = &counts0 {
+            assert_eq!(c, &counts, "{v}: not the same objects");
+        }
+        counts0 = Some(counts);
+        cols.push(values);
+    }
+    let mut offsets = vec![0usize];
+    for c in counts0.expect("no variables") {
+        offsets.push(offsets.last().unwrap() + c as usize);
+    }
+    refloat_model::train::TrainingData::new(
+        vars.iter().map(|s| s.to_string()).collect(),
+        cols,
+        offsets,
+    )
+    .unwrap()
+}
+
 /// Every float value of every flat branch of both files, with its branch name.
 pub fn all_flat() -> Vec<(String, Vec<f32>)> {
     let mut out = Vec::new();

@@ -61,8 +61,7 @@ pub fn built_lib() -> &'static (PathBuf, Vec<String>) {
 /// call from inside `cargo test` would build it again under another feature resolution (and
 /// the next `cargo test` again), which costs minutes on CI's two cores.
 fn recorded_native_libs(dir: &Path) -> Vec<String> {
-    let mut libs: Vec<String> = Vec::new();
-    let mut search: Vec<String> = Vec::new();
+    let mut native = NativeLibs::default();
     let outputs = std::fs::read_dir(dir.join("build")).expect("no build/ beside the tests");
     for entry in outputs.flatten() {
         let Ok(text) = std::fs::read_to_string(entry.path().join("output")) else {
@@ -71,33 +70,69 @@ fn recorded_native_libs(dir: &Path) -> Vec<String> {
         for line in text.lines() {
             let line = line.replacen("cargo::", "cargo:", 1);
             if let Some(l) = line.strip_prefix("cargo:rustc-link-lib=") {
-                if l.starts_with("static") {
-                    continue; // bundled into librefloat.a
-                }
-                let name = l.rsplit('=').next().unwrap();
-                let flag = format!("-l{}", name.rsplit(':').next().unwrap());
-                if !libs.contains(&flag) {
-                    libs.push(flag);
-                }
+                native.link_lib(l);
             } else if let Some(p) = line.strip_prefix("cargo:rustc-link-search=") {
-                let d = p.rsplit('=').next().unwrap();
-                let flag = format!("-L{d}");
-                if !d.contains("/target/") && !search.contains(&flag) {
-                    search.push(flag);
-                }
+                native.link_search(p);
             }
         }
     }
     assert!(
-        libs.iter().any(|l| l == "-lstdc++") && libs.iter().any(|l| l == "-ltorch_cpu"),
-        "the recorded build outputs in {} lack the C++ runtime or libtorch: {libs:?}",
-        dir.display()
+        native.has("-ltorch_cpu"),
+        "the recorded build outputs in {} lack libtorch: {:?}",
+        dir.display(),
+        native.libs
     );
-    search
-        .into_iter()
-        .chain(libs)
-        .chain(STD_LIBS.iter().map(|s| s.to_string()))
-        .collect()
+    native.into_flags()
+}
+
+/// The libraries and search directories build scripts asked for, as linker flags.
+#[derive(Default)]
+struct NativeLibs {
+    libs: Vec<String>,
+    search: Vec<String>,
+}
+
+impl NativeLibs {
+    /// A `rustc-link-lib` value (`[KIND[:MODIFIERS]=]NAME[:RENAME]`); static ones are
+    /// bundled into `librefloat.a` and skipped.
+    fn link_lib(&mut self, l: &str) {
+        if l.starts_with("static") {
+            return;
+        }
+        let name = l.rsplit('=').next().unwrap();
+        let flag = format!("-l{}", name.rsplit(':').next().unwrap());
+        if !self.libs.contains(&flag) {
+            self.libs.push(flag);
+        }
+    }
+
+    /// A `rustc-link-search` value (`[KIND=]PATH`); directories inside a target dir skipped.
+    fn link_search(&mut self, p: &str) {
+        let dir = p.rsplit('=').next().unwrap();
+        let flag = format!("-L{dir}");
+        if !dir.contains("/target/") && !self.search.contains(&flag) {
+            self.search.push(flag);
+        }
+    }
+
+    fn has(&self, flag: &str) -> bool {
+        self.libs.iter().any(|l| l == flag)
+    }
+
+    /// Search directories, then the libraries, then std's; the cxx bridge needs the C++
+    /// runtime among them.
+    fn into_flags(self) -> Vec<String> {
+        assert!(
+            self.has("-lstdc++"),
+            "the cxx bridge needs the C++ runtime: {:?}",
+            self.libs
+        );
+        self.search
+            .into_iter()
+            .chain(self.libs)
+            .chain(STD_LIBS.iter().map(|s| s.to_string()))
+            .collect()
+    }
 }
 
 /// The system libraries Rust's std needs on Linux (what `--print native-static-libs` lists).
@@ -141,8 +176,7 @@ pub fn build_lib_and_ask_native_libs(lib: &Path) -> Vec<String> {
         "cargo build --lib failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut libs: Vec<String> = Vec::new();
-    let mut search: Vec<String> = Vec::new();
+    let mut native = NativeLibs::default();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;
@@ -150,41 +184,20 @@ pub fn build_lib_and_ask_native_libs(lib: &Path) -> Vec<String> {
         if msg["reason"] != "build-script-executed" {
             continue;
         }
-        for l in msg["linked_libs"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|l| l.as_str())
-        {
-            if l.starts_with("static") {
-                continue; // bundled into librefloat.a
-            }
-            let name = l.rsplit('=').next().unwrap();
-            let flag = format!("-l{}", name.rsplit(':').next().unwrap());
-            if !libs.contains(&flag) {
-                libs.push(flag);
-            }
+        let strings = |key: &str| -> Vec<String> {
+            msg[key]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        };
+        for l in strings("linked_libs") {
+            native.link_lib(&l);
         }
-        for p in msg["linked_paths"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|p| p.as_str())
-        {
-            let dir = p.rsplit('=').next().unwrap();
-            let flag = format!("-L{dir}");
-            if !dir.contains("/target/") && !search.contains(&flag) {
-                search.push(flag);
-            }
+        for p in strings("linked_paths") {
+            native.link_search(&p);
         }
     }
-    assert!(
-        libs.iter().any(|l| l == "-lstdc++"),
-        "the cxx bridge needs the C++ runtime: {libs:?}"
-    );
-    search
-        .into_iter()
-        .chain(libs)
-        .chain(STD_LIBS.iter().map(|s| s.to_string()))
-        .collect()
+    native.into_flags()
 }

@@ -530,19 +530,15 @@ impl refloat_core::pipeline::JointCorrection for FileModel<'_> {
     }
     fn note(&self, variable: &str) -> String {
         let meta = self.model.meta();
-        let choice = meta
-            .choices
-            .iter()
-            .find(|c| c.variable == variable)
-            .map_or_else(
-                || "model (the file records no choice against prior-mean)".to_string(),
-                |c| {
-                    c.explain()
-                        .strip_prefix(&format!("{variable}: "))
-                        .unwrap_or_default()
-                        .to_string()
-                },
-            );
+        let choice = meta.choice(variable).map_or_else(
+            || "model (the file records no choice against prior-mean)".to_string(),
+            |c| {
+                c.explain()
+                    .strip_prefix(&format!("{variable}: "))
+                    .unwrap_or_default()
+                    .to_string()
+            },
+        );
         format!("model {} ({}): {choice}", self.path.display(), meta.kind)
     }
     fn variables(&self) -> Vec<String> {

@@ -374,11 +374,16 @@ impl ModelMeta {
         self.variables.iter().map(|v| v.name.as_str()).collect()
     }
 
+    /// Training's choice for the variable named `variable` (`None` where it recorded none).
+    pub fn choice(&self, variable: &str) -> Option<&VariableChoice> {
+        self.choices.iter().find(|c| c.variable == variable)
+    }
+
     /// What `correct` uses for variable `j` (the model where training recorded no choice).
     pub fn uses(&self, j: usize) -> Estimator {
         self.variables
             .get(j)
-            .and_then(|v| self.choices.iter().find(|c| c.variable == v.name))
+            .and_then(|v| self.choice(&v.name))
             .map_or(Estimator::Model, |c| c.uses)
     }
 

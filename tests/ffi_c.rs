@@ -353,6 +353,7 @@ fn dither_bits_equal_through_every_front_door() {
                 ..Select::default()
             },
             quantiser: q,
+            bits: Vec::new(),
             compression: None,
             measure_sizes: false,
         },

@@ -284,6 +284,7 @@ fn fixed_size_float_arrays_are_read_and_rewritten() {
                 branches: vec![fixed.clone()],
             },
             quantiser: q,
+            bits: Vec::new(),
             compression: None,
             measure_sizes: false,
         },

@@ -29,6 +29,7 @@ fn compress(to: &std::path::Path, bits: u32) -> refloat::pipeline::CompressRepor
         &CompressOptions {
             select: select(),
             quantiser: Quantiser32::new(bits, RoundingMode::Nearest).unwrap(),
+            bits: Vec::new(),
             compression: None,
             measure_sizes: true,
         },

@@ -31,6 +31,7 @@ fn distributed_rdataframe_on_dask_equals_the_local_run() {
                     branches: vec!["AnalysisJetsAuxDyn.*".into()],
                 },
                 quantiser: Quantiser32::new(10, RoundingMode::Nearest).unwrap(),
+                bits: Vec::new(),
                 compression: None,
                 measure_sizes: false,
             },

@@ -72,6 +72,7 @@ fn root_reads_refloat_outputs_as_it_reads_the_inputs() {
             &CompressOptions {
                 select: Select::default(),
                 quantiser: Quantiser32::new(*bits, *mode).unwrap(),
+                bits: Vec::new(),
                 compression: None,
                 measure_sizes: false,
             },

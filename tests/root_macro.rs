@@ -100,6 +100,7 @@ fn macro_runs_in_real_root_on_real_branches() {
                     ],
                 },
                 quantiser: Quantiser32::new(10, RoundingMode::Nearest).unwrap(),
+                bits: Vec::new(),
                 compression: None,
                 measure_sizes: false,
             },

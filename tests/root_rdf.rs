@@ -92,6 +92,7 @@ fn rdataframe_examples_equal_refloat_correct_bit_for_bit() {
                 branches: vec![BRANCH.into()],
             },
             quantiser: Quantiser32::new(10, RoundingMode::Nearest).unwrap(),
+            bits: Vec::new(),
             compression: None,
             measure_sizes: false,
         },

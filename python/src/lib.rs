@@ -284,6 +284,7 @@ fn compress_file(
     let opts = CompressOptions {
         select: select(tree, branches),
         quantiser: Quantiser32::new(bits, mode_of(mode)?).map_err(err)?,
+        bits: Vec::new(),
         compression: self::compression(compression)?,
         measure_sizes: false,
     };

@@ -70,6 +70,7 @@ impl FileRequest {
         let opts = CompressOptions {
             select: self.select(),
             quantiser: Quantiser32::new(bits, rounding_mode(self.mode)?)?,
+            bits: Vec::new(),
             compression: self.compression()?,
             measure_sizes: false,
         };

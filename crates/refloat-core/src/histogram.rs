@@ -63,6 +63,26 @@ impl UniformBins {
         Self::new(lo, hi, count as usize)
     }
 
+    /// The width of a bin, `(hi − lo) / count`.
+    pub fn width(&self) -> f64 {
+        (self.hi - self.lo) / self.count as f64
+    }
+
+    /// The bin holding `x` (the last bin includes `hi`), `None` outside `[lo, hi]` or NaN.
+    ///
+    /// ```
+    /// let b = refloat_core::histogram::UniformBins::new(0.0, 1.0, 4)?;
+    /// assert_eq!((b.index(0.3), b.index(1.0), b.index(1.5)), (Some(1), Some(3), None));
+    /// # Ok::<(), refloat_core::Error>(())
+    /// ```
+    #[inline]
+    pub fn index(&self, x: f64) -> Option<usize> {
+        if !(x >= self.lo && x <= self.hi) {
+            return None;
+        }
+        Some((((x - self.lo) / self.width()) as usize).min(self.count - 1))
+    }
+
     /// The `count + 1` edges, as `numpy.linspace` computes them.
     pub fn edges(&self) -> Vec<f64> {
         let step = (self.hi - self.lo) / self.count as f64;

@@ -5,7 +5,7 @@
 //! bits, e.g. ATLAS `CxxUtils::FloatCompressor`).
 //!
 //! Flow: [`io`] (ROOT files) → numeric core ([`quantise`], [`bounds`], [`residual`],
-//! [`histogram`], [`metrics`], [`detect`], [`correct`]) → file pipelines ([`pipeline`]) → front doors
+//! [`histogram`], [`metrics`], [`detect`], [`correct`], [`advise`]) → file pipelines ([`pipeline`]) → front doors
 //! (the `refloat` crate's C API and cxx bridge, the `refloat` command). The numeric modules
 //! are pure functions over slices and never do I/O. Users normally depend on the `refloat`
 //! crate, which re-exports this one.
@@ -13,6 +13,7 @@
 //! The invariant behind every correction: **a corrected value re-quantises to the value that
 //! was stored**, bit for bit (see [`bounds`]).
 
+pub mod advise;
 pub mod bounds;
 pub mod correct;
 pub mod detect;

@@ -8,6 +8,8 @@
 //!   stored value, and read back from the bytes written).
 //! * [`verify_file`]: checks that every value of a corrected file re-quantises to the value of
 //!   the stored file, bit for bit.
+//! * [`advise_file`]: the kept-bit sweep of every selected branch and the bits each needs
+//!   ([`crate::advise`]), with the compressed size of each rounded branch.
 //!
 //! Files are streamed one basket at a time ([`crate::io::rewrite`]): every tree, branch and
 //! object of the input is in the output, untouched baskets byte for byte. Every output is
@@ -26,6 +28,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::advise::{sweep_branch, AdviseOptions, Artefacts, BranchAdvice, Resolution};
 use crate::correct::{verify_requantises_f32, CorrectionReport, Corrector, ExactPolicy, Method};
 use crate::detect::{Detection, Detector};
 use crate::error::{Error, Result};
@@ -110,10 +113,13 @@ pub enum Stage {
     Verifying,
     /// Reading branches whole ([`read_selected`]).
     Reading,
+    /// [`advise_file`] sweeping the kept bits of each branch.
+    Sweeping,
 }
 
 impl Stage {
-    /// Lower-case name (`scanning`, `rounding`, `correcting`, `verifying`, `reading`).
+    /// Lower-case name (`scanning`, `rounding`, `correcting`, `verifying`, `reading`,
+    /// `sweeping`).
     pub fn name(self) -> &'static str {
         match self {
             Stage::Scanning => "scanning",
@@ -121,6 +127,7 @@ impl Stage {
             Stage::Correcting => "correcting",
             Stage::Verifying => "verifying",
             Stage::Reading => "reading",
+            Stage::Sweeping => "sweeping",
         }
     }
 }
@@ -190,8 +197,11 @@ impl<'p, 'f> StageReporter<'p, 'f> {
 #[derive(Clone, Debug)]
 pub struct CompressOptions {
     pub select: Select,
-    /// The rounding (kept bits and scheme).
+    /// The rounding (kept bits and scheme) of every branch no rule of `bits` matches.
     pub quantiser: Quantiser32,
+    /// Kept bits per branch name or glob (the first matching rule applies; same scheme as
+    /// `quantiser`): e.g. the recommendations of [`advise_file`].
+    pub bits: Vec<(BranchPattern, u32)>,
     /// Output compression; `None` keeps the input's.
     pub compression: Option<Compression>,
     /// Measure the talk's size table of the output (re-reads both files' basket sizes).
@@ -203,6 +213,8 @@ pub struct CompressOptions {
 pub struct CompressedBranch {
     pub name: String,
     pub layout: FloatLayout,
+    /// Kept mantissa bits it was rounded to.
+    pub mantissa_bits: u32,
     pub values: u64,
     /// Values whose bits changed.
     pub changed: u64,
@@ -251,7 +263,14 @@ pub fn compress_file(
         .enumerate()
         .map(|(i, n)| (n.as_str(), i))
         .collect();
-    let q = opts.quantiser;
+    let quantisers: Vec<Quantiser32> = names
+        .iter()
+        .map(|n| match opts.bits.iter().find(|(p, _)| p.matches(n)) {
+            Some(&(_, bits)) => Quantiser32::new(bits, opts.quantiser.mode())
+                .map_err(|e| Error::InvalidArgument(format!("kept bits of branch '{n}': {e}"))),
+            None => Ok(opts.quantiser),
+        })
+        .collect::<Result<_>>()?;
     let pending = PendingOutput::beside(output)?;
     let mut bar = StageReporter::start(Stage::Rounding, names.len(), progress);
     let mut written = rewrite_floats(
@@ -268,6 +287,7 @@ pub fn compress_file(
             if b.first_value == 0 {
                 bar.branch(b.branch);
             }
+            let q = quantisers[i];
             for x in b.values.iter_mut() {
                 let y = q.quantise(*x);
                 changed[i] += u64::from(y.to_bits() != x.to_bits());
@@ -304,9 +324,11 @@ pub fn compress_file(
         .iter()
         .zip(&written.values)
         .zip(&changed)
-        .map(|((info, (_, values)), changed)| CompressedBranch {
+        .zip(&quantisers)
+        .map(|(((info, (_, values)), changed), q)| CompressedBranch {
             name: info.name.clone(),
             layout: info.float_layout().unwrap_or(FloatLayout::Flat),
+            mantissa_bits: q.mantissa_bits(),
             values: *values,
             changed: *changed,
         })
@@ -316,8 +338,8 @@ pub fn compress_file(
         output: output.to_path_buf(),
         tree: loaded.tree.name().to_string(),
         entries: loaded.tree.entries(),
-        mantissa_bits: q.mantissa_bits(),
-        mode: q.mode(),
+        mantissa_bits: opts.quantiser.mantissa_bits(),
+        mode: opts.quantiser.mode(),
         values: branches.iter().map(|b| b.values).sum(),
         branches,
         skipped: loaded.selection.skipped.clone(),
@@ -1242,5 +1264,175 @@ pub fn inspect_file(
         compression: file.compression(),
         objects: file.objects().to_vec(),
         trees,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// advise
+
+/// Options of [`advise_file`].
+#[derive(Clone, Debug, Default)]
+pub struct AdviseFileOptions {
+    pub select: Select,
+    /// The sweep's settings (scheme, bits swept, criteria).
+    pub advise: AdviseOptions,
+    /// Resolutions per branch name or glob; the first matching rule applies.
+    pub resolutions: Vec<(BranchPattern, Resolution)>,
+    /// Measure the compressed size at every kept-bit count: each basket's rounded values,
+    /// big-endian as ROOT writes them, recompressed with the file's algorithm and level.
+    pub measure_sizes: bool,
+}
+
+/// One branch of [`advise_file`].
+#[derive(Serialize, Debug, Clone)]
+pub struct AdvisedBranch {
+    #[serde(flatten)]
+    pub advice: BranchAdvice,
+    pub layout: FloatLayout,
+    /// How the input's values were stored (full precision: 23 bits).
+    pub input: Detection,
+    /// The artefact detector on the input's values as stored, without originals (only when
+    /// the input is itself rounded: fewer than 23 kept bits).
+    pub input_artefacts: Option<Artefacts>,
+    /// Compressed bytes of the input's values, measured like the sweep's sizes.
+    pub input_bytes: Option<u64>,
+}
+
+/// What [`advise_file`] found.
+#[derive(Serialize, Debug, Clone)]
+pub struct AdviceReport {
+    pub input: PathBuf,
+    pub tree: String,
+    pub entries: u64,
+    /// The compression the sizes were measured with (the input's).
+    pub compression: String,
+    pub options: AdviseOptions,
+    pub branches: Vec<AdvisedBranch>,
+    /// Branches that could not be swept (e.g. fewer than 2 finite values), with the reason.
+    pub not_swept: Vec<Skipped>,
+    /// Float-like branches outside the selection's reach, with the reason.
+    pub skipped: Vec<Skipped>,
+}
+
+/// The bytes of `values` compressed basket by basket: `blocks` are the baskets' value counts.
+fn recompressed_bytes(values: &[f32], blocks: &[usize], compression: Compression) -> Result<u64> {
+    let mut total = 0u64;
+    let mut at = 0usize;
+    for &n in blocks {
+        let bytes: Vec<u8> = values[at..at + n]
+            .iter()
+            .flat_map(|v| v.to_be_bytes())
+            .collect();
+        at += n;
+        total += compression.compressed_len(bytes)? as u64;
+    }
+    Ok(total)
+}
+
+/// Sweeps every selected float branch of `input` over kept bits (see [`crate::advise`]):
+/// the input's values are the originals (for an input already rounded, such as NanoAOD,
+/// its stored values stand in for them).
+///
+/// # Errors
+/// File, tree and selection errors; [`Error::InvalidArgument`] for unusable options.
+pub fn advise_file(
+    input: &Path,
+    opts: &AdviseFileOptions,
+    progress: &mut ProgressFn<'_>,
+) -> Result<AdviceReport> {
+    use rayon::prelude::*;
+    let loaded = load(input, &opts.select)?;
+    let compression = Compression::from_root_setting(loaded.file.compression())?;
+    let infos = &loaded.selection.floats;
+    // Read (serial: one file), then sweep the branches in parallel.
+    let mut read = Vec::with_capacity(infos.len());
+    let mut bar = StageReporter::start(Stage::Reading, infos.len(), progress);
+    for info in infos {
+        bar.branch(&info.name);
+        let mut values = Vec::new();
+        let mut blocks = Vec::new();
+        loaded.tree.for_each_float_values(&info.name, |v| {
+            values.extend_from_slice(v);
+            blocks.push(v.len());
+        })?;
+        read.push((info, values, blocks));
+    }
+    bar.finish();
+    // In parallel, a few branches at a time (the progress callback stays on this thread).
+    let sweep_one = |(info, values, blocks): &(&BranchInfo, Vec<f32>, Vec<usize>)| -> std::result::Result<AdvisedBranch, Skipped> {
+            let resolution = opts
+                .resolutions
+                .iter()
+                .find(|(p, _)| p.matches(&info.name))
+                .map(|(_, r)| *r);
+            let not_swept = |e: Error| Skipped {
+                name: info.name.clone(),
+                type_name: info.type_name.clone(),
+                reason: e.to_string(),
+            };
+            let mut size = |v: &[f32]| recompressed_bytes(v, blocks, compression);
+            let advice = sweep_branch(
+                &info.name,
+                values,
+                resolution,
+                &opts.advise,
+                if opts.measure_sizes { Some(&mut size) } else { None },
+            )
+            .map_err(not_swept)?;
+            let input = crate::detect::detect_f32(values);
+            let input_artefacts = match input.bits {
+                Some(bits) if bits < 23 => {
+                    let mode = input.mode.unwrap_or(opts.advise.mode);
+                    let q = Quantiser32::new(bits, mode).map_err(not_swept)?;
+                    Some(
+                        crate::advise::artefacts_of_stored(
+                            values,
+                            &q,
+                            &ExactPolicy::default(),
+                            &opts.advise.artefacts,
+                        )
+                        .map_err(not_swept)?,
+                    )
+                }
+                _ => None,
+            };
+            let input_bytes = if opts.measure_sizes {
+                Some(recompressed_bytes(values, blocks, compression).map_err(not_swept)?)
+            } else {
+                None
+            };
+            Ok(AdvisedBranch {
+                advice,
+                layout: info.float_layout().unwrap_or(FloatLayout::Flat),
+                input,
+                input_artefacts,
+                input_bytes,
+            })
+    };
+    let mut bar = StageReporter::start(Stage::Sweeping, read.len(), progress);
+    let mut results = Vec::with_capacity(read.len());
+    for chunk in read.chunks(4 * rayon::current_num_threads().max(1)) {
+        for (info, _, _) in chunk {
+            bar.branch(&info.name);
+        }
+        results.extend(chunk.par_iter().map(sweep_one).collect::<Vec<_>>());
+    }
+    bar.finish();
+    let (mut branches, mut not_swept) = (Vec::new(), Vec::new());
+    for r in results {
+        match r {
+            Ok(b) => branches.push(b),
+            Err(s) => not_swept.push(s),
+        }
+    }
+    Ok(AdviceReport {
+        input: input.to_path_buf(),
+        tree: loaded.tree.name().to_string(),
+        entries: loaded.tree.entries(),
+        compression: compression.to_string(),
+        options: opts.advise,
+        branches,
+        not_swept,
+        skipped: loaded.selection.skipped.clone(),
     })
 }

@@ -220,6 +220,7 @@ pub fn run(args: Args) -> Result<()> {
     let copts = CompressOptions {
         select: args.select.to_select(),
         quantiser,
+        bits: Vec::new(),
         compression: None,
         measure_sizes: false,
     };

@@ -6,8 +6,8 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
-use refloat::io::FloatLayout;
+use anyhow::{bail, Context, Result};
+use refloat::io::{BranchPattern, FloatLayout};
 use refloat::pipeline::{compress_file, CompressOptions, CompressReport};
 use refloat::Quantiser32;
 
@@ -18,16 +18,24 @@ use super::common::{self, SelectArgs};
 #[command(after_help = "Examples:
   refloat compress ../shared/data/PHYSLITE_example.root /tmp/comp.root --bits 10
   refloat compress in.root out.root --bits 7 --mode truncate --branches 'AnalysisElectronsAuxDyn.*'
-  refloat compress in.root out.root --bits 10 --compression zstd:5")]
+  refloat compress in.root out.root --bits 10 --compression zstd:5
+  refloat compress in.root out.root --bits 10 --bits 'AnalysisJetsAuxDyn.*=12' --bits '*.charge=4'
+  refloat compress in.root out.root --bits-from advice.json      # refloat advise's recommendations")]
 pub struct Args {
     /// Input ROOT file (full-precision floats).
     pub input: PathBuf,
     /// Output ROOT file: a drop-in replacement of the input with the selected float
     /// branches rounded; written atomically.
     pub output: PathBuf,
-    /// Kept explicit mantissa bits, 0..=23 (ATLAS uses 7 and 15; 23 keeps everything).
-    #[arg(long)]
-    pub bits: u32,
+    /// Kept explicit mantissa bits, 0..=23 (ATLAS uses 7 and 15; 23 keeps everything): `N` for
+    /// every branch, or `GLOB=N` for the branches a glob matches (repeatable; the first
+    /// matching rule applies, before --bits-from).
+    #[arg(long, value_name = "N|GLOB=N")]
+    pub bits: Vec<String>,
+    /// Per-branch kept bits from `refloat advise --json` (each branch's recommended_bits);
+    /// branches it does not list keep the plain --bits N, or all their bits.
+    #[arg(long, value_name = "ADVICE.json")]
+    pub bits_from: Option<PathBuf>,
     /// Rounding: nearest (ATLAS FloatCompressor, ties away from zero), truncate (ROOT
     /// Real32Trunc) or nearest-even (IEEE).
     #[arg(long, value_enum, default_value_t = common::Mode::Nearest)]
@@ -38,11 +46,61 @@ pub struct Args {
     pub output_args: common::OutputArgs,
 }
 
+/// The default kept bits and the per-branch rules of `--bits` and `--bits-from`.
+fn bits_plan(args: &Args) -> Result<(u32, Vec<(BranchPattern, u32)>)> {
+    let parse_bits = |v: &str, what: &str| -> Result<u32> {
+        v.trim()
+            .parse::<u32>()
+            .with_context(|| format!("{what}: '{v}' is not a number of kept bits (0..=23)"))
+    };
+    let mut default = None;
+    let mut rules = Vec::new();
+    for b in &args.bits {
+        if b.contains('=') {
+            let (glob, n) = super::advise::split_rule(b, "--bits")?;
+            rules.push((BranchPattern::parse(glob)?, parse_bits(n, "--bits")?));
+        } else if default.replace(parse_bits(b, "--bits")?).is_some() {
+            bail!("--bits N given twice (use GLOB=N for per-branch bits)");
+        }
+    }
+    if let Some(path) = &args.bits_from {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("{}: cannot read", path.display()))?;
+        let advice: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
+        let branches = advice["branches"].as_array().with_context(|| {
+            format!(
+                "{}: no 'branches' list (expected the JSON of refloat advise --json)",
+                path.display()
+            )
+        })?;
+        for b in branches {
+            let (Some(name), Some(bits)) = (b["name"].as_str(), b["recommended_bits"].as_u64())
+            else {
+                bail!(
+                    "{}: a branch without 'name' and 'recommended_bits'",
+                    path.display()
+                );
+            };
+            rules.push((
+                BranchPattern::Exact(name.to_string()),
+                bits.min(u32::MAX as u64) as u32,
+            ));
+        }
+    }
+    if default.is_none() && rules.is_empty() {
+        bail!("give the kept bits: --bits N, --bits GLOB=N or --bits-from ADVICE.json");
+    }
+    Ok((default.unwrap_or(23), rules))
+}
+
 /// Runs `refloat compress`.
 pub fn run(args: Args) -> Result<()> {
+    let (bits, rules) = bits_plan(&args)?;
     let opts = CompressOptions {
         select: args.select.to_select(),
-        quantiser: Quantiser32::new(args.bits, args.mode.into())?,
+        quantiser: Quantiser32::new(bits, args.mode.into())?,
+        bits: rules,
         compression: args.output_args.compression()?,
         measure_sizes: true,
     };
@@ -58,14 +116,29 @@ fn print(s: &CompressReport) {
         .filter(|b| b.layout == FloatLayout::Jagged)
         .count();
     let changed: u64 = s.branches.iter().map(|b| b.changed).sum();
+    let mut per_bits: std::collections::BTreeMap<u32, usize> = Default::default();
+    for b in &s.branches {
+        *per_bits.entry(b.mantissa_bits).or_default() += 1;
+    }
+    let bits = if per_bits.len() == 1 {
+        format!("{} kept mantissa bits", s.branches[0].mantissa_bits)
+    } else {
+        format!(
+            "per-branch kept mantissa bits ({})",
+            per_bits
+                .iter()
+                .map(|(b, n)| format!("{n} at {b}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
     println!(
-        "rounded {} float branches ({} std::vector<float>, {} float) of tree '{}' ({} entries) to {} kept mantissa bits ({})",
+        "rounded {} float branches ({} std::vector<float>, {} float) of tree '{}' ({} entries) to {bits} ({})",
         s.branches.len(),
         jagged,
         s.branches.len() - jagged,
         s.tree,
         s.entries,
-        s.mantissa_bits,
         s.mode
     );
     println!(

@@ -1,6 +1,7 @@
 //! The `refloat` command line: one subcommand per module, each with `Args` (clap) and
 //! `run(args) -> anyhow::Result<()>`. Errors are printed as one line and exit with code 2.
 
+pub mod advise;
 pub mod analyse;
 pub mod bench;
 pub mod common;
@@ -44,6 +45,8 @@ pub enum Command {
     Compress(compress::Args),
     /// Compare an original and a compressed (or corrected) file: table, JSON and plots.
     Analyse(analyse::Args),
+    /// How many kept bits each branch needs: the sweep over kept bits, plots and recommendations.
+    Advise(advise::Args),
     /// Estimate the originals of a compressed file's float branches and verify the invariant.
     Correct(correct::Args),
     /// Check that a corrected file re-quantises, bit for bit, to its stored file.
@@ -67,6 +70,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Compress(a) => compress::run(a),
         Command::Analyse(a) => analyse::run(a),
+        Command::Advise(a) => advise::run(a),
         Command::Correct(a) => correct::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Verify(a) => verify::run(a),

@@ -681,9 +681,8 @@ mod tests {
                 let r = portable(&c, &mut want, 3).unwrap();
                 #[cfg(target_arch = "x86_64")]
                 {
-                    let mut builds: Vec<
-                        fn(&Corrector, &mut [f32], u64) -> Result<CorrectionReport>,
-                    > = vec![];
+                    type Build = fn(&Corrector, &mut [f32], u64) -> Result<CorrectionReport>;
+                    let mut builds: Vec<Build> = vec![];
                     if std::is_x86_feature_detected!("avx2") {
                         // SAFETY: the CPU has AVX2.
                         builds.push(|c, d, o| unsafe { avx2(c, d, o) });

@@ -47,6 +47,14 @@ impl Compression {
     pub fn is_none(&self) -> bool {
         self.0.is_none()
     }
+
+    /// The bytes `data` takes as a ROOT record payload under this setting: compressed in
+    /// ROOT's blocks with their headers, or as given when compression would not shrink it.
+    pub fn compressed_len(&self, data: Vec<u8>) -> Result<usize> {
+        oxyroot::compress(data, self.0)
+            .map(|z| z.len())
+            .map_err(|e| Error::InvalidInput(format!("compressing with {self}: {e}")))
+    }
 }
 
 impl std::fmt::Display for Compression {

@@ -472,8 +472,8 @@ pub struct Ceiling {
     /// The held-out log-loss gain of the classifier over the training marginal: a lower
     /// bound on `I(sub-bin; features)`.
     pub classifier_gain: MeanEstimate,
-    /// The held-out log-loss gain of the training marginal over the uniform `1/K`: how much
-    /// a per-value prior (the density slope inside intervals) predicts.
+    /// The held-out log-loss gain of the (smoothed) training marginal over the uniform
+    /// `1/K`: how much a per-value prior (the density slope inside intervals) predicts.
     pub marginal_gain: MeanEstimate,
     /// Cells of the classifier's table.
     pub cells: usize,
@@ -541,6 +541,25 @@ impl Ceiling {
     }
 }
 
+/// The pseudo-count weights tried by the leave-one-out choice of smoothing: `2^0 … 2^12`
+/// and `∞` (the prior itself).
+const SMOOTHING_GRID: [f64; 14] = [
+    1.0,
+    2.0,
+    4.0,
+    8.0,
+    16.0,
+    32.0,
+    64.0,
+    128.0,
+    256.0,
+    512.0,
+    1024.0,
+    2048.0,
+    4096.0,
+    f64::INFINITY,
+];
+
 /// Quantile edges of `train` for `bins` bins (deduplicated, so ties make fewer bins).
 fn quantile_edges(mut train: Vec<f64>, bins: usize) -> Vec<f64> {
     if bins < 2 || train.is_empty() {
@@ -571,9 +590,11 @@ fn bin_of(edges: &[f64], v: f64) -> usize {
 /// bin of `q`, the bin of the other variable's stored value, the bin of the next object's
 /// stored value. Events (by `offsets`, or one value per event without them) are split by
 /// parity; a table is trained on one half and its log-loss measured on the other, both
-/// ways. Training marginal: add-one smoothed counts; a cell's prediction: its counts plus
-/// [`CeilingOptions::smoothing`] pseudo-counts spread as the marginal (chosen on the
-/// training half only, so the held-out gain stays an honest estimate).
+/// ways. The training marginal: its counts plus pseudo-counts spread uniformly, their weight
+/// chosen by leave-one-out log-loss on the training half (from `1, 2, 4, …, 4096, ∞`); a
+/// cell's prediction: its counts plus [`CeilingOptions::smoothing`] pseudo-counts spread as
+/// the marginal. Every choice is made on the training half only, so the held-out gains stay
+/// honest estimates (slightly low: a lower bound stays a lower bound).
 ///
 /// # Errors
 /// [`Error::InvalidInput`] for malformed offsets; [`Error::LengthMismatch`] when `other`
@@ -732,15 +753,42 @@ pub fn dropped_bit_predictability(
             ((low * magnitude_cells + mag) * other_cells + oth) * next_cells + nxt
         };
 
-        let mut marginal = vec![1.0f64; k];
+        let mut marginal = vec![0.0f64; k];
         let mut table = vec![0.0f64; cells * k];
         for i in (0..n).filter(|&i| in_train(i)) {
             let c = class[i].expect("training values have a class");
             marginal[c] += 1.0;
             table[cell_of(i) * k + c] += 1.0;
         }
+        // The marginal: counts plus `beta` pseudo-counts spread uniformly, `beta` chosen by
+        // leave-one-out like the cells' smoothing (∞: uniform).
         let total: f64 = marginal.iter().sum();
-        let prior: Vec<f64> = marginal.iter().map(|m| m / total).collect();
+        let uniform = 1.0 / k as f64;
+        let marginal_loo = |beta: f64| -> f64 {
+            if beta.is_infinite() {
+                return total * (k as f64).log2();
+            }
+            marginal
+                .iter()
+                .filter(|&&m| m > 0.0)
+                .map(|&m| -m * ((m - 1.0 + beta * uniform) / (total - 1.0 + beta)).log2())
+                .sum()
+        };
+        let beta = SMOOTHING_GRID
+            .into_iter()
+            .map(|b| (marginal_loo(b), b))
+            .min_by(|x, y| x.0.total_cmp(&y.0))
+            .map_or(f64::INFINITY, |(_, b)| b);
+        let prior: Vec<f64> = marginal
+            .iter()
+            .map(|&m| {
+                if beta.is_infinite() {
+                    uniform
+                } else {
+                    (m + beta * uniform) / (total + beta)
+                }
+            })
+            .collect();
         let row_totals: Vec<f64> = table.chunks(k).map(|row| row.iter().sum()).collect();
         // p(c | cell) with `alpha` pseudo-counts (∞: the marginal); `held_back` removes the
         // value itself from the counts (leave-one-out).
@@ -762,9 +810,8 @@ pub fn dropped_bit_predictability(
                     .map(|&(cell, c)| -predict(cell, c, alpha, 1.0).log2())
                     .sum()
             };
-            (0..=12)
-                .map(|p| f64::from(1u32 << p))
-                .chain([f64::INFINITY])
+            SMOOTHING_GRID
+                .into_iter()
                 .map(|a| (loo_loss(a), a))
                 .min_by(|x, y| x.0.total_cmp(&y.0))
                 .map_or(f64::INFINITY, |(_, a)| a)

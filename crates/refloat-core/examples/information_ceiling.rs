@@ -61,7 +61,9 @@ fn read_groups(path: &str) -> Result<Vec<Group>, Box<dyn std::error::Error>> {
         let mut branches = Vec::new();
         for b in &sel.floats {
             let branch = tree.read_float(&b.name)?;
-            if !branch.values.is_empty() {
+            // The event-info group is the flat branches (one value per event).
+            let flat_only = label == "event info";
+            if !branch.values.is_empty() && !(flat_only && branch.offsets.is_some()) {
                 branches.push(branch);
             }
         }
@@ -79,6 +81,24 @@ fn read_groups(path: &str) -> Result<Vec<Group>, Box<dyn std::error::Error>> {
         });
     }
     Ok(groups)
+}
+
+/// The bitwise information of each branch of `g` that has a neighbour.
+fn infos<'a>(
+    g: &'a Group,
+    neighbour: impl Fn(usize) -> Option<Neighbour<'a>>,
+) -> Vec<BitInformation> {
+    g.branches
+        .iter()
+        .enumerate()
+        .filter_map(|(i, b)| {
+            let n = neighbour(i)?;
+            Some(
+                bitwise_information(&b.values, b.offsets.as_deref(), n)
+                    .expect("well-formed branch"),
+            )
+        })
+        .collect()
 }
 
 fn range(values: &[f64]) -> String {
@@ -145,35 +165,50 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("|---|---|---|---|---|---|---|---|");
     for g in &groups {
         let jagged = g.branches.iter().any(|b| b.offsets.is_some());
-        let run = |neighbour: &dyn Fn(usize) -> Option<Neighbour<'_>>| {
-            let mut infos = Vec::new();
-            for (i, b) in g.branches.iter().enumerate() {
-                if let Some(n) = neighbour(i) {
-                    infos.push(
-                        bitwise_information(&b.values, b.offsets.as_deref(), n)
-                            .expect("well-formed branch"),
-                    );
-                }
-            }
-            infos
-        };
         if jagged {
             bitwise_row(
                 g.label,
                 "next object",
-                &run(&|_| Some(Neighbour::NextObject)),
+                &infos(g, |i| {
+                    g.branches[i]
+                        .offsets
+                        .is_some()
+                        .then_some(Neighbour::NextObject)
+                }),
             );
             bitwise_row(
                 g.label,
                 "other variable (pt; eta for pt)",
-                &run(&|i| g.other_of(i).map(Neighbour::OtherVariable)),
+                &infos(g, |i| g.other_of(i).map(Neighbour::OtherVariable)),
             );
         }
         bitwise_row(
             g.label,
             "next event (control)",
-            &run(&|_| Some(Neighbour::NextEvent)),
+            &infos(g, |_| Some(Neighbour::NextEvent)),
         );
+    }
+
+    println!("\n### Selected jet branches, next object\n");
+    println!("| branch | pairs | total (bits/value) | sign + exponent | mantissa | kept mantissa bits for 99 % |");
+    println!("|---|---|---|---|---|---|");
+    if let Some(jets) = groups.iter().find(|g| g.label == "jets") {
+        for b in &jets.branches {
+            let v = b.name.trim_start_matches("AnalysisJetsAuxDyn.");
+            if !["pt", "eta", "phi", "m", "Jvt", "Width"].contains(&v) {
+                continue;
+            }
+            let i = bitwise_information(&b.values, b.offsets.as_deref(), Neighbour::NextObject)?;
+            println!(
+                "| {} | {} | {:.3} | {:.3} | {:.3} | {} |",
+                b.name,
+                i.pairs,
+                i.total(),
+                i.sign_exponent(),
+                i.mantissa(),
+                i.kept_mantissa_bits_for(0.99)?
+            );
+        }
     }
 
     println!("\n## How predictable are the dropped bits? K = 8 sub-bins, 2-fold by event parity\n");

@@ -436,9 +436,11 @@ impl MeanEstimate {
         (var / n).sqrt()
     }
 
-    /// `mean + z·se`, at least 0: with `z = 1.645` the one-sided 95 % upper limit.
+    /// `max(mean, 0) + z·se`: the largest mean the measurement leaves open ("nothing above
+    /// this"), never below the resolution `z·se` (a negative mean, the cost of fitting
+    /// useless features, does not make the statement sharper than the errors allow).
     pub fn upper_limit(&self, z: f64) -> f64 {
-        (self.mean() + z * self.se()).max(0.0)
+        self.mean().max(0.0) + z * self.se()
     }
 
     /// Whether the mean is above `z` standard errors.

@@ -63,7 +63,7 @@ fn read_groups(path: &str) -> Result<Vec<Group>, Box<dyn std::error::Error>> {
             let branch = tree.read_float(&b.name)?;
             // The event-info group is the flat branches (one value per event).
             let flat_only = label == "event info";
-            if !branch.values.is_empty() && !(flat_only && branch.offsets.is_some()) {
+            if !branch.values.is_empty() && (!flat_only || branch.offsets.is_none()) {
                 branches.push(branch);
             }
         }

@@ -627,7 +627,7 @@ pub fn dropped_bit_predictability(
         )));
     }
     if let Some(a) = options.smoothing {
-        if !(a > 0.0) {
+        if a.is_nan() || a <= 0.0 {
             return Err(Error::InvalidArgument(format!(
                 "smoothing {a} is not a positive number of pseudo-counts"
             )));
@@ -859,7 +859,7 @@ mod tests {
             .collect();
         let info = bitwise_information(&x, None, Neighbour::NextEvent).unwrap();
         let kept = info.kept_mantissa_bits_for(0.99).unwrap();
-        assert!(kept >= 1 && kept <= 12, "kept {kept}");
+        assert!((1..=12).contains(&kept), "kept {kept}");
         // The last mantissa bits are noise: nothing survives the filter there.
         assert!(info.bits[F32_BIT_POSITIONS - 8..].iter().all(|&b| b == 0.0));
         assert!(info.bits[F32_SIGN_EXPONENT_BITS] > 0.5);

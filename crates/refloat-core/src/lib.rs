@@ -5,10 +5,10 @@
 //! bits, e.g. ATLAS `CxxUtils::FloatCompressor`).
 //!
 //! Flow: [`io`] (ROOT files) → numeric core ([`quantise`], [`bounds`], [`residual`],
-//! [`histogram`], [`metrics`], [`detect`], [`correct`], [`advise`]) → file pipelines ([`pipeline`]) → front doors
-//! (the `refloat` crate's C API and cxx bridge, the `refloat` command). The numeric modules
-//! are pure functions over slices and never do I/O. Users normally depend on the `refloat`
-//! crate, which re-exports this one.
+//! [`histogram`], [`metrics`], [`detect`], [`correct`], [`advise`], [`information`]) → file
+//! pipelines ([`pipeline`]) → front doors (the `refloat` crate's C API and cxx bridge, the
+//! `refloat` command). The numeric modules are pure functions over slices and never do I/O.
+//! Users normally depend on the `refloat` crate, which re-exports this one.
 //!
 //! The invariant behind every correction: **a corrected value re-quantises to the value that
 //! was stored**, bit for bit (see [`bounds`]).
@@ -20,6 +20,7 @@ pub mod detect;
 pub mod error;
 pub mod evaluate;
 pub mod histogram;
+pub mod information;
 pub mod io;
 pub mod metrics;
 pub mod pipeline;

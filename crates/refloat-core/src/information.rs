@@ -70,7 +70,7 @@ pub enum Neighbour<'a> {
 }
 
 /// The real information of each bit position of `f32` values ([`bitwise_information`]).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct BitInformation {
     /// Information of each bit position in bits, `0` = sign, `1..=8` exponent, `9..=31`
     /// mantissa (most significant first), after the significance filter: every entry is

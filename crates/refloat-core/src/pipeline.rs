@@ -1296,6 +1296,50 @@ pub struct AdvisedBranch {
     pub input_artefacts: Option<Artefacts>,
     /// Compressed bytes of the input's values, measured like the sweep's sizes.
     pub input_bytes: Option<u64>,
+    /// The bitwise real information of the input's values ([`crate::information`]).
+    pub information: Option<BranchInformation>,
+}
+
+/// The bitwise real information of a branch's values, with its neighbour stated: the next
+/// object of the same event for a jagged branch, the next event for a flat one (independent
+/// events: a control, whose surviving bits are false positives).
+#[derive(Serialize, Debug, Clone)]
+pub struct BranchInformation {
+    /// `next object` or `next event (control)`.
+    pub neighbour: &'static str,
+    pub pairs: usize,
+    /// Information over all bits, and over the mantissa bits, in bits per value.
+    pub total: f64,
+    pub mantissa: f64,
+    /// Klöwer's rule: the kept mantissa bits holding 99 % of the information.
+    pub kept_bits_99: Option<u32>,
+    /// The information of the input's last kept mantissa bit (bits per value, 0 below the
+    /// significance filter): whether the lowest kept bit still carries information.
+    pub last_kept_bit: Option<f64>,
+    /// Per bit position: 0 sign, 1–8 exponent, 9–31 mantissa.
+    pub bits: Vec<f64>,
+}
+
+impl BranchInformation {
+    fn of(values: &[f32], offsets: Option<&[usize]>, input_bits: Option<u32>) -> Result<Self> {
+        use crate::information::{bitwise_information, Neighbour, F32_SIGN_EXPONENT_BITS};
+        let (neighbour, name) = match offsets {
+            Some(_) => (Neighbour::NextObject, "next object"),
+            None => (Neighbour::NextEvent, "next event (control)"),
+        };
+        let info = bitwise_information(values, offsets, neighbour)?;
+        Ok(BranchInformation {
+            neighbour: name,
+            pairs: info.pairs,
+            total: info.total(),
+            mantissa: info.mantissa(),
+            kept_bits_99: info.kept_mantissa_bits_for(0.99).ok(),
+            last_kept_bit: input_bits
+                .filter(|&b| b > 0)
+                .map(|b| info.bits[F32_SIGN_EXPONENT_BITS + b as usize - 1]),
+            bits: info.bits.to_vec(),
+        })
+    }
 }
 
 /// What [`advise_file`] found.
@@ -1355,11 +1399,17 @@ pub fn advise_file(
             values.extend_from_slice(v);
             blocks.push(v.len());
         })?;
-        read.push((info, values, blocks));
+        // The entry structure, for the information's neighbours.
+        let offsets = match info.float_layout() {
+            Some(FloatLayout::Jagged) => loaded.tree.read_float(&info.name)?.offsets,
+            _ => None,
+        };
+        read.push((info, values, blocks, offsets));
     }
     bar.finish();
     // In parallel, a few branches at a time (the progress callback stays on this thread).
-    let sweep_one = |(info, values, blocks): &(&BranchInfo, Vec<f32>, Vec<usize>)| -> std::result::Result<AdvisedBranch, Skipped> {
+    type Read<'a> = (&'a BranchInfo, Vec<f32>, Vec<usize>, Option<Vec<usize>>);
+    let sweep_one = |(info, values, blocks, offsets): &Read<'_>| -> std::result::Result<AdvisedBranch, Skipped> {
             let resolution = opts
                 .resolutions
                 .iter()
@@ -1401,18 +1451,20 @@ pub fn advise_file(
             } else {
                 None
             };
+            let information = BranchInformation::of(values, offsets.as_deref(), input.bits).ok();
             Ok(AdvisedBranch {
                 advice,
                 layout: info.float_layout().unwrap_or(FloatLayout::Flat),
                 input,
                 input_artefacts,
                 input_bytes,
+                information,
             })
     };
     let mut bar = StageReporter::start(Stage::Sweeping, read.len(), progress);
     let mut results = Vec::with_capacity(read.len());
     for chunk in read.chunks(4 * rayon::current_num_threads().max(1)) {
-        for (info, _, _) in chunk {
+        for (info, ..) in chunk {
             bar.branch(&info.name);
         }
         results.extend(chunk.par_iter().map(sweep_one).collect::<Vec<_>>());

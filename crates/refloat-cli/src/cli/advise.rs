@@ -234,6 +234,15 @@ fn print(r: &AdviceReport, all_rows: bool) {
         if a.degenerate {
             why = format!("degenerate ({} values): {why}", a.distinct);
         }
+        if let Some(info) = &b.information {
+            if let (Some(last), Some(bits)) = (info.last_kept_bit, b.input.bits.filter(|&n| n < 23))
+            {
+                why = format!(
+                    "{why}; last kept bit ({bits}) carries {last:.3} bits/value ({})",
+                    info.neighbour
+                );
+            }
+        }
         if let Some(art) = b.input_artefacts.as_ref().filter(|x| x.flagged()) {
             why = format!(
                 "{why}; the input as stored shows {} from {:.1e} values",

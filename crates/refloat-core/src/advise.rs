@@ -511,6 +511,60 @@ pub struct BranchAdvice {
     pub limited_by: String,
 }
 
+/// A degenerate branch (at most a few distinct values) and how far a rounding moved it.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Degenerate {
+    /// Distinct finite original values.
+    pub distinct: usize,
+    /// Largest `|other − original| / |original|` over finite pairs with a non-zero original.
+    pub max_relative_shift: f64,
+}
+
+/// `Some` when `original` has at most `max_distinct` distinct finite values: two-sample
+/// tests saturate on such a branch (any shift of a constant is "perfectly distinguishable"),
+/// so it is judged by the largest relative shift of a value against its pair in `other`.
+///
+/// # Errors
+/// [`Error::LengthMismatch`] unless the two have the same length.
+///
+/// ```
+/// let m = vec![0.511f32; 100];
+/// let rounded: Vec<f32> = m.iter().map(|&x| refloat_core::quantise::quantise_f32(x, 10,
+///     refloat_core::RoundingMode::Nearest).unwrap()).collect();
+/// let d = refloat_core::advise::degenerate_shift(&m, &rounded, 16)?.unwrap();
+/// assert_eq!(d.distinct, 1);
+/// assert!(d.max_relative_shift > 0.0 && d.max_relative_shift < 1e-3);
+/// # Ok::<(), refloat_core::Error>(())
+/// ```
+pub fn degenerate_shift(
+    original: &[f32],
+    other: &[f32],
+    max_distinct: usize,
+) -> Result<Option<Degenerate>> {
+    if original.len() != other.len() {
+        return Err(Error::LengthMismatch {
+            what: "original and other values".into(),
+            left: original.len(),
+            right: other.len(),
+        });
+    }
+    let distinct = distinct_up_to(original, max_distinct);
+    if distinct > max_distinct {
+        return Ok(None);
+    }
+    let max_relative_shift = original
+        .iter()
+        .zip(other)
+        .filter(|(x, y)| x.is_finite() && y.is_finite() && **x != 0.0)
+        .fold(0.0f64, |m, (&x, &y)| {
+            m.max(((y as f64 - x as f64) / x as f64).abs())
+        });
+    Ok(Some(Degenerate {
+        distinct,
+        max_relative_shift,
+    }))
+}
+
 /// Distinct finite values of `x`, counting stops after `cap`.
 fn distinct_up_to(x: &[f32], cap: usize) -> usize {
     let mut seen: Vec<u32> = Vec::new();

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
 use refloat::io::{self, BranchPattern, FloatBranch, FloatLayout, Skipped};
+use refloat::advise::{degenerate_shift, AdviseOptions, Degenerate};
 use refloat::metrics::{shift_metrics, ShiftMetrics, ShiftOptions};
 use refloat::quantise::infer_mantissa_bits_f32;
 use refloat::residual::{
@@ -131,6 +132,9 @@ pub struct BranchReport {
     pub residual: ResidualSummary,
     pub steps: Option<StepSummary>,
     pub shift: Option<ShiftMetrics>,
+    /// Set for a degenerate branch (at most 16 distinct original values), which is judged by
+    /// its largest relative shift: two-sample tests (KS, AUC, KL) saturate on it.
+    pub degenerate: Option<Degenerate>,
     /// Why something could not be computed.
     pub notes: Vec<String>,
 }
@@ -222,7 +226,11 @@ fn analyse_pair(pair: &Pair, bits_inferred: bool, mut notes: Vec<String>) -> Bra
             None
         }
     };
+    let degenerate = degenerate_shift(o, c, AdviseOptions::default().degenerate_distinct)
+        .ok()
+        .flatten();
     BranchReport {
+        degenerate,
         name: pair.original.name.clone(),
         layout: pair.original.layout(),
         entries: pair.original.entries(),
@@ -558,6 +566,21 @@ fn print(r: &Report, all_rows: bool) {
         }
         let s = b.shift.as_ref();
         let m = s.map(MomentShift::of);
+        if let Some(d) = &b.degenerate {
+            println!(
+                "{:<w$} {:>7} {:>4} {} {}  degenerate ({} distinct values): largest relative shift {:.1e} (two-sample tests saturate here)",
+                name,
+                b.count,
+                b.mantissa_bits
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                fmt_opt(b.bounds.map(|x| 100.0 * x.fraction_within_abs_bound), 8, 2),
+                fmt_opt(b.steps.as_ref().and_then(|x| x.spacing), 7, 3),
+                d.distinct,
+                d.max_relative_shift
+            );
+            continue;
+        }
         println!(
             "{:<w$} {:>7} {:>4} {} {} {} {} {} {} {} {} {} {} {} {}",
             name,
@@ -609,12 +632,18 @@ fn print(r: &Report, all_rows: bool) {
         fmt_opt(p.steps.as_ref().and_then(|s| s.spacing), 0, 3).trim(),
         std::f64::consts::LOG10_2
     );
-    let with_shift: Vec<&ShiftMetrics> =
-        r.branches.iter().filter_map(|b| b.shift.as_ref()).collect();
+    let with_shift: Vec<&ShiftMetrics> = r
+        .branches
+        .iter()
+        .filter(|b| b.degenerate.is_none())
+        .filter_map(|b| b.shift.as_ref())
+        .collect();
+    let degenerate = r.branches.iter().filter(|b| b.degenerate.is_some()).count();
     if !with_shift.is_empty() {
         let median = |v: Vec<f64>| refloat::stats::median(&v).unwrap_or(f64::NAN);
         println!(
-            "  median over branches: KL {:.2e} nats, JS {:.2e} nats, KS p {:.3}, AUC {:.3}",
+            "  median over the {} non-degenerate branches ({degenerate} degenerate ones are judged by their relative shift): KL {:.2e} nats, JS {:.2e} nats, KS p {:.3}, AUC {:.3}",
+            with_shift.len(),
             median(with_shift.iter().map(|m| m.kl_divergence).collect()),
             median(with_shift.iter().map(|m| m.js_divergence).collect()),
             median(with_shift.iter().map(|m| m.ks.p_value).collect()),

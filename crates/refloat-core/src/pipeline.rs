@@ -1358,6 +1358,42 @@ pub struct AdviceReport {
     pub skipped: Vec<Skipped>,
 }
 
+impl AdviceReport {
+    /// The report as JSON: what `refloat advise --json` writes, and what
+    /// [`advised_bits`] reads back (`branches[].name`, `branches[].recommended_bits`).
+    pub fn to_json(&self) -> Result<String> {
+        serde_json::to_string(self).map_err(|e| Error::InvalidInput(format!("advice as JSON: {e}")))
+    }
+}
+
+/// Per-branch kept bits from an advice's JSON ([`AdviceReport::to_json`]): one exact-name
+/// rule per branch, its `recommended_bits`, for [`CompressOptions::bits`].
+///
+/// # Errors
+/// [`Error::InvalidInput`] for text that is not such JSON, naming what is missing.
+pub fn advised_bits(json: &str) -> Result<Vec<(BranchPattern, u32)>> {
+    let bad = |why: String| Error::InvalidInput(format!("advice JSON: {why}"));
+    let advice: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| bad(format!("not JSON ({e})")))?;
+    let branches = advice["branches"]
+        .as_array()
+        .ok_or_else(|| bad("no 'branches' list (expected the JSON of refloat advise)".into()))?;
+    branches
+        .iter()
+        .enumerate()
+        .map(
+            |(i, b)| match (b["name"].as_str(), b["recommended_bits"].as_u64()) {
+                (Some(name), Some(bits)) if bits <= 23 => {
+                    Ok((BranchPattern::Exact(name.to_string()), bits as u32))
+                }
+                _ => Err(bad(format!(
+                    "branch {i} lacks a 'name' or 'recommended_bits' in 0..=23"
+                ))),
+            },
+        )
+        .collect()
+}
+
 /// The bytes of `values` compressed basket by basket: `blocks` are the baskets' value counts.
 fn recompressed_bytes(values: &[f32], blocks: &[usize], compression: Compression) -> Result<u64> {
     let mut total = 0u64;

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
-use refloat::io::{self, BranchPattern, FloatBranch, FloatLayout, Skipped};
 use refloat::advise::{degenerate_shift, AdviseOptions, Degenerate};
+use refloat::io::{self, BranchPattern, FloatBranch, FloatLayout, Skipped};
 use refloat::metrics::{shift_metrics, ShiftMetrics, ShiftOptions};
 use refloat::quantise::infer_mantissa_bits_f32;
 use refloat::residual::{

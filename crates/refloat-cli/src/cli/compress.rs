@@ -66,27 +66,9 @@ fn bits_plan(args: &Args) -> Result<(u32, Vec<(BranchPattern, u32)>)> {
     if let Some(path) = &args.bits_from {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("{}: cannot read", path.display()))?;
-        let advice: serde_json::Value =
-            serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
-        let branches = advice["branches"].as_array().with_context(|| {
-            format!(
-                "{}: no 'branches' list (expected the JSON of refloat advise --json)",
-                path.display()
-            )
-        })?;
-        for b in branches {
-            let (Some(name), Some(bits)) = (b["name"].as_str(), b["recommended_bits"].as_u64())
-            else {
-                bail!(
-                    "{}: a branch without 'name' and 'recommended_bits'",
-                    path.display()
-                );
-            };
-            rules.push((
-                BranchPattern::Exact(name.to_string()),
-                bits.min(u32::MAX as u64) as u32,
-            ));
-        }
+        rules.extend(
+            refloat::pipeline::advised_bits(&text).with_context(|| path.display().to_string())?,
+        );
     }
     if default.is_none() && rules.is_empty() {
         bail!("give the kept bits: --bits N, --bits GLOB=N or --bits-from ADVICE.json");

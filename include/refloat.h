@@ -374,6 +374,20 @@ int refloat_compress_file(const char *input,
                           const refloat_file_options *options,
                           refloat_file_report *report);
 
+// How many kept bits each float branch of `input` needs (`refloat advise`): the sweep over
+// 4..=23 kept bits with `options->mode` (`REFLOAT_DETECT` sweeps `REFLOAT_NEAREST`), every
+// metric and each branch's `recommended_bits`, written as JSON to `json_output` (atomically;
+// `refloat compress --bits-from` reads it). Uses `options->tree`, `branches`, `mode` and
+// `progress`; `report->branches` and `report->values` count what was swept. `report` may be
+// NULL.
+//
+// # Safety
+// As `refloat_compress_file`.
+int refloat_advise_file(const char *input,
+                        const char *json_output,
+                        const refloat_file_options *options,
+                        refloat_file_report *report);
+
 // Correct a compressed ROOT file: write `output`, a drop-in copy of `input` whose selected
 // float branches hold estimates of the originals (`options->method`), each inside its
 // interval; with `options->verify` (default) every value is checked as it is written to

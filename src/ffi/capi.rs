@@ -643,6 +643,27 @@ pub extern "C" fn refloat_compress_file(
     }
 }
 
+/// How many kept bits each float branch of `input` needs (`refloat advise`): the sweep over
+/// 4..=23 kept bits with `options->mode` (`REFLOAT_DETECT` sweeps `REFLOAT_NEAREST`), every
+/// metric and each branch's `recommended_bits`, written as JSON to `json_output` (atomically;
+/// `refloat compress --bits-from` reads it). Uses `options->tree`, `branches`, `mode` and
+/// `progress`; `report->branches` and `report->values` count what was swept. `report` may be
+/// NULL.
+///
+/// # Safety
+/// As `refloat_compress_file`.
+#[no_mangle]
+pub extern "C" fn refloat_advise_file(
+    input: *const c_char,
+    json_output: *const c_char,
+    options: *const refloat_file_options,
+    report: *mut refloat_file_report,
+) -> c_int {
+    ffi_panic_boundary! {
+        run_file(input, json_output, options, report, |r, i, o, p| r.advise(i, o, p))
+    }
+}
+
 /// Correct a compressed ROOT file: write `output`, a drop-in copy of `input` whose selected
 /// float branches hold estimates of the originals (`options->method`), each inside its
 /// interval; with `options->verify` (default) every value is checked as it is written to

@@ -1,5 +1,5 @@
-//! The file pipelines for C (`refloat_compress_file`, `refloat_correct_file`) and the cxx
-//! bridge (`compress_file`, `correct_file`): one request type both front doors fill, one
+//! The file pipelines for C (`refloat_compress_file`, `refloat_correct_file`,
+//! `refloat_advise_file`) and the cxx bridge (`compress_file`, `correct_file`): one request type both front doors fill, one
 //! call into [`crate::pipeline`], one set of totals both report. No semantics of their own.
 
 use std::path::Path;
@@ -120,6 +120,37 @@ impl FileRequest {
             verified_values: r.verified_values as u64,
             input_bytes: r.written.input_bytes,
             output_bytes: r.written.output_bytes,
+        })
+    }
+}
+
+impl FileRequest {
+    /// Runs [`pipeline::advise_file`] and writes its JSON to `output`.
+    pub fn advise(
+        &self,
+        input: &Path,
+        output: &Path,
+        progress: &mut pipeline::ProgressFn<'_>,
+    ) -> Result<FileTotals, FfiError> {
+        let mode = match self.mode {
+            DETECT => crate::RoundingMode::Nearest,
+            m => rounding_mode(m)?,
+        };
+        let opts = pipeline::AdviseFileOptions {
+            select: self.select(),
+            advise: crate::advise::AdviseOptions {
+                mode,
+                ..Default::default()
+            },
+            resolutions: Vec::new(),
+            measure_sizes: true,
+        };
+        let r = pipeline::advise_file(input, &opts, progress)?;
+        r.write_json(output)?;
+        Ok(FileTotals {
+            branches: r.branches.len() as u64,
+            values: r.branches.iter().map(|b| b.advice.values).sum(),
+            ..FileTotals::default()
         })
     }
 }

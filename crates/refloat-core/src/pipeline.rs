@@ -1364,6 +1364,20 @@ impl AdviceReport {
     pub fn to_json(&self) -> Result<String> {
         serde_json::to_string(self).map_err(|e| Error::InvalidInput(format!("advice as JSON: {e}")))
     }
+
+    /// Writes [`Self::to_json`] to `path`, atomically (beside it, then renamed).
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the path.
+    pub fn write_json(&self, path: &Path) -> Result<()> {
+        let json = self.to_json()?;
+        let pending = PendingOutput::beside(path)?;
+        std::fs::write(pending.path(), json).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        pending.commit().map(|_| ())
+    }
 }
 
 /// Per-branch kept bits from an advice's JSON ([`AdviceReport::to_json`]): one exact-name

@@ -119,7 +119,7 @@ pub fn run(args: Args) -> Result<()> {
     let report = advise_file(&args.input, &opts, &mut common::bars())?;
     print(&report, args.all_rows);
     if let Some(json) = &args.json {
-        common::write_json(json, &report)?;
+        report.write_json(json)?;
         println!("sweep and recommendations written to {}", json.display());
     }
     if let Some(out) = &args.out {

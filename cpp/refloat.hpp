@@ -206,6 +206,15 @@ inline FileReport correct_file(const std::string& input, const std::string& outp
     return report;
 }
 
+/// How many kept bits each float branch of `input` needs (`refloat advise`): the sweep and
+/// each branch's recommended_bits written as JSON to `json_output` (options.tree, branches,
+/// mode and progress apply); no output on error.
+inline FileReport advise_file(const std::string& input, const std::string& json_output, const FileOptions& options) {
+    FileReport report{};
+    detail::check(refloat_advise_file(input.c_str(), json_output.c_str(), &options, &report));
+    return report;
+}
+
 // ---- std::span (C++20) -----------------------------------------------------------------
 #ifdef REFLOAT_HPP_HAS_SPAN
 inline void quantise(std::span<float> v, unsigned mantissa_bits, Rounding mode) {

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -53,6 +53,7 @@ __all__ = [
     "METHODS",
     "Report",
     "__version__",
+    "advise_file",
     "quantise",
     "interval",
     "residual",
@@ -544,20 +545,77 @@ def inspect(path: PathLike, *, tree: Optional[str] = None, branches: Union[None,
 def compress_file(
     input: PathLike,
     output: PathLike,
-    bits: int,
+    bits: int = 23,
     mode: str = "nearest",
     *,
     tree: Optional[str] = None,
     branches: Union[None, str, Sequence[str]] = None,
     compression: Optional[str] = None,
+    branch_bits: Optional[Mapping[str, int]] = None,
+    advice: Union[None, PathLike, Report] = None,
 ) -> Report:
     """Round the float and ``std::vector<float>`` / ``float[n]`` branches of ``input`` to
     ``bits`` kept bits under ``mode`` and write the drop-in copy ``output`` (every other
     branch copied as stored). ``compression``: ``"zstd:5"``, ``"lzma:9"``, ``"none"``, …
-    (default: the input's). Nothing is left at ``output`` if it fails."""
+    (default: the input's). Per-branch bits: ``branch_bits`` maps names or globs to kept
+    bits (the first match applies), then ``advice`` (a report of :func:`advise_file`, or the
+    path of its JSON) gives each advised branch its ``recommended_bits``; other branches get
+    ``bits``. Nothing is left at ``output`` if it fails."""
+    rules = [(str(g), _bits(b, f"branch_bits[{g!r}]")) for g, b in (branch_bits or {}).items()]
+    if advice is None:
+        advice_json = None
+    elif isinstance(advice, Report):
+        advice_json = json.dumps(advice.to_dict())
+    elif isinstance(advice, Mapping):
+        advice_json = json.dumps(advice)
+    else:
+        with open(os.fspath(advice), encoding="utf-8") as f:
+            advice_json = f.read()
     return _report(
         _refloat.compress_file(
-            os.fspath(input), os.fspath(output), _bits(bits), _mode(mode), tree, _branches(branches), compression
+            os.fspath(input),
+            os.fspath(output),
+            _bits(bits),
+            _mode(mode),
+            tree,
+            _branches(branches),
+            compression,
+            rules,
+            advice_json,
+        )
+    )
+
+
+def advise_file(
+    input: PathLike,
+    mode: str = "nearest",
+    *,
+    tree: Optional[str] = None,
+    branches: Union[None, str, Sequence[str]] = None,
+    resolutions: Optional[Mapping[str, Union[str, float]]] = None,
+    min_bits: int = 4,
+    max_bits: int = 23,
+    artefact_values: float = 1e6,
+    sizes: bool = True,
+) -> Report:
+    """How many kept mantissa bits each float branch of ``input`` needs (``refloat advise``):
+    each branch rounded at ``min_bits..=max_bits`` under ``mode``, with the shift metrics, the
+    lattice-artefact detector (judged at a sample of ``artefact_values`` values), the bitwise
+    information and the recompressed size at each, and ``recommended_bits``.
+    ``resolutions`` maps globs to a resolution, absolute (``0.01``) or relative (``"5%"``).
+    The report's ``branches`` list feeds :func:`compress_file` (``advice=``)."""
+    res = [(str(g), str(r)) for g, r in (resolutions or {}).items()]
+    return _report(
+        _refloat.advise_file(
+            os.fspath(input),
+            _mode(mode),
+            tree,
+            _branches(branches),
+            res,
+            _bits(min_bits, "min_bits"),
+            _bits(max_bits, "max_bits"),
+            float(artefact_values),
+            bool(sizes),
         )
     )
 

@@ -46,6 +46,19 @@ def compress_file(
     tree: Optional[str] = None,
     branches: List[str] = ...,
     compression: Optional[str] = None,
+    branch_bits: List[Tuple[str, int]] = ...,
+    advice: Optional[str] = None,
+) -> str: ...
+def advise_file(
+    input: str,
+    mode: str,
+    tree: Optional[str] = None,
+    branches: List[str] = ...,
+    resolutions: List[Tuple[str, str]] = ...,
+    min_bits: int = 4,
+    max_bits: int = 23,
+    artefact_values: float = 1e6,
+    sizes: bool = True,
 ) -> str: ...
 def correct_file(
     input: str,

@@ -269,8 +269,10 @@ fn inspect(
 }
 
 /// Round the float branches of `input` into the drop-in copy `output` (JSON of `CompressReport`).
+/// `branch_bits`: (glob, bits) rules before the advice's; `advice`: the JSON of `advise_file`.
 #[pyfunction]
-#[pyo3(signature = (input, output, bits, mode, tree=None, branches=Vec::new(), compression=None))]
+#[pyo3(signature = (input, output, bits, mode, tree=None, branches=Vec::new(), compression=None, branch_bits=Vec::new(), advice=None))]
+#[allow(clippy::too_many_arguments)]
 fn compress_file(
     py: Python<'_>,
     input: PathBuf,
@@ -280,16 +282,70 @@ fn compress_file(
     tree: Option<String>,
     branches: Vec<String>,
     compression: Option<String>,
+    branch_bits: Vec<(String, u32)>,
+    advice: Option<String>,
 ) -> PyResult<String> {
+    let mut rules = branch_bits
+        .iter()
+        .map(|(glob, b)| Ok((refloat_core::io::BranchPattern::parse(glob).map_err(err)?, *b)))
+        .collect::<PyResult<Vec<_>>>()?;
+    if let Some(text) = advice {
+        rules.extend(pipeline::advised_bits(&text).map_err(err)?);
+    }
     let opts = CompressOptions {
         select: select(tree, branches),
         quantiser: Quantiser32::new(bits, mode_of(mode)?).map_err(err)?,
-        bits: Vec::new(),
+        bits: rules,
         compression: self::compression(compression)?,
         measure_sizes: false,
     };
     let report = py.detach(|| pipeline::compress_file(&input, &output, &opts, &mut |_| {}));
     json(&report.map_err(err)?)
+}
+
+/// How many kept bits each float branch of `input` needs (JSON of `AdviceReport`).
+#[pyfunction]
+#[pyo3(signature = (input, mode, tree=None, branches=Vec::new(), resolutions=Vec::new(), min_bits=4, max_bits=23, artefact_values=1e6, sizes=true))]
+#[allow(clippy::too_many_arguments)]
+fn advise_file(
+    py: Python<'_>,
+    input: PathBuf,
+    mode: &str,
+    tree: Option<String>,
+    branches: Vec<String>,
+    resolutions: Vec<(String, String)>,
+    min_bits: u32,
+    max_bits: u32,
+    artefact_values: f64,
+    sizes: bool,
+) -> PyResult<String> {
+    let resolutions = resolutions
+        .iter()
+        .map(|(glob, r)| {
+            Ok((
+                refloat_core::io::BranchPattern::parse(glob).map_err(err)?,
+                r.parse::<refloat_core::advise::Resolution>().map_err(err)?,
+            ))
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    let defaults = refloat_core::advise::AdviseOptions::default();
+    let opts = pipeline::AdviseFileOptions {
+        select: select(tree, branches),
+        advise: refloat_core::advise::AdviseOptions {
+            mode: mode_of(mode)?,
+            min_bits,
+            max_bits,
+            artefacts: refloat_core::advise::ArtefactOptions {
+                sample_values: artefact_values,
+                ..defaults.artefacts
+            },
+            ..defaults
+        },
+        resolutions,
+        measure_sizes: sizes,
+    };
+    let report = py.detach(|| pipeline::advise_file(&input, &opts, &mut |_| {}));
+    report.map_err(err)?.to_json().map_err(err)
 }
 
 /// Correct the float branches of `input` into the drop-in copy `output` (JSON of `CorrectReport`).
@@ -382,6 +438,7 @@ fn _refloat(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(shift_metrics, m)?)?;
     m.add_function(wrap_pyfunction!(inspect, m)?)?;
     m.add_function(wrap_pyfunction!(compress_file, m)?)?;
+    m.add_function(wrap_pyfunction!(advise_file, m)?)?;
     m.add_function(wrap_pyfunction!(correct_file, m)?)?;
     m.add_function(wrap_pyfunction!(verify_file, m)?)?;
     m.add_function(wrap_pyfunction!(dither_stream_seed, m)?)?;

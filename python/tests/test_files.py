@@ -2,6 +2,7 @@
 `refloat` command (the other front door over the same library), clear errors and no
 partial output."""
 
+import json
 import subprocess
 
 import awkward as ak
@@ -119,3 +120,39 @@ def test_file_errors_are_named_and_leave_no_output(held_out, compressed, tmp_pat
         refloat.correct_file(held_out, out, bits=10, mode="nearest", branches="AnalysisJetsAuxDyn.pt")
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.root"]
+
+
+def test_advise_and_compress_with_the_advice(held_out, tmp_path, cli):
+    """The advisor from Python: the same recommendations as `refloat advise`, and
+    compress_file rounding each branch to its advised bits (uproot reads them back)."""
+    adv = refloat.advise_file(held_out, branches=["AnalysisJetsAuxDyn.pt", "AnalysisJetsAuxDyn.eta"],
+                              resolutions={"AnalysisJetsAuxDyn.eta": "0.001"})
+    rec = {b.name: b.recommended_bits for b in adv.branches}
+    assert set(rec) == {"AnalysisJetsAuxDyn.pt", "AnalysisJetsAuxDyn.eta"}
+    assert rec["AnalysisJetsAuxDyn.eta"] >= 16  # a step below 1e-4 for |eta| < 4
+    pt = next(b for b in adv.branches if b.name == "AnalysisJetsAuxDyn.pt")
+    assert [p.mantissa_bits for p in pt.sweep] == list(range(4, 24))
+    assert pt.sweep[-1].changed == 0 and pt.sweep[0].artefacts.kind != ""
+    r = subprocess.run(
+        [str(cli), "advise", str(held_out), "--branches", "AnalysisJetsAuxDyn.pt",
+         "--branches", "AnalysisJetsAuxDyn.eta", "--resolution", "AnalysisJetsAuxDyn.eta=0.001",
+         "--json", str(tmp_path / "cli.json")],
+        capture_output=True, text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    with open(tmp_path / "cli.json") as f:
+        want = {b["name"]: b["recommended_bits"] for b in json.load(f)["branches"]}
+    assert want == rec
+    out = tmp_path / "advised.root"
+    rep = refloat.compress_file(held_out, out, advice=adv, branch_bits={"AnalysisElectronsAuxDyn.m": 7},
+                                branches=["AnalysisJetsAuxDyn.pt", "AnalysisJetsAuxDyn.eta", "AnalysisElectronsAuxDyn.m"])
+    got = {b.name: b.mantissa_bits for b in rep.branches}
+    assert got == {**rec, "AnalysisElectronsAuxDyn.m": 7}
+    with uproot.open(out) as f:
+        v = flat(f["CollectionTree"]["AnalysisJetsAuxDyn.pt"].array())
+    assert np.all(v & ((1 << (23 - rec["AnalysisJetsAuxDyn.pt"])) - 1) == 0)
+    with pytest.raises(refloat.Error, match="resolution"):
+        refloat.advise_file(held_out, branches="AnalysisJetsAuxDyn.pt", resolutions={"*": "-1"})
+    with pytest.raises(refloat.Error, match="recommended_bits|branches"):
+        refloat.compress_file(held_out, tmp_path / "x.root", advice={"branches": [{"name": "x"}]})
+    assert not (tmp_path / "x.root").exists()

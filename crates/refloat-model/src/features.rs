@@ -92,9 +92,15 @@ pub fn interval_fraction(original: f32, iv: &Interval<f32>) -> Option<f64> {
 /// ```
 #[inline]
 pub fn value_at_fraction(stored: f32, f: f32, q: &Quantiser32) -> f32 {
-    let Some(iv) = q.interval(stored) else {
-        return stored;
-    };
+    match q.interval(stored) {
+        Some(iv) => value_in_interval(stored, f, &iv, q),
+        None => stored,
+    }
+}
+
+/// [`value_at_fraction`] with the stored value's interval `iv` already at hand.
+#[inline]
+pub fn value_in_interval(stored: f32, f: f32, iv: &Interval<f32>, q: &Quantiser32) -> f32 {
     if f.is_nan() {
         return stored;
     }

@@ -391,19 +391,25 @@ impl Model {
     /// non-finite values left alone).
     fn at_fractions(&self, col: &[f32], fr: &[f32]) -> (Vec<f32>, CorrectionReport) {
         let mut report = CorrectionReport::default();
+        let q = &self.quantiser;
         let out = col
             .iter()
             .zip(fr)
             .map(|(&s, &f)| {
                 if !s.is_finite() {
                     report.non_finite += 1;
-                    s
-                } else if features::is_fixed(s, &self.quantiser, &self.policy) {
-                    report.left_exact += 1;
-                    s
-                } else {
-                    report.corrected += 1;
-                    features::value_at_fraction(s, f, &self.quantiser)
+                    return s;
+                }
+                // One interval per value: `is_fixed` and `value_at_fraction` in one.
+                match q.interval(s) {
+                    Some(iv) if !self.policy.is_exact(s, q) && iv.width() > 0.0 => {
+                        report.corrected += 1;
+                        features::value_in_interval(s, f, &iv, q)
+                    }
+                    _ => {
+                        report.left_exact += 1;
+                        s
+                    }
                 }
             })
             .collect();

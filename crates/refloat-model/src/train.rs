@@ -363,7 +363,7 @@ pub(crate) fn histogram_probabilities(
     let mut h = vec![0f64; spec.bins];
     let mut n = 0usize;
     for &x in values.iter().filter(|x| x.is_finite()) {
-        let t = (x as f64 / norm.scale).asinh();
+        let t = crate::meta::asinh(x as f64 / norm.scale);
         let k = ((t - lo) / w).floor().clamp(0.0, (spec.bins - 1) as f64) as usize;
         h[k] += 1.0;
         n += 1;

@@ -6,7 +6,9 @@
 //!
 //! Flow: [`io`] (ROOT files) → numeric core ([`quantise`], [`bounds`], [`residual`],
 //! [`histogram`], [`metrics`], [`detect`], [`correct`]) → file pipelines ([`pipeline`]) → front doors
-//! (the `refloat` crate's C API and cxx bridge, the `refloat` command). The numeric modules
+//! (the `refloat` crate's C API and cxx bridge, the `refloat` command). [`replicas`] draws
+//! rounding replicas of stored values (dither corrections under per-replica seeds) and the
+//! spread of histograms and statistics over them. The numeric modules
 //! are pure functions over slices and never do I/O. Users normally depend on the `refloat`
 //! crate, which re-exports this one.
 //!
@@ -23,6 +25,7 @@ pub mod io;
 pub mod metrics;
 pub mod pipeline;
 pub mod quantise;
+pub mod replicas;
 pub mod residual;
 pub mod stats;
 

@@ -88,7 +88,12 @@ fn replicas_table_json_and_coverage() {
     );
 
     for bad in [["-n", "0"], ["--bins", "0"], ["--bits", "24"]] {
-        let o = refloat(&[&os("replicas"), stored.as_os_str(), &os(bad[0]), &os(bad[1])]);
+        let o = refloat(&[
+            &os("replicas"),
+            stored.as_os_str(),
+            &os(bad[0]),
+            &os(bad[1]),
+        ]);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{bad:?}: {err}");
         assert_eq!(err.trim().lines().count(), 1, "{bad:?}: {err}");

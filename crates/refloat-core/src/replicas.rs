@@ -616,7 +616,7 @@ impl Binning {
                     BinRange::Full => (v[0], v[v.len() - 1]),
                     BinRange::Central => (quantile_sorted(&v, 0.01), quantile_sorted(&v, 0.99)),
                 };
-                if !(lo < hi) {
+                if lo >= hi {
                     return Ok(None);
                 }
                 Ok(Some(

@@ -681,6 +681,7 @@ mod tests {
                 let r = portable(&c, &mut want, 3).unwrap();
                 #[cfg(target_arch = "x86_64")]
                 {
+                    #[allow(clippy::type_complexity)]
                     let mut builds: Vec<
                         fn(&Corrector, &mut [f32], u64) -> Result<CorrectionReport>,
                     > = vec![];

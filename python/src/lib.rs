@@ -363,6 +363,7 @@ fn replica_quantiser(stored: &[f32], bits: Option<u32>, mode: &str) -> PyResult<
 /// Replica `replica` of float32 stored values (a whole branch), written into `out`.
 #[pyfunction]
 #[pyo3(signature = (stored, bits, mode, seed, replica, branch, out))]
+#[allow(clippy::too_many_arguments)]
 fn replica_f32(
     py: Python<'_>,
     stored: PyReadonlyArrayDyn<'_, f32>,

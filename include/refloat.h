@@ -348,6 +348,71 @@ const char *refloat_status_str(int status);
 // The library version, e.g. "0.1.0" (static, never to be freed).
 const char *refloat_version(void);
 
+// Write replica `replica` of the stored values `stored[0..len]` into `out[0..len]`: each
+// value drawn uniformly inside its interval of originals, exactly the dither correction
+// with seed `replica_seed(seed, replica)` under refloat's one seeding rule for `branch`
+// (NULL or "": the seed as given). `stored` is a whole branch, entries flattened, from
+// index 0: replica `r` then equals the branch as
+// `refloat correct --method dither:<replica_seed(seed, r)>` writes it. Exact values (0, ±1,
+// sentinels) are copied; every replica value re-quantises to its stored value (checked).
+//
+// `mantissa_bits`: 0..=23, or -1 to infer them from `stored`. Returns `REFLOAT_OK`, or
+// `REFLOAT_NULL_PARAMETER`, `REFLOAT_MANTISSA_BITS_OUT_OF_RANGE`, `REFLOAT_INVALID_ARGUMENT`
+// (bad mode, overlapping buffers), `REFLOAT_NOT_QUANTISED`, `REFLOAT_CANNOT_INFER_BITS`;
+// `out` is written only on success.
+//
+// ```c
+// float replica[n];
+// for (uint32_t r = 0; r < 50; ++r) {
+//     refloat_replica_f32(pt, n, -1, REFLOAT_NEAREST, 42, r, "AnalysisJetsAuxDyn.pt", replica);
+//     /* fill this replica's histogram from replica[0..n] */
+// }
+// ```
+//
+// # Safety
+// `stored` must point to `len` `float`s and `out` to `len` writable `float`s (each NULL only
+// with `len` 0), not overlapping; `branch` NULL or a NUL-terminated string.
+int refloat_replica_f32(const float *stored,
+                        size_t len,
+                        int32_t mantissa_bits,
+                        refloat_rounding mode,
+                        uint64_t seed,
+                        uint32_t replica,
+                        const char *branch,
+                        float *out);
+
+// The dither seed of replica `replica` under the user's `seed` (refloat's one rule,
+// `splitmix64_mix(seed ^ (replica + 1) * 0x9E3779B97F4A7C15)`): replica `r` of a file is
+// `refloat correct --method dither:<refloat_replica_seed(seed, r)>` of it.
+uint64_t refloat_replica_seed(uint64_t seed, uint32_t replica);
+
+// The spread of a histogram of the stored values `stored[0..len]` over `n_replicas`
+// replicas (`refloat_replica_f32` with `r = 0..n_replicas`), on the `n_edges` edges
+// `edges` (finite, strictly increasing; bins `[e_i, e_i+1)`, the last closed; values outside
+// not counted). Writes per bin (`n_edges - 1` doubles each): `nominal` (counts of the stored
+// values), `mean` and `std` (sample standard deviation) of the count over the replicas.
+// Memory: one replica at a time.
+//
+// Returns as `refloat_replica_f32`, and `REFLOAT_INVALID_ARGUMENT` for `n_replicas` 0 or bad
+// edges; the outputs are written only on success.
+//
+// # Safety
+// `stored` must point to `len` `float`s, `edges` to `n_edges` `double`s, `nominal`, `mean`
+// and `std` each to `n_edges - 1` writable `double`s (none overlapping); `branch` NULL or a
+// NUL-terminated string.
+int refloat_histogram_spread_f32(const float *stored,
+                                 size_t len,
+                                 int32_t mantissa_bits,
+                                 refloat_rounding mode,
+                                 uint64_t seed,
+                                 const char *branch,
+                                 uint32_t n_replicas,
+                                 const double *edges,
+                                 size_t n_edges,
+                                 double *nominal,
+                                 double *mean,
+                                 double *std);
+
 // The default file options: the analysis tree ("CollectionTree", else "Events"), every
 // float branch, bits inferred (-1), `REFLOAT_NEAREST`, `REFLOAT_MIDPOINT`, seed 0, the
 // input's compression, verify on, no progress callback.

@@ -160,6 +160,7 @@ fn macro_runs_in_real_root_on_real_branches() {
         ])
     };
     let mut jobs: Vec<Job> = Vec::new();
+    #[allow(clippy::type_complexity)]
     let settings: [(i32, &str, fn(u64) -> Method, u64); 3] = [
         (-1, "midpoint", |_| Method::Midpoint, 0),
         (-1, "dither", |seed| Method::Dither { seed }, 4242),

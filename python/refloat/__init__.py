@@ -63,6 +63,10 @@ __all__ = [
     "verify",
     "shift_metrics",
     "dither_stream_seed",
+    "replica_seed",
+    "replica",
+    "replicas",
+    "histogram_spread",
     "inspect",
     "compress_file",
     "correct_file",
@@ -527,6 +531,92 @@ def shift_metrics(original: Any, other: Any, *, bins: int = 100, seed: int = 0) 
 def dither_stream_seed(seed: int, branch: str) -> int:
     """The stream seed of ``branch`` under the one seeding rule (``seed`` as given for ``""``)."""
     return _refloat.dither_stream_seed(_seed(seed), branch)
+
+
+# ---------------------------------------------------------------------------------------
+# rounding replicas
+
+
+def replica_seed(seed: int, replica: int) -> int:
+    """The dither seed of replica ``replica`` under ``seed`` (refloat's one replica rule):
+    replica ``r`` of a file is ``refloat correct --method dither:<replica_seed(seed, r)>``."""
+    return _refloat.replica_seed(_seed(seed), int(replica))
+
+
+def _replica_args(stored: Any, bits: Optional[int], mode: str, what: str) -> tuple:
+    arr = _flat(stored, "stored", (np.float32,), what)
+    if not isinstance(mode, str) or mode == "detect":
+        raise Error(f"{what}: name the rounding mode ({', '.join(MODES)}), got {mode!r}")
+    return arr, (None if bits is None else _bits(bits)), _mode(mode)
+
+
+def replica(
+    stored: Any,
+    bits: Optional[int] = None,
+    mode: str = "nearest",
+    seed: int = 0,
+    replica: int = 0,
+    branch: str = "",
+) -> np.ndarray:
+    """Replica ``replica`` of a whole branch of stored float32 values: each value drawn
+    uniformly inside its interval of originals, exactly :func:`correct` with
+    ``method="dither"``, ``seed=replica_seed(seed, replica)`` and ``branch`` (so the same bits
+    as ``refloat correct --method dither:<replica_seed(seed, replica)>`` on the file). Exact
+    values (0, ±1, sentinels) stay as stored; every value re-quantises to its stored value.
+
+    ``stored``: the whole branch (numpy or Awkward, flattened); ``bits``: kept mantissa bits,
+    ``None`` infers them from the values. Returns a flat float32 array."""
+    arr, b, m = _replica_args(stored, bits, mode, "replica")
+    if not isinstance(replica, (int, np.integer)) or not 0 <= replica < 2**32:
+        raise Error(f"replica: replica must be an integer in 0..2**32, got {replica!r}")
+    out = np.empty_like(arr)
+    _refloat.replica_f32(arr, b, m, _seed(seed), int(replica), branch, out)
+    return out
+
+
+def replicas(
+    stored: Any,
+    n: int,
+    bits: Optional[int] = None,
+    mode: str = "nearest",
+    seed: int = 0,
+    branch: str = "",
+):
+    """Replicas ``0..n`` of a branch, one at a time (a generator of flat float32 arrays, see
+    :func:`replica`): run your statistic on each and look at its spread."""
+    arr, b, m = _replica_args(stored, bits, mode, "replicas")
+    if not isinstance(n, (int, np.integer)) or n < 1:
+        raise Error(f"replicas: n must be a positive integer, got {n!r}")
+    for r in range(int(n)):
+        out = np.empty_like(arr)
+        _refloat.replica_f32(arr, b, m, _seed(seed), r, branch, out)
+        yield out
+
+
+def histogram_spread(
+    stored: Any,
+    edges: Any,
+    n: int = 50,
+    bits: Optional[int] = None,
+    mode: str = "nearest",
+    seed: int = 0,
+    branch: str = "",
+) -> Report:
+    """Does the rounding move this histogram? Over ``n`` replicas (:func:`replicas`) of a
+    branch's stored float32 values, binned on ``edges`` (float64 or float32, finite, increasing; numpy's
+    convention, values outside not counted): a :class:`Report` with ``histogram``
+    (``edges``, ``nominal`` counts of the stored values, replica ``mean``, ``std``, ``q16``,
+    ``q84`` per bin, as numpy arrays), and ``mean`` / ``std`` (the spread of the branch's mean
+    and standard deviation: ``nominal``, ``mean``, ``std``, ``min``, ``max``)."""
+    arr, b, m = _replica_args(stored, bits, mode, "histogram_spread")
+    e = _numpy(edges, "edges", (np.float32, np.float64), "histogram_spread").reshape(-1).astype(np.float64)
+    if not isinstance(n, (int, np.integer)) or n < 0:
+        raise Error(f"histogram_spread: n must be a positive integer, got {n!r}")
+    r = _report(_refloat.branch_spread_f32(arr, b, m, _seed(seed), branch, int(n), e))
+    h = r.histogram
+    for k in ("edges", "nominal", "mean", "std", "q16", "q84"):
+        h[k] = np.asarray(h[k], dtype=np.float64)
+    return r
 
 
 # ---------------------------------------------------------------------------------------

@@ -81,6 +81,25 @@ def verify_file(
     branches: List[str] = ...,
 ) -> str: ...
 def dither_stream_seed(seed: int, branch: str) -> int: ...
+def replica_f32(
+    stored: npt.NDArray[np.float32],
+    bits: Optional[int],
+    mode: str,
+    seed: int,
+    replica: int,
+    branch: str,
+    out: npt.NDArray[np.float32],
+) -> None: ...
+def branch_spread_f32(
+    stored: npt.NDArray[np.float32],
+    bits: Optional[int],
+    mode: str,
+    seed: int,
+    branch: str,
+    n: int,
+    edges: npt.NDArray[np.float64],
+) -> str: ...
+def replica_seed(seed: int, replica: int) -> int: ...
 def has_torch() -> bool: ...
 
 class Model:

@@ -17,6 +17,7 @@ use refloat_core::bounds::{intervals_f32, intervals_f64};
 use refloat_core::correct::{verify_requantises_f32, Corrector, ExactPolicy, Method};
 use refloat_core::metrics::{shift_metrics as core_shift_metrics, ShiftOptions};
 use refloat_core::pipeline::{self, CompressOptions, CorrectOptions, Correction, Select};
+use refloat_core::replicas::{branch_spread, DitherReplicas, ReplicaSource};
 use refloat_core::{Quantiser32, Quantiser64, RoundingMode};
 
 create_exception!(
@@ -287,7 +288,12 @@ fn compress_file(
 ) -> PyResult<String> {
     let mut rules = branch_bits
         .iter()
-        .map(|(glob, b)| Ok((refloat_core::io::BranchPattern::parse(glob).map_err(err)?, *b)))
+        .map(|(glob, b)| {
+            Ok((
+                refloat_core::io::BranchPattern::parse(glob).map_err(err)?,
+                *b,
+            ))
+        })
         .collect::<PyResult<Vec<_>>>()?;
     if let Some(text) = advice {
         rules.extend(pipeline::advised_bits(&text).map_err(err)?);
@@ -406,6 +412,65 @@ fn dither_stream_seed(seed: u64, branch: &str) -> u64 {
     refloat_core::correct::dither_stream_seed(seed, branch)
 }
 
+/// The quantiser of a replica call: `bits` given, or inferred from `stored`.
+fn replica_quantiser(stored: &[f32], bits: Option<u32>, mode: &str) -> PyResult<Quantiser32> {
+    let mode = mode_of(mode)?;
+    let bits = match bits {
+        Some(b) => b,
+        None => refloat_core::quantise::infer_mantissa_bits_f32(stored).map_err(err)?,
+    };
+    Quantiser32::new(bits, mode).map_err(err)
+}
+
+/// Replica `replica` of float32 stored values (a whole branch), written into `out`.
+#[pyfunction]
+#[pyo3(signature = (stored, bits, mode, seed, replica, branch, out))]
+#[allow(clippy::too_many_arguments)]
+fn replica_f32(
+    py: Python<'_>,
+    stored: PyReadonlyArrayDyn<'_, f32>,
+    bits: Option<u32>,
+    mode: &str,
+    seed: u64,
+    replica: u32,
+    branch: &str,
+    mut out: PyReadwriteArrayDyn<'_, f32>,
+) -> PyResult<()> {
+    let s = contiguous_ro(&stored, "stored")?;
+    let q = replica_quantiser(s, bits, mode)?;
+    let o = contiguous(&mut out, "out")?;
+    py.detach(|| DitherReplicas::new(q, seed, branch).replica_into(s, replica, o))
+        .map_err(err)
+}
+
+/// The spread of a histogram (and of the mean and std) of float32 stored values over `n`
+/// replicas (JSON of `refloat_core::replicas::BranchSpread`).
+#[pyfunction]
+#[pyo3(signature = (stored, bits, mode, seed, branch, n, edges))]
+#[allow(clippy::too_many_arguments)]
+fn branch_spread_f32(
+    py: Python<'_>,
+    stored: PyReadonlyArrayDyn<'_, f32>,
+    bits: Option<u32>,
+    mode: &str,
+    seed: u64,
+    branch: &str,
+    n: u32,
+    edges: PyReadonlyArrayDyn<'_, f64>,
+) -> PyResult<String> {
+    let s = contiguous_ro(&stored, "stored")?;
+    let e = contiguous_ro(&edges, "edges")?;
+    let q = replica_quantiser(s, bits, mode)?;
+    let r = py.detach(|| branch_spread(s, e, n, &DitherReplicas::new(q, seed, branch)));
+    json(&r.map_err(err)?)
+}
+
+/// The dither seed of replica `replica` under `seed` (the one replica rule).
+#[pyfunction]
+fn replica_seed(seed: u64, replica: u32) -> u64 {
+    refloat_core::replicas::replica_seed(seed, replica)
+}
+
 /// Whether this build has the learned models (cargo feature `torch`).
 #[pyfunction]
 fn has_torch() -> bool {
@@ -442,6 +507,9 @@ fn _refloat(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(correct_file, m)?)?;
     m.add_function(wrap_pyfunction!(verify_file, m)?)?;
     m.add_function(wrap_pyfunction!(dither_stream_seed, m)?)?;
+    m.add_function(wrap_pyfunction!(replica_f32, m)?)?;
+    m.add_function(wrap_pyfunction!(branch_spread_f32, m)?)?;
+    m.add_function(wrap_pyfunction!(replica_seed, m)?)?;
     m.add_function(wrap_pyfunction!(has_torch, m)?)?;
     #[cfg(feature = "torch")]
     m.add_class::<model::Model>()?;

@@ -245,3 +245,47 @@ def test_misaligned_buffers(held_out_values):
     assert np.array_equal(refloat.quantise(mis, bits=10), np.zeros(64, np.float32))
     with pytest.raises(refloat.Error, match="aligned"):
         refloat.quantise(np.zeros(64, np.float32), bits=10, out=mis)
+
+
+def test_replicas_are_the_dither_correction_and_requantise(held_out_values):
+    stored = refloat.quantise(held_out_values, bits=7)
+    branch = "AnalysisJetsAuxDyn.pt"
+    seen = []
+    for r, rep in enumerate(refloat.replicas(stored, 3, bits=7, seed=11, branch=branch)):
+        refloat.verify(rep, stored, bits=7)
+        one = refloat.replica(stored, 7, "nearest", 11, r, branch)
+        same = refloat.correct(stored, bits=7, method="dither", seed=refloat.replica_seed(11, r), branch=branch)
+        assert np.array_equal(bits_of(rep), bits_of(one)) and np.array_equal(bits_of(rep), bits_of(same))
+        seen.append(rep)
+    assert not np.array_equal(seen[0], seen[1])
+    # bits inferred from the branch: the same replica
+    assert np.array_equal(bits_of(refloat.replica(stored, None, seed=11, replica=2, branch=branch)), bits_of(seen[2]))
+
+
+def test_histogram_spread(held_out_values):
+    stored = refloat.quantise(held_out_values, bits=7)
+    finite = stored[np.isfinite(stored)]
+    edges = np.linspace(np.quantile(finite, 0.01), np.quantile(finite, 0.99), 21)
+    s = refloat.histogram_spread(stored, edges, n=20, bits=7, seed=3)
+    h = s.histogram
+    assert h.nominal.shape == (20,) and h.std.shape == (20,)
+    in_range = finite[(finite >= edges[0]) & (finite <= edges[-1])]
+    assert h.nominal.sum() == len(in_range)
+    assert np.all(h.std >= 0) and np.any(h.std > 0) and np.all(h.q16 <= h.q84)
+    assert s.mean.replicas == 20 and s.mean.min <= s.mean.mean <= s.mean.max
+
+
+def test_replica_errors(held_out_values):
+    stored = refloat.quantise(held_out_values, bits=7)
+    with pytest.raises(refloat.Error, match="dtype float64"):
+        refloat.replica(stored.astype(np.float64), bits=7)
+    with pytest.raises(refloat.Error, match="out of range"):
+        refloat.replica(stored, bits=24)
+    with pytest.raises(refloat.Error, match="not a stored value"):
+        refloat.replica(held_out_values, bits=7)
+    with pytest.raises(refloat.Error, match="replicas must be at least 1"):
+        refloat.histogram_spread(stored, np.array([0.0, 1.0]), n=0, bits=7)
+    with pytest.raises(refloat.Error, match="strictly increasing"):
+        refloat.histogram_spread(stored, np.array([0.0, np.nan, 2.0]), n=3, bits=7)
+    with pytest.raises(refloat.Error, match="dtype int32"):
+        refloat.histogram_spread(stored, np.array([0, 1], dtype=np.int32), n=3, bits=7)

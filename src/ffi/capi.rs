@@ -12,6 +12,7 @@ use crate::correct::{
     Method,
 };
 use crate::quantise::{infer_mantissa_bits_f32, Quantiser32, Quantiser64, RoundingMode};
+use crate::replicas::{histogram_spread, replica_seed, DitherReplicas, ReplicaSource};
 use crate::residual::residuals_into_f32;
 
 /// How the dropped mantissa bits were removed when the data was stored.
@@ -444,6 +445,139 @@ pub extern "C" fn refloat_status_str(status: c_int) -> *const c_char {
 pub extern "C" fn refloat_version() -> *const c_char {
     ffi_panic_boundary_or! { c"".as_ptr();
         concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+    }
+}
+
+// ---- replicas ------------------------------------------------------------------------
+
+/// The quantiser of a replica call: `mantissa_bits` given (0..=23), or `-1` to infer them
+/// from `stored` (pass a whole branch).
+fn replica_quantiser(
+    stored: &[f32],
+    mantissa_bits: i32,
+    mode: RoundingArg,
+) -> Result<Quantiser32, FfiError> {
+    let mode = rounding_mode(mode)?;
+    let bits = match bits_arg(mantissa_bits, "mantissa_bits")? {
+        Some(b) => b,
+        None => infer_mantissa_bits_f32(stored)?,
+    };
+    Ok(Quantiser32::new(bits, mode)?)
+}
+
+/// Write replica `replica` of the stored values `stored[0..len]` into `out[0..len]`: each
+/// value drawn uniformly inside its interval of originals, exactly the dither correction
+/// with seed `replica_seed(seed, replica)` under refloat's one seeding rule for `branch`
+/// (NULL or "": the seed as given). `stored` is a whole branch, entries flattened, from
+/// index 0: replica `r` then equals the branch as
+/// `refloat correct --method dither:<replica_seed(seed, r)>` writes it. Exact values (0, ±1,
+/// sentinels) are copied; every replica value re-quantises to its stored value (checked).
+///
+/// `mantissa_bits`: 0..=23, or -1 to infer them from `stored`. Returns `REFLOAT_OK`, or
+/// `REFLOAT_NULL_PARAMETER`, `REFLOAT_MANTISSA_BITS_OUT_OF_RANGE`, `REFLOAT_INVALID_ARGUMENT`
+/// (bad mode, overlapping buffers), `REFLOAT_NOT_QUANTISED`, `REFLOAT_CANNOT_INFER_BITS`;
+/// `out` is written only on success.
+///
+/// ```c
+/// float replica[n];
+/// for (uint32_t r = 0; r < 50; ++r) {
+///     refloat_replica_f32(pt, n, -1, REFLOAT_NEAREST, 42, r, "AnalysisJetsAuxDyn.pt", replica);
+///     /* fill this replica's histogram from replica[0..n] */
+/// }
+/// ```
+///
+/// # Safety
+/// `stored` must point to `len` `float`s and `out` to `len` writable `float`s (each NULL only
+/// with `len` 0), not overlapping; `branch` NULL or a NUL-terminated string.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub extern "C" fn refloat_replica_f32(
+    stored: *const f32,
+    len: usize,
+    mantissa_bits: i32,
+    mode: RoundingArg,
+    seed: u64,
+    replica: u32,
+    branch: *const c_char,
+    out: *mut f32,
+) -> c_int {
+    ffi_panic_boundary! {
+        let stored_s = try_slice!(stored, len);
+        // SAFETY: the caller's contract (NULL or NUL-terminated).
+        let branch = unsafe { c_str_opt(branch, "branch")? }.unwrap_or("");
+        check_disjoint((stored, len, "stored"), (out.cast_const(), len, "out"))?;
+        let out = try_slice_mut!(out, len);
+        let q = replica_quantiser(stored_s, mantissa_bits, mode)?;
+        let mut values = vec![0.0f32; len];
+        DitherReplicas::new(q, seed, branch).replica_into(stored_s, replica, &mut values)?;
+        out.copy_from_slice(&values);
+        Ok(())
+    }
+}
+
+/// The dither seed of replica `replica` under the user's `seed` (refloat's one rule,
+/// `splitmix64_mix(seed ^ (replica + 1) * 0x9E3779B97F4A7C15)`): replica `r` of a file is
+/// `refloat correct --method dither:<refloat_replica_seed(seed, r)>` of it.
+#[no_mangle]
+pub extern "C" fn refloat_replica_seed(seed: u64, replica: u32) -> u64 {
+    ffi_panic_boundary_or! { 0;
+        replica_seed(seed, replica)
+    }
+}
+
+/// The spread of a histogram of the stored values `stored[0..len]` over `n_replicas`
+/// replicas (`refloat_replica_f32` with `r = 0..n_replicas`), on the `n_edges` edges
+/// `edges` (finite, strictly increasing; bins `[e_i, e_i+1)`, the last closed; values outside
+/// not counted). Writes per bin (`n_edges - 1` doubles each): `nominal` (counts of the stored
+/// values), `mean` and `std` (sample standard deviation) of the count over the replicas.
+/// Memory: one replica at a time.
+///
+/// Returns as `refloat_replica_f32`, and `REFLOAT_INVALID_ARGUMENT` for `n_replicas` 0 or bad
+/// edges; the outputs are written only on success.
+///
+/// # Safety
+/// `stored` must point to `len` `float`s, `edges` to `n_edges` `double`s, `nominal`, `mean`
+/// and `std` each to `n_edges - 1` writable `double`s (none overlapping); `branch` NULL or a
+/// NUL-terminated string.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub extern "C" fn refloat_histogram_spread_f32(
+    stored: *const f32,
+    len: usize,
+    mantissa_bits: i32,
+    mode: RoundingArg,
+    seed: u64,
+    branch: *const c_char,
+    n_replicas: u32,
+    edges: *const f64,
+    n_edges: usize,
+    nominal: *mut f64,
+    mean: *mut f64,
+    std: *mut f64,
+) -> c_int {
+    ffi_panic_boundary! {
+        let stored_s = try_slice!(stored, len);
+        let edges_s = try_slice!(edges, n_edges);
+        // SAFETY: the caller's contract (NULL or NUL-terminated).
+        let branch = unsafe { c_str_opt(branch, "branch")? }.unwrap_or("");
+        let bins = n_edges.saturating_sub(1);
+        let outs = [(nominal.cast_const(), "nominal"), (mean.cast_const(), "mean"), (std.cast_const(), "std")];
+        for (i, &(a, an)) in outs.iter().enumerate() {
+            check_disjoint((stored, len, "stored"), (a, bins, an))?;
+            check_disjoint((edges, n_edges, "edges"), (a, bins, an))?;
+            for &(b, bn) in &outs[i + 1..] {
+                check_disjoint((a, bins, an), (b, bins, bn))?;
+            }
+        }
+        let nominal = try_slice_mut!(nominal, bins);
+        let mean = try_slice_mut!(mean, bins);
+        let std = try_slice_mut!(std, bins);
+        let q = replica_quantiser(stored_s, mantissa_bits, mode)?;
+        let h = histogram_spread(stored_s, edges_s, n_replicas, &DitherReplicas::new(q, seed, branch))?;
+        nominal.copy_from_slice(&h.nominal);
+        mean.copy_from_slice(&h.mean);
+        std.copy_from_slice(&h.std);
+        Ok(())
     }
 }
 

@@ -94,7 +94,7 @@ impl UniformBins {
     }
 }
 
-fn check_edges(edges: &[f64]) -> Result<()> {
+pub(crate) fn check_edges(edges: &[f64]) -> Result<()> {
     if edges.len() < 2 {
         return Err(Error::InvalidArgument(format!(
             "a histogram needs at least 2 edges (got {})",

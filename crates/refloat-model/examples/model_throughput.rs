@@ -24,7 +24,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data = TrainingData::from_branches(&branches)?;
     let cols: Vec<&[f32]> = data.originals.iter().map(|c| c.as_slice()).collect();
     let sizes = [values.parse()?];
-    for r in throughput(model.as_ref(), &cols, &data.offsets, &sizes, seconds.parse()?)? {
+    for r in throughput(
+        model.as_ref(),
+        &cols,
+        &data.offsets,
+        &sizes,
+        seconds.parse()?,
+    )? {
         println!(
             "{} {} {} {:.3} M values/s",
             r.method,

@@ -11,6 +11,7 @@ pub mod evaluate;
 pub mod inspect;
 pub mod memory;
 mod plot;
+pub mod replicas;
 #[cfg(feature = "torch")]
 pub mod train;
 pub mod verify;
@@ -60,6 +61,9 @@ pub enum Command {
     Train(train::Args),
     /// Compare correction methods (and models) against the originals on held-out events.
     Evaluate(evaluate::Args),
+    /// Does the rounding move my result? Spread of each branch's mean, std and histogram
+    /// over rounding replicas (and, with --coverage, a check against the originals).
+    Replicas(replicas::Args),
     /// Read every float branch whole into memory (the memory baseline of `bench`).
     #[command(hide = true)]
     ReadWhole(memory::ReadWholeArgs),
@@ -78,6 +82,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         #[cfg(feature = "torch")]
         Command::Train(a) => train::run(a),
         Command::Evaluate(a) => evaluate::run(a),
+        Command::Replicas(a) => replicas::run(a),
         Command::ReadWhole(a) => memory::read_whole(a),
     }
 }

@@ -219,6 +219,22 @@ pub fn sequence_features(
     policy: &ExactPolicy,
 ) -> Result<Vec<f32>> {
     let n = columns.first().map_or(0, |c| c.len());
+    sequence_features_range(columns, norms, q, policy, 0..n)
+}
+
+/// [`sequence_features`] of the objects `range` only, channel-major `[3F, range.len()]`:
+/// a window of the sequence, built without the whole.
+///
+/// # Errors
+/// As [`sequence_features`], and [`Error::InvalidInput`] for a range outside the columns.
+pub fn sequence_features_range(
+    columns: &[&[f32]],
+    norms: &[VarNorm],
+    q: &Quantiser32,
+    policy: &ExactPolicy,
+    range: std::ops::Range<usize>,
+) -> Result<Vec<f32>> {
+    let n = columns.first().map_or(0, |c| c.len());
     check_group(columns, &[0, n])?;
     if columns.len() != norms.len() {
         return Err(Error::LengthMismatch {
@@ -227,13 +243,19 @@ pub fn sequence_features(
             right: norms.len(),
         });
     }
-    let mut out = vec![0f32; PER_VALUE * columns.len() * n];
+    if range.start > range.end || range.end > n {
+        return Err(Error::InvalidInput(format!(
+            "objects {range:?} outside the {n} of the columns"
+        )));
+    }
+    let m = range.len();
+    let mut out = vec![0f32; PER_VALUE * columns.len() * m];
     for (j, (col, norm)) in columns.iter().zip(norms).enumerate() {
-        for (i, &s) in col.iter().enumerate() {
+        let (z, rest) = out[PER_VALUE * j * m..PER_VALUE * (j + 1) * m].split_at_mut(m);
+        let (kept, fixed) = rest.split_at_mut(m);
+        for (i, &s) in col[range.clone()].iter().enumerate() {
             let v = per_value(s, norm, q, policy);
-            for (k, x) in v.into_iter().enumerate() {
-                out[(PER_VALUE * j + k) * n + i] = x;
-            }
+            (z[i], kept[i], fixed[i]) = (v[0], v[1], v[2]);
         }
     }
     Ok(out)

@@ -295,14 +295,11 @@ impl Model {
             }
             ModelKind::DenoisePerValue => {
                 let c = self.meta.inputs;
-                let x = features::sequence_features(stored, &self.meta.variables, &self.quantiser, &self.policy)?;
                 for start in (0..n).step_by(CHUNK) {
                     let len = CHUNK.min(n - start);
                     let (a, b) = (start.saturating_sub(HALO), (start + len + HALO).min(n));
-                    let mut chunk = Vec::with_capacity(c * (b - a));
-                    for ch in 0..c {
-                        chunk.extend_from_slice(&x[ch * n + a..ch * n + b]);
-                    }
+                    // Each window's features built directly (with its halo), not cut from the whole.
+                    let chunk = features::sequence_features_range(stored, &self.meta.variables, &self.quantiser, &self.policy, a..b)?;
                     let xt = Tensor::from_slice(&chunk).view([1, c as i64, (b - a) as i64]);
                     let y = self.run(xt)?; // [1, F, b - a]
                     let y: Vec<f32> = Vec::try_from(&y.contiguous().view([-1])).map_err(tch_err("reading the model output"))?;

@@ -116,6 +116,22 @@ pub fn asinh(t: f64) -> f64 {
     (a + s / (1.0 + (1.0 + s).sqrt())).ln_1p().copysign(t)
 }
 
+/// `asinh(t)` in single precision as `ln(|t| + √(1 + t²))` (`ln(2|t|)` once `t²` would
+/// overflow), with the sign of `t`. Its error is absolute, a few `f32` ulps of 1 near 0 (where
+/// `ln_1p` would be relatively exact): a model's input `z` is affine in it, so an absolute
+/// error is what matters, and `ln` of an `f32` is several times faster than `ln_1p` of an
+/// `f64`, which dominated the models' feature time.
+#[inline]
+pub fn asinh_f32(t: f32) -> f32 {
+    let a = t.abs();
+    let r = if a < 1e18 {
+        (a + (1.0 + a * a).sqrt()).ln()
+    } else {
+        a.ln() + std::f32::consts::LN_2
+    };
+    r.copysign(t)
+}
+
 impl VarNorm {
     /// The normalised value `z` of `x` (0 for non-finite `x`).
     #[inline]
@@ -123,7 +139,7 @@ impl VarNorm {
         if !x.is_finite() {
             return 0.0;
         }
-        ((asinh(x as f64 / self.scale) - self.mean) / self.std) as f32
+        ((asinh_f32((x as f64 / self.scale) as f32) as f64 - self.mean) / self.std) as f32
     }
 
     /// Fit from values (non-finite ones ignored).

@@ -36,7 +36,7 @@
 use serde::Serialize;
 
 use crate::correct::ExactPolicy;
-use crate::error::{Error, Result};
+use crate::error::{check_len, Error, Result};
 use crate::histogram::UniformBins;
 use crate::metrics::{classifier_auc, common_histograms, js_divergence, kl_divergence, ks_2samp};
 use crate::quantise::{Quantiser32, RoundingMode};
@@ -541,13 +541,7 @@ pub fn degenerate_shift(
     other: &[f32],
     max_distinct: usize,
 ) -> Result<Option<Degenerate>> {
-    if original.len() != other.len() {
-        return Err(Error::LengthMismatch {
-            what: "original and other values".into(),
-            left: original.len(),
-            right: other.len(),
-        });
-    }
+    check_len("original and other values", original.len(), other.len())?;
     let distinct = distinct_up_to(original, max_distinct);
     if distinct > max_distinct {
         return Ok(None);

@@ -94,3 +94,15 @@ pub enum Error {
 
 /// `Result` with refloat's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// [`Error::LengthMismatch`] unless `left == right` (`what` names the two buffers).
+pub(crate) fn check_len(what: &str, left: usize, right: usize) -> Result<()> {
+    if left != right {
+        return Err(Error::LengthMismatch {
+            what: what.into(),
+            left,
+            right,
+        });
+    }
+    Ok(())
+}

@@ -20,7 +20,7 @@
 use serde::Serialize;
 
 use crate::correct::{verify_requantises_f32, Corrector, ExactPolicy, Method};
-use crate::error::{Error, Result};
+use crate::error::{check_len, Error, Result};
 use crate::histogram::{bin_of, check_edges};
 use crate::quantise::Quantiser32;
 use crate::stats::splitmix64_mix;
@@ -102,7 +102,7 @@ impl DitherReplicas {
 
 impl ReplicaSource for DitherReplicas {
     fn replica_into(&self, stored: &[f32], replica: u32, out: &mut [f32]) -> Result<()> {
-        check_lengths("replica vs stored", out.len(), stored.len())?;
+        check_len("replica vs stored", out.len(), stored.len())?;
         out.copy_from_slice(stored);
         Corrector::for_branch(
             self.quantiser,
@@ -114,17 +114,6 @@ impl ReplicaSource for DitherReplicas {
         .correct_in_place(out, 0)?;
         verify_requantises_f32(out, stored, &self.quantiser)
     }
-}
-
-fn check_lengths(what: &str, left: usize, right: usize) -> Result<()> {
-    if left != right {
-        return Err(Error::LengthMismatch {
-            what: what.into(),
-            left,
-            right,
-        });
-    }
-    Ok(())
 }
 
 fn check_replicas(n: u32) -> Result<()> {
@@ -481,7 +470,7 @@ impl Coverage {
     /// # Errors
     /// [`Error::LengthMismatch`] if the bin counts differ.
     pub fn of_counts(original: &[f64], spread: &HistogramSpread) -> Result<Self> {
-        check_lengths(
+        check_len(
             "original vs replica bins",
             original.len(),
             spread.nominal.len(),
@@ -526,7 +515,7 @@ pub fn coverage(
     n: u32,
     source: &dyn ReplicaSource,
 ) -> Result<Coverage> {
-    check_lengths("original vs stored", original.len(), stored.len())?;
+    check_len("original vs stored", original.len(), stored.len())?;
     let spread = histogram_spread(stored, edges, n, source)?;
     Coverage::of_counts(&counts_on_edges(original, edges), &spread)
 }

@@ -566,23 +566,9 @@ fn print(r: &Report, all_rows: bool) {
         }
         let s = b.shift.as_ref();
         let m = s.map(MomentShift::of);
-        if let Some(d) = &b.degenerate {
-            println!(
-                "{:<w$} {:>7} {:>4} {} {}  degenerate ({} distinct values): largest relative shift {:.1e} (two-sample tests saturate here)",
-                name,
-                b.count,
-                b.mantissa_bits
-                    .map(|n| n.to_string())
-                    .unwrap_or_else(|| "-".into()),
-                fmt_opt(b.bounds.map(|x| 100.0 * x.fraction_within_abs_bound), 8, 2),
-                fmt_opt(b.steps.as_ref().and_then(|x| x.spacing), 7, 3),
-                d.distinct,
-                d.max_relative_shift
-            );
-            continue;
-        }
-        println!(
-            "{:<w$} {:>7} {:>4} {} {} {} {} {} {} {} {} {} {} {} {}",
+        // name, values, bits, in bound, step: the columns every row has.
+        let lead = format!(
+            "{:<w$} {:>7} {:>4} {} {}",
             name,
             b.count,
             b.mantissa_bits
@@ -590,6 +576,16 @@ fn print(r: &Report, all_rows: bool) {
                 .unwrap_or_else(|| "-".into()),
             fmt_opt(b.bounds.map(|x| 100.0 * x.fraction_within_abs_bound), 8, 2),
             fmt_opt(b.steps.as_ref().and_then(|x| x.spacing), 7, 3),
+        );
+        if let Some(d) = &b.degenerate {
+            println!(
+                "{lead}  degenerate ({} distinct values): largest relative shift {:.1e} (two-sample tests saturate here)",
+                d.distinct, d.max_relative_shift
+            );
+            continue;
+        }
+        println!(
+            "{lead} {} {} {} {} {} {} {} {} {} {}",
             fmt_sci(s.map(|x| x.kl_divergence), 9),
             fmt_sci(s.map(|x| x.js_divergence), 9),
             fmt_sci(s.map(|x| x.wasserstein1), 9),

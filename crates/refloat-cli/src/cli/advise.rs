@@ -349,7 +349,11 @@ fn figure(
                 1e-6
             };
             let ys: Vec<f64> = lines.iter().flatten().map(|&(_, y)| y).collect();
-            let ymax = ys.iter().fold(0.0f64, |m, &y| m.max(y)).max(1e-3) * 1.5;
+            let ymax = ys
+                .iter()
+                .fold(threshold.unwrap_or(0.0), |m, &y| m.max(y))
+                .max(1e-3)
+                * 1.5;
             let median: Vec<(f64, f64)> = (o.min_bits..=o.max_bits)
                 .filter_map(|bits| {
                     let mut v: Vec<f64> = lines
@@ -360,6 +364,11 @@ fn figure(
                     (!v.is_empty()).then(|| (bits as f64, v[v.len() / 2]))
                 })
                 .collect();
+            if ys.is_empty() {
+                area.titled(&format!("{label}: not measured"), (FONT, 20))
+                    .map_err(perr)?;
+                continue;
+            }
             let mut cb = ChartBuilder::on(area);
             cb.margin(12)
                 .caption(label, (FONT, 20))

@@ -25,6 +25,9 @@ const EXAMPLES: &str =
   refloat compress ../shared/data/PHYSLITE_example.root /tmp/comp.root --bits 10
   refloat analyse  ../shared/data/PHYSLITE_example.root /tmp/comp.root --out /tmp/refloat-report
 
+How many kept bits each branch needs (sweep, figures, recommendations for compress --bits-from):
+  refloat advise   ../shared/data/PHYSLITE_example.root --json /tmp/advice.json --out /tmp/advice
+
 Then correct the compressed file and compare again:
   refloat correct /tmp/comp.root /tmp/corrected.root --method midpoint
   refloat inspect /tmp/comp.root

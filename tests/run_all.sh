@@ -11,11 +11,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
+# Disk: CI's disk is small and this run builds debug, release, libtorch and fuzz trees. Line
+# tables only (backtraces keep file:line, debuggers lose variables), no incremental caches (a
+# single build has no use for them), no pip download cache (the torch wheel alone is GBs).
+# Every cargo call below inherits these, so none rebuilds for a changed profile.
+export CARGO_INCREMENTAL=0
+export CARGO_PROFILE_DEV_DEBUG=line-tables-only
+export CARGO_PROFILE_RELEASE_DEBUG=line-tables-only
+export PIP_NO_CACHE_DIR=1
 # Each step prints its start and the previous step's duration; the total is printed last.
 T0=$(date +%s); T_STEP=$T0; STEP_NAME=""
 step() {
     local now; now=$(date +%s)
-    [ -n "$STEP_NAME" ] && printf '=== %s: %d s\n' "$STEP_NAME" $((now - T_STEP))
+    [ -n "$STEP_NAME" ] && printf '=== %s: %d s (disk: %s used by target/, %s free)\n' "$STEP_NAME" \
+        $((now - T_STEP)) "$(du -sh target 2>/dev/null | cut -f1)" "$(df -h --output=avail . | tail -1 | tr -d ' ')"
     STEP_NAME=$1; T_STEP=$now
     printf '\n=== %s (%s)\n' "$1" "$(date +%T)"
 }

@@ -1,4 +1,4 @@
-//! Throughput of `quantise` and the `Midpoint` correction over 16 M floats, next to a
+//! Throughput of `quantise` and the `Midpoint` and `Dither` corrections over 16 M floats, next to a
 //! `memcpy` of the same buffer and a plain scalar loop, all in the same process.
 //!
 //! The buffer is the real float values of both files in `../shared/data` (flat copies),
@@ -47,6 +47,7 @@ type Kernel<'a> = Box<dyn Fn(&[f32], &mut [f32]) + 'a>;
 fn kernels<'a>(q: &'a Quantiser32, stored: &'a [f32]) -> Vec<(&'static str, Kernel<'a>)> {
     let corrector = Corrector::new(*q, Method::Midpoint, ExactPolicy::default(), stored);
     let c2 = corrector.clone();
+    let dither = Corrector::new(*q, Method::Dither { seed: 1 }, ExactPolicy::default(), stored);
     vec![
         (
             "memcpy",
@@ -86,6 +87,13 @@ fn kernels<'a>(q: &'a Quantiser32, stored: &'a [f32]) -> Vec<(&'static str, Kern
             Box::new(move |_s: &[f32], d: &mut [f32]| {
                 d.copy_from_slice(stored);
                 c2.par_correct_in_place(d, 0).unwrap();
+            }),
+        ),
+        (
+            "dither correct_in_place",
+            Box::new(move |_s: &[f32], d: &mut [f32]| {
+                d.copy_from_slice(stored);
+                dither.correct_in_place(d, 0).unwrap();
             }),
         ),
     ]

@@ -15,7 +15,7 @@
 //! re-quantised, which restores them bit for bit (the invariant), and the error names the
 //! value: the caller's buffer is as it was.
 
-use super::{dither_in, unit_uniform, CorrectionReport, Corrector, Method};
+use super::{dither_in, pair_bits, word_uniform, CorrectionReport, Corrector, Method};
 use crate::{Error, Quantiser32, Result, RoundingMode};
 
 const SIGN: u32 = 0x8000_0000;
@@ -43,8 +43,6 @@ struct Params {
     /// Exact values: a non-zero value is exact iff `exact_any` and `u & exact_low == 0`.
     exact_low: u32,
     exact_any: bool,
-    /// `RootFloat16` with dropped bits: −0.0 is a stored value with a real interval.
-    f16_negzero: bool,
 }
 
 impl Params {
@@ -73,26 +71,28 @@ impl Params {
             lim,
             exact_low: if exact_any { (1u32 << thr) - 1 } else { 0 },
             exact_any,
-            f16_negzero: q.mode() == RoundingMode::RootFloat16 && h != 0,
         }
     }
 }
 
 /// A producer's scheme: its rule (for the stored check) and its intervals.
 trait Scheme: Copy {
+    /// −0.0 is a stored value with a real interval (`RootFloat16`, whose loops always drop
+    /// bits: nothing dropped never reaches them).
+    const NEGZERO: bool = false;
     fn quantise(q: &Quantiser32, p: &Params, u: u32) -> u32;
     /// Whether `u` is a stored value (a fixed point of the rule, or −0.0 under
     /// `RootFloat16`).
     #[inline(always)]
     fn stored(q: &Quantiser32, p: &Params, u: u32) -> bool {
-        Self::quantise(q, p, u) == u || (p.f16_negzero && u == SIGN)
+        Self::quantise(q, p, u) == u || (Self::NEGZERO && u == SIGN)
     }
     /// [`Self::stored`] for a finite `u`: under every scheme a finite value is stored iff its
     /// dropped bits are zero (or it is `RootFloat16`'s −0.0). Cheap, so that the loops check
     /// finite values with it and leave the rule itself to the rare non-finite ones.
     #[inline(always)]
     fn stored_finite(p: &Params, u: u32) -> bool {
-        u & !p.mask == 0 || (p.f16_negzero && u == SIGN)
+        u & !p.mask == 0 || (Self::NEGZERO && u == SIGN)
     }
     /// `[lo, hi]` magnitude patterns of the stored magnitude `mag`, for `0 < mag < lim`
     /// (any bits elsewhere: the loop discards them).
@@ -203,6 +203,7 @@ impl Scheme for Cms {
 }
 
 impl Scheme for RootFloat16 {
+    const NEGZERO: bool = true;
     #[inline(always)]
     fn quantise(q: &Quantiser32, _: &Params, u: u32) -> u32 {
         q.float16_bits(u)
@@ -226,7 +227,13 @@ trait Estimate: Copy {
     /// Whether the estimate needs `[lo, hi]` inside one binade (or the subnormals and the
     /// first binade), where values are linear in their patterns.
     const LINEAR: bool;
-    fn estimate(&self, u: u32, sign: u32, lo: u32, hi: u32, index: u64) -> u32;
+    /// Whether the estimate draws on the stream of [`Self::seed`] (one random word a value).
+    const RANDOM: bool = false;
+    fn seed(&self) -> u64 {
+        0
+    }
+    /// `word`: the value's random word (see [`super::index_bits`]) when [`Self::RANDOM`].
+    fn estimate(&self, u: u32, sign: u32, lo: u32, hi: u32, word: u32) -> u32;
     /// Whether [`Self::estimate`] knows the stored value `u`.
     #[inline(always)]
     fn knows(&self, _u: u32) -> bool {
@@ -257,7 +264,7 @@ impl Estimate for Midpoint {
     /// Where values are linear in patterns, the reference's `f64` centre rounded to `f32` is
     /// the middle pattern, ties to the even one.
     #[inline(always)]
-    fn estimate(&self, _: u32, sign: u32, lo: u32, hi: u32, _: u64) -> u32 {
+    fn estimate(&self, _: u32, sign: u32, lo: u32, hi: u32, _: u32) -> u32 {
         let s = lo.wrapping_add(hi);
         let r = s >> 1;
         sign | (r + (s & r & 1))
@@ -266,17 +273,21 @@ impl Estimate for Midpoint {
 
 impl Estimate for Dither {
     const LINEAR: bool = false;
+    const RANDOM: bool = true;
+    fn seed(&self) -> u64 {
+        self.0
+    }
     #[inline(always)]
-    fn estimate(&self, _: u32, sign: u32, lo: u32, hi: u32, index: u64) -> u32 {
+    fn estimate(&self, _: u32, sign: u32, lo: u32, hi: u32, word: u32) -> u32 {
         let (lo, hi) = signed(sign, lo, hi);
-        dither_in(lo, hi, unit_uniform(self.0, index)).to_bits()
+        dither_in(lo, hi, word_uniform(word)).to_bits()
     }
 }
 
 impl Estimate for PriorMean<'_> {
     const LINEAR: bool = false;
     #[inline(always)]
-    fn estimate(&self, u: u32, _: u32, _: u32, _: u32, _: u64) -> u32 {
+    fn estimate(&self, u: u32, _: u32, _: u32, _: u32, _: u32) -> u32 {
         self.0.get(u)
     }
     #[inline(always)]
@@ -369,9 +380,9 @@ fn fast<S: Scheme, E: Estimate>(p: &Params, e: &E, u: u32) -> bool {
 
 /// Whether the stored value with pattern `u` is left alone as exact (finite values only).
 #[inline(always)]
-fn exact(p: &Params, u: u32) -> bool {
+fn exact<S: Scheme>(p: &Params, u: u32) -> bool {
     if u & !SIGN == 0 {
-        !(p.f16_negzero && u != 0)
+        !(S::NEGZERO && u != 0)
     } else {
         p.exact_any && u & p.exact_low == 0
     }
@@ -380,7 +391,7 @@ fn exact(p: &Params, u: u32) -> bool {
 /// Whether the stored value with pattern `u` is corrected, but not by the loop.
 #[inline(always)]
 fn needs_reference<S: Scheme, E: Estimate>(p: &Params, e: &E, u: u32) -> bool {
-    u & !SIGN < INF && !exact(p, u) && !fast::<S, E>(p, e, u)
+    u & !SIGN < INF && !exact::<S>(p, u) && !fast::<S, E>(p, e, u)
 }
 
 /// Counts of one block, whether any value needs the reference, whether any is not stored.
@@ -395,34 +406,55 @@ struct Tally {
 }
 
 /// Correct `src` into `dst` (same length) and check that every value of `src` is stored;
-/// `first` is the index of `src[0]` in the branch. Flagged values get garbage in `dst`.
+/// `words` holds each value's random word when the estimate is [`Estimate::RANDOM`] (and is
+/// not read otherwise). Flagged values get garbage in `dst`.
 #[inline(always)]
 fn correct_block<S: Scheme, E: Estimate>(
-    _q: &Quantiser32,
     p: &Params,
     e: E,
     src: &[f32],
     dst: &mut [f32],
-    first: u64,
+    words: &[u32],
 ) -> Tally {
     let mut t = Tally::default();
-    for (i, (d, &x)) in dst.iter_mut().zip(src).enumerate() {
-        let u = x.to_bits();
+    let (n, dst) = (src.len(), &mut dst[..src.len()]);
+    let words = if E::RANDOM { &words[..n] } else { &[] };
+    for i in 0..n {
+        let u = src[i].to_bits();
+        let word = if E::RANDOM { u32::from_le(words[i]) } else { 0 };
         let mag = u & !SIGN;
         let sign = u & SIGN;
         let finite = mag < INF;
-        let exact = exact(p, u);
+        let exact = exact::<S>(p, u);
         let (lo, hi) = S::range(p, mag);
-        let estimate = e.estimate(u, sign, lo, hi, first + i as u64);
+        let estimate = e.estimate(u, sign, lo, hi, word);
         let change = finite & !exact;
         t.slow |= change & !fast::<S, E>(p, &e, u);
         t.bad |= finite & !S::stored_finite(p, u);
         t.non_finite |= !finite;
-        *d = f32::from_bits(if change { estimate } else { u });
+        dst[i] = f32::from_bits(if change { estimate } else { u });
         t.corrected += change as u32;
         t.exact += (finite & exact) as u32;
     }
     t
+}
+
+/// The random words of the values `first .. first + len` of the stream `seed`
+/// ([`super::index_bits`]), one [`pair_bits`] per two values: filled into `pairs` (stored
+/// little-endian, so that its `u32` halves are the words in index order), and returned.
+#[inline(always)]
+fn random_words(pairs: &mut [u64; BLOCK / 2 + 1], seed: u64, first: u64, len: usize) -> &[u32] {
+    if len == 0 {
+        return &[];
+    }
+    let p0 = first >> 1;
+    let n = (((first + len as u64 - 1) >> 1) - p0 + 1) as usize;
+    for (j, w) in pairs[..n].iter_mut().enumerate() {
+        *w = pair_bits(seed, p0 + j as u64).to_le();
+    }
+    // SAFETY: `n <= BLOCK / 2 + 1` words of `u64` are `2n` initialised, aligned `u32`s.
+    let words = unsafe { std::slice::from_raw_parts(pairs.as_ptr().cast::<u32>(), 2 * n) };
+    &words[(first & 1) as usize..][..len]
 }
 
 /// The whole slice, block by block; `Err` leaves `data` as it was.
@@ -435,13 +467,19 @@ fn correct_slice<S: Scheme, E: Estimate>(
 ) -> Result<CorrectionReport> {
     let p = Params::new(c);
     let mut out = [0f32; BLOCK];
+    let mut pairs = [0u64; BLOCK / 2 + 1];
     let mut report = CorrectionReport::default();
     let len = data.len();
     for start in (0..len).step_by(BLOCK) {
         let block = &mut data[start..(start + BLOCK).min(len)];
         let out = &mut out[..block.len()];
         let first = offset + start as u64;
-        let mut t = correct_block::<S, E>(&c.quantiser, &p, e, block, out, first);
+        let words = if E::RANDOM {
+            random_words(&mut pairs, e.seed(), first, block.len())
+        } else {
+            &[]
+        };
+        let mut t = correct_block::<S, E>(&p, e, block, out, words);
         if t.non_finite {
             // NaN payloads are rounded by some schemes: the rule says which are stored.
             t.bad |= block.iter().any(|x| {
@@ -573,6 +611,23 @@ pub(super) fn correct_in_place(
 mod tests {
     use super::*;
     use crate::correct::ExactPolicy;
+
+    #[test]
+    fn random_words_are_the_streams_words() {
+        let mut pairs = [0u64; BLOCK / 2 + 1];
+        for first in [0u64, 1, 2, 7, 1 << 40, (1 << 40) + 1] {
+            for len in [0, 1, 2, 3, BLOCK - 1, BLOCK] {
+                let words: Vec<u32> = random_words(&mut pairs, 5, first, len)
+                    .iter()
+                    .map(|&w| u32::from_le(w))
+                    .collect();
+                let stream: Vec<u32> = (first..first + len as u64)
+                    .map(|i| crate::correct::index_bits(5, i))
+                    .collect();
+                assert_eq!(words, stream, "first {first} len {len}");
+            }
+        }
+    }
 
     /// Stored values of a smooth branch with zeros and ±1 among them, over several blocks.
     fn stored(q: &Quantiser32, len: usize) -> Vec<f32> {

@@ -515,16 +515,37 @@ pub fn verify_requantises_f32(
     }
 }
 
-/// A uniform number in `[0, 1)` from `(seed, index)` alone: the top 24 bits of the
-/// SplitMix64 finaliser of the mixed pair, as an `f32` (exact; multiples of 2^−24).
+/// The 64 random bits shared by the indices `2·pair` and `2·pair + 1` of the stream `seed`:
+/// the SplitMix64 finaliser of the mixed pair (one hash serves two values, so dither costs
+/// one 64-bit hash per two values).
 #[inline(always)]
-pub fn unit_uniform(seed: u64, index: u64) -> f32 {
-    let z = crate::stats::splitmix64_mix(
-        seed ^ index
+pub fn pair_bits(seed: u64, pair: u64) -> u64 {
+    crate::stats::splitmix64_mix(
+        seed ^ pair
             .wrapping_mul(0x9E37_79B9_7F4A_7C15)
             .wrapping_add(0xD1B5_4A32_D192_ED03),
-    );
-    (z >> 40) as u32 as f32 * (1.0 / (1u32 << 24) as f32)
+    )
+}
+
+/// The random 32-bit word of `index`: the low half of [`pair_bits`]`(seed, index / 2)` for an
+/// even index, the high half for an odd one.
+#[inline(always)]
+pub fn index_bits(seed: u64, index: u64) -> u32 {
+    (pair_bits(seed, index >> 1) >> (32 * (index & 1))) as u32
+}
+
+/// The uniform number in `[0, 1)` of a random word: its top 24 bits, as an `f32` (exact;
+/// multiples of 2^−24).
+#[inline(always)]
+pub fn word_uniform(word: u32) -> f32 {
+    (word >> 8) as f32 * (1.0 / (1u32 << 24) as f32)
+}
+
+/// A uniform number in `[0, 1)` from `(seed, index)` alone: [`word_uniform`] of
+/// [`index_bits`].
+#[inline(always)]
+pub fn unit_uniform(seed: u64, index: u64) -> f32 {
+    word_uniform(index_bits(seed, index))
 }
 
 /// Dither's value at uniform `u` in `[0, 1)` inside the interval `[lo, hi]` (`f32` ends,
@@ -1045,6 +1066,25 @@ mod tests {
         let mean = v.iter().sum::<f64>() / v.len() as f64;
         assert!((mean - 0.5).abs() < 0.05, "{mean}");
         assert_ne!(unit_uniform(1, 0), unit_uniform(2, 0));
+    }
+
+    #[test]
+    fn the_two_words_of_a_pair_are_uncorrelated_uniforms() {
+        // One hash serves indices 2j and 2j + 1: its halves must behave as independent draws.
+        let n = 200_000u64;
+        let (mut se, mut so, mut seo, mut see, mut soo) = (0f64, 0f64, 0f64, 0f64, 0f64);
+        for j in 0..n {
+            let (e, o) = (unit_uniform(3, 2 * j) as f64, unit_uniform(3, 2 * j + 1) as f64);
+            (se, so, seo, see, soo) = (se + e, so + o, seo + e * o, see + e * e, soo + o * o);
+        }
+        let nf = n as f64;
+        let (me, mo) = (se / nf, so / nf);
+        let cov = seo / nf - me * mo;
+        let corr = cov / ((see / nf - me * me) * (soo / nf - mo * mo)).sqrt();
+        // 5 standard errors of a correlation of independent draws (1/sqrt(n)).
+        assert!(corr.abs() < 5.0 / nf.sqrt(), "corr {corr}");
+        assert!((me - 0.5).abs() < 0.005 && (mo - 0.5).abs() < 0.005, "{me} {mo}");
+        assert!((see / nf - me * me - 1.0 / 12.0).abs() < 0.002, "variance");
     }
 
     #[test]

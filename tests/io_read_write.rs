@@ -161,6 +161,37 @@ fn chunked_reading_equals_whole_reading() {
     }
 }
 
+/// One pass over the baskets gives the whole reading (values and entry structure) and the
+/// baskets' value counts: every float branch of both PHYSLITE files (`std::vector<float>`
+/// and `float`) and of the CMS NanoAOD file (`float` and `float[n]` C arrays).
+#[test]
+fn reading_with_basket_counts_equals_whole_reading() {
+    let nano = common::data_dir().join("nano_dy.root");
+    let files = [
+        (common::root_file(common::DEV), TREE),
+        (common::root_file(common::HELD_OUT), TREE),
+        (nano, "Events"),
+    ];
+    for (path, tree) in files {
+        let mut f = io::open(&path).unwrap();
+        let t = f.tree(tree).unwrap();
+        let sel = t.select(&[]).unwrap();
+        let mut jagged = 0;
+        for info in &sel.floats {
+            let name = &info.name;
+            let whole = t.read_float(name).unwrap();
+            let (b, blocks) = t.read_float_baskets(name).unwrap();
+            assert_eq!(bits(&b.values), bits(&whole.values), "{name}");
+            assert_eq!(b.offsets, whole.offsets, "{name}");
+            let mut per_basket = Vec::new();
+            t.for_each_float_values(name, |v| per_basket.push(v.len())).unwrap();
+            assert_eq!(blocks, per_basket, "{name}");
+            jagged += whole.offsets.is_some() as usize;
+        }
+        assert!(jagged > 50, "{}: {jagged} jagged branches", path.display());
+    }
+}
+
 /// Real branches (flat and jagged, from both writers' files) plus special values survive a
 /// write and a read back bit for bit, structure included.
 #[test]

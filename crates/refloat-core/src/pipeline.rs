@@ -1449,18 +1449,10 @@ pub fn advise_file(
     let mut bar = StageReporter::start(Stage::Reading, infos.len(), progress);
     for info in infos {
         bar.branch(&info.name);
-        let mut values = Vec::new();
-        let mut blocks = Vec::new();
-        loaded.tree.for_each_float_values(&info.name, |v| {
-            values.extend_from_slice(v);
-            blocks.push(v.len());
-        })?;
-        // The entry structure, for the information's neighbours.
-        let offsets = match info.float_layout() {
-            Some(FloatLayout::Jagged) => loaded.tree.read_float(&info.name)?.offsets,
-            _ => None,
-        };
-        read.push((info, values, blocks, offsets));
+        // The baskets' value counts (for their recompressed sizes) and the entry structure
+        // (for the information's neighbours), in one read.
+        let (branch, blocks) = loaded.tree.read_float_baskets(&info.name)?;
+        read.push((info, branch.values, blocks, branch.offsets));
     }
     bar.finish();
     // In parallel, a few branches at a time (the progress callback stays on this thread).

@@ -734,6 +734,49 @@ impl Tree {
         }
     }
 
+    /// Reads a whole float branch ([`Self::read_float`]) and the number of values in each of
+    /// its baskets, in one pass over the baskets where they decode directly (for a jagged
+    /// branch, the entry structure comes from each basket's entry offsets). Otherwise, values
+    /// and structure are read as [`Self::for_each_float_values`] and [`Self::read_float`] do.
+    ///
+    /// # Errors
+    /// Like [`Self::read_float`].
+    pub fn read_float_baskets(&self, name: &str) -> Result<(FloatBranch, Vec<usize>)> {
+        let (branch, layout) = self.float_branch(name)?;
+        let (mut values, mut blocks, mut counts) = (Vec::new(), Vec::new(), Some(Vec::new()));
+        let fast = guarded(|| {
+            branch.for_each_float_basket(|v, c| {
+                values.extend_from_slice(v);
+                blocks.push(v.len());
+                match (c, &mut counts) {
+                    (Some(c), Some(all)) => all.extend(c.iter().map(|&n| n as usize)),
+                    _ => counts = None,
+                }
+                Ok(())
+            })
+        });
+        let whole = matches!(fast, Ok(Ok(entries)) if entries as u64 == self.entries());
+        let fast = match (whole, layout, counts) {
+            (true, FloatLayout::Flat, _) => Some(FloatBranch::flat(name, values)),
+            (true, FloatLayout::Jagged, Some(counts)) => {
+                let offsets = std::iter::once(0)
+                    .chain(counts.iter().scan(0usize, |at, &n| {
+                        *at += n;
+                        Some(*at)
+                    }))
+                    .collect();
+                FloatBranch::jagged(name, values, offsets).ok()
+            }
+            _ => None,
+        };
+        if let Some(b) = fast {
+            return Ok((b, blocks));
+        }
+        let mut blocks = Vec::new();
+        self.for_each_float_values(name, |v| blocks.push(v.len()))?;
+        Ok((self.read_float(name)?, blocks))
+    }
+
     /// Reads a float branch in chunks of up to `entries_per_chunk` entries, so a caller can
     /// process a large branch without holding it whole. Each chunk is a [`FloatBranch`]
     /// over its own entries (offsets start at 0) with the index of its first entry. The

@@ -47,7 +47,12 @@ type Kernel<'a> = Box<dyn Fn(&[f32], &mut [f32]) + 'a>;
 fn kernels<'a>(q: &'a Quantiser32, stored: &'a [f32]) -> Vec<(&'static str, Kernel<'a>)> {
     let corrector = Corrector::new(*q, Method::Midpoint, ExactPolicy::default(), stored);
     let c2 = corrector.clone();
-    let dither = Corrector::new(*q, Method::Dither { seed: 1 }, ExactPolicy::default(), stored);
+    let dither = Corrector::new(
+        *q,
+        Method::Dither { seed: 1 },
+        ExactPolicy::default(),
+        stored,
+    );
     vec![
         (
             "memcpy",

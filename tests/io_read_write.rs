@@ -184,7 +184,8 @@ fn reading_with_basket_counts_equals_whole_reading() {
             assert_eq!(bits(&b.values), bits(&whole.values), "{name}");
             assert_eq!(b.offsets, whole.offsets, "{name}");
             let mut per_basket = Vec::new();
-            t.for_each_float_values(name, |v| per_basket.push(v.len())).unwrap();
+            t.for_each_float_values(name, |v| per_basket.push(v.len()))
+                .unwrap();
             assert_eq!(blocks, per_basket, "{name}");
             jagged += whole.offsets.is_some() as usize;
         }

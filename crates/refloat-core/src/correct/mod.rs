@@ -1074,7 +1074,10 @@ mod tests {
         let n = 200_000u64;
         let (mut se, mut so, mut seo, mut see, mut soo) = (0f64, 0f64, 0f64, 0f64, 0f64);
         for j in 0..n {
-            let (e, o) = (unit_uniform(3, 2 * j) as f64, unit_uniform(3, 2 * j + 1) as f64);
+            let (e, o) = (
+                unit_uniform(3, 2 * j) as f64,
+                unit_uniform(3, 2 * j + 1) as f64,
+            );
             (se, so, seo, see, soo) = (se + e, so + o, seo + e * o, see + e * e, soo + o * o);
         }
         let nf = n as f64;
@@ -1083,7 +1086,10 @@ mod tests {
         let corr = cov / ((see / nf - me * me) * (soo / nf - mo * mo)).sqrt();
         // 5 standard errors of a correlation of independent draws (1/sqrt(n)).
         assert!(corr.abs() < 5.0 / nf.sqrt(), "corr {corr}");
-        assert!((me - 0.5).abs() < 0.005 && (mo - 0.5).abs() < 0.005, "{me} {mo}");
+        assert!(
+            (me - 0.5).abs() < 0.005 && (mo - 0.5).abs() < 0.005,
+            "{me} {mo}"
+        );
         assert!((see / nf - me * me - 1.0 / 12.0).abs() < 0.002, "variance");
     }
 

@@ -608,7 +608,11 @@ pub fn sweep_branch(
     }
     let distinct = distinct_up_to(&finite, opts.degenerate_distinct);
     let degenerate = distinct <= opts.degenerate_distinct;
-    let a: Vec<f64> = finite.iter().map(|&v| v as f64).collect();
+    // Sorted once: rounding is monotone under every scheme, so the rounded values of the
+    // sorted originals are sorted too, and the two-sample tests take both without a sort.
+    let mut finite_sorted = finite.clone();
+    finite_sorted.sort_by(f32::total_cmp);
+    let a: Vec<f64> = finite_sorted.iter().map(|&v| v as f64).collect();
     let n = a.len() as f64;
     let mean_a = a.iter().sum::<f64>() / n;
     let std_a = (a.iter().map(|v| (v - mean_a) * (v - mean_a)).sum::<f64>() / n).sqrt();
@@ -624,7 +628,11 @@ pub fn sweep_branch(
             changed += u64::from(r.to_bits() != x.to_bits());
         }
         let rf: Vec<f32> = rounded.iter().copied().filter(|v| v.is_finite()).collect();
-        let b: Vec<f64> = rf.iter().map(|&v| v as f64).collect();
+        let b: Vec<f64> = finite_sorted
+            .iter()
+            .map(|&v| q.quantise(v) as f64)
+            .filter(|v| v.is_finite())
+            .collect();
         let mean_b = b.iter().sum::<f64>() / b.len() as f64;
         let std_b =
             (b.iter().map(|v| (v - mean_b) * (v - mean_b)).sum::<f64>() / b.len() as f64).sqrt();

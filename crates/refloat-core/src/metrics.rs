@@ -55,10 +55,16 @@ fn check_sample(name: &str, x: &[f64], min_len: usize) -> Result<()> {
     Ok(())
 }
 
-fn sorted(x: &[f64]) -> Vec<f64> {
-    let mut v = x.to_vec();
-    v.sort_by(f64::total_cmp);
-    v
+/// `x` in ascending order: borrowed when it already is (a caller that sorts once and calls
+/// several tests pays one O(n) check per call instead of a sort), else a sorted copy.
+fn sorted(x: &[f64]) -> std::borrow::Cow<'_, [f64]> {
+    if x.is_sorted_by(|a, b| a.total_cmp(b).is_le()) {
+        std::borrow::Cow::Borrowed(x)
+    } else {
+        let mut v = x.to_vec();
+        v.sort_by(f64::total_cmp);
+        std::borrow::Cow::Owned(v)
+    }
 }
 
 /// The first four moments of a sample (see the module's conventions).
@@ -896,7 +902,8 @@ pub fn classifier_auc(a: &[f64], b: &[f64], bins: usize, seed: u64) -> Result<f6
     };
     let (train_a, test_a) = sa.split_at(sa.len() / 2);
     let (train_b, test_b) = sb.split_at(sb.len() / 2);
-    let pooled = sorted(&train_a.iter().chain(train_b).copied().collect::<Vec<_>>());
+    let mut pooled: Vec<f64> = train_a.iter().chain(train_b).copied().collect();
+    pooled.sort_by(f64::total_cmp);
     let mut edges: Vec<f64> = (1..bins).map(|k| pooled[k * pooled.len() / bins]).collect();
     edges.dedup();
     let nbins = edges.len() + 1;

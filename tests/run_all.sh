@@ -11,13 +11,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
-# Disk: CI's disk is small and this run builds debug, release, libtorch and fuzz trees. Line
-# tables only (backtraces keep file:line, debuggers lose variables), no incremental caches (a
-# single build has no use for them), no pip download cache (the torch wheel alone is GBs).
-# Every cargo call below inherits these, so none rebuilds for a changed profile.
+# Disk: CI's disk is small and this run builds debug, release, libtorch and fuzz trees. No
+# debug information (cargo then strips it from the binaries too: a test binary is a few MB
+# instead of ~80; a panic still names its file and line), no incremental caches (a single
+# build has no use for them), no pip download cache (the torch wheel alone is GBs). Every
+# cargo call below inherits these, so none rebuilds for a changed profile.
 export CARGO_INCREMENTAL=0
-export CARGO_PROFILE_DEV_DEBUG=line-tables-only
-export CARGO_PROFILE_RELEASE_DEBUG=line-tables-only
+export CARGO_PROFILE_DEV_DEBUG=0
+export CARGO_PROFILE_RELEASE_DEBUG=0
 export PIP_NO_CACHE_DIR=1
 # Each step prints its start and the previous step's duration; the total is printed last.
 T0=$(date +%s); T_STEP=$T0; STEP_NAME=""
@@ -57,6 +58,8 @@ export FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
 for s in tests/ci/cmake.sh tests/ci/fuzz.sh; do
     if [ -f "$s" ]; then step "$s"; bash "$s"; fi
 done
+# Under CI, the fuzz build (its own target tree) is not used again: its disk goes to libtorch.
+if [ -n "${CI:-}" ] && [ "${CI:-}" != false ] && [ "${CI:-}" != 0 ]; then rm -rf fuzz/target; fi
 
 if [ -z "${REFLOAT_SKIP_TORCH:-}" ] && [ -f tests/ci/torch.sh ]; then
     step "libtorch models (feature torch)"

@@ -57,7 +57,8 @@ start=$(date +%s)
 # cargo call names the same packages and features, so that they share one feature
 # resolution and nothing is built twice.
 PKGS=(-p refloat -p refloat-cli -p refloat-model --features refloat/torch,refloat-cli/torch)
-cargo build --locked "${PKGS[@]}" --lib --bins --tests
+# (Only the tests run below are built, by `cargo test`: each test binary links the library.)
+cargo build --locked "${PKGS[@]}" --lib --bins
 echo "build: $(( $(date +%s) - start )) s"
 
 cargo test --locked "${PKGS[@]}" --lib --bins \

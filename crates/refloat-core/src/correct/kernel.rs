@@ -88,11 +88,11 @@ trait Scheme: Copy {
         Self::quantise(q, p, u) == u || (Self::NEGZERO && u == SIGN)
     }
     /// [`Self::stored`] for a finite `u`: under every scheme a finite value is stored iff its
-    /// dropped bits are zero (or it is `RootFloat16`'s −0.0). Cheap, so that the loops check
-    /// finite values with it and leave the rule itself to the rare non-finite ones.
+    /// dropped bits are zero (`RootFloat16`'s −0.0 among them). Cheap, so that the loops
+    /// check finite values with it and leave the rule itself to the rare non-finite ones.
     #[inline(always)]
     fn stored_finite(p: &Params, u: u32) -> bool {
-        u & !p.mask == 0 || (Self::NEGZERO && u == SIGN)
+        u & !p.mask == 0
     }
     /// `[lo, hi]` magnitude patterns of the stored magnitude `mag`, for `0 < mag < lim`
     /// (any bits elsewhere: the loop discards them).
@@ -190,15 +190,20 @@ impl Scheme for Cms {
     }
     #[inline(always)]
     fn range(p: &Params, mag: u32) -> (u32, u32) {
-        // No carry: code 0 owns no lower half-step, and the top codes are never rounded up to.
+        // No carry: code 0 owns no lower half-step, and the top codes are never rounded up
+        // to (the code below them owns its whole upper step). As masked adds, so that the
+        // loop spends one vector operation on each.
         let m = (mag >> p.k) & p.code_mask;
-        let lo = if m >= 1 && m - 1 < p.cms_maxn {
-            mag.wrapping_sub(p.h)
+        let down = if m.wrapping_sub(1) < p.cms_maxn {
+            p.h
         } else {
-            mag
+            0
         };
-        let hi = if m < p.cms_maxn { p.h - 1 } else { p.step - 1 };
-        (lo, mag.wrapping_add(hi))
+        let up = if m >= p.cms_maxn { p.h } else { 0 };
+        (
+            mag.wrapping_sub(down),
+            mag.wrapping_add(p.h - 1).wrapping_add(up),
+        )
     }
 }
 
@@ -210,14 +215,14 @@ impl Scheme for RootFloat16 {
     }
     #[inline(always)]
     fn range(p: &Params, mag: u32) -> (u32, u32) {
+        // Code 0 owns no lower half-step; the top code saturates (owns its whole step).
         let m = (mag >> p.k) & p.code_mask;
-        let lo = if m >= 1 { mag.wrapping_sub(p.h) } else { mag };
-        let hi = if m == p.code_mask {
-            p.step - 1
-        } else {
-            p.h - 1
-        };
-        (lo, mag.wrapping_add(hi))
+        let down = if m != 0 { p.h } else { 0 };
+        let up = if m == p.code_mask { p.h } else { 0 };
+        (
+            mag.wrapping_sub(down),
+            mag.wrapping_add(p.h - 1).wrapping_add(up),
+        )
     }
 }
 

@@ -627,17 +627,16 @@ pub fn sweep_branch(
             *r = q.quantise(x);
             changed += u64::from(r.to_bits() != x.to_bits());
         }
-        let rf: Vec<f32> = rounded.iter().copied().filter(|v| v.is_finite()).collect();
-        let b: Vec<f64> = finite_sorted
-            .iter()
-            .map(|&v| q.quantise(v) as f64)
-            .filter(|v| v.is_finite())
-            .collect();
-        let mean_b = b.iter().sum::<f64>() / b.len() as f64;
-        let std_b =
-            (b.iter().map(|v| (v - mean_b) * (v - mean_b)).sum::<f64>() / b.len() as f64).sqrt();
+        // Each finite original with its rounded value, in sorted order (an original that
+        // rounds to ±Inf, BitRound's top, is left out of both).
+        let mut b: Vec<f64> = Vec::with_capacity(finite_sorted.len());
         let (mut max_rel, mut max_step, mut max_rel_step) = (0.0f64, 0.0f64, 0.0f64);
-        for (&x, &r) in finite.iter().zip(&rf) {
+        for &x in &finite_sorted {
+            let r = q.quantise(x);
+            if !r.is_finite() {
+                continue;
+            }
+            b.push(r as f64);
             if x != 0.0 {
                 max_rel = max_rel.max(((r as f64 - x as f64) / x as f64).abs());
                 let s = step_at(x, bits);
@@ -645,6 +644,9 @@ pub fn sweep_branch(
                 max_rel_step = max_rel_step.max(s / (x as f64).abs());
             }
         }
+        let mean_b = b.iter().sum::<f64>() / b.len() as f64;
+        let std_b =
+            (b.iter().map(|v| (v - mean_b) * (v - mean_b)).sum::<f64>() / b.len() as f64).sqrt();
         let ks = ks_2samp(&a, &b)?;
         let (ha, hb) = common_histograms(&a, &b, opts.histogram_bins)?;
         let auc = classifier_auc(&a, &b, opts.classifier_bins, opts.seed)?;

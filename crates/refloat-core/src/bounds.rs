@@ -332,13 +332,7 @@ macro_rules! interval_impl {
                 ("lo output vs stored", lo.len()),
                 ("hi output vs stored", hi.len()),
             ] {
-                if len != stored.len() {
-                    return Err(Error::LengthMismatch {
-                        what: what.into(),
-                        left: len,
-                        right: stored.len(),
-                    });
-                }
+                crate::error::check_len(what, len, stored.len())?;
             }
             if let Some(i) = stored.iter().position(|&s| !q.is_stored(s)) {
                 return Err(q.interval_at(stored[i], i).unwrap_err());

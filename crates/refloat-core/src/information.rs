@@ -41,7 +41,7 @@
 //!
 //! Every function here is pure and sequential; nothing here reads files.
 
-use crate::error::{Error, Result};
+use crate::error::{check_len, Error, Result};
 use crate::quantise::Quantiser32;
 
 /// Bit positions of an `f32`: sign, 8 exponent bits, 23 explicit mantissa bits.
@@ -304,13 +304,11 @@ pub fn bitwise_information_with_confidence(
             }
         }
         Neighbour::OtherVariable(other) => {
-            if other.len() != values.len() {
-                return Err(Error::LengthMismatch {
-                    what: "values and the other variable's values".into(),
-                    left: values.len(),
-                    right: other.len(),
-                });
-            }
+            check_len(
+                "values and the other variable's values",
+                values.len(),
+                other.len(),
+            )?;
             for (&a, &b) in values.iter().zip(other) {
                 counts.add(a, b);
             }
@@ -644,13 +642,11 @@ pub fn dropped_bit_predictability(
         check_offsets(o, originals.len())?;
     }
     if let Some(o) = other {
-        if o.len() != originals.len() {
-            return Err(Error::LengthMismatch {
-                what: "originals and the other variable's values".into(),
-                left: originals.len(),
-                right: o.len(),
-            });
-        }
+        check_len(
+            "originals and the other variable's values",
+            originals.len(),
+            o.len(),
+        )?;
     }
     let n = originals.len();
     let mut ceiling = Ceiling::empty(k);

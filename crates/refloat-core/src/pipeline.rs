@@ -34,7 +34,7 @@ use serde::Serialize;
 use crate::advise::{sweep_branch, AdviseOptions, Artefacts, BranchAdvice, Resolution};
 use crate::correct::{verify_requantises_f32, CorrectionReport, Corrector, ExactPolicy, Method};
 use crate::detect::{Detection, Detector};
-use crate::error::{Error, Result};
+use crate::error::{check_len, Error, Result};
 use crate::io::rewrite::{rewrite_floats, Compression, RewriteOptions, Rewritten};
 use crate::io::sizes::SizeTable;
 use crate::io::{
@@ -1601,13 +1601,7 @@ impl FileBranchReplicas {
 
 impl ReplicaSource for FileBranchReplicas {
     fn replica_into(&self, stored: &[f32], replica: u32, out: &mut [f32]) -> Result<()> {
-        if out.len() != stored.len() {
-            return Err(Error::LengthMismatch {
-                what: "replica vs stored".into(),
-                left: out.len(),
-                right: stored.len(),
-            });
-        }
+        check_len("replica vs stored", out.len(), stored.len())?;
         out.copy_from_slice(stored);
         let method = Method::Dither {
             seed: replica_seed(self.seed, replica),

@@ -493,13 +493,7 @@ pub fn verify_requantises_f32(
     stored: &[f32],
     quantiser: &Quantiser32,
 ) -> Result<()> {
-    if corrected.len() != stored.len() {
-        return Err(Error::LengthMismatch {
-            what: "corrected vs stored".into(),
-            left: corrected.len(),
-            right: stored.len(),
-        });
-    }
+    crate::error::check_len("corrected vs stored", corrected.len(), stored.len())?;
     match corrected
         .iter()
         .zip(stored)
@@ -942,13 +936,7 @@ pub fn talk_rule_f32(
     quantiser: &Quantiser32,
     epsilon: f64,
 ) -> Result<TalkRuleOutcome> {
-    if original.len() != stored.len() {
-        return Err(Error::LengthMismatch {
-            what: "original vs stored".into(),
-            left: original.len(),
-            right: stored.len(),
-        });
-    }
+    crate::error::check_len("original vs stored", original.len(), stored.len())?;
     let slog = |v: f64| v.signum() * (v.abs() + 1e-12).log10();
     let n = quantiser.mantissa_bits();
     let mut out = TalkRuleOutcome {

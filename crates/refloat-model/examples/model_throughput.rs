@@ -5,7 +5,8 @@
 //! with the network for every variable (what `refloat bench --model` times, without
 //! prior-mean next to it), on one libtorch thread.
 
-use refloat_model::{tch, train::TrainingData, Estimator, Model};
+use refloat_model::bench::{model_row, stored_batch};
+use refloat_model::{tch, train::TrainingData, Model};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -27,32 +28,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|v| tree.read_float(v))
         .collect::<Result<Vec<_>, _>>()?;
     let data = TrainingData::from_branches(&branches)?;
-    // Whole events repeated until the batch holds about `values` values.
-    let (mut cols, mut offsets) = (vec![Vec::new(); vars.len()], vec![0usize]);
-    while cols[0].len() * vars.len() < values {
-        for e in data.offsets.windows(2) {
-            for (c, o) in cols.iter_mut().zip(&data.originals) {
-                c.extend(o[e[0]..e[1]].iter().map(|&x| model.quantiser().quantise(x)));
-            }
-            offsets.push(cols[0].len());
-            if cols[0].len() * vars.len() >= values {
-                break;
-            }
-        }
-    }
-    let refs: Vec<&[f32]> = cols.iter().map(Vec::as_slice).collect();
-    let batch = refs.len() * refs[0].len();
-    model.correct_with(&refs, &offsets, |_| Estimator::Model)?;
-    let (start, mut calls) = (std::time::Instant::now(), 0usize);
-    while start.elapsed().as_secs_f64() < seconds {
-        model.correct_with(&refs, &offsets, |_| Estimator::Model)?;
-        calls += 1;
-    }
-    let t = start.elapsed().as_secs_f64();
+    let cols: Vec<&[f32]> = data.originals.iter().map(Vec::as_slice).collect();
+    let (stored, offsets) = stored_batch(&cols, &data.offsets, values, model.quantiser());
+    let refs: Vec<&[f32]> = stored.iter().map(Vec::as_slice).collect();
+    let row = model_row(&model, &refs, &offsets, seconds)?;
     println!(
-        "{}: batch {batch}, {calls} calls, {:.3} M values/s",
+        "{}: batch {}, {} calls, {:.3} M values/s",
         model.meta().kind,
-        (batch * calls) as f64 / t / 1e6
+        row.batch,
+        row.calls,
+        row.values_per_second / 1e6
     );
     Ok(())
 }

@@ -123,6 +123,49 @@ pub fn throughput(
     rows
 }
 
+/// `originals` (one column per model variable) tiled by whole events to at least `values`
+/// values and quantised with `q`: a batch of stored values as the benchmark times it, with
+/// its event offsets.
+pub fn stored_batch(
+    originals: &[&[f32]],
+    offsets: &[usize],
+    values: usize,
+    q: &refloat_core::Quantiser32,
+) -> (Vec<Vec<f32>>, Vec<usize>) {
+    let (mut cols, offs) = tile(originals, offsets, values);
+    for c in &mut cols {
+        q.quantise_slice(c);
+    }
+    (cols, offs)
+}
+
+/// Times `model`'s correction of the batch `stored` (events at `offsets`) with the network
+/// for every variable, whatever the file's fallback choices (what a model costs where it is
+/// used), for at least `min_seconds` after a warm-up, on `model`'s device.
+///
+/// # Errors
+/// Errors of [`Model::correct_with`].
+pub fn model_row(
+    model: &Model,
+    stored: &[&[f32]],
+    offsets: &[usize],
+    min_seconds: f64,
+) -> Result<BenchRow> {
+    let batch = stored.len() * stored.first().map_or(0, |c| c.len());
+    let (calls, t) = time_it(min_seconds, || {
+        model
+            .correct_with(stored, offsets, |_| crate::Estimator::Model)
+            .map(|_| ())
+    })?;
+    Ok(BenchRow {
+        method: format!("model:{}", model.meta().kind),
+        device: device_name(model.device()),
+        batch,
+        calls,
+        values_per_second: (batch * calls) as f64 / t,
+    })
+}
+
 fn measure(
     model_path: &std::path::Path,
     originals: &[&[f32]],
@@ -134,28 +177,12 @@ fn measure(
 ) -> Result<Vec<BenchRow>> {
     let mut rows = Vec::new();
     for &size in sizes {
-        let (mut cols, offs) = tile(originals, offsets, size);
-        for c in &mut cols {
-            q.quantise_slice(c);
-        }
+        let (cols, offs) = stored_batch(originals, offsets, size, &q);
         let batch = cols.len() * cols[0].len();
+        let refs: Vec<&[f32]> = cols.iter().map(Vec::as_slice).collect();
         for &d in devices {
             let model = Model::load_on(model_path, d)?;
-            let refs: Vec<&[f32]> = cols.iter().map(Vec::as_slice).collect();
-            // The network for every variable, whatever the file's fallback choices: what
-            // a model costs where it is used.
-            let (calls, t) = time_it(min_seconds, || {
-                model
-                    .correct_with(&refs, &offs, |_| crate::Estimator::Model)
-                    .map(|_| ())
-            })?;
-            rows.push(BenchRow {
-                method: format!("model:{}", model.meta().kind),
-                device: device_name(d),
-                batch,
-                calls,
-                values_per_second: (batch * calls) as f64 / t,
-            });
+            rows.push(model_row(&model, &refs, &offs, min_seconds)?);
         }
         let mut work: Vec<Vec<f32>> = cols.clone();
         let (calls, t) = time_it(min_seconds, || {

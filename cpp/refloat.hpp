@@ -19,6 +19,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -40,7 +41,7 @@ enum class Rounding : std::uint32_t {
     Cms = REFLOAT_CMS,                   ///< CMS NanoAOD: no carry, top two codes kept
     RootFloat16 = REFLOAT_ROOT_FLOAT16,  ///< ROOT Float16_t [0,0,n]: saturating top code
     BitRound = REFLOAT_BITROUND,         ///< netCDF-4 BITROUND: no overflow guard
-    Detect = REFLOAT_DETECT              ///< correcting files only: detect per branch
+    Detect = REFLOAT_DETECT              ///< correcting: the scheme the values show, else the format's
 };
 
 /// The estimator a correction uses inside each value's interval of originals.
@@ -97,8 +98,10 @@ inline void quantise(double* data, std::size_t n, unsigned mantissa_bits, Roundi
     detail::check(refloat_quantise_f64(data, n, mantissa_bits, detail::c(mode)));
 }
 
-/// Correct stored values in place; each result re-quantises to its stored value. Values
-/// that look exact (0, ±1, sentinels) and NaN/Inf are left alone. Throws (REFLOAT_NOT_QUANTISED)
+/// Correct stored values in place; each result re-quantises to its stored value. Values exact
+/// by nature (0, ±1, -999 and other sentinels, and the spikes and lattice the buffer's own
+/// values show) and NaN/Inf are left alone: for a branch corrected event by event, resolve it
+/// once with Resolution::of_file. `mode` may be Rounding::Detect. Throws (REFLOAT_NOT_QUANTISED)
 /// if a value cannot have been stored with `mantissa_bits` and `mode`; `data` is untouched then.
 inline CorrectionReport correct(float* data, std::size_t n, unsigned mantissa_bits, Rounding mode,
                                 Method method = Method::Midpoint, std::uint64_t seed = 0) {
@@ -186,8 +189,9 @@ using FileOptions = refloat_file_options;
 /// What a file pipeline did.
 using FileReport = refloat_file_report;
 
-/// The analysis tree ("CollectionTree", else "Events"), every float branch, bits inferred (-1), nearest, midpoint, seed 0,
-/// the input's compression, verify on.
+/// The `refloat` command's defaults: the analysis tree ("CollectionTree", else "Events"), every
+/// float branch, bits and scheme resolved per branch (-1, Detect), midpoint, seed 0, the input's
+/// compression, verify on, the tree's format, values exact by nature left alone.
 inline FileOptions default_file_options() { return refloat_file_options_default(); }
 
 /// A drop-in copy of `input` with its float branches rounded to `options.mantissa_bits`
@@ -214,6 +218,81 @@ inline FileReport advise_file(const std::string& input, const std::string& json_
     detail::check(refloat_advise_file(input.c_str(), json_output.c_str(), &options, &report));
     return report;
 }
+
+// ---- the resolver ----------------------------------------------------------------------
+
+/// Options of the resolver (the C struct; start from default_resolve_options()).
+using ResolveOptions = refloat_resolve_options;
+/// Kept bits, scheme, precisions, spikes and lattice of a resolution, in numbers.
+using ResolutionInfo = refloat_resolution_info;
+
+/// Bits and scheme resolved, the tree's format (unknown for a buffer), exact values left alone.
+inline ResolveOptions default_resolve_options() { return refloat_resolve_options_default(); }
+
+/// How a branch was rounded and what in it is exact, decided once by refloat's resolver (the
+/// one `refloat correct` uses), then applied event by event: `correct` gives each piece of the
+/// branch the bits the file pipeline gives it. Movable, not copyable; thread-safe to use.
+///
+///   auto r = refloat::Resolution::of_file("nano.root", "", "Jet_pt");
+///   r.correct(pt, refloat::Method::Dither, 42, "Jet_pt", first_index);   // per event
+class Resolution {
+public:
+    /// Resolve branch `branch` of tree `tree` ("" : the analysis tree) of a ROOT file.
+    static Resolution of_file(const std::string& path, const std::string& tree, const std::string& branch,
+                              const ResolveOptions& options = default_resolve_options()) {
+        refloat_resolution* r = nullptr;
+        detail::check(refloat_resolve_file(path.c_str(), tree.empty() ? nullptr : tree.c_str(), branch.c_str(),
+                                           &options, &r));
+        return Resolution(r);
+    }
+    /// Resolve stored values on their own (pass a whole branch).
+    static Resolution of_values(const float* data, std::size_t n,
+                                const ResolveOptions& options = default_resolve_options()) {
+        refloat_resolution* r = nullptr;
+        detail::check(refloat_resolve_f32(data, n, &options, &r));
+        return Resolution(r);
+    }
+    static Resolution of_values(const std::vector<float>& v, const ResolveOptions& options = default_resolve_options()) {
+        return of_values(v.data(), v.size(), options);
+    }
+
+    /// Kept bits, scheme, precisions, spikes, lattice.
+    ResolutionInfo info() const {
+        ResolutionInfo i{};
+        detail::check(refloat_resolution_get_info(handle_.get(), &i));
+        return i;
+    }
+    /// Kept bits the branch is corrected at; -1: left as stored.
+    int mantissa_bits() const { return info().mantissa_bits; }
+    /// The scheme.
+    Rounding mode() const { return static_cast<Rounding>(info().mode); }
+    /// The whole resolution as JSON (as `refloat inspect --json` gives it per branch).
+    std::string json() const { return refloat_resolution_json(handle_.get()); }
+
+    /// Correct a piece of the branch in place: data[0] is value `first_index` of the branch
+    /// (entries flattened); `branch` seeds Method::Dither under the one seeding rule.
+    CorrectionReport correct(float* data, std::size_t n, Method method = Method::Midpoint, std::uint64_t seed = 0,
+                             const std::string& branch = "", std::uint64_t first_index = 0) const {
+        CorrectionReport report{};
+        detail::check(refloat_correct_resolved_f32(handle_.get(), data, n, detail::c(method), seed, branch.c_str(),
+                                                   first_index, &report));
+        return report;
+    }
+    CorrectionReport correct(std::vector<float>& v, Method method = Method::Midpoint, std::uint64_t seed = 0,
+                             const std::string& branch = "", std::uint64_t first_index = 0) const {
+        return correct(v.data(), v.size(), method, seed, branch, first_index);
+    }
+
+    /// The C handle (owned by this object).
+    const refloat_resolution* get() const { return handle_.get(); }
+
+private:
+    struct Free {
+        void operator()(refloat_resolution* r) const { refloat_resolution_free(r); }
+    };
+    explicit Resolution(refloat_resolution* r) : handle_(r, Free{}) {}
+    std::shared_ptr<refloat_resolution> handle_;
+};
 
 // ---- std::span (C++20) -----------------------------------------------------------------
 #ifdef REFLOAT_HPP_HAS_SPAN

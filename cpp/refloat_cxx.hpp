@@ -92,12 +92,51 @@ inline CorrectionSummary correct_events(std::vector<float>& values, const std::v
     });
 }
 
+/// Options of the resolver, as the bridge defines them.
+using ResolveOptions = bridge::ResolveOptions;
+
+/// Bits and scheme resolved, the tree's format (unknown for a buffer), exact values left alone.
+inline ResolveOptions default_resolve_options() { return bridge::default_resolve_options(); }
+
+/// A branch resolved by refloat's resolver (see refloat::Resolution, the same decision over
+/// the C API): kept bits, scheme, per-value precisions and values exact by nature.
+class Resolution {
+public:
+    /// Resolve branch `branch` of tree `tree` ("": the analysis tree) of a ROOT file.
+    static Resolution of_file(const std::string& path, const std::string& tree, const std::string& branch,
+                              const ResolveOptions& options = default_resolve_options()) {
+        return Resolution(detail::call([&] { return bridge::resolve_file(path, tree, branch, options); }));
+    }
+    /// Resolve stored values on their own (pass a whole branch).
+    static Resolution of_values(const std::vector<float>& v, const ResolveOptions& options = default_resolve_options()) {
+        return Resolution(detail::call(
+            [&] { return bridge::resolve_buffer(rust::Slice<const float>(v.data(), v.size()), options); }));
+    }
+    /// Kept bits the branch is corrected at; -1: left as stored.
+    int mantissa_bits() const { return r_->mantissa_bits(); }
+    /// The scheme.
+    Rounding mode() const { return static_cast<Rounding>(static_cast<std::uint32_t>(r_->mode())); }
+    /// The whole resolution as JSON.
+    std::string json() const { return std::string(r_->json()); }
+    /// Correct a piece of the branch in place (v[0] is value `first_index` of the branch).
+    CorrectionSummary correct(std::vector<float>& v, Method method = Method::Midpoint, std::uint64_t seed = 0,
+                              const std::string& branch = "", std::uint64_t first_index = 0) const {
+        return detail::call([&] {
+            return r_->correct(rust::Slice<float>(v.data(), v.size()), detail::b(method), seed,
+                               rust::Str(branch.data(), branch.size()), first_index);
+        });
+    }
+
+private:
+    explicit Resolution(rust::Box<bridge::BranchResolution> r) : r_(std::move(r)) {}
+    rust::Box<bridge::BranchResolution> r_;
+};
+
 /// Options and report of the file pipelines, as the bridge defines them.
 using FileOptions = bridge::FileOptions;
 using FileReport = bridge::FileReport;
 
-/// The analysis tree ("CollectionTree", else "Events"), every float branch, bits inferred (-1), nearest, midpoint, seed 0,
-/// the input's compression, verify on.
+/// The `refloat` command's defaults (see refloat::default_file_options).
 inline FileOptions default_file_options() { return bridge::default_file_options(); }
 
 /// A drop-in copy of `input` with its float branches rounded (see refloat::compress_file).

@@ -13,6 +13,13 @@
 //   // whatever the threads (ROOT::EnableImplicitMT()) and the order they see the entries in:
 //   auto d = refloat::rdf::dither(df, "AnalysisJetsAuxDyn.pt", 10, refloat::Rounding::Nearest, 42);
 //   auto out = df.Define("pt_d", d, {"rdfentry_", "AnalysisJetsAuxDyn.pt"});
+//   // the branch resolved as `refloat correct` resolves it (bits, scheme, -999 and other
+//   // values exact by nature left alone), then corrected entry by entry:
+//   auto c = refloat::rdf::corrector(df, "comp.root", "AnalysisJetsAuxDyn.pt", refloat::Method::Dither, 42);
+//   auto out2 = df.Define("pt_c", c, {"rdfentry_", "AnalysisJetsAuxDyn.pt"});
+//
+// Only float columns are corrected: a double column is refused at compile time (producers
+// round floats; narrowing a double would lose more than refloat restores).
 //
 // From PyROOT: ROOT.gSystem.Load("librefloat.so"); ROOT.gInterpreter.Declare('#include "refloat_rdf.hpp"'),
 // then the same calls in string expressions or through ROOT.refloat.rdf.
@@ -28,6 +35,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -61,6 +69,23 @@ inline ROOT::RVecF correct(const ROOT::RVecF& v, unsigned mantissa_bits, Roundin
 inline float correct(float x, unsigned mantissa_bits, Rounding mode, Method method = Method::Midpoint) {
     refloat::correct(&x, 1, mantissa_bits, mode, method, 0);
     return x;
+}
+
+/// `double` values are refused, not narrowed to float: producers round float branches, and a
+/// double rounded to float here would lose more than any correction restores.
+template <typename T, typename std::enable_if<std::is_same<T, double>::value, int>::type = 0>
+T correct(T, unsigned, Rounding, Method = Method::Midpoint) {
+    static_assert(!std::is_same<T, double>::value,
+                  "refloat::rdf::correct takes float columns; this column is double (refloat corrects "
+                  "the float branches producers round; read it as float only if it was written as float)");
+    return T{};
+}
+template <typename T, typename std::enable_if<std::is_same<T, double>::value, int>::type = 0>
+ROOT::RVec<T> correct(const ROOT::RVec<T>&, unsigned, Rounding, Method = Method::Midpoint) {
+    static_assert(!std::is_same<T, double>::value,
+                  "refloat::rdf::correct takes float columns (RVecF); this column is RVecD (refloat corrects "
+                  "the float branches producers round)");
+    return {};
 }
 
 /// For every entry of `df`, the index of its first value of `column` in the whole branch
@@ -131,6 +156,60 @@ private:
     std::uint64_t seed_;
     std::string branch_;
 };
+
+/// A column corrected under the resolution `refloat correct` gives its branch (a
+/// refloat::Resolution, resolved once from the file): kept bits, scheme, per-value precision
+/// and the values exact by nature are the file pipeline's, so the bits are those of
+/// `refloat correct --method METHOD` on the same file and branch (Method::Dither with the
+/// index of each entry's first value, from `first_indices`). Use in
+/// `Define(name, corrector, {"rdfentry_", column})`.
+class Corrector {
+public:
+    Corrector(refloat::Resolution resolution, Method method, std::uint64_t seed, std::string branch,
+              std::shared_ptr<const std::vector<ULong64_t>> first_index)
+        : resolution_(std::move(resolution)), method_(method), seed_(seed), branch_(std::move(branch)),
+          first_(std::move(first_index)) {}
+
+    ROOT::RVecF operator()(ULong64_t entry, const ROOT::RVecF& v) const {
+        ROOT::RVecF out(v.begin(), v.end());
+        resolution_.correct(out.data(), out.size(), method_, seed_, branch_, first_of(entry));
+        return out;
+    }
+    float operator()(ULong64_t entry, float x) const {
+        resolution_.correct(&x, 1, method_, seed_, branch_, first_ ? first_of(entry) : entry);
+        return x;
+    }
+    /// The resolution applied.
+    const refloat::Resolution& resolution() const { return resolution_; }
+
+private:
+    ULong64_t first_of(ULong64_t entry) const {
+        if (!first_) return 0;
+        if (entry >= first_->size())
+            throw refloat::Error(REFLOAT_INVALID_ARGUMENT,
+                                 "refloat::rdf::Corrector: entry " + std::to_string(entry) +
+                                     " is beyond the entries its first indices were computed for");
+        return (*first_)[entry];
+    }
+    refloat::Resolution resolution_;
+    Method method_;
+    std::uint64_t seed_;
+    std::string branch_;
+    std::shared_ptr<const std::vector<ULong64_t>> first_;
+};
+
+/// A Corrector for column `column` of `df`, whose branch of the same name in ROOT file `path`
+/// is resolved as `refloat correct` resolves it. A jagged column needs each entry's first
+/// index for Method::Dither (one event loop over the sizes, `first_indices`); pass
+/// `jagged = false` for a `float` column.
+inline Corrector corrector(ROOT::RDF::RNode df, const std::string& path, const std::string& column, Method method,
+                           std::uint64_t seed = 0, bool jagged = true,
+                           const ResolveOptions& options = default_resolve_options()) {
+    auto resolution = refloat::Resolution::of_file(path, "", column, options);
+    std::shared_ptr<const std::vector<ULong64_t>> first;
+    if (jagged && method == Method::Dither) first = first_indices(std::move(df), column);
+    return Corrector(std::move(resolution), method, seed, column, std::move(first));
+}
 
 /// A `Dither` for jagged column `column` of `df` (runs the event loop of `first_indices`).
 inline Dither dither(ROOT::RDF::RNode df, const std::string& column, unsigned mantissa_bits, Rounding mode,

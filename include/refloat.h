@@ -97,15 +97,27 @@ typedef enum {
 typedef struct refloat_model refloat_model;
 #endif
 
+// How a branch was rounded and what in it is exact, as the resolver decided (opaque).
+// Create with `refloat_resolve_f32` or `refloat_resolve_file`, release with
+// `refloat_resolution_free`. May be used from several threads at once.
+typedef struct refloat_resolution refloat_resolution;
+
 // What a correction did (filled by `refloat_correct_report_f32`).
 typedef struct {
     // Values given a new estimate (the estimate may equal the stored value).
     size_t corrected;
-    // Values left alone because they are very likely exact (0, ±1, sentinels, values with
-    // many more trailing zero mantissa bits than the compression removed).
+    // Values left alone because they are exact by nature (the sum of the four below).
     size_t left_exact;
     // NaN and ±Inf, left alone.
     size_t non_finite;
+    // Of `left_exact`: ±0, ±1 and other values with a very short mantissa.
+    size_t left_short_mantissa;
+    // Of `left_exact`: the conventional sentinels (-999, -99, -9999, ±100, …).
+    size_t left_sentinel;
+    // Of `left_exact`: the branch's spikes (values far more frequent than their neighbours).
+    size_t left_spike;
+    // Of `left_exact`: values on the branch's lattice (and ambiguous CMS top codes).
+    size_t left_lattice;
 } refloat_correction_report;
 
 // Progress of a file pipeline: `done` of `total` branches of `stage` ("scanning", "rounding",
@@ -127,11 +139,12 @@ typedef struct {
     // Comma-separated branch names or globs ("AnalysisJetsAuxDyn.*"); NULL or "": every
     // float and std::vector<float> branch of the tree.
     const char *branches;
-    // Kept explicit mantissa bits, 0..=23. Compress: required. Correct: -1 infers them per
-    // branch from its values.
+    // Kept explicit mantissa bits, 0..=23. Compress: required. Correct: -1 (default)
+    // resolves them per branch (as `refloat correct` does).
     int32_t mantissa_bits;
-    // The rounding the file is (to be) stored with; correct only: `REFLOAT_DETECT` detects
-    // it per branch.
+    // The rounding the file is (to be) stored with. `REFLOAT_DETECT` (default): correct
+    // resolves it per branch (the values', else the format's producer's); compress uses the
+    // format's producer's (ATLAS's for CollectionTree, CMS's for Events).
     refloat_rounding mode;
     // Correct only: the estimator.
     refloat_method method;
@@ -149,6 +162,10 @@ typedef struct {
     refloat_progress_fn progress;
     // Passed to `progress` as is.
     void *progress_user;
+    // Whose defaults apply: "atlas", "cms" or "unknown"; NULL or "" (default): the tree's.
+    const char *format;
+    // Correct only: non-zero (default) leaves values exact by nature alone; 0: only ±0.
+    int leave_exact;
 } refloat_file_options;
 
 // What `refloat_compress_file` or `refloat_correct_file` did (correct-only fields are 0
@@ -162,18 +179,59 @@ typedef struct {
     uint64_t changed;
     // Values given a new estimate.
     uint64_t corrected;
-    // Values left alone as exact (0, ±1, sentinels).
+    // Values left alone as exact by nature (the sum of the four `left_*` below).
     uint64_t left_exact;
     // NaN and ±Inf, left alone.
     uint64_t non_finite;
-    // Branches whose kept bits could not be inferred (copied unchanged).
+    // Branches left as stored (their bits cannot be told; copied unchanged).
     uint64_t not_inferable;
     // Values checked to re-quantise to the stored ones as they were written.
     uint64_t verified_values;
     // Input and output file sizes in bytes.
     uint64_t input_bytes;
     uint64_t output_bytes;
+    // Of `left_exact`: ±0, ±1 and other values with a very short mantissa.
+    uint64_t left_short_mantissa;
+    // Of `left_exact`: the conventional sentinels (-999, …).
+    uint64_t left_sentinel;
+    // Of `left_exact`: the branches' spikes.
+    uint64_t left_spike;
+    // Of `left_exact`: values on a branch's lattice (and ambiguous CMS top codes).
+    uint64_t left_lattice;
 } refloat_file_report;
+
+// What to tell the resolver. Start from `refloat_resolve_options_default()`.
+typedef struct {
+    // Kept bits 0..=23; -1 (default): resolved.
+    int32_t mantissa_bits;
+    // The scheme; `REFLOAT_DETECT` (default): resolved (the values', else the format's).
+    refloat_rounding mode;
+    // "atlas", "cms" or "unknown"; NULL or "" (default): the tree's for a file (CollectionTree:
+    // atlas, Events: cms), unknown for a buffer.
+    const char *format;
+    // The branch a buffer belongs to (its declared precision); NULL or "" for none. Ignored
+    // by `refloat_resolve_file`, which names the branch itself.
+    const char *branch;
+    // Non-zero (default): leave values exact by nature alone (0, ±1, -999 and other
+    // sentinels, spikes, lattice values); 0: only ±0.
+    int leave_exact;
+} refloat_resolve_options;
+
+// What a resolution says, in numbers (`refloat_resolution_info`).
+typedef struct {
+    // Kept bits the branch is corrected at (the largest, per value); -1: left as stored.
+    int32_t mantissa_bits;
+    // The scheme (a `refloat_rounding`).
+    uint32_t mode;
+    // Precisions a branch shown to mix them is corrected at per value (0 or 1: one).
+    uint32_t precisions;
+    // Spikes found (stored values left alone).
+    uint64_t spikes;
+    // Non-zero: values on a lattice are left alone.
+    int lattice;
+    // Values resolved from.
+    uint64_t values;
+} refloat_resolution_info;
 
 #ifdef __cplusplus
 extern "C" {
@@ -245,15 +303,17 @@ int refloat_residual_f32(const float *original,
 
 // Correct stored values in place: replace each by an estimate of its original inside its
 // interval (see `refloat_method`), so that **re-quantising the result gives back the stored
-// value, bit for bit**. Exact-looking values (0, ±1, sentinels) and NaN/±Inf are left
-// alone. `seed` is used only by `REFLOAT_DITHER` (value `i` depends only on `seed` and `i`:
-// give each branch its own seed, e.g. a hash of its name, or the values at the same index of
-// two branches sit at the same relative position inside their intervals).
+// value, bit for bit**. Values exact by nature are left alone: ±0, ±1 and other short
+// mantissas, the conventional sentinels (-999, …), and the spikes and lattice the buffer's
+// own statistics show (the resolver's rules, as for a file: pass a whole branch, or resolve
+// one once with `refloat_resolve_file` and use `refloat_correct_resolved_f32`). NaN/±Inf are
+// left alone. `seed` is used only by `REFLOAT_DITHER` (value `i` depends only on `seed` and
+// `i`; see `refloat_correct_branch_f32` for the seeding rule with a branch name).
 //
-// `mantissa_bits` and `mode` must be those the data was stored with (see
-// `refloat_infer_mantissa_bits_f32`, and infer from a whole branch, not one event). Returns
-// `REFLOAT_NOT_QUANTISED` naming the first value that cannot have been stored with them;
-// `data` is untouched on any error.
+// `mantissa_bits` must be those the data was stored with; `mode` the scheme, or
+// `REFLOAT_DETECT` for the one the values show (ATLAS's `REFLOAT_NEAREST` where they cannot
+// tell). Returns `REFLOAT_NOT_QUANTISED` naming the first value that cannot have been
+// stored with them; `data` is untouched on any error.
 //
 // ```c
 // /* one event's std::vector<float> of a branch stored with 10 bits, rounding to nearest */
@@ -286,8 +346,10 @@ int refloat_correct_report_f32(float *data,
 // `(seed mixed with branch, first_index + i)`, where `first_index` is the index of `data[0]`
 // among all values of the branch across the file (entries flattened, from 0). Correcting a
 // branch event by event (passing each event's offset), in chunks or in one call gives the
-// same bits as `refloat correct --method dither:SEED` on the file. `branch` NULL or "" uses
-// the seed as given (`refloat_correct_f32`'s rule). `report` may be NULL.
+// same dither draws as `refloat correct --method dither:SEED` on the file; the values left
+// alone are those this buffer's statistics show (for the file's, resolve the branch once
+// with `refloat_resolve_file` and use `refloat_correct_resolved_f32`). `branch` NULL or ""
+// uses the seed as given (`refloat_correct_f32`'s rule). `report` may be NULL.
 //
 // ```c
 // uint64_t first = 0;                       /* values of the branch before this event */
@@ -413,9 +475,11 @@ int refloat_histogram_spread_f32(const float *stored,
                                  double *mean,
                                  double *std);
 
-// The default file options: the analysis tree ("CollectionTree", else "Events"), every
-// float branch, bits inferred (-1), `REFLOAT_NEAREST`, `REFLOAT_MIDPOINT`, seed 0, the
-// input's compression, verify on, no progress callback.
+// The default file options, those of the `refloat` command: the analysis tree
+// ("CollectionTree", else "Events"), every float branch, bits and scheme resolved per branch
+// (-1, `REFLOAT_DETECT`: the values', else the format's producer's), `REFLOAT_MIDPOINT`,
+// seed 0, the input's compression, verify on, no progress callback, the tree's format,
+// values exact by nature left alone.
 refloat_file_options refloat_file_options_default(void);
 
 // Compress a ROOT file like the producer did: write `output`, a drop-in copy of `input`
@@ -467,6 +531,75 @@ int refloat_correct_file(const char *input,
                          const char *output,
                          const refloat_file_options *options,
                          refloat_file_report *report);
+
+// The default resolve options: bits and scheme resolved, the format from the tree (unknown
+// for a buffer), no branch name, exact values left alone.
+refloat_resolve_options refloat_resolve_options_default(void);
+
+// Resolve the stored values `data[0..len]` on their own (pass a whole branch: spikes,
+// lattices and the kept bits need its statistics). On success `*resolution` receives a new
+// handle (free it with `refloat_resolution_free`); on error it is not written.
+//
+// # Safety
+// `data` must point to `len` `float`s (or be NULL with `len` 0); `options` to a valid
+// `refloat_resolve_options`; `resolution` to a writable pointer.
+int refloat_resolve_f32(const float *data,
+                        size_t len,
+                        const refloat_resolve_options *options,
+                        refloat_resolution **resolution);
+
+// Resolve branch `branch` of tree `tree` (NULL or "": the analysis tree) of the ROOT file
+// `path` as `refloat correct` does (one pass over the branch; the format from the tree
+// unless `options->format` says). A branch the resolver cannot tell the bits of resolves to
+// "left as stored" (`mantissa_bits` -1 in `refloat_resolution_info`).
+//
+// # Safety
+// `path` and `branch` NUL-terminated; `tree` NULL or NUL-terminated; `options` a valid
+// `refloat_resolve_options`; `resolution` a writable pointer.
+int refloat_resolve_file(const char *path,
+                         const char *tree,
+                         const char *branch,
+                         const refloat_resolve_options *options,
+                         refloat_resolution **resolution);
+
+// Release a resolution (NULL is ignored).
+//
+// # Safety
+// `resolution` NULL or a handle from `refloat_resolve_*`, not used afterwards.
+void refloat_resolution_free(refloat_resolution *resolution);
+
+// The resolution in numbers. Writes `*info` on success only.
+//
+// # Safety
+// `resolution` a live handle; `info` writable.
+int refloat_resolution_get_info(const refloat_resolution *resolution,
+                                refloat_resolution_info *info);
+
+// The whole resolution as JSON (bits and where they came from, scheme, per-value
+// precisions, spikes, lattice, notes), the same document `refloat inspect --json` gives
+// per branch. Owned by the handle (valid until it is freed); "" for a NULL handle.
+//
+// # Safety
+// `resolution` NULL or a live handle.
+const char *refloat_resolution_json(const refloat_resolution *resolution);
+
+// Correct the stored values `data[0..len]`, a piece of the resolved branch whose first value
+// is value `first_index` of the whole branch (entries flattened), under `resolution`: the
+// same bits and values left alone as `refloat correct` gives the file. `branch` (NULL or "":
+// none) seeds `REFLOAT_DITHER` under the one seeding rule. A branch resolved "left as
+// stored" is left untouched. `report` may be NULL. `data` is untouched on error.
+//
+// # Safety
+// `resolution` a live handle; `data` `len` writable floats (or NULL with 0); `branch` NULL
+// or NUL-terminated; `report` NULL or writable.
+int refloat_correct_resolved_f32(const refloat_resolution *resolution,
+                                 float *data,
+                                 size_t len,
+                                 refloat_method method_,
+                                 uint64_t seed,
+                                 const char *branch,
+                                 uint64_t first_index,
+                                 refloat_correction_report *report);
 
 #if defined(REFLOAT_TORCH)
 // Load the model file `path` (a TorchScript `.pt` written by `refloat train`) and check it

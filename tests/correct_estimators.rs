@@ -15,9 +15,9 @@ fn real() -> Vec<(String, Vec<f32>)> {
     common::all_flat()
 }
 
-fn correct(q: Quantiser32, method: Method, policy: ExactPolicy, stored: &[f32]) -> Vec<f32> {
+fn correct(q: Quantiser32, method: Method, policy: &ExactPolicy, stored: &[f32]) -> Vec<f32> {
     let mut c = stored.to_vec();
-    Corrector::new(q, method, policy, stored)
+    Corrector::new(q, method, policy.clone(), stored)
         .correct_in_place(&mut c, 0)
         .unwrap();
     c
@@ -30,19 +30,19 @@ fn dither_is_reproducible_and_depends_on_the_seed() {
     let (mut movable, mut differ) = (0usize, 0usize);
     for (name, values) in real() {
         let stored: Vec<f32> = values.iter().map(|&x| q.quantise(x)).collect();
-        let a = correct(q, Method::Dither { seed: 7 }, policy, &stored);
-        let b = correct(q, Method::Dither { seed: 7 }, policy, &stored);
+        let a = correct(q, Method::Dither { seed: 7 }, &policy, &stored);
+        let b = correct(q, Method::Dither { seed: 7 }, &policy, &stored);
         assert!(
             a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
             "{name}: same seed, different bits"
         );
         // The parallel path gives the same bits too.
         let mut p = stored.clone();
-        Corrector::new(q, Method::Dither { seed: 7 }, policy, &stored)
+        Corrector::new(q, Method::Dither { seed: 7 }, policy.clone(), &stored)
             .par_correct_in_place(&mut p, 0)
             .unwrap();
         assert!(a.iter().zip(&p).all(|(x, y)| x.to_bits() == y.to_bits()));
-        let c = correct(q, Method::Dither { seed: 8 }, policy, &stored);
+        let c = correct(q, Method::Dither { seed: 8 }, &policy, &stored);
         for ((s, x), y) in stored.iter().zip(&a).zip(&c) {
             if s.is_finite() && !policy.is_exact(*s, &q) {
                 movable += 1;
@@ -114,7 +114,7 @@ fn dither_positions_are_uniform_inside_intervals() {
             // variables of one object (same index) share their draws and the pooled positions
             // fail this test (KS D ≈ 0.019, p ≈ 0)
             let method = Method::Dither { seed: 1000 }.for_branch(&name);
-            let c = correct(q, method, policy, &stored);
+            let c = correct(q, method, &policy, &stored);
             for (s, x) in stored.iter().zip(&c) {
                 if !s.is_finite() || policy.is_exact(*s, &q) {
                     continue;
@@ -215,8 +215,8 @@ fn prior_mean_moves_toward_the_denser_side_and_beats_midpoint() {
         let q = Quantiser32::new(n, RoundingMode::Nearest).unwrap();
         let stored: Vec<f32> = x.iter().map(|&v| q.quantise(v)).collect();
         let policy = ExactPolicy::ZEROS_ONLY;
-        let mid = correct(q, Method::Midpoint, policy, &stored);
-        let pm = correct(q, Method::PriorMean, policy, &stored);
+        let mid = correct(q, Method::Midpoint, &policy, &stored);
+        let pm = correct(q, Method::PriorMean, &policy, &stored);
         let (mut moved, mut down) = (0usize, 0usize);
         let d: Vec<f64> = (0..x.len())
             .map(|i| {

@@ -16,8 +16,9 @@ use std::process::Command;
 
 use ndarray_npy::write_npy;
 use refloat::bounds::intervals_f32;
-use refloat::correct::{correct_at_f32, correct_in_place_f32, BranchPosition, Method};
+use refloat::correct::{BranchPosition, CorrectionReport, Method};
 use refloat::quantise::{infer_mantissa_bits_f32, Quantiser32, RoundingMode};
+use refloat::resolve::{correct_resolving_f32, resolve_f32, Format, Given};
 
 use common::native::{lib_dir, native_libs};
 
@@ -76,23 +77,39 @@ fn write_cases(dir: &Path) -> PathBuf {
                 .map(|(&x, &s)| (x as f64 - s as f64) as f32)
                 .collect();
             save("residual", &residual);
+            // one C call on the whole branch: the resolver on the buffer, then the correction
+            let given = Given {
+                bits: Some(bits),
+                mode: Some(mode),
+                leave_exact: true,
+            };
+            let whole = BranchPosition::default();
             let mut corrected = stored.clone();
-            let report = correct_in_place_f32(&mut corrected, &q, method).unwrap();
+            correct_resolving_f32(&mut corrected, &given, Format::Unknown, method, whole).unwrap();
             save("corrected", &corrected);
-            // one C call per event with the same seed (the C API's semantics) ...
+            // one C call per event with the same seed (the C API's semantics: each buffer
+            // resolved on its own) ...
             let mut per_event = stored.clone();
-            // ... and the ROOT macro body's: one call per entry, dither under the one seeding
-            // rule (here with no branch name: the seed as given, indexed over the branch)
+            // ... and the ROOT macro body's: the whole branch resolved once, then one call
+            // per entry, dither under the one seeding rule (no branch name: the seed as
+            // given, indexed over the branch; prior-mean's density from the entry)
+            let resolution = resolve_f32(&stored, &given, Format::Unknown);
             let mut per_entry = stored.clone();
+            let mut report = CorrectionReport::default();
             let mut start = 0usize;
             for &c in &counts {
                 let range = start..start + c as usize;
-                correct_in_place_f32(&mut per_event[range.clone()], &q, method).unwrap();
-                let at = BranchPosition {
-                    branch: "",
-                    first_index: start as u64,
-                };
-                correct_at_f32(&mut per_entry[range], &q, method, at).unwrap();
+                correct_resolving_f32(
+                    &mut per_event[range.clone()],
+                    &given,
+                    Format::Unknown,
+                    method,
+                    whole,
+                )
+                .unwrap();
+                let entry = &mut per_entry[range];
+                let corrector = resolution.corrector(method, "", entry).unwrap().unwrap();
+                report = report + corrector.correct_in_place(entry, start as u64).unwrap();
                 start += c as usize;
             }
             save("corrected_events", &per_event);
@@ -321,38 +338,42 @@ fn macro_body_runs_compiled() {
     assert!(out.contains(" 0 failures"), "{out}");
 }
 
-/// **The one seeding rule through every front door.** One branch of a real file, stored at
-/// 10 bits and corrected with dither seed 42, gives identical bits through the `refloat`
-/// command, the C API's file pipeline (`refloat_correct_file`), the C API event by event
-/// (`refloat_correct_branch_f32` with each event's offset), the cxx bridge (`correct_events`
-/// and its `correct_file`), the C++ header over the C API (`refloat::correct_branch`) and the
-/// ROOT macro's body (`refloat_macro::correct_event`, what `correct_branch.C` calls per entry;
-/// `tests/root_macro.rs` runs the macro itself in real ROOT under the same rule). The
-/// reference is the library: `correct_at_f32` over the whole branch from index 0.
+/// **One real branch through every front door, one resolver.** Real branches (of the held-out
+/// PHYSLITE file stored at 10 bits, and of CMS's own `nano_dy.root`: a lattice, spikes, a
+/// declared precision above the data's) corrected with dither seed 42 give identical bits and
+/// the same resolution through the `refloat` command, the C API's file pipeline with its
+/// defaults (`refloat_correct_file`), the C API event by event under the branch's resolution
+/// (`refloat_resolve_file`, `refloat_correct_resolved_f32` with each event's offset), the C
+/// API on the whole branch as one buffer (`refloat_resolve_f32` with the format), the cxx
+/// bridge (its resolution event by event, and its `correct_file`), the C++ header over the C
+/// API (`refloat::Resolution`) and the ROOT macro's body (`refloat_macro::correct_event`,
+/// what `correct_branch.C` calls per entry; `tests/root_macro.rs` runs the macro itself in
+/// real ROOT). The reference is the library: the file pipeline's resolution and corrector.
 #[test]
-fn dither_bits_equal_through_every_front_door() {
+fn one_branch_through_every_front_door() {
     use refloat::ffi::{
-        refloat_correct_branch_f32, refloat_correct_file, refloat_file_options_default,
-        refloat_file_report,
+        refloat_correct_file, refloat_correct_resolved_f32, refloat_file_options_default,
+        refloat_file_report, refloat_resolution, refloat_resolution_free, refloat_resolution_json,
+        refloat_resolve_f32, refloat_resolve_file, refloat_resolve_options_default,
     };
-    use refloat::pipeline::{compress_file, CompressOptions, Select};
-    use std::ffi::CString;
+    use refloat::pipeline::{compress_file, resolve_file, CompressOptions, Select};
+    use refloat::resolve::Given;
+    use std::ffi::{CStr, CString};
 
     let lib = lib_dir();
     let dir = scratch("ffi_seeding");
+    let seed = 42u64;
     let (jets, electrons) = ("AnalysisJetsAuxDyn.pt", "AnalysisElectronsAuxDyn.eta");
-    let (bits, seed) = (10u32, 42u64);
-    let q = Quantiser32::new(bits, RoundingMode::Nearest).unwrap();
-    let stored_file = dir.join("stored.root");
+    let physlite = dir.join("stored.root");
     compress_file(
         &common::root_file(common::HELD_OUT),
-        &stored_file,
+        &physlite,
         &CompressOptions {
             select: Select {
                 branches: vec![jets.into(), electrons.into()],
                 ..Select::default()
             },
-            quantiser: q,
+            quantiser: Quantiser32::new(10, RoundingMode::Nearest).unwrap(),
             bits: Vec::new(),
             compression: None,
             measure_sizes: false,
@@ -360,9 +381,17 @@ fn dither_bits_equal_through_every_front_door() {
         &mut |_| {},
     )
     .unwrap();
-    let read = |path: &Path, name: &str| {
+    let nano = common::data_dir().join("nano_dy.root");
+    let cases: [(&Path, &str, &str); 5] = [
+        (&physlite, "CollectionTree", jets),
+        (&physlite, "CollectionTree", electrons),
+        (&nano, "Events", "TrigObj_l1pt"),
+        (&nano, "Events", "Jet_area"),
+        (&nano, "Events", "TrigObj_eta"),
+    ];
+    let read = |path: &Path, tree: &str, name: &str| {
         let mut f = refloat::io::open(path).unwrap();
-        f.tree("CollectionTree").unwrap().read_float(name).unwrap()
+        f.tree(tree).unwrap().read_float(name).unwrap()
     };
     let bits_of = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
 
@@ -379,88 +408,168 @@ fn dither_bits_equal_through_every_front_door() {
         build.arg("--release");
     }
     run(&mut build, "cargo build --tests --bins");
-    let cli_out = dir.join("cli.root");
-    run(
-        Command::new(lib.join("refloat"))
-            .arg("correct")
-            .arg(&stored_file)
-            .arg(&cli_out)
-            .args(["--method", "dither:42", "--branches"])
-            .arg(format!("{jets},{electrons}")),
-        "refloat correct --method dither:42",
-    );
 
-    // the C API's file pipeline
-    let capi_out = dir.join("capi.root");
-    let (c_in, c_out) = (
-        CString::new(stored_file.to_str().unwrap()).unwrap(),
-        CString::new(capi_out.to_str().unwrap()).unwrap(),
-    );
-    let c_branches = CString::new(format!("{jets},{electrons}")).unwrap();
-    let mut o = refloat_file_options_default();
-    o.branches = c_branches.as_ptr();
-    o.method = 1; // REFLOAT_DITHER
-    o.seed = seed;
-    let mut report = refloat_file_report::default();
-    assert_eq!(
-        refloat_correct_file(c_in.as_ptr(), c_out.as_ptr(), &o, &mut report),
-        0
-    );
-    assert_eq!(report.verified_values, report.values);
-
-    for name in [jets, electrons] {
-        let stored = read(&stored_file, name);
-        let mut reference = stored.values.clone();
-        let at = BranchPosition {
-            branch: name,
-            first_index: 0,
+    for (i, (file, tree, name)) in cases.into_iter().enumerate() {
+        let stored = read(file, tree, name);
+        // the library: the file pipeline's resolution and corrector
+        let select = Select {
+            tree: Some(tree.into()),
+            branches: vec![name.into()],
         };
-        correct_at_f32(&mut reference, &q, Method::Dither { seed }, at).unwrap();
-        assert_ne!(
-            bits_of(&reference),
-            bits_of(&stored.values),
-            "{name}: dither changed nothing"
-        );
+        let (_, resolved) = resolve_file(file, &select, &Given::default(), None).unwrap();
+        let resolution = resolved[0].1.clone();
+        let mut reference = stored.values.clone();
+        let corrector = resolution
+            .corrector(Method::Dither { seed }, name, &stored.values)
+            .unwrap()
+            .unwrap();
+        let lib_report = corrector.correct_in_place(&mut reference, 0).unwrap();
+        if name == "TrigObj_l1pt" {
+            // L1 pt in 0.5 GeV steps: every value is on the lattice, and stays
+            assert_eq!(
+                lib_report.exact.lattice + lib_report.exact.short_mantissa + lib_report.exact.spike,
+                stored.values.len(),
+                "{name}: {}",
+                resolution.describe()
+            );
+        } else {
+            assert!(
+                lib_report.corrected > 0,
+                "{name}: {}",
+                resolution.describe()
+            );
+            assert_ne!(
+                bits_of(&reference),
+                bits_of(&stored.values),
+                "{name}: dither changed nothing"
+            );
+        }
         let want = bits_of(&reference);
+        let want_json = resolution.to_json().unwrap();
+
+        // the command
+        let cli_out = dir.join(format!("cli{i}.root"));
+        run(
+            Command::new(lib.join("refloat"))
+                .arg("correct")
+                .arg(file)
+                .arg(&cli_out)
+                .args(["--method", "dither:42", "--tree", tree, "--branches", name]),
+            "refloat correct --method dither:42",
+        );
         assert_eq!(
-            bits_of(&read(&cli_out, name).values),
+            bits_of(&read(&cli_out, tree, name).values),
             want,
             "{name}: refloat correct"
         );
+
+        // the C API's file pipeline with its defaults (the command's)
+        let capi_out = dir.join(format!("capi{i}.root"));
+        let c_in = CString::new(file.to_str().unwrap()).unwrap();
+        let c_out = CString::new(capi_out.to_str().unwrap()).unwrap();
+        let (c_name, c_tree) = (CString::new(name).unwrap(), CString::new(tree).unwrap());
+        let mut o = refloat_file_options_default();
+        o.branches = c_name.as_ptr();
+        o.tree = c_tree.as_ptr();
+        o.method = 1; // REFLOAT_DITHER
+        o.seed = seed;
+        let mut report = refloat_file_report::default();
         assert_eq!(
-            bits_of(&read(&capi_out, name).values),
+            refloat_correct_file(c_in.as_ptr(), c_out.as_ptr(), &o, &mut report),
+            0
+        );
+        assert_eq!(report.verified_values, report.values);
+        assert_eq!(
+            report.left_exact as usize, lib_report.left_exact,
+            "{name}: left exact"
+        );
+        assert_eq!(
+            bits_of(&read(&capi_out, tree, name).values),
             want,
             "{name}: refloat_correct_file"
         );
 
-        // the C API event by event
-        let c_name = CString::new(name).unwrap();
+        // the C API: the branch's resolution from the file, then event by event
+        let ro = refloat_resolve_options_default();
+        let mut handle: *mut refloat_resolution = std::ptr::null_mut();
+        assert_eq!(
+            refloat_resolve_file(
+                c_in.as_ptr(),
+                c_tree.as_ptr(),
+                c_name.as_ptr(),
+                &ro,
+                &mut handle
+            ),
+            0
+        );
+        // SAFETY: a live handle; the JSON is owned by it.
+        let c_json = unsafe { CStr::from_ptr(refloat_resolution_json(handle)) }
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(c_json, want_json, "{name}: the C API's resolution");
         let mut per_event = stored.values.clone();
         let mut first = 0usize;
         for n in stored.counts() {
-            let rc = refloat_correct_branch_f32(
+            let rc = refloat_correct_resolved_f32(
+                handle,
                 per_event[first..].as_mut_ptr(),
                 n,
-                bits,
-                0,
                 1,
                 seed,
                 c_name.as_ptr(),
                 first as u64,
                 std::ptr::null_mut(),
             );
-            assert_eq!(rc, 0, "{name}: refloat_correct_branch_f32");
+            assert_eq!(rc, 0, "{name}: refloat_correct_resolved_f32");
             first += n;
         }
+        refloat_resolution_free(handle);
         assert_eq!(
             bits_of(&per_event),
             want,
-            "{name}: refloat_correct_branch_f32 per event"
+            "{name}: refloat_correct_resolved_f32 per event"
+        );
+
+        // the C API on the whole branch as one buffer, the format named
+        let format = CString::new(if tree == "Events" { "cms" } else { "atlas" }).unwrap();
+        let mut ro = refloat_resolve_options_default();
+        ro.format = format.as_ptr();
+        ro.branch = c_name.as_ptr();
+        let mut handle: *mut refloat_resolution = std::ptr::null_mut();
+        assert_eq!(
+            refloat_resolve_f32(
+                stored.values.as_ptr(),
+                stored.values.len(),
+                &ro,
+                &mut handle
+            ),
+            0
+        );
+        let mut whole = stored.values.clone();
+        assert_eq!(
+            refloat_correct_resolved_f32(
+                handle,
+                whole.as_mut_ptr(),
+                whole.len(),
+                1,
+                seed,
+                c_name.as_ptr(),
+                0,
+                std::ptr::null_mut()
+            ),
+            0
+        );
+        refloat_resolution_free(handle);
+        assert_eq!(
+            bits_of(&whole),
+            want,
+            "{name}: refloat_resolve_f32 on the whole branch"
         );
 
         // the C++ doors: bridge, header over the C API, macro body
-        let raw = |file: &str, bytes: Vec<u8>| {
-            let p = dir.join(file);
+        let raw = |f: &str, bytes: Vec<u8>| {
+            let p = dir.join(f);
             std::fs::write(&p, bytes).unwrap();
             p
         };
@@ -480,8 +589,8 @@ fn dither_bits_equal_through_every_front_door() {
         if !exe.exists() {
             let mut cxx = Command::new(compiler("CXX", "c++"));
             cxx.args(["-std=c++17", "-Wall", "-Wextra", "-Werror"]);
-            for i in ["include", "cpp", "cpp/examples"] {
-                cxx.arg("-I").arg(repo().join(i));
+            for inc in ["include", "cpp", "cpp/examples"] {
+                cxx.arg("-I").arg(repo().join(inc));
             }
             cxx.arg("-I")
                 .arg(lib.parent().unwrap().join("cxxbridge"))
@@ -492,16 +601,16 @@ fn dither_bits_equal_through_every_front_door() {
                 .arg(&exe);
             run(&mut cxx, "compiling tests/cpp/seeding_doors.cpp");
         }
-        let out_dir = dir.join(name);
+        let out_dir = dir.join(format!("doors{i}"));
         std::fs::create_dir_all(&out_dir).unwrap();
         run(
             Command::new(&exe)
-                .arg(&stored_file)
+                .arg(file)
                 .arg(&out_dir)
+                .arg(tree)
                 .arg(name)
                 .arg(&values)
                 .arg(&counts)
-                .arg(bits.to_string())
                 .arg(seed.to_string()),
             "seeding_doors",
         );
@@ -513,7 +622,11 @@ fn dither_bits_equal_through_every_front_door() {
                 .collect();
             assert_eq!(got, want, "{name}: {door}");
         }
-        let bridge_file = read(&out_dir.join("bridge_file.root"), name);
+        for door in ["bridge", "hpp"] {
+            let json = std::fs::read_to_string(out_dir.join(format!("{door}.json"))).unwrap();
+            assert_eq!(json, want_json, "{name}: the {door} resolution");
+        }
+        let bridge_file = read(&out_dir.join("bridge_file.root"), tree, name);
         assert_eq!(
             bits_of(&bridge_file.values),
             want,

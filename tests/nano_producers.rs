@@ -135,13 +135,9 @@ fn nanoaod_dither_correction_end_to_end() {
         let stored = tin.read_float(&b.name).unwrap();
         let got = tout.read_float(&b.name).unwrap();
         assert_eq!(stored.structure_mismatch(&got), None, "{}", b.name);
-        let detection = b.detection.as_ref().unwrap();
+        let resolution = b.resolution.as_ref().unwrap();
         for (s, c) in stored.values.iter().zip(&got.values) {
-            let n = if detection.mixed() {
-                detection.bits_of(*s).unwrap()
-            } else {
-                b.mantissa_bits.unwrap()
-            };
+            let n = resolution.bits_of(*s).unwrap();
             let q = Quantiser32::new(n, b.mode).unwrap();
             assert!(
                 q.quantise(*c).to_bits() == s.to_bits() || c.to_bits() == s.to_bits(),

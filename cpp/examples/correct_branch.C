@@ -6,13 +6,18 @@
 //   export ROOT_INCLUDE_PATH=$REFLOAT_PREFIX/include:$ROOT_INCLUDE_PATH  # finds refloat.hpp
 //   root -l -b -q '$REFLOAT_PREFIX/share/refloat/examples/correct_branch.C("DAOD_PHYSLITE.root", "AnalysisJetsAuxDyn.pt")'
 //
-// Arguments: file, branch, kept mantissa bits (-1: infer them from the whole branch), rounding
-// of the compression ("nearest" for ATLAS, "cms" for NanoAOD, "root-float16", "truncate",
-// "nearest-even", "bitround"), method ("midpoint", "dither", "prior-mean"), seed (dither), tree
-// name, output file ("" = do not write). Returns 0 on success, 1 on error (with a message); a
-// failed run leaves no output file behind. Branches of type std::vector<float> (jagged, xAOD
-// aux), float[n] (NanoAOD's Jet_pt[nJet]) and float are supported; the output friend tree
-// holds jagged branches as std::vector<float>.
+// Arguments: file, branch, kept mantissa bits (-1: resolved from the whole branch), rounding
+// of the compression ("detect": resolved, the values' scheme else the format's producer's;
+// "nearest" for ATLAS, "cms" for NanoAOD, "root-float16", "truncate", "nearest-even",
+// "bitround"), method ("midpoint", "dither", "prior-mean"), seed (dither), tree name (""
+// = CollectionTree, else Events), output file ("" = do not write). The branch is resolved
+// by refloat's resolver exactly as `refloat correct` resolves it (bits, scheme, values exact
+// by nature left alone), so the corrected values are those of `refloat correct`. Returns 0
+// on success, 1 on error (with a message); a failed run leaves no output file behind.
+// Branches of type std::vector<float> (jagged, xAOD aux), float[n] (NanoAOD's Jet_pt[nJet])
+// and float are supported, any other type is refused, naming it; the output friend tree
+// holds jagged branches as std::vector<float> (attach it under an alias:
+// tree->AddFriend("corr=CollectionTree", "out.root"), then corr.AnalysisJetsAuxDyn.pt).
 //
 // The correction body lives in correct_branch.hpp (ROOT-free). Tests: tests/root_macro.rs runs
 // this macro in real ROOT (`root -l -b -q` and PyROOT's gROOT->ProcessLine) on real branches
@@ -56,11 +61,23 @@ inline int correct_branch_run(const char* path, const char* branch, int bits, co
             return 1;
         }
         TTree* tree = nullptr;
-        file->GetObject(tree_name, tree);
+        std::string tree_found = tree_name ? tree_name : "";
+        if (tree_found.empty()) {  // the analysis tree, as refloat chooses it
+            for (const char* name : {"CollectionTree", "Events"}) {
+                file->GetObject(name, tree);
+                if (tree) {
+                    tree_found = name;
+                    break;
+                }
+            }
+        } else {
+            file->GetObject(tree_found.c_str(), tree);
+        }
         if (!tree) {
-            ::Error("correct_branch", "%s: no tree '%s'", path, tree_name);
+            ::Error("correct_branch", "%s: no tree '%s'", path, tree_found.empty() ? "CollectionTree or Events" : tree_found.c_str());
             return 1;
         }
+        tree_name = tree_found.c_str();
         TBranch* br = tree->GetBranch(branch);
         if (!br) {
             ::Error("correct_branch", "%s: tree '%s' has no branch '%s'", path, tree_name, branch);
@@ -68,34 +85,18 @@ inline int correct_branch_run(const char* path, const char* branch, int bits, co
         }
         // std::vector<float>, or a C array float[n] / float[N] (one leaf with a count or a length)
         TLeaf* leaf = br->GetListOfLeaves()->GetEntries() == 1 ? static_cast<TLeaf*>(br->GetListOfLeaves()->At(0)) : nullptr;
-        const bool jagged = std::string(br->GetClassName()) == "vector<float>" ||
+        refloat_macro::check_float_branch(branch, br->GetClassName(), leaf ? leaf->GetTypeName() : "");
+        const bool jagged = std::string(br->GetClassName()).find("vector") != std::string::npos ||
                             (leaf && (leaf->GetLeafCount() != nullptr || leaf->GetLenStatic() > 1));
 
         refloat_macro::Settings settings;
-        settings.mode = refloat_macro::parse_rounding(rounding);
         settings.method = refloat_macro::parse_method(method);
         settings.seed = seed;
         settings.branch = branch;
 
-        // Pass 1: the kept bits of the whole branch (not written in the file).
-        if (bits < 0) {
-            refloat_macro::BranchBits inferred;
-            TTreeReader reader(tree);
-            if (jagged) {
-                TTreeReaderArray<float> values(reader, branch);
-                std::vector<float> buffer;
-                while (reader.Next()) {
-                    buffer.assign(values.begin(), values.end());
-                    inferred.add(buffer);
-                }
-            } else {
-                TTreeReaderValue<float> value(reader, branch);
-                while (reader.Next()) inferred.add(&*value, 1);
-            }
-            settings.mantissa_bits = inferred.bits();
-        } else {
-            settings.mantissa_bits = static_cast<unsigned>(bits);
-        }
+        // Pass 1: the resolver reads the whole branch (its kept bits are not written in the file).
+        const refloat::Resolution resolution = refloat::Resolution::of_file(
+            path, tree_name, branch, refloat_macro::resolve_options(bits, refloat_macro::parse_rounding(rounding)));
 
         // Pass 2: correct event by event, in place, and write if asked.
         std::unique_ptr<TFile> out;
@@ -127,7 +128,7 @@ inline int correct_branch_run(const char* path, const char* branch, int bits, co
             TTreeReaderArray<float> values(reader, branch);
             while (reader.Next()) {
                 event.assign(values.begin(), values.end());  // corrected in place below
-                refloat_macro::correct_event(event, settings, first, &summary);
+                refloat_macro::correct_event(event, resolution, settings, first, &summary);
                 first += event.size();
                 if (out_tree) out_tree->Fill();
             }
@@ -135,7 +136,7 @@ inline int correct_branch_run(const char* path, const char* branch, int bits, co
             TTreeReaderValue<float> value(reader, branch);
             while (reader.Next()) {
                 event.assign(1, *value);
-                refloat_macro::correct_event(event, settings, first++, &summary);
+                refloat_macro::correct_event(event, resolution, settings, first++, &summary);
                 scalar = event[0];
                 if (out_tree) out_tree->Fill();
             }
@@ -150,10 +151,11 @@ inline int correct_branch_run(const char* path, const char* branch, int bits, co
                 return fail();
             }
         }
+        const refloat::ResolutionInfo info = resolution.info();
         ::Info("correct_branch",
-               "%s: %s at %u kept bits (%s, %s): %zu events, %zu values, %zu corrected (%zu changed), "
-               "%zu left as exact, %zu non-finite",
-               path, branch, settings.mantissa_bits, rounding, method, summary.events, summary.values,
+               "%s: %s at %d kept bits (-1: left as stored; rounding %u, %s): %zu events, %zu values, "
+               "%zu corrected (%zu changed), %zu left as exact, %zu non-finite",
+               path, branch, info.mantissa_bits, info.mode, method, summary.events, summary.values,
                summary.corrected, summary.changed, summary.left_exact, summary.non_finite);
         return 0;
     } catch (const std::exception& e) {  // refloat::Error and others; any output file is closed by now
@@ -163,8 +165,8 @@ inline int correct_branch_run(const char* path, const char* branch, int bits, co
 }
 
 int correct_branch(const char* path = "DAOD_PHYSLITE.root", const char* branch = "AnalysisJetsAuxDyn.pt",
-                    int bits = -1, const char* rounding = "nearest", const char* method = "midpoint",
-                    unsigned long long seed = 0, const char* tree_name = "CollectionTree",
+                    int bits = -1, const char* rounding = "detect", const char* method = "midpoint",
+                    unsigned long long seed = 0, const char* tree_name = "",
                     const char* out_path = "") {
     if (gSystem->Load("librefloat.so") < 0) {
         ::Error("correct_branch", "cannot load librefloat.so: add its directory to LD_LIBRARY_PATH");

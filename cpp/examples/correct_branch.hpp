@@ -2,10 +2,11 @@
 // that the very same code runs in ROOT's interpreter (cling), in compiled programs and in
 // tests. It needs only refloat.hpp (the C API of librefloat.so).
 //
-// A branch is corrected in two passes, as the macro does with TTreeReader:
-//   1. BranchBits: infer the kept mantissa bits from ALL events (the bit count is not
-//      written in ATLAS files, and a single event can share extra zero bits by chance);
-//   2. correct_event: correct each event's std::vector<float> in place.
+// A branch is corrected in two steps, as the macro does:
+//   1. resolve: refloat's resolver reads the whole branch once (refloat::Resolution::of_file)
+//      and decides its kept bits, its scheme, per-value precisions and the values exact by
+//      nature (sentinels, spikes, lattices) -- exactly as `refloat correct` does;
+//   2. correct_event: correct each event's values in place under that resolution.
 #ifndef REFLOAT_CORRECT_BRANCH_HPP
 #define REFLOAT_CORRECT_BRANCH_HPP
 
@@ -19,41 +20,11 @@
 
 namespace refloat_macro {
 
-/// How a branch was stored and how to correct it.
+/// How a branch is corrected.
 struct Settings {
-    unsigned mantissa_bits = 0;                            ///< kept bits (from BranchBits)
-    refloat::Rounding mode = refloat::Rounding::Nearest;   ///< ATLAS FloatCompressor rounds to nearest
     refloat::Method method = refloat::Method::Midpoint;
-    std::uint64_t seed = 0;                                ///< for Method::Dither only
-    std::string branch;                                    ///< full branch name (seeds Method::Dither)
-};
-
-/// Infers a branch's kept mantissa bits event by event: the bits of the whole branch are the
-/// largest of the events' bits (the trailing zeros common to all values are the fewest of the
-/// events'). Events without an informative value (empty, zeros, powers of two) are skipped.
-class BranchBits {
-public:
-    void add(const std::vector<float>& values) { add(values.data(), values.size()); }
-    void add(const float* values, std::size_t n) {
-        try {
-            unsigned b = refloat::infer_mantissa_bits(values, n);
-            if (!known_ || b > bits_) bits_ = b;
-            known_ = true;
-        } catch (const refloat::Error& e) {
-            if (e.status() != REFLOAT_CANNOT_INFER_BITS) throw;
-        }
-    }
-    /// Whether any event had an informative value.
-    bool known() const { return known_; }
-    /// The inferred kept bits; throws refloat::Error if no event had an informative value.
-    unsigned bits() const {
-        if (!known_) throw refloat::Error(REFLOAT_CANNOT_INFER_BITS, "cannot infer the kept mantissa bits: no event has a value with a non-zero mantissa");
-        return bits_;
-    }
-
-private:
-    unsigned bits_ = 0;
-    bool known_ = false;
+    std::uint64_t seed = 0;  ///< for Method::Dither only
+    std::string branch;      ///< full branch name (seeds Method::Dither)
 };
 
 /// Totals over the events of a branch.
@@ -66,22 +37,31 @@ struct Summary {
     std::size_t changed = 0;  ///< values whose bits the correction changed
 };
 
+/// The resolve options of the macro's arguments: `bits` -1 and rounding "detect" leave them
+/// to the resolver.
+inline refloat::ResolveOptions resolve_options(int bits, refloat::Rounding rounding) {
+    refloat::ResolveOptions o = refloat::default_resolve_options();
+    o.mantissa_bits = bits;
+    o.mode = static_cast<refloat_rounding>(rounding);
+    return o;
+}
+
 /// Correct one event's values in place (what an xAOD aux branch or TTreeReaderValue hands);
 /// `first_index` is the index of the event's first value in the whole branch (the values of
-/// all earlier entries). Method::Dither follows refloat's one seeding rule (seed, branch
-/// name, index in the whole branch), so the macro gives the bits of `refloat correct`. Every
-/// corrected value re-quantises to its stored value. Throws refloat::Error (and leaves
-/// `values` untouched) if a value cannot have been stored with `s`.
+/// all earlier entries). The resolution and Method::Dither's seeding rule (seed, branch name,
+/// index in the whole branch) are refloat's, so the macro gives the bits of `refloat correct`.
+/// Every corrected value re-quantises to its stored value. Throws refloat::Error (and leaves
+/// `values` untouched) if a value cannot have been stored under the resolution.
 ///
 /// Method::PriorMean estimates its density from the values of this one call (one event):
 /// with a handful of objects that is close to the midpoint. `refloat correct` estimates it
 /// from the whole branch.
-inline refloat::CorrectionReport correct_event(std::vector<float>& values, const Settings& s, std::uint64_t first_index,
+inline refloat::CorrectionReport correct_event(std::vector<float>& values, const refloat::Resolution& resolution,
+                                               const Settings& s, std::uint64_t first_index,
                                                Summary* summary = nullptr) {
     std::vector<float> before;
     if (summary) before = values;
-    refloat::CorrectionReport r =
-        refloat::correct_branch(values, s.mantissa_bits, s.mode, s.method, s.seed, s.branch, first_index);
+    refloat::CorrectionReport r = resolution.correct(values, s.method, s.seed, s.branch, first_index);
     if (summary) {
         summary->events += 1;
         summary->values += values.size();
@@ -94,8 +74,9 @@ inline refloat::CorrectionReport correct_event(std::vector<float>& values, const
     return r;
 }
 
-/// Parse "nearest", "truncate" or "nearest-even".
+/// Parse "detect", "nearest", "truncate", "nearest-even", "cms", "root-float16" or "bitround".
 inline refloat::Rounding parse_rounding(const std::string& name) {
+    if (name == "detect" || name.empty()) return refloat::Rounding::Detect;
     if (name == "nearest") return refloat::Rounding::Nearest;
     if (name == "truncate") return refloat::Rounding::Truncate;
     if (name == "nearest-even") return refloat::Rounding::NearestEven;
@@ -103,7 +84,8 @@ inline refloat::Rounding parse_rounding(const std::string& name) {
     if (name == "root-float16") return refloat::Rounding::RootFloat16;
     if (name == "bitround") return refloat::Rounding::BitRound;
     throw refloat::Error(REFLOAT_INVALID_ARGUMENT,
-                         "unknown rounding '" + name + "' (nearest, truncate, nearest-even, cms, root-float16, bitround)");
+                         "unknown rounding '" + name +
+                             "' (detect, nearest, truncate, nearest-even, cms, root-float16, bitround)");
 }
 
 /// Parse "midpoint", "dither" or "prior-mean".
@@ -112,6 +94,20 @@ inline refloat::Method parse_method(const std::string& name) {
     if (name == "dither") return refloat::Method::Dither;
     if (name == "prior-mean") return refloat::Method::PriorMean;
     throw refloat::Error(REFLOAT_INVALID_ARGUMENT, "unknown method '" + name + "' (midpoint, dither, prior-mean)");
+}
+
+/// Whether a branch of this type can be corrected: `float`, `float[n]` / `float[N]` or
+/// `std::vector<float>`. `class_name` is TBranch::GetClassName() (empty for leaf branches),
+/// `leaf_type` the type name of its only leaf ("Float_t", ...; empty if it has several).
+/// Otherwise throws refloat::Error naming the type.
+inline void check_float_branch(const std::string& branch, const std::string& class_name,
+                               const std::string& leaf_type) {
+    if (class_name == "vector<float>" || class_name == "std::vector<float>") return;
+    if (class_name.empty() && (leaf_type == "Float_t" || leaf_type == "float")) return;
+    const std::string type = class_name.empty() ? (leaf_type.empty() ? "several leaves" : leaf_type) : class_name;
+    throw refloat::Error(REFLOAT_INVALID_ARGUMENT, "branch '" + branch + "' holds " + type +
+                                                       ", not float, float[n] or std::vector<float>: "
+                                                       "refloat corrects float branches only");
 }
 
 }  // namespace refloat_macro

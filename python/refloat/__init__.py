@@ -60,6 +60,9 @@ __all__ = [
     "infer_bits",
     "detect",
     "correct",
+    "resolve",
+    "resolve_file",
+    "Resolution",
     "verify",
     "shift_metrics",
     "dither_stream_seed",
@@ -195,6 +198,8 @@ def _numpy(x: Any, name: str, dtypes: tuple, what: str) -> np.ndarray:
             arr = np.asarray(x)
         except Exception as e:  # noqa: BLE001 - any conversion failure is the caller's type
             raise Error(f"{what}: {name} must be a numpy or Awkward array, got {type(x).__name__}") from e
+    if arr.dtype.kind == "f" and arr.dtype.newbyteorder("=") in dtypes:
+        arr = _native(arr)
     if arr.dtype not in dtypes:
         want = " or ".join(np.dtype(d).name for d in dtypes)
         raise Error(
@@ -203,6 +208,21 @@ def _numpy(x: Any, name: str, dtypes: tuple, what: str) -> np.ndarray:
         )
     # C-contiguous and aligned (arrays rebuilt from byte buffers, e.g. by Dask, may not be)
     return np.require(arr, requirements="CA")
+
+
+def _native(arr: np.ndarray) -> np.ndarray:
+    """``arr`` in the machine's byte order (uproot can hand out big-endian ``>f4`` arrays)."""
+    if arr.dtype.byteorder not in ("=", "|") and arr.dtype.byteorder != np.dtype(arr.dtype.type).byteorder:
+        return arr.astype(arr.dtype.newbyteorder("="))
+    return arr
+
+
+def _path(p: Any) -> str:
+    """A path as refloat takes it: ``str``, ``bytes`` or ``os.PathLike``."""
+    try:
+        return os.fsdecode(os.fspath(p))
+    except TypeError:
+        raise Error(f"path must be a str, bytes or os.PathLike, got {type(p).__name__}") from None
 
 
 def _typetracer(x: Any) -> bool:
@@ -398,26 +418,87 @@ def detect(x: Any) -> Report:
     return r
 
 
-def _resolve(values: np.ndarray, bits: Optional[int], mode: str) -> tuple:
-    """Kept bits and mode for correcting ``values``: as given, or from the values."""
-    note = None
-    if mode == "detect":
-        d = detect(values)
-        mode = d.mode or "nearest"
-        if bits is None and d.bits is not None and len(d.bit_clusters) == 1:
-            bits = d.bits
-    if bits is None:
-        try:
-            bits = _refloat.infer_bits_f32(values)
-        except Error as e:
-            note = str(e)
-    return (None if bits is None else _bits(bits)), mode, note
+class Resolution(Report):
+    """How a branch was rounded and what in it is exact: the decision of refloat's one
+    resolver, the same for every front door (the ``refloat`` command, C, C++, ROOT, Python).
+
+    Fields: ``bits`` (kept bits it is corrected at; ``None``: left as stored, ``note`` says
+    why), ``bits_source`` (``detected``, ``declared``: the producer's declared precision,
+    above what the values show, ``tree``: the ATLAS stream's level, ``given``), ``mode`` and
+    ``mode_source`` (``detected``, ``format``: the producer's, ``given``), ``per_value`` (the
+    precisions of a branch shown to mix them), ``spikes`` (values far more frequent than
+    their neighbouring codes, left alone), ``lattice`` (a power-of-two step whose values are
+    left alone), ``apparent_bits``, ``evidence_values``, ``declared``, ``values``, ``note``.
+    Pass it to :func:`correct` (``resolution=``) to correct pieces of the branch (events,
+    chunks) exactly as the whole branch is corrected."""
+
+    def __init__(self, handle: Any):
+        super().__init__(json.loads(handle.json, object_hook=Report))
+        self.__dict__["_handle"] = handle
+
+    def describe(self) -> str:
+        """One line: bits and where they came from, scheme, spikes, lattice, notes."""
+        return self._handle.describe()
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        d.pop("_handle", None)
+        return d
+
+    def __repr__(self) -> str:
+        return f"Resolution({self.describe()})"
+
+
+def _format(format: Optional[str]) -> Optional[str]:
+    if format is not None and not isinstance(format, str):
+        raise Error(f"format must be 'atlas', 'cms' or 'unknown', got {format!r}")
+    return format
+
+
+def resolve(
+    values: Any,
+    bits: Optional[int] = None,
+    mode: str = "detect",
+    *,
+    format: Optional[str] = None,
+    branch: str = "",
+    leave_exact: bool = True,
+) -> Resolution:
+    """Resolve a branch from its stored float32 values (pass the whole branch: its kept bits,
+    spikes and lattice come from its statistics). ``format`` (``"atlas"``, ``"cms"``,
+    ``"unknown"``) sets the producer whose defaults apply: its scheme where the values cannot
+    tell it, and (``cms``) the declared precision of ``branch``. See :class:`Resolution`."""
+    v = _flat(values, "values", (np.float32,), "resolve")
+    b = None if bits is None else _bits(bits)
+    return Resolution(
+        _refloat.resolve_f32(v, b, _mode(mode), _format(format), str(branch), bool(leave_exact))
+    )
+
+
+def resolve_file(
+    path: PathLike,
+    branch: str,
+    *,
+    tree: Optional[str] = None,
+    bits: Optional[int] = None,
+    mode: str = "detect",
+    format: Optional[str] = None,
+    leave_exact: bool = True,
+) -> Resolution:
+    """Resolve branch ``branch`` of the ROOT file ``path`` as ``refloat correct`` does (one
+    pass over it; the format from the tree: ``CollectionTree`` is ATLAS's, ``Events`` CMS's).
+    Use it with :func:`correct` (``resolution=``) on the branch's events, e.g. as uproot
+    iterates them, for the file pipeline's bits."""
+    b = None if bits is None else _bits(bits)
+    return Resolution(
+        _refloat.resolve_file(_path(path), str(branch), tree, b, _mode(mode), _format(format), bool(leave_exact))
+    )
 
 
 def correct(
     stored: Any,
     bits: Optional[int] = None,
-    mode: str = "nearest",
+    mode: str = "detect",
     method: str = "midpoint",
     *,
     seed: int = 0,
@@ -425,68 +506,86 @@ def correct(
     first_index: int = 0,
     prior: Any = None,
     leave_exact: bool = True,
+    format: Optional[str] = None,
+    resolution: Optional[Resolution] = None,
     out: Optional[np.ndarray] = None,
     report: bool = False,
 ):
     """Replace each stored float32 value by an estimate of its original inside its interval.
 
-    **Invariant:** ``quantise(correct(q), bits, mode) == q``, bit for bit. ±0, ±1, other
-    values with a very short mantissa (sentinels) and NaN/±Inf are left alone.
+    **Invariant:** ``quantise(correct(q), bits, mode) == q``, bit for bit, at the precision
+    the resolver gives the branch. Values exact by nature are left alone: ±0, ±1 and other
+    short mantissas, the conventional sentinels (−999, …), and the branch's spikes and
+    lattice; so are NaN/±Inf.
+
+    How the values were rounded is resolved by refloat's one resolver (:func:`resolve`, the
+    same as every other front door): from ``stored`` itself (pass a whole branch), or from
+    ``resolution=`` (e.g. :func:`resolve_file` of the branch, to correct it event by event
+    as the file pipeline corrects it). ``bits`` and ``mode`` given override what the values
+    show; ``mode="detect"`` (default) takes the scheme the values show, else the
+    ``format``'s producer's (``"cms"`` for NanoAOD, ATLAS's ``nearest`` otherwise, with a
+    warning when no format is given). A branch whose bits cannot be told is returned
+    unchanged (the report's ``note`` says why).
 
     Parameters
     ----------
-    stored : float32 numpy array or Awkward Array (any depth; same structure back)
-    bits : kept mantissa bits the values were stored with; ``None`` infers them from the
-        values (pass a whole branch, or give them)
-    mode : the rounding they were stored with (:data:`MODES`), or ``"detect"`` to take it
-        from the values (:func:`detect`; ``nearest`` where they cannot tell)
+    stored : float32 numpy array (any byte order) or Awkward Array (any depth; same
+        structure back)
+    bits, mode, format, leave_exact : what to tell the resolver (see :func:`resolve`)
     method : ``midpoint`` (centre of the interval: mean squared error / 4 for truncated
         data), ``dither`` (uniform in the interval: restores smooth distributions), or
         ``prior-mean`` (conditional mean under the branch's own density)
     seed, branch, first_index : dither's draws, under refloat's one seeding rule: value
         ``i`` uses ``(seed mixed with branch, first_index + i)``, where ``first_index`` is
         the index of the first value among all values of the branch (entries flattened).
-        The same branch and seed give the same bits however it is chunked, and the same
-        bits as ``refloat correct --method dither:SEED`` on the file.
+        ``branch`` also names the branch whose declared precision applies (``format="cms"``).
     prior : stored values to estimate prior-mean's density from (default: ``stored``
         itself); pass the whole branch when correcting it in chunks
-    leave_exact : leave values exact by nature alone (default): ±0 and values with at most
-        2 explicit mantissa bits set and 2 more trailing zeros than the rounding cleared
-        (±1, sentinels such as −1, 0.5, 2^k). A continuous variable lands on such a value
-        with probability ``2^-(21-k)`` for ``k`` dropped bits; ``False`` leaves only ±0 alone
-        (for branches known to be continuous)
+    resolution : a :class:`Resolution` to correct under (then ``bits``, ``mode``,
+        ``format`` and ``leave_exact`` are the resolution's)
     out : numpy array to write into; ``out=stored`` corrects in place without a copy
-    report : also return a :class:`Report` (``corrected``, ``left_exact``, ``non_finite``,
-        ``mantissa_bits``, ``mode``)
+    report : also return a :class:`Report` (``corrected``, ``left_exact`` and its ``exact``
+        breakdown per rule, ``non_finite``, ``mantissa_bits``, ``mode``, ``mode_source``,
+        ``bits_source``, ``note``, ``resolution``)
 
-    Raises :class:`Error` naming the first value that is not a stored value under
-    ``(bits, mode)``, a wrong dtype, or bits out of range.
+    Raises :class:`Error` naming the first value that is not a stored value under the
+    resolution, a wrong dtype, or bits out of range.
     """
     mode, method, seed = _mode(mode), _method(method), _seed(seed)
     if method not in METHODS:
         raise Error(f"unknown correction method '{method}' (expected {', '.join(METHODS)})")
     if not isinstance(first_index, (int, np.integer)) or first_index < 0:
         raise Error(f"first_index must be a non-negative integer, got {first_index!r}")
+    if resolution is not None and not isinstance(resolution, Resolution):
+        raise Error(f"resolution must be a refloat.Resolution (refloat.resolve or resolve_file), got {type(resolution).__name__}")
     prior_arr = None if prior is None else _flat(prior, "prior", (np.float32,), "correct")
     if bits is not None:
         bits = _bits(bits)
+    format = _format(format)
     reports = []
 
     def run(target: np.ndarray) -> np.ndarray:
-        b, m, note = _resolve(target, bits, mode)
-        if b is None:
-            rep = Report(corrected=0, left_exact=0, non_finite=int(np.count_nonzero(~np.isfinite(target))))
-        else:
-            p = prior_arr if prior_arr is not target else None
-            rep = _report(_refloat.correct_f32(target, b, m, method, seed, branch, int(first_index), p, bool(leave_exact)))
-        rep.mantissa_bits, rep.mode, rep.note = b, m, note
+        r = resolution or resolve(target, bits, mode, format=format, branch=branch, leave_exact=leave_exact)
+        if resolution is None and mode == "detect" and format in (None, "", "unknown") and r.mode_source == "format":
+            import warnings
+
+            warnings.warn(
+                f"refloat.correct: the values cannot tell their rounding scheme; using {r.mode} "
+                "(ATLAS's). Give mode= or format='cms' for NanoAOD.",
+                stacklevel=3,
+            )
+        p = prior_arr if prior_arr is not target else None
+        rep = _report(_refloat.correct_f32(target, r._handle, method, seed, branch, int(first_index), p))
+        rep.mantissa_bits, rep.mode = r.bits, r.mode
+        rep.bits_source, rep.mode_source, rep.note = r.bits_source, r.mode_source, r.note
+        rep.resolution = r
         reports.append(rep)
         return target
 
     if _is_awkward(stored):
         if out is not None:
             raise Error("correct: out= is for numpy arrays; an Awkward Array comes back as a new array")
-        result, leaves = _map_leaves(stored, lambda v: run(v.copy()), "correct")
+        result, leaves = _map_leaves(stored, lambda v: run(_native(v).copy()), "correct")
         if leaves > 1 and method == "dither":
             raise Error(
                 "correct: dither on an Awkward Array with several float32 fields would give them the same draws; "
@@ -503,7 +602,7 @@ def correct(
         corrected=sum(r.corrected for r in reports),
         left_exact=sum(r.left_exact for r in reports),
         non_finite=sum(r.non_finite for r in reports),
-        fields=reports,
+        per_field=reports,
     )
     return result, total
 

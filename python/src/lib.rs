@@ -14,7 +14,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use refloat_core::bounds::{intervals_f32, intervals_f64};
-use refloat_core::correct::{verify_requantises_f32, Corrector, ExactPolicy, Method};
+use refloat_core::correct::{verify_requantises_f32, Method};
 use refloat_core::metrics::{shift_metrics as core_shift_metrics, ShiftOptions};
 use refloat_core::pipeline::{self, CompressOptions, CorrectOptions, Correction, Select};
 use refloat_core::replicas::{branch_spread, DitherReplicas, ReplicaSource};
@@ -174,37 +174,133 @@ fn detect_f32(py: Python<'_>, x: PyReadonlyArrayDyn<'_, f32>) -> PyResult<String
     json(&py.detach(|| refloat_core::detect::detect_f32(s)))
 }
 
-/// Correct float32 stored values in place (JSON of the correction report).
+/// How a branch was rounded and what in it is exact: the resolver's decision
+/// (`refloat_core::resolve::Resolution`), the same one every front door uses.
+#[pyclass(frozen, module = "refloat._refloat")]
+struct Resolution(refloat_core::resolve::Resolution);
+
+#[pymethods]
+impl Resolution {
+    /// The resolution as JSON.
+    #[getter]
+    fn json(&self) -> PyResult<String> {
+        json(&self.0)
+    }
+    /// One line for reports.
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+}
+
+fn given(
+    bits: Option<u32>,
+    mode: &str,
+    leave_exact: bool,
+) -> PyResult<refloat_core::resolve::Given> {
+    if let Some(b) = bits {
+        Quantiser32::new(b, RoundingMode::Nearest).map_err(err)?;
+    }
+    Ok(refloat_core::resolve::Given {
+        bits,
+        mode: match mode {
+            "detect" => None,
+            m => Some(mode_of(m)?),
+        },
+        leave_exact,
+    })
+}
+
+fn format_of(format: Option<&str>) -> PyResult<Option<refloat_core::resolve::Format>> {
+    format
+        .filter(|f| !f.is_empty())
+        .map(refloat_core::resolve::Format::parse)
+        .transpose()
+        .map_err(err)
+}
+
+/// Resolve float32 stored values on their own (a whole branch).
 #[pyfunction]
-#[pyo3(signature = (x, bits, mode, method, seed, branch, first_index, prior=None, leave_exact=true))]
+#[pyo3(signature = (x, bits=None, mode="detect", format=None, branch="", leave_exact=true))]
+fn resolve_f32(
+    py: Python<'_>,
+    x: PyReadonlyArrayDyn<'_, f32>,
+    bits: Option<u32>,
+    mode: &str,
+    format: Option<&str>,
+    branch: &str,
+    leave_exact: bool,
+) -> PyResult<Resolution> {
+    let g = given(bits, mode, leave_exact)?;
+    let f = format_of(format)?.unwrap_or_default();
+    let s = contiguous_ro(&x, "x")?;
+    Ok(Resolution(py.detach(|| {
+        refloat_core::resolve::resolve_named_f32(s, &g, f, branch)
+    })))
+}
+
+/// Resolve branch `branch` of a ROOT file as `refloat correct` does.
+#[pyfunction]
+#[pyo3(signature = (path, branch, tree=None, bits=None, mode="detect", format=None, leave_exact=true))]
+#[allow(clippy::too_many_arguments)]
+fn resolve_file(
+    py: Python<'_>,
+    path: PathBuf,
+    branch: String,
+    tree: Option<String>,
+    bits: Option<u32>,
+    mode: &str,
+    format: Option<&str>,
+    leave_exact: bool,
+) -> PyResult<Resolution> {
+    let g = given(bits, mode, leave_exact)?;
+    let f = format_of(format)?;
+    let select = Select {
+        tree,
+        branches: vec![branch.clone()],
+    };
+    let (_, mut r) = py
+        .detach(|| pipeline::resolve_file(&path, &select, &g, f))
+        .map_err(err)?;
+    if r.len() != 1 {
+        return Err(Error::new_err(format!(
+            "branch '{branch}' of {} matches {} float branches: name exactly one",
+            path.display(),
+            r.len()
+        )));
+    }
+    Ok(Resolution(r.remove(0).1))
+}
+
+/// Correct float32 stored values in place under `resolution` (JSON of the correction
+/// report). A branch the resolution leaves as stored is untouched.
+#[pyfunction]
+#[pyo3(signature = (x, resolution, method, seed, branch, first_index, prior=None))]
 #[allow(clippy::too_many_arguments)]
 fn correct_f32(
     py: Python<'_>,
     mut x: PyReadwriteArrayDyn<'_, f32>,
-    bits: u32,
-    mode: &str,
+    resolution: &Resolution,
     method: &str,
     seed: u64,
     branch: &str,
     first_index: u64,
     prior: Option<PyReadonlyArrayDyn<'_, f32>>,
-    leave_exact: bool,
 ) -> PyResult<String> {
-    let q = Quantiser32::new(bits, mode_of(mode)?).map_err(err)?;
     let m = method_of(method, seed)?;
     let prior = prior
         .as_ref()
         .map(|p| contiguous_ro(p, "prior"))
         .transpose()?;
     let data = contiguous(&mut x, "x")?;
-    let report = py.detach(|| {
-        let policy = if leave_exact {
-            ExactPolicy::default()
-        } else {
-            ExactPolicy::ZEROS_ONLY
-        };
-        let c = Corrector::for_branch(q, m, branch, policy, prior.unwrap_or(data));
-        c.par_correct_in_place(data, first_index)
+    let r = &resolution.0;
+    let report = py.detach(|| -> refloat_core::Result<_> {
+        match r.corrector(m, branch, prior.unwrap_or(data))? {
+            Some(c) => c.correct_in_place(data, first_index),
+            None => Ok(refloat_core::correct::CorrectionReport {
+                non_finite: data.iter().filter(|x| !x.is_finite()).count(),
+                ..Default::default()
+            }),
+        }
     });
     json(&report.map_err(err)?)
 }
@@ -300,7 +396,17 @@ fn compress_file(
     }
     let opts = CompressOptions {
         select: select(tree, branches),
-        quantiser: Quantiser32::new(bits, mode_of(mode)?).map_err(err)?,
+        quantiser: Quantiser32::new(
+            bits,
+            match mode {
+                "detect" => {
+                    pipeline::producer_mode(&input, &select(tree.clone(), branches.clone()))
+                        .map_err(err)?
+                }
+                m => mode_of(m)?,
+            },
+        )
+        .map_err(err)?,
         bits: rules,
         compression: self::compression(compression)?,
         measure_sizes: false,
@@ -356,7 +462,7 @@ fn advise_file(
 
 /// Correct the float branches of `input` into the drop-in copy `output` (JSON of `CorrectReport`).
 #[pyfunction]
-#[pyo3(signature = (input, output, method, seed, bits=None, mode=None, tree=None, branches=Vec::new(), compression=None, verify=true))]
+#[pyo3(signature = (input, output, method, seed, bits=None, mode=None, tree=None, branches=Vec::new(), compression=None, verify=true, format=None, leave_exact=true))]
 #[allow(clippy::too_many_arguments)]
 fn correct_file(
     py: Python<'_>,
@@ -370,13 +476,17 @@ fn correct_file(
     branches: Vec<String>,
     compression: Option<String>,
     verify: bool,
+    format: Option<&str>,
+    leave_exact: bool,
 ) -> PyResult<String> {
     let opts = CorrectOptions {
         select: select(tree, branches),
         bits,
-        mode: mode.map(mode_of).transpose()?,
+        mode: mode.filter(|m| *m != "detect").map(mode_of).transpose()?,
         compression: self::compression(compression)?,
         verify,
+        format: format_of(format)?,
+        leave_exact,
     };
     let m = method_of(method, seed)?;
     let report = py.detach(|| {
@@ -387,7 +497,8 @@ fn correct_file(
 
 /// Check a corrected file against its stored file (JSON of `VerifyReport`).
 #[pyfunction]
-#[pyo3(signature = (stored, corrected, bits=None, mode=None, tree=None, branches=Vec::new()))]
+#[pyo3(signature = (stored, corrected, bits=None, mode=None, tree=None, branches=Vec::new(), format=None, leave_exact=true))]
+#[allow(clippy::too_many_arguments)]
 fn verify_file(
     py: Python<'_>,
     stored: PathBuf,
@@ -396,11 +507,15 @@ fn verify_file(
     mode: Option<&str>,
     tree: Option<String>,
     branches: Vec<String>,
+    format: Option<&str>,
+    leave_exact: bool,
 ) -> PyResult<String> {
     let opts = pipeline::VerifyOptions {
         select: select(tree, branches),
         bits,
-        mode: mode.map(mode_of).transpose()?,
+        mode: mode.filter(|m| *m != "detect").map(mode_of).transpose()?,
+        format: format_of(format)?,
+        leave_exact,
     };
     let report = py.detach(|| pipeline::verify_file(&stored, &corrected, &opts, &mut |_| {}));
     json(&report.map_err(err)?)
@@ -499,6 +614,9 @@ fn _refloat(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(infer_bits_f32, m)?)?;
     m.add_function(wrap_pyfunction!(detect_f32, m)?)?;
     m.add_function(wrap_pyfunction!(correct_f32, m)?)?;
+    m.add_function(wrap_pyfunction!(resolve_f32, m)?)?;
+    m.add_function(wrap_pyfunction!(resolve_file, m)?)?;
+    m.add_class::<Resolution>()?;
     m.add_function(wrap_pyfunction!(verify_f32, m)?)?;
     m.add_function(wrap_pyfunction!(shift_metrics, m)?)?;
     m.add_function(wrap_pyfunction!(inspect, m)?)?;

@@ -14,13 +14,15 @@ use cxx::CxxVector;
 
 use std::path::Path;
 
+use super::buffers::{self, format_arg, ResolveRequest};
 use super::capi::{method as capi_method, rounding_mode};
 use super::files::{bits_arg, no_progress, FileRequest, FileTotals};
 use super::{refloat_status, FfiError};
 use crate::bounds::intervals_f32;
-use crate::correct::{correct_at_f32, BranchPosition, CorrectionReport};
+use crate::correct::CorrectionReport;
 use crate::quantise::{infer_mantissa_bits_f32, Quantiser32};
 use crate::residual::residuals_into_f32;
+use crate::resolve::Resolution;
 
 #[cxx::bridge(namespace = "refloat::bridge")]
 mod ffi {
@@ -40,7 +42,7 @@ mod ffi {
         RootFloat16 = 4,
         /// netCDF-4 `BITROUND`: no overflow guard.
         BitRound = 5,
-        /// File correction only: detect each branch's scheme (else the format's).
+        /// Resolve the scheme: the one the values show, else the format's producer's.
         Detect = 6,
     }
 
@@ -61,10 +63,33 @@ mod ffi {
     struct CorrectionSummary {
         /// Values given a new estimate.
         corrected: usize,
-        /// Values left alone as exact (0, ±1, sentinels, many trailing zero bits).
+        /// Values left alone as exact by nature (the four below together).
         left_exact: usize,
         /// NaN and ±Inf, left alone.
         non_finite: usize,
+        /// Of `left_exact`: ±0, ±1 and other short mantissas.
+        left_short_mantissa: usize,
+        /// Of `left_exact`: the conventional sentinels (-999, …).
+        left_sentinel: usize,
+        /// Of `left_exact`: the branch's spikes.
+        left_spike: usize,
+        /// Of `left_exact`: values on the branch's lattice (and ambiguous CMS top codes).
+        left_lattice: usize,
+    }
+
+    /// What to tell the resolver (the C `refloat_resolve_options`).
+    #[derive(Debug, Clone)]
+    struct ResolveOptions {
+        /// Kept bits 0..=23; -1: resolved.
+        mantissa_bits: i32,
+        /// The scheme; `Detect`: resolved.
+        mode: Rounding,
+        /// "atlas", "cms", "unknown"; "": the tree's for a file, unknown for a buffer.
+        format: String,
+        /// The branch a buffer belongs to (its declared precision); "" for none.
+        branch: String,
+        /// Leave values exact by nature alone.
+        leave_exact: bool,
     }
 
     /// Options of [`compress_file`] and [`correct_file`] (the C `refloat_file_options`
@@ -84,6 +109,10 @@ mod ffi {
         compression: String,
         /// Correct: verify the written file before committing it.
         verify: bool,
+        /// "atlas", "cms", "unknown"; "": the tree's.
+        format: String,
+        /// Correct: leave values exact by nature alone.
+        leave_exact: bool,
     }
 
     /// What a file pipeline did (the C `refloat_file_report`).
@@ -99,6 +128,10 @@ mod ffi {
         verified_values: u64,
         input_bytes: u64,
         output_bytes: u64,
+        left_short_mantissa: u64,
+        left_sentinel: u64,
+        left_spike: u64,
+        left_lattice: u64,
     }
 
     /// Intervals of originals: `lo[i] <= original <= hi[i]` for every original that was stored
@@ -110,6 +143,44 @@ mod ffi {
     }
 
     extern "Rust" {
+        /// How a branch was rounded and what in it is exact, as the resolver decided.
+        type BranchResolution;
+
+        /// Resolve stored values on their own (pass a whole branch).
+        fn resolve_buffer(data: &[f32], options: &ResolveOptions) -> Result<Box<BranchResolution>>;
+
+        /// Resolve branch `branch` of tree `tree` ("": the analysis tree) of a ROOT file, as
+        /// `refloat correct` does.
+        fn resolve_file(
+            path: &str,
+            tree: &str,
+            branch: &str,
+            options: &ResolveOptions,
+        ) -> Result<Box<BranchResolution>>;
+
+        /// The default resolve options (see `refloat_resolve_options_default` in C).
+        fn default_resolve_options() -> ResolveOptions;
+
+        /// Kept bits the branch is corrected at (the largest, per value); -1: left as stored.
+        fn mantissa_bits(self: &BranchResolution) -> i32;
+
+        /// The scheme.
+        fn mode(self: &BranchResolution) -> Rounding;
+
+        /// The whole resolution as JSON (as `refloat_resolution_json`).
+        fn json(self: &BranchResolution) -> String;
+
+        /// Correct a piece of the resolved branch in place (its first value is value
+        /// `first_index` of the branch): the bits `refloat correct` gives the file.
+        fn correct(
+            self: &BranchResolution,
+            data: &mut [f32],
+            method: Method,
+            seed: u64,
+            branch: &str,
+            first_index: u64,
+        ) -> Result<CorrectionSummary>;
+
         /// Quantise in place, as the compression did.
         fn quantise(data: &mut [f32], mantissa_bits: u32, mode: Rounding) -> Result<()>;
 
@@ -190,7 +261,8 @@ mod ffi {
 }
 
 pub use ffi::{
-    CorrectionSummary, FileOptions, FileReport, Intervals, Method as BridgeMethod, Rounding,
+    CorrectionSummary, FileOptions, FileReport, Intervals, Method as BridgeMethod, ResolveOptions,
+    Rounding,
 };
 
 /// An error crossing into C++ (becomes `rust::Error`, `what()` = the message).
@@ -240,7 +312,93 @@ impl From<CorrectionReport> for CorrectionSummary {
             corrected: r.corrected,
             left_exact: r.left_exact,
             non_finite: r.non_finite,
+            left_short_mantissa: r.exact.short_mantissa,
+            left_sentinel: r.exact.sentinel,
+            left_spike: r.exact.spike,
+            left_lattice: r.exact.lattice,
         }
+    }
+}
+
+/// A resolution, for C++.
+pub struct BranchResolution(Resolution);
+
+fn resolve_request<'a>(
+    o: &'a ResolveOptions,
+    branch: Option<&'a str>,
+) -> Result<ResolveRequest<'a>, FfiError> {
+    Ok(ResolveRequest {
+        bits: bits_arg(o.mantissa_bits, "mantissa_bits")?,
+        mode: o.mode.repr,
+        format: format_arg(Some(&o.format))?,
+        branch: branch.unwrap_or(&o.branch),
+        leave_exact: o.leave_exact,
+    })
+}
+
+fn resolve_buffer(data: &[f32], options: &ResolveOptions) -> BridgeResult<Box<BranchResolution>> {
+    boundary(|| {
+        let req = resolve_request(options, None)?;
+        Ok(Box::new(BranchResolution(buffers::resolve_buffer(
+            data, &req,
+        )?)))
+    })
+}
+
+fn resolve_file(
+    path: &str,
+    tree: &str,
+    branch: &str,
+    options: &ResolveOptions,
+) -> BridgeResult<Box<BranchResolution>> {
+    boundary(|| {
+        let req = resolve_request(options, Some(branch))?;
+        let tree = (!tree.is_empty()).then_some(tree);
+        Ok(Box::new(BranchResolution(buffers::resolve_branch(
+            Path::new(path),
+            tree,
+            &req,
+        )?)))
+    })
+}
+
+fn default_resolve_options() -> ResolveOptions {
+    ResolveOptions {
+        mantissa_bits: -1,
+        mode: Rounding::Detect,
+        format: String::new(),
+        branch: String::new(),
+        leave_exact: true,
+    }
+}
+
+impl BranchResolution {
+    fn mantissa_bits(&self) -> i32 {
+        self.0.bits.map_or(-1, |b| b as i32)
+    }
+
+    fn mode(&self) -> Rounding {
+        Rounding {
+            repr: super::capi::rounding_number(self.0.mode),
+        }
+    }
+
+    fn json(&self) -> String {
+        self.0.to_json().unwrap_or_default()
+    }
+
+    fn correct(
+        &self,
+        data: &mut [f32],
+        method: BridgeMethod,
+        seed: u64,
+        branch: &str,
+        first_index: u64,
+    ) -> BridgeResult<CorrectionSummary> {
+        boundary(|| {
+            let m = capi_method(method.repr, seed)?;
+            Ok(buffers::correct_buffer(data, &self.0, m, branch, first_index)?.into())
+        })
     }
 }
 
@@ -281,18 +439,15 @@ fn correct_branch(
     first_index: u64,
 ) -> BridgeResult<CorrectionSummary> {
     boundary(|| {
-        let q = quantiser(mantissa_bits, mode)?;
         let m = capi_method(method.repr, seed)?;
-        Ok(correct_at_f32(
-            data,
-            &q,
-            m,
-            BranchPosition {
-                branch,
-                first_index,
-            },
-        )?
-        .into())
+        let req = ResolveRequest {
+            bits: Some(mantissa_bits),
+            mode: mode.repr,
+            format: None,
+            branch,
+            leave_exact: true,
+        };
+        Ok(buffers::correct_resolving(data, &req, m, first_index)?.into())
     })
 }
 
@@ -325,11 +480,13 @@ fn default_file_options() -> FileOptions {
         tree: String::new(),
         branches: Vec::new(),
         mantissa_bits: -1,
-        mode: Rounding::Nearest,
+        mode: Rounding::Detect,
         method: BridgeMethod::Midpoint,
         seed: 0,
         compression: String::new(),
         verify: true,
+        format: String::new(),
+        leave_exact: true,
     }
 }
 
@@ -345,6 +502,8 @@ fn file_request(o: &FileOptions) -> Result<FileRequest, FfiError> {
         seed: o.seed,
         compression: non_empty(&o.compression),
         verify: o.verify,
+        format: format_arg(Some(&o.format))?,
+        leave_exact: o.leave_exact,
     })
 }
 
@@ -361,6 +520,10 @@ impl From<FileTotals> for FileReport {
             verified_values: t.verified_values,
             input_bytes: t.input_bytes,
             output_bytes: t.output_bytes,
+            left_short_mantissa: t.left_short_mantissa,
+            left_sentinel: t.left_sentinel,
+            left_spike: t.left_spike,
+            left_lattice: t.left_lattice,
         }
     }
 }

@@ -4,13 +4,11 @@
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::path::Path;
 
+use super::buffers::{correct_resolving, format_arg, ResolveRequest};
 use super::files::{bits_arg, FileRequest, FileTotals};
 use super::{c_str, c_str_opt, check_disjoint, refloat_status, FfiError};
 use crate::bounds::{intervals_f32, intervals_f64};
-use crate::correct::{
-    correct_at_f32, correct_in_place_f32, verify_requantises_f32, BranchPosition, CorrectionReport,
-    Method,
-};
+use crate::correct::{verify_requantises_f32, CorrectionReport, Method};
 use crate::quantise::{infer_mantissa_bits_f32, Quantiser32, Quantiser64, RoundingMode};
 use crate::replicas::{histogram_spread, replica_seed, DitherReplicas, ReplicaSource};
 use crate::residual::residuals_into_f32;
@@ -58,11 +56,18 @@ pub enum refloat_method {
 pub struct refloat_correction_report {
     /// Values given a new estimate (the estimate may equal the stored value).
     pub corrected: usize,
-    /// Values left alone because they are very likely exact (0, ±1, sentinels, values with
-    /// many more trailing zero mantissa bits than the compression removed).
+    /// Values left alone because they are exact by nature (the sum of the four below).
     pub left_exact: usize,
     /// NaN and ±Inf, left alone.
     pub non_finite: usize,
+    /// Of `left_exact`: ±0, ±1 and other values with a very short mantissa.
+    pub left_short_mantissa: usize,
+    /// Of `left_exact`: the conventional sentinels (-999, -99, -9999, ±100, …).
+    pub left_sentinel: usize,
+    /// Of `left_exact`: the branch's spikes (values far more frequent than their neighbours).
+    pub left_spike: usize,
+    /// Of `left_exact`: values on the branch's lattice (and ambiguous CMS top codes).
+    pub left_lattice: usize,
 }
 
 impl From<CorrectionReport> for refloat_correction_report {
@@ -71,6 +76,10 @@ impl From<CorrectionReport> for refloat_correction_report {
             corrected: r.corrected,
             left_exact: r.left_exact,
             non_finite: r.non_finite,
+            left_short_mantissa: r.exact.short_mantissa,
+            left_sentinel: r.exact.sentinel,
+            left_spike: r.exact.spike,
+            left_lattice: r.exact.lattice,
         }
     }
 }
@@ -101,7 +110,6 @@ pub(crate) fn rounding_mode(mode: RoundingArg) -> Result<RoundingMode, FfiError>
 }
 
 /// The `refloat_rounding` number of `mode` (the inverse of [`rounding_mode`]).
-#[cfg(feature = "torch")]
 pub(crate) fn rounding_number(mode: RoundingMode) -> RoundingArg {
     match mode {
         RoundingMode::Nearest => 0,
@@ -265,15 +273,17 @@ pub extern "C" fn refloat_residual_f32(
 
 /// Correct stored values in place: replace each by an estimate of its original inside its
 /// interval (see `refloat_method`), so that **re-quantising the result gives back the stored
-/// value, bit for bit**. Exact-looking values (0, ±1, sentinels) and NaN/±Inf are left
-/// alone. `seed` is used only by `REFLOAT_DITHER` (value `i` depends only on `seed` and `i`:
-/// give each branch its own seed, e.g. a hash of its name, or the values at the same index of
-/// two branches sit at the same relative position inside their intervals).
+/// value, bit for bit**. Values exact by nature are left alone: ±0, ±1 and other short
+/// mantissas, the conventional sentinels (-999, …), and the spikes and lattice the buffer's
+/// own statistics show (the resolver's rules, as for a file: pass a whole branch, or resolve
+/// one once with `refloat_resolve_file` and use `refloat_correct_resolved_f32`). NaN/±Inf are
+/// left alone. `seed` is used only by `REFLOAT_DITHER` (value `i` depends only on `seed` and
+/// `i`; see `refloat_correct_branch_f32` for the seeding rule with a branch name).
 ///
-/// `mantissa_bits` and `mode` must be those the data was stored with (see
-/// `refloat_infer_mantissa_bits_f32`, and infer from a whole branch, not one event). Returns
-/// `REFLOAT_NOT_QUANTISED` naming the first value that cannot have been stored with them;
-/// `data` is untouched on any error.
+/// `mantissa_bits` must be those the data was stored with; `mode` the scheme, or
+/// `REFLOAT_DETECT` for the one the values show (ATLAS's `REFLOAT_NEAREST` where they cannot
+/// tell). Returns `REFLOAT_NOT_QUANTISED` naming the first value that cannot have been
+/// stored with them; `data` is untouched on any error.
 ///
 /// ```c
 /// /* one event's std::vector<float> of a branch stored with 10 bits, rounding to nearest */
@@ -292,11 +302,21 @@ pub extern "C" fn refloat_correct_f32(
     seed: u64,
 ) -> c_int {
     ffi_panic_boundary! {
-        let q = Quantiser32::new(mantissa_bits, rounding_mode(mode)?)?;
         let method = self::method(method, seed)?;
         let data = try_slice_mut!(data, len);
-        correct_in_place_f32(data, &q, method)?;
+        correct_resolving(data, &buffer_request(mantissa_bits, mode, ""), method, 0)?;
         Ok(())
+    }
+}
+
+/// The request of a buffer correction with given bits.
+fn buffer_request(bits: u32, mode: RoundingArg, branch: &str) -> ResolveRequest<'_> {
+    ResolveRequest {
+        bits: Some(bits),
+        mode,
+        format: None,
+        branch,
+        leave_exact: true,
     }
 }
 
@@ -315,12 +335,11 @@ pub extern "C" fn refloat_correct_report_f32(
     report: *mut refloat_correction_report,
 ) -> c_int {
     ffi_panic_boundary! {
-        let q = Quantiser32::new(mantissa_bits, rounding_mode(mode)?)?;
         let method = self::method(method, seed)?;
         check_disjoint((data.cast_const(), len, "data"), (report.cast_const(), 1, "report"))?;
         let report = try_mut_from_ptr!(report);
         let data_s = try_slice_mut!(data, len);
-        *report = correct_in_place_f32(data_s, &q, method)?.into();
+        *report = correct_resolving(data_s, &buffer_request(mantissa_bits, mode, ""), method, 0)?.into();
         Ok(())
     }
 }
@@ -330,8 +349,10 @@ pub extern "C" fn refloat_correct_report_f32(
 /// `(seed mixed with branch, first_index + i)`, where `first_index` is the index of `data[0]`
 /// among all values of the branch across the file (entries flattened, from 0). Correcting a
 /// branch event by event (passing each event's offset), in chunks or in one call gives the
-/// same bits as `refloat correct --method dither:SEED` on the file. `branch` NULL or "" uses
-/// the seed as given (`refloat_correct_f32`'s rule). `report` may be NULL.
+/// same dither draws as `refloat correct --method dither:SEED` on the file; the values left
+/// alone are those this buffer's statistics show (for the file's, resolve the branch once
+/// with `refloat_resolve_file` and use `refloat_correct_resolved_f32`). `branch` NULL or ""
+/// uses the seed as given (`refloat_correct_f32`'s rule). `report` may be NULL.
 ///
 /// ```c
 /// uint64_t first = 0;                       /* values of the branch before this event */
@@ -359,13 +380,12 @@ pub extern "C" fn refloat_correct_branch_f32(
     report: *mut refloat_correction_report,
 ) -> c_int {
     ffi_panic_boundary! {
-        let q = Quantiser32::new(mantissa_bits, rounding_mode(mode)?)?;
         let method = self::method(method, seed)?;
         // SAFETY: the caller's contract (NULL or NUL-terminated).
         let branch = unsafe { c_str_opt(branch, "branch")? }.unwrap_or("");
         check_disjoint((data.cast_const(), len, "data"), (report.cast_const(), usize::from(!report.is_null()), "report"))?;
         let data_s = try_slice_mut!(data, len);
-        let r = correct_at_f32(data_s, &q, method, BranchPosition { branch, first_index })?;
+        let r = correct_resolving(data_s, &buffer_request(mantissa_bits, mode, branch), method, first_index)?;
         if !report.is_null() {
             let report = try_mut_from_ptr!(report);
             *report = r.into();
@@ -608,11 +628,12 @@ pub struct refloat_file_options {
     /// Comma-separated branch names or globs ("AnalysisJetsAuxDyn.*"); NULL or "": every
     /// float and std::vector<float> branch of the tree.
     pub branches: *const c_char,
-    /// Kept explicit mantissa bits, 0..=23. Compress: required. Correct: -1 infers them per
-    /// branch from its values.
+    /// Kept explicit mantissa bits, 0..=23. Compress: required. Correct: -1 (default)
+    /// resolves them per branch (as `refloat correct` does).
     pub mantissa_bits: i32,
-    /// The rounding the file is (to be) stored with; correct only: `REFLOAT_DETECT` detects
-    /// it per branch.
+    /// The rounding the file is (to be) stored with. `REFLOAT_DETECT` (default): correct
+    /// resolves it per branch (the values', else the format's producer's); compress uses the
+    /// format's producer's (ATLAS's for CollectionTree, CMS's for Events).
     pub mode: RoundingArg,
     /// Correct only: the estimator.
     pub method: MethodArg,
@@ -630,6 +651,10 @@ pub struct refloat_file_options {
     pub progress: refloat_progress_fn,
     /// Passed to `progress` as is.
     pub progress_user: *mut c_void,
+    /// Whose defaults apply: "atlas", "cms" or "unknown"; NULL or "" (default): the tree's.
+    pub format: *const c_char,
+    /// Correct only: non-zero (default) leaves values exact by nature alone; 0: only ±0.
+    pub leave_exact: c_int,
 }
 
 /// What `refloat_compress_file` or `refloat_correct_file` did (correct-only fields are 0
@@ -645,35 +670,47 @@ pub struct refloat_file_report {
     pub changed: u64,
     /// Values given a new estimate.
     pub corrected: u64,
-    /// Values left alone as exact (0, ±1, sentinels).
+    /// Values left alone as exact by nature (the sum of the four `left_*` below).
     pub left_exact: u64,
     /// NaN and ±Inf, left alone.
     pub non_finite: u64,
-    /// Branches whose kept bits could not be inferred (copied unchanged).
+    /// Branches left as stored (their bits cannot be told; copied unchanged).
     pub not_inferable: u64,
     /// Values checked to re-quantise to the stored ones as they were written.
     pub verified_values: u64,
     /// Input and output file sizes in bytes.
     pub input_bytes: u64,
     pub output_bytes: u64,
+    /// Of `left_exact`: ±0, ±1 and other values with a very short mantissa.
+    pub left_short_mantissa: u64,
+    /// Of `left_exact`: the conventional sentinels (-999, …).
+    pub left_sentinel: u64,
+    /// Of `left_exact`: the branches' spikes.
+    pub left_spike: u64,
+    /// Of `left_exact`: values on a branch's lattice (and ambiguous CMS top codes).
+    pub left_lattice: u64,
 }
 
-/// The default file options: the analysis tree ("CollectionTree", else "Events"), every
-/// float branch, bits inferred (-1), `REFLOAT_NEAREST`, `REFLOAT_MIDPOINT`, seed 0, the
-/// input's compression, verify on, no progress callback.
+/// The default file options, those of the `refloat` command: the analysis tree
+/// ("CollectionTree", else "Events"), every float branch, bits and scheme resolved per branch
+/// (-1, `REFLOAT_DETECT`: the values', else the format's producer's), `REFLOAT_MIDPOINT`,
+/// seed 0, the input's compression, verify on, no progress callback, the tree's format,
+/// values exact by nature left alone.
 #[no_mangle]
 pub extern "C" fn refloat_file_options_default() -> refloat_file_options {
     refloat_file_options {
         tree: std::ptr::null(),
         branches: std::ptr::null(),
         mantissa_bits: -1,
-        mode: refloat_rounding::REFLOAT_NEAREST as RoundingArg,
+        mode: refloat_rounding::REFLOAT_DETECT as RoundingArg,
         method: refloat_method::REFLOAT_MIDPOINT as MethodArg,
         seed: 0,
         compression: std::ptr::null(),
         verify: 1,
         progress: None,
         progress_user: std::ptr::null_mut(),
+        format: std::ptr::null(),
+        leave_exact: 1,
     }
 }
 
@@ -693,6 +730,7 @@ unsafe fn file_request(o: &refloat_file_options) -> Result<FileRequest, FfiError
         })
         .unwrap_or_default();
     let compression = unsafe { c_str_opt(o.compression, "options.compression")? }.map(String::from);
+    let format = format_arg(unsafe { c_str_opt(o.format, "options.format")? })?;
     let bits = bits_arg(o.mantissa_bits, "options.mantissa_bits")?;
     Ok(FileRequest {
         tree,
@@ -703,6 +741,8 @@ unsafe fn file_request(o: &refloat_file_options) -> Result<FileRequest, FfiError
         seed: o.seed,
         compression,
         verify: o.verify != 0,
+        format,
+        leave_exact: o.leave_exact != 0,
     })
 }
 

@@ -26,6 +26,10 @@ pub(crate) struct FileRequest {
     /// `zstd:5`, `none`, …; `None`: the input's.
     pub compression: Option<String>,
     pub verify: bool,
+    /// Whose defaults apply; `None`: the tree's.
+    pub format: Option<crate::resolve::Format>,
+    /// Correct: leave values exact by nature alone.
+    pub leave_exact: bool,
 }
 
 /// What a pipeline did, in the numbers every front door reports: the C API's
@@ -44,6 +48,15 @@ pub(crate) fn bits_arg(bits: i32, name: &str) -> Result<Option<u32>, FfiError> {
 }
 
 impl FileRequest {
+    /// The scheme of the format's producer for `input`'s selected tree (`REFLOAT_DETECT` in
+    /// compress).
+    fn producer_mode(&self, input: &Path) -> Result<crate::RoundingMode, FfiError> {
+        match self.format {
+            Some(f) => Ok(f.producer_mode()),
+            None => Ok(pipeline::producer_mode(input, &self.select())?),
+        }
+    }
+
     fn select(&self) -> Select {
         Select {
             tree: self.tree.clone(),
@@ -67,9 +80,13 @@ impl FileRequest {
                 "compress: mantissa_bits must be given (0..=23), not inferred",
             )
         })?;
+        let mode = match self.mode {
+            DETECT => self.producer_mode(input)?,
+            m => rounding_mode(m)?,
+        };
         let opts = CompressOptions {
             select: self.select(),
-            quantiser: Quantiser32::new(bits, rounding_mode(self.mode)?)?,
+            quantiser: Quantiser32::new(bits, mode)?,
             bits: Vec::new(),
             compression: self.compression()?,
             measure_sizes: false,
@@ -101,6 +118,8 @@ impl FileRequest {
             },
             compression: self.compression()?,
             verify: self.verify,
+            format: self.format,
+            leave_exact: self.leave_exact,
         };
         let m = method(self.method, self.seed)?;
         let r = pipeline::correct_file(input, output, Correction::Method(m), &opts, progress)?;
@@ -112,6 +131,10 @@ impl FileRequest {
             corrected: total.corrected as u64,
             left_exact: total.left_exact as u64,
             non_finite: total.non_finite as u64,
+            left_short_mantissa: total.exact.short_mantissa as u64,
+            left_sentinel: total.exact.sentinel as u64,
+            left_spike: total.exact.spike as u64,
+            left_lattice: total.exact.lattice as u64,
             not_inferable: r
                 .branches
                 .iter()
@@ -133,7 +156,7 @@ impl FileRequest {
         progress: &mut pipeline::ProgressFn<'_>,
     ) -> Result<FileTotals, FfiError> {
         let mode = match self.mode {
-            DETECT => crate::RoundingMode::Nearest,
+            DETECT => self.producer_mode(input)?,
             m => rounding_mode(m)?,
         };
         let opts = pipeline::AdviseFileOptions {

@@ -103,12 +103,15 @@ macro_rules! try_mut_from_ptr {
 pub mod bridge;
 #[cfg(feature = "torch")]
 pub mod bridge_model;
+mod buffers;
 mod capi;
 mod files;
 #[cfg(feature = "torch")]
 mod model;
+mod resolution;
 
 pub use capi::*;
+pub use resolution::*;
 
 /// Status codes of the C API. The numbers are part of the ABI: they are fixed and a retired
 /// number is never reused.

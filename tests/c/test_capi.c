@@ -175,7 +175,7 @@ static void error_paths(const char *version) {
     float out[4] = {-7.0f, -7.0f, -7.0f, -7.0f};
     float out2[8];
     uint32_t bits = 77;
-    refloat_correction_report report = {1, 2, 3};
+    refloat_correction_report report = {1, 2, 3, 4, 5, 6, 7};
 
     /* NULL with a non-zero length */
     CHECK_STATUS(refloat_quantise_f32(NULL, 4, 10, REFLOAT_NEAREST), REFLOAT_NULL_PARAMETER);

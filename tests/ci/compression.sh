@@ -21,6 +21,7 @@ pip_install() {
     "$PYTHON" -m pip install --quiet "$@" 2>/dev/null \
         || "$PYTHON" -m pip install --quiet --break-system-packages "$@"
 }
-pip_install "uproot>=5" awkward numpy zstandard lz4 xxhash cramjam
+# Exact versions (tests/ci/pins/system.txt, shared with tests/ci/uproot.sh).
+pip_install -r "$(dirname "$0")/pins/system.txt"
 
 "$PYTHON" -c "import uproot, awkward, numpy, cramjam, xxhash; print('uproot', uproot.__version__, 'ready for the compression tests')"

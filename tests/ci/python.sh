@@ -22,13 +22,14 @@ if ! "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv python3-pip >/dev/null
 fi
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-    numpy==2.4.6 awkward==2.14.0 uproot==5.7.7 pytest==9.2.0 dask==2025.3.1 distributed==2025.3.1 \
-    dask-awkward==2026.2.1 coffea==2026.9.0 hist==2.12.1 mplhep==1.3.3 scipy==1.17.1
+# Exact versions of everything (tests/ci/pins/python.txt): pip resolves nothing by itself.
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/ci/pins/python.txt
 
 start=$(date +%s)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./python
+# The isolated build environment gets its maturin from the same pins (PIP_CONSTRAINT).
+PIP_CONSTRAINT="$PWD/tests/ci/pins/python.txt" \
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./python
 echo "pip install ./python: $(( $(date +%s) - start )) s"
 "$VENV/bin/python" -c "import refloat, numpy as np; print(refloat.quantise(np.float32([1.2345]), bits=10))"
 

@@ -22,9 +22,9 @@ if ! "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
     exit 1
 fi
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-if ! "$VENV/bin/python" -c 'import importlib.metadata as m; assert m.version("root") == "0.1a12"; import uproot, awkward, dask, distributed' >/dev/null 2>&1; then
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-        "$ROOT_WHEEL" "uproot>=5" awkward numpy "dask[dataframe]" distributed
+if ! "$VENV/bin/python" -c 'import importlib.metadata as m; assert m.version("root") == "0.1a12"; import uproot, awkward, dask, distributed; assert m.version("dask") == "2026.8.0"' >/dev/null 2>&1; then
+    # Exact versions of everything (tests/ci/pins/root.txt): pip resolves nothing by itself.
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/ci/pins/root.txt
 fi
 # The wheel's CMake config (ROOT/cmake) names its libraries and headers under
 # lib/python3.11/mock_site_packages/ROOT, the path it was built in: point that at the

@@ -16,10 +16,11 @@ if ! command -v "$PY" >/dev/null 2>&1; then
     fi
 fi
 
-if ! "$PY" -c 'import uproot, awkward, numpy' >/dev/null 2>&1; then
-    # Debian marks the system Python as externally managed (PEP 668).
-    "$PY" -m pip install --quiet --disable-pip-version-check "numpy" "awkward>=2" "uproot>=5" \
-        || "$PY" -m pip install --quiet --disable-pip-version-check --break-system-packages "numpy" "awkward>=2" "uproot>=5"
-fi
+# Exact versions (tests/ci/pins/system.txt): pip resolves nothing by itself. Debian marks the
+# system Python as externally managed (PEP 668).
+PINS=tests/ci/pins/system.txt
+cd "$(dirname "$0")/../.."
+"$PY" -m pip install --quiet --disable-pip-version-check -r "$PINS" 2>/dev/null \
+    || "$PY" -m pip install --quiet --disable-pip-version-check --break-system-packages -r "$PINS"
 
 "$PY" -c 'import uproot, awkward, numpy; print("uproot", uproot.__version__, "awkward", awkward.__version__, "numpy", numpy.__version__)'

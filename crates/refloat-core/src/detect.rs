@@ -3,11 +3,10 @@
 //!
 //! **Kept bits.** A value stored with `n` kept bits has at least `23 − n` trailing zero
 //! mantissa bits; its *apparent* bits `23 − trailing zeros` are `n` with chance ½, `n − 1`
-//! with chance ¼, and so on. A branch's bits are the largest apparent bits. A branch that
-//! mixes precisions (NanoAOD's precision expressions, e.g. GenPart mass at 20 or 8 bits)
-//! shows a second geometric cluster of apparent bits far above the tail the first one
-//! explains: [`bit_clusters`] finds them, and each value is then given the bits of the
-//! smallest cluster that holds it ([`Detection::bits_of`]).
+//! with chance ¼, and so on. A branch's bits are the largest apparent bits. Which values
+//! are exact by nature, whether a branch mixes precisions and what to do with a branch of
+//! few values is [`crate::resolve`]'s to decide; detection takes the precisions it is given
+//! ([`Detector::finish_with_clusters`]).
 //!
 //! **Scheme.** Within a binade, a stored code `m` occurs in proportion to the width of its
 //! interval of originals (for a density that is smooth over a few codes):
@@ -44,9 +43,9 @@ pub const CANDIDATES: [RoundingMode; 4] = [
 /// The posterior a scheme needs before detection names it.
 pub const CONFIDENT: f64 = 0.95;
 
-/// The fewest kept bits a second precision of a mixed branch may have: fewer form a coarse
-/// lattice (weights such as 1.25 or 0.875, sentinels), which is exact by nature and left
-/// alone, not a precision to correct at.
+/// The fewest kept bits a second precision of a mixed branch may have ([`crate::resolve`]):
+/// fewer form a coarse lattice (weights such as 1.25 or 0.875, sentinels), which is exact by
+/// nature and left alone, not a precision to correct at.
 pub const MIN_CLUSTER_BITS: u32 = 5;
 
 /// Prior weight of the scheme a file's format is known to use ([`Detector::finish_with_prior`]).
@@ -144,18 +143,6 @@ pub fn apparent_bits(x: f32) -> u32 {
     23 - crate::quantise::mantissa_trailing_zeros_f32(x)
 }
 
-/// The bit counts a branch mixes, largest first, from its values' apparent bits: the largest
-/// apparent bits is the first cluster; a smaller count `b` starts another cluster when more
-/// values have apparent bits exactly `b` than the clusters above explain (each cluster of
-/// `N` values puts about `N·2^−(n−b+1)` at `b`), by a clear margin, with at least five
-/// distinct values (a repeated sentinel is not a precision) and at least
-/// [`MIN_CLUSTER_BITS`]. Values with a zero mantissa are not counted.
-pub fn bit_clusters(data: &[f32]) -> Vec<u32> {
-    let mut d = Detector::new();
-    d.add(data);
-    d.clusters()
-}
-
 /// Interval widths (in kept steps) of codes 0, and of `2^n−4 … 2^n−1`, under each candidate.
 fn widths(mode: RoundingMode) -> (f64, [f64; 4]) {
     match mode {
@@ -175,8 +162,6 @@ type Cell = ([u64; 3], [u64; 4]);
 #[derive(Clone, Debug)]
 pub struct Detector {
     apparent: [u64; 24],
-    /// Distinct magnitudes per apparent bits (up to 8): a repeated sentinel is no cluster.
-    distinct: Vec<Vec<u32>>,
     cells: std::collections::HashMap<(u8, u8, u8), Cell>,
     /// Powers of two (a zero mantissa) per biased exponent: code 0 whatever the bits.
     powers: Vec<u64>,
@@ -195,7 +180,6 @@ impl Detector {
     pub fn new() -> Self {
         Detector {
             apparent: [0; 24],
-            distinct: vec![Vec::new(); 24],
             cells: Default::default(),
             powers: vec![0; 256],
             binade_totals: vec![0; 256],
@@ -222,10 +206,6 @@ impl Detector {
             }
             let a = apparent_bits(x);
             self.apparent[a as usize] += 1;
-            let seen = &mut self.distinct[a as usize];
-            if seen.len() < 8 && !seen.contains(&u) {
-                seen.push(u);
-            }
             let exponent = u >> 23;
             if exponent == 0 {
                 continue; // subnormal: no binade structure to read
@@ -247,41 +227,30 @@ impl Detector {
         }
     }
 
-    /// See [`bit_clusters`].
-    pub fn clusters(&self) -> Vec<u32> {
-        let mut clusters: Vec<(u32, f64)> = Vec::new(); // (bits, estimated values)
-        for b in (1..=23u32).rev() {
-            let observed = self.apparent[b as usize] as f64;
-            if observed == 0.0 {
-                continue;
-            }
-            let explained: f64 = clusters
-                .iter()
-                .map(|&(n, size)| size * 0.5f64.powi((n - b + 1) as i32))
-                .sum();
-            let new_cluster = b >= MIN_CLUSTER_BITS
-                && observed >= 5.0
-                && observed > 8.0 * explained + 3.0
-                && self.distinct[b as usize].len() >= 5;
-            if clusters.is_empty() || new_cluster {
-                // A geometric cluster puts half its values at its own bits.
-                clusters.push((b, 2.0 * observed));
-            }
-        }
-        clusters.into_iter().map(|(b, _)| b).collect()
+    /// The largest apparent bits of the values added (`None`: no value has a non-zero
+    /// mantissa).
+    pub fn apparent_bits(&self) -> Option<u32> {
+        (1..=23u32).rev().find(|&b| self.apparent[b as usize] > 0)
     }
 
     /// The detection from everything added so far, under a uniform prior over
-    /// [`CANDIDATES`].
+    /// [`CANDIDATES`], with the branch's bits the largest apparent bits.
     pub fn finish(&self) -> Detection {
-        self.finish_with_prior(None)
+        self.finish_with_clusters(None, self.apparent_bits().into_iter().collect())
     }
 
     /// The detection from everything added so far; `expected` (the scheme the file's format
     /// is known to use, e.g. CMS's for NanoAOD) gets prior weight [`EXPECTED_PRIOR`], so that
     /// only clear evidence names another scheme.
-    pub fn finish_with_prior(&self, expected: Option<RoundingMode>) -> Detection {
-        let bit_clusters = self.clusters();
+    /// `clusters` are the precisions of the branch, largest first ([`crate::resolve`]; one
+    /// entry unless it mixes precisions, empty when no value has a non-zero mantissa): each
+    /// value's codes count at its own precision.
+    pub fn finish_with_clusters(
+        &self,
+        expected: Option<RoundingMode>,
+        clusters: Vec<u32>,
+    ) -> Detection {
+        let bit_clusters = clusters;
         let bits = bit_clusters.first().copied();
         let mut detection = Detection {
             bits,
@@ -460,22 +429,6 @@ mod tests {
         assert_eq!(d.bits, Some(10));
         assert_eq!(d.mode, None, "{}", d.describe());
         assert!(d.describe().contains("cannot tell"));
-    }
-
-    #[test]
-    fn mixed_precisions_are_found_and_each_value_gets_its_own() {
-        let mut hi = smooth(3000);
-        let mut lo: Vec<f32> = smooth(2000).iter().map(|x| x * 1.7).collect();
-        quantise_slice_f32(&mut hi, 20, RoundingMode::Cms).unwrap();
-        quantise_slice_f32(&mut lo, 8, RoundingMode::Cms).unwrap();
-        let all: Vec<f32> = hi.iter().chain(&lo).copied().collect();
-        let d = detect_f32(&all);
-        assert_eq!(d.bit_clusters, vec![20, 8], "{}", d.describe());
-        assert!(lo.iter().all(|&x| d.bits_of(x).unwrap() <= 8));
-        let wrong = hi.iter().filter(|&&x| d.bits_of(x) != Some(20)).count();
-        assert!(wrong <= 3, "{wrong} of 3000 20-bit values taken for 8 bits");
-        let one = detect_f32(&hi);
-        assert_eq!(one.bit_clusters, vec![20]);
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub mod pipeline;
 pub mod quantise;
 pub mod replicas;
 pub mod residual;
+pub mod resolve;
 pub mod stats;
 
 pub use bounds::Interval;

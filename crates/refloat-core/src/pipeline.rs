@@ -31,9 +31,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::advise::{sweep_branch, AdviseOptions, Artefacts, BranchAdvice, Resolution};
-use crate::correct::{verify_requantises_f32, CorrectionReport, Corrector, ExactPolicy, Method};
-use crate::detect::{Detection, Detector};
+use crate::advise::{self, sweep_branch, AdviseOptions, Artefacts, BranchAdvice};
+use crate::correct::{verify_requantises_f32, CorrectionReport, ExactPolicy, Method};
+use crate::detect::Detection;
 use crate::error::{check_len, Error, Result};
 use crate::io::rewrite::{rewrite_floats, Compression, RewriteOptions, Rewritten};
 use crate::io::sizes::SizeTable;
@@ -45,6 +45,7 @@ use crate::quantise::{infer_mantissa_bits_f32, Quantiser32, RoundingMode};
 use crate::replicas::{
     branch_spread, coverage, replica_seed, Binning, BranchSpread, Coverage, ReplicaSource,
 };
+use crate::resolve::{resolve_tree, BranchCorrector, Evidence, Format, Given, Resolution, Source};
 
 pub use crate::error::{fault_injected, FAULT_ENV};
 
@@ -91,6 +92,44 @@ pub fn load(path: &Path, select: &Select) -> Result<Loaded> {
         tree,
         selection,
     })
+}
+
+/// The float values of a file that a pipeline working on `loaded`'s tree leaves as stored:
+/// the tree's float-like branches it cannot process (`vector<vector<float>>`, which Athena
+/// does not round either, float arrays without a counter), and the float branches of the
+/// file's other trees (named `tree/branch`).
+pub fn floats_left_alone(loaded: &mut Loaded) -> Vec<Skipped> {
+    let mut out: Vec<Skipped> = loaded
+        .selection
+        .skipped
+        .iter()
+        .filter(|s| s.type_name.contains("float") || s.type_name.contains("Float"))
+        .cloned()
+        .collect();
+    let this = loaded.tree.name().to_string();
+    for name in loaded.file.tree_names() {
+        if name == this {
+            continue;
+        }
+        let Ok(tree) = loaded.file.tree(&name) else {
+            continue;
+        };
+        for b in tree.branches() {
+            let floaty = b.float_layout().is_some()
+                || b.type_name.contains("float")
+                || b.type_name.contains("Float");
+            if floaty {
+                out.push(Skipped {
+                    name: format!("{name}/{}", b.name),
+                    type_name: b.type_name.clone(),
+                    reason: format!(
+                        "in tree '{name}', not the tree processed ('{this}'): name it to process it"
+                    ),
+                });
+            }
+        }
+    }
+    out
 }
 
 /// Errors if `output` is the same file as `input` (writing would replace what is read).
@@ -237,8 +276,10 @@ pub struct CompressReport {
     pub mode: RoundingMode,
     pub branches: Vec<CompressedBranch>,
     pub values: u64,
-    /// Float-like branches that were not rounded (copied as stored), with the reason.
+    /// Branches of the tree that were not rounded (copied as stored), with the reason.
     pub skipped: Vec<Skipped>,
+    /// The float values of the file left as stored ([`floats_left_alone`]).
+    pub floats_left_alone: Vec<Skipped>,
     /// ROOT's compression setting of the input (`algorithm * 100 + level`).
     pub input_compression_setting: i32,
     pub written: Rewritten,
@@ -256,7 +297,8 @@ pub fn compress_file(
     progress: &mut ProgressFn<'_>,
 ) -> Result<CompressReport> {
     refuse_same_file(input, output)?;
-    let loaded = load(input, &opts.select)?;
+    let mut loaded = load(input, &opts.select)?;
+    let floats_left_alone = floats_left_alone(&mut loaded);
     let names: Vec<String> = loaded
         .selection
         .floats
@@ -349,6 +391,7 @@ pub fn compress_file(
         values: branches.iter().map(|b| b.values).sum(),
         branches,
         skipped: loaded.selection.skipped.clone(),
+        floats_left_alone,
         input_compression_setting: loaded.file.compression(),
         file_saving: 1.0 - written.output_bytes as f64 / written.input_bytes.max(1) as f64,
         written,
@@ -413,16 +456,16 @@ pub struct CorrectOptions {
     pub compression: Option<Compression>,
     /// Re-read the written file and check the invariant before committing it.
     pub verify: bool,
+    /// The format whose producer's defaults apply; `None`: the tree's ([`Format::of_tree`]).
+    pub format: Option<Format>,
+    /// Leave values exact by nature alone (default; see [`crate::resolve`]).
+    pub leave_exact: bool,
 }
 
 /// The rounding a tree's producer is known to use: CMS's for NanoAOD's `Events`, ATLAS's
 /// `nearest` otherwise (PHYSLITE's `CollectionTree`, and files refloat compressed).
 pub fn format_default_mode(tree: &str) -> RoundingMode {
-    if tree == crate::io::CMS_TREE {
-        RoundingMode::Cms
-    } else {
-        RoundingMode::Nearest
-    }
+    Format::of_tree(tree).producer_mode()
 }
 
 impl Default for CorrectOptions {
@@ -433,6 +476,8 @@ impl Default for CorrectOptions {
             mode: None,
             compression: None,
             verify: true,
+            format: None,
+            leave_exact: true,
         }
     }
 }
@@ -443,18 +488,20 @@ pub struct CorrectedBranch {
     pub name: String,
     pub layout: FloatLayout,
     pub values: usize,
-    /// Kept mantissa bits used (`None`: not inferable, branch copied unchanged).
+    /// Kept mantissa bits used (`None`: branch copied unchanged; the largest when the branch
+    /// is corrected per value).
     pub mantissa_bits: Option<u32>,
-    /// Whether the bits were inferred from the data (else given, or the model's).
-    pub inferred: bool,
+    /// Where the bits came from ([`Source`]; `given` for a joint correction's).
+    pub bits_source: Source,
     /// The rounding the branch was corrected under.
     pub mode: RoundingMode,
     /// Where `mode` came from: `given`, `detected`, or `format` (the values could not tell;
-    /// the tree's format decided, see [`format_default_mode`]).
+    /// the tree's format decided, see [`format_default_mode`]); `model` for a joint
+    /// correction's.
     pub mode_source: &'static str,
-    /// What the values say (bits, mixed precisions, scheme and its posterior); `None` when
-    /// not looked at (a joint correction).
-    pub detection: Option<Detection>,
+    /// How the resolver resolved the branch (bits, scheme, per-value precision, spikes,
+    /// lattice); `None` for a joint correction.
+    pub resolution: Option<Resolution>,
     pub report: CorrectionReport,
     /// Values whose bits changed.
     pub changed: usize,
@@ -473,6 +520,8 @@ pub struct CorrectReport {
     pub branches: Vec<CorrectedBranch>,
     pub values: usize,
     pub skipped: Vec<Skipped>,
+    /// The float values of the file left as stored ([`floats_left_alone`]).
+    pub floats_left_alone: Vec<Skipped>,
     pub written: Rewritten,
     /// Values verified while writing (0 without `verify`): each corrected value checked
     /// against its stored one, and read back from the bytes written; with those of branches
@@ -491,12 +540,10 @@ impl CorrectReport {
 
 /// What to do with one selected branch in the writing pass.
 enum Action {
-    /// Leave as stored (bits not inferable); its baskets are copied byte for byte.
+    /// Leave as stored (bits not known); its baskets are copied byte for byte.
     Copy,
-    /// Correct each basket with this corrector.
-    Correct(Corrector),
-    /// A branch that mixes precisions: each value with the corrector of its own kept bits.
-    CorrectPerValue(PerValue),
+    /// Correct each basket with the branch's corrector (per value in a mixed branch).
+    Correct(BranchCorrector),
     /// Replace by these values (a joint correction's output for the whole branch).
     Replace(Vec<f32>),
 }
@@ -514,8 +561,9 @@ enum Check {
     Copied,
     /// Each value re-quantises to its stored value under this quantiser.
     Requantises(Quantiser32),
-    /// Under the quantiser of each value's own kept bits.
-    PerValue(PerValue),
+    /// The resolver's check: each value re-quantises at its precision, and (when `true`)
+    /// exact values are unchanged.
+    Resolved(BranchCorrector, bool),
 }
 
 impl Check {
@@ -526,7 +574,8 @@ impl Check {
             Check::Requantises(q) => {
                 verify_requantises_f32(corrected, stored, q).map_err(|e| e.to_string())
             }
-            Check::PerValue(p) => p.verify(corrected, stored),
+            Check::Resolved(c, true) => c.check(corrected, stored),
+            Check::Resolved(c, false) => c.check_invariant(corrected, stored),
             Check::Copied => match corrected
                 .iter()
                 .zip(stored)
@@ -541,58 +590,6 @@ impl Check {
                 None => Ok(()),
             },
         }
-    }
-}
-
-/// Quantisers and correctors per kept-bit count of a branch that mixes precisions.
-#[derive(Clone, Debug)]
-struct PerValue {
-    detection: Detection,
-    by_bits: Vec<(u32, Quantiser32, Corrector)>,
-}
-
-impl PerValue {
-    fn of(&self, stored: f32) -> Option<&(u32, Quantiser32, Corrector)> {
-        let bits = self.detection.bits_of(stored)?;
-        self.by_bits.iter().find(|(b, _, _)| *b == bits)
-    }
-
-    fn correct(&self, values: &mut [f32], first: u64) -> CorrectionReport {
-        let mut report = CorrectionReport::default();
-        for (i, v) in values.iter_mut().enumerate() {
-            let q = *v;
-            if !q.is_finite() {
-                report.non_finite += 1;
-                continue;
-            }
-            let Some((_, quantiser, corrector)) = self.of(q) else {
-                continue;
-            };
-            if ExactPolicy::default().is_exact(q, quantiser) {
-                report.left_exact += 1;
-                continue;
-            }
-            *v = corrector.estimate(q, first + i as u64);
-            report.corrected += 1;
-        }
-        report
-    }
-
-    fn verify(&self, corrected: &[f32], stored: &[f32]) -> std::result::Result<(), String> {
-        for (i, (c, s)) in corrected.iter().zip(stored).enumerate() {
-            let ok = match self.of(*s) {
-                Some((_, q, _)) => {
-                    q.quantise(*c).to_bits() == s.to_bits() || c.to_bits() == s.to_bits()
-                }
-                None => c.to_bits() == s.to_bits(),
-            };
-            if !ok {
-                return Err(format!(
-                    "corrected value {c:e} at index {i} does not re-quantise to the stored {s:e} at its own kept bits"
-                ));
-            }
-        }
-        Ok(())
     }
 }
 
@@ -630,165 +627,132 @@ impl StreamSample {
     }
 }
 
-/// The kept bits of a whole branch, streamed: the largest of its chunks' (`None` if no value
-/// has a non-zero mantissa), the number of values and, when `sample` is given, a bounded
-/// sample of the values.
-fn scan_branch(
+/// The resolutions of the selected float branches of a tree (one pass over each, a chunk at
+/// a time), with a bounded sample of each when `samples` is asked for (prior-mean).
+fn resolve_branches(
     tree: &Tree,
-    name: &str,
-    mut sample: Option<&mut StreamSample>,
-    mut detector: Option<&mut Detector>,
-) -> Result<(Option<u32>, usize)> {
-    let mut bits: Option<u32> = None;
-    let values = tree.for_each_float_values(name, |v| {
-        if let Ok(n) = infer_mantissa_bits_f32(v) {
-            bits = Some(bits.map_or(n, |b| b.max(n)));
-        }
-        if let Some(s) = sample.as_deref_mut() {
-            s.extend(v);
-        }
-        if let Some(d) = detector.as_deref_mut() {
-            d.add(v);
-        }
-    })?;
-    Ok((bits, values))
-}
-
-/// The bits to use for a branch: given, or inferred (with the note when they cannot be).
-fn bits_for(
-    given: Option<u32>,
-    inferred: Option<u32>,
-    values: usize,
-) -> (Option<u32>, bool, Option<String>) {
-    let (bits, was_inferred, mut note) = match given {
-        Some(n) => (Some(n), false, None),
-        None => match inferred {
-            Some(n) => (Some(n), true, None),
-            None => (
-                None,
-                true,
-                Some(format!(
-                    "{}; copied unchanged",
-                    Error::CannotInferBits(format!(
-                        "no finite value with a non-zero mantissa among {values} values"
-                    ))
-                )),
-            ),
-        },
-    };
-    if bits == Some(23) {
-        note = Some("23 bits: full precision, nothing to correct".into());
-    }
-    (bits, was_inferred, note)
-}
-
-/// How one branch was rounded, as given or as its stored values say: what [`correct_file`]
-/// corrects under and [`verify_file`] checks under.
-struct BranchRounding {
-    values: usize,
-    bits: Option<u32>,
-    inferred: bool,
-    note: Option<String>,
-    mode: RoundingMode,
-    mode_source: &'static str,
-    detection: Detection,
-}
-
-impl BranchRounding {
-    /// One pass over the branch, a chunk at a time (feeding `sample` when given).
-    fn scan(
-        tree: &Tree,
-        name: &str,
-        bits: Option<u32>,
-        mode: Option<RoundingMode>,
-        sample: Option<&mut StreamSample>,
-    ) -> Result<Self> {
-        let mut detector = Detector::new();
-        let (seen, values) = scan_branch(tree, name, sample, Some(&mut detector))?;
-        let detection = detector.finish_with_prior(Some(format_default_mode(tree.name())));
-        let (bits, inferred, note) = bits_for(bits, seen, values);
-        let (mode, mode_source) = match (mode, detection.mode) {
-            (Some(m), _) => (m, "given"),
-            (None, Some(m)) => (m, "detected"),
-            (None, None) => (format_default_mode(tree.name()), "format"),
-        };
-        Ok(BranchRounding {
-            values,
-            bits,
-            inferred,
-            note,
-            mode,
-            mode_source,
-            detection,
-        })
-    }
-
-    /// The check of the written values, and the action (`method`, with `sample` for
-    /// prior-mean) that produces them; a branch mixing precisions whose bits were not given
-    /// gets each value's own.
-    fn plan(&self, branch: &str, method: Method, sample: &[f32]) -> Result<(Check, Action)> {
-        let corrector = |n: u32| -> Result<(Quantiser32, Corrector)> {
-            let q = Quantiser32::new(n, self.mode)?;
-            let c = Corrector::for_branch(q, method, branch, ExactPolicy::default(), sample);
-            Ok((q, c))
-        };
-        Ok(match self.bits {
-            Some(_) if self.inferred && self.detection.mixed() => {
-                let by_bits = self
-                    .detection
-                    .bit_clusters
-                    .iter()
-                    .map(|&n| corrector(n).map(|(q, c)| (n, q, c)))
-                    .collect::<Result<Vec<_>>>()?;
-                let per_value = PerValue {
-                    detection: self.detection.clone(),
-                    by_bits,
-                };
-                (
-                    Check::PerValue(per_value.clone()),
-                    Action::CorrectPerValue(per_value),
-                )
+    floats: &[BranchInfo],
+    format: Format,
+    given: &Given,
+    samples: bool,
+    progress: &mut ProgressFn<'_>,
+) -> Result<Vec<(Resolution, Vec<f32>)>> {
+    let mut bar = StageReporter::start(Stage::Scanning, floats.len(), progress);
+    let mut evidence = Vec::with_capacity(floats.len());
+    let mut sampled = Vec::with_capacity(floats.len());
+    for info in floats {
+        bar.branch(&info.name);
+        let mut e = Evidence::new();
+        let mut sample = StreamSample::new(PRIOR_SAMPLE);
+        tree.for_each_float_values(&info.name, |v| {
+            e.add(v);
+            if samples {
+                sample.extend(v);
             }
-            Some(n) => {
-                let (q, c) = corrector(n)?;
-                (Check::Requantises(q), Action::Correct(c))
-            }
-            None => (Check::Copied, Action::Copy),
-        })
+        })?;
+        evidence.push((
+            info.name.clone(),
+            e.finish(given.leave_exact),
+            given.clone(),
+        ));
+        sampled.push(sample.values);
     }
+    bar.finish();
+    Ok(resolve_tree(format, evidence)
+        .into_iter()
+        .zip(sampled)
+        .map(|((_, r), s)| (r, s))
+        .collect())
 }
 
-/// First pass over one branch, a chunk at a time: number of values, the kept bits and the
-/// scheme (when not given) and, for prior-mean, a bounded sample of it.
-fn plan_method(
-    tree: &Tree,
-    info: &BranchInfo,
-    opts: &CorrectOptions,
-    method: Method,
-) -> Result<Plan> {
-    let mut sample = StreamSample::new(PRIOR_SAMPLE);
-    let wants_sample = method == Method::PriorMean;
-    let r = BranchRounding::scan(
-        tree,
-        &info.name,
-        opts.bits,
-        opts.mode,
-        wants_sample.then_some(&mut sample),
+/// The scheme of the producer of `path`'s selected tree ([`Format::of_tree`]): what compress
+/// rounds with when no scheme is named (CMS's for NanoAOD's `Events`, ATLAS's otherwise).
+pub fn producer_mode(path: &Path, select: &Select) -> Result<RoundingMode> {
+    let mut file = io::open(path)?;
+    let tree = file.tree_or_default(select.tree.as_deref())?;
+    Ok(Format::of_tree(tree.name()).producer_mode())
+}
+
+/// How the resolver resolves the selected float branches of `path` ([`crate::resolve`]):
+/// what [`correct_file`] corrects them under and [`verify_file`] checks them under, for
+/// front doors that correct a file one event at a time (the C API's resolution handles, the
+/// ROOT macro, RDataFrame). `format` `None`: the tree's. Returns the tree's name and the
+/// resolutions in the selection's order.
+///
+/// ```
+/// # let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/nano_dy.root");
+/// # if !path.exists() { return Ok(()); }
+/// use refloat_core::pipeline::{resolve_file, Select};
+/// use refloat_core::resolve::{Given, Source};
+/// let select = Select { tree: None, branches: vec!["TrigObj_eta".into()] };
+/// let (tree, r) = resolve_file(&path, &select, &Given::default(), None)?;
+/// assert_eq!(tree, "Events");
+/// // The data shows 11 bits; CMSSW declares 12 (MiniAOD packed it coarser first).
+/// assert_eq!((r[0].1.bits, r[0].1.bits_source), (Some(12), Source::Declared));
+/// # Ok::<(), refloat_core::Error>(())
+/// ```
+pub fn resolve_file(
+    path: &Path,
+    select: &Select,
+    given: &Given,
+    format: Option<Format>,
+) -> Result<(String, Vec<(String, Resolution)>)> {
+    let loaded = load(path, select)?;
+    let tree = loaded.tree.name().to_string();
+    let floats = &loaded.selection.floats;
+    let resolved = resolve_branches(
+        &loaded.tree,
+        floats,
+        format.unwrap_or(Format::of_tree(&tree)),
+        given,
+        false,
+        &mut |_| {},
     )?;
-    let (check, action) = r.plan(&info.name, method, &sample.values)?;
+    Ok((
+        tree,
+        floats
+            .iter()
+            .zip(resolved)
+            .map(|(i, (r, _))| (i.name.clone(), r))
+            .collect(),
+    ))
+}
+
+/// A float branch's layout (flat for a branch that is not a float branch, which the
+/// selection never holds).
+fn layout_of(info: &BranchInfo) -> FloatLayout {
+    info.float_layout().unwrap_or(FloatLayout::Flat)
+}
+
+/// The plan of one branch from its resolution: correct it with `method`, or copy it.
+fn plan_method(
+    name: &str,
+    layout: FloatLayout,
+    resolution: Resolution,
+    method: Method,
+    sample: &[f32],
+) -> Result<Plan> {
+    let corrector = resolution.corrector(method, name, sample)?;
+    let (check, action) = match corrector {
+        Some(c) if resolution.bits != Some(23) => {
+            let strict = resolution.leave_exact;
+            (Check::Resolved(c.clone(), strict), Action::Correct(c))
+        }
+        _ => (Check::Copied, Action::Copy),
+    };
     Ok(Plan {
         summary: CorrectedBranch {
-            name: info.name.clone(),
-            layout: info.float_layout().unwrap_or(FloatLayout::Flat),
-            values: r.values,
-            mantissa_bits: r.bits,
-            inferred: r.inferred,
-            mode: r.mode,
-            mode_source: r.mode_source,
-            detection: Some(r.detection),
+            name: name.to_string(),
+            layout,
+            values: resolution.values as usize,
+            mantissa_bits: resolution.bits,
+            bits_source: resolution.bits_source,
+            mode: resolution.mode,
+            mode_source: resolution.mode_source.name(),
             report: CorrectionReport::default(),
             changed: 0,
-            note: r.note,
+            note: resolution.note.clone(),
+            resolution: Some(resolution),
         },
         check,
         action,
@@ -845,14 +809,14 @@ fn plan_joint(
                 layout: s.layout(),
                 values: s.values.len(),
                 mantissa_bits: Some(bits),
-                inferred: false,
+                bits_source: Source::Given,
                 mode,
                 mode_source: if opts.mode.is_some() {
                     "given"
                 } else {
                     "model"
                 },
-                detection: None,
+                resolution: None,
                 report,
                 changed: 0,
                 note: Some(joint.note(&s.name)),
@@ -880,21 +844,33 @@ pub fn correct_file(
         Quantiser32::new(bits, opts.mode.unwrap_or_default())?;
     }
     refuse_same_file(input, output)?;
-    let loaded = load(input, &opts.select)?;
+    let mut loaded = load(input, &opts.select)?;
+    let floats_left_alone = floats_left_alone(&mut loaded);
     let path = input.display().to_string();
     let tree_name = loaded.tree.name().to_string();
 
     let mut plans = match correction {
         Correction::Method(method) => {
             let floats = &loaded.selection.floats;
-            let mut bar = StageReporter::start(Stage::Scanning, floats.len(), progress);
-            let mut plans = Vec::with_capacity(floats.len());
-            for info in floats {
-                bar.branch(&info.name);
-                plans.push(plan_method(&loaded.tree, info, opts, method)?);
-            }
-            bar.finish();
-            plans
+            let resolved = resolve_branches(
+                &loaded.tree,
+                floats,
+                opts.format.unwrap_or(Format::of_tree(&tree_name)),
+                &Given {
+                    bits: opts.bits,
+                    mode: opts.mode,
+                    leave_exact: opts.leave_exact,
+                },
+                method == Method::PriorMean,
+                progress,
+            )?;
+            floats
+                .iter()
+                .zip(resolved)
+                .map(|(info, (r, sample))| {
+                    plan_method(&info.name, layout_of(info), r, method, &sample)
+                })
+                .collect::<Result<Vec<_>>>()?
         }
         Correction::Joint(joint) => plan_joint(&loaded, input, opts, joint)?,
     };
@@ -936,9 +912,6 @@ pub fn correct_file(
                                 b.branch
                             ))
                         })?;
-                }
-                Action::CorrectPerValue(p) => {
-                    plan.summary.report = plan.summary.report + p.correct(b.values, b.first_value);
                 }
                 Action::Replace(v) => {
                     let from = b.first_value as usize;
@@ -1005,6 +978,7 @@ pub fn correct_file(
         values: plans.iter().map(|p| p.summary.values).sum(),
         branches: plans.into_iter().map(|p| p.summary).collect(),
         skipped: loaded.selection.skipped.clone(),
+        floats_left_alone,
         written,
         verified_values: verified,
     })
@@ -1014,15 +988,33 @@ pub fn correct_file(
 // verify
 
 /// Options of [`verify_file`].
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct VerifyOptions {
     pub select: Select,
-    /// Kept mantissa bits of the stored file; `None`: detected per branch of the stored file
+    /// Kept mantissa bits of the stored file; `None`: resolved per branch of the stored file
     /// (per value where it mixes precisions), as [`correct_file`] does.
     pub bits: Option<u32>,
-    /// The rounding the stored file was made with; `None`: detected per branch, else the
-    /// format's, as [`correct_file`] does.
+    /// The rounding the stored file was made with; `None`: resolved per branch, as
+    /// [`correct_file`] does.
     pub mode: Option<RoundingMode>,
+    /// As [`CorrectOptions::format`].
+    pub format: Option<Format>,
+    /// As [`CorrectOptions::leave_exact`] (default `true`: values exact by nature must be
+    /// unchanged too); `false` checks the invariant alone (originals against the values
+    /// stored from them, or a file corrected with `leave_exact` off).
+    pub leave_exact: bool,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions {
+            select: Select::default(),
+            bits: None,
+            mode: None,
+            format: None,
+            leave_exact: true,
+        }
+    }
 }
 
 /// What [`verify_file`] checked.
@@ -1048,13 +1040,25 @@ pub fn verify_file(
         Quantiser32::new(bits, opts.mode.unwrap_or_default())?;
     }
     let loaded = load(stored, &opts.select)?;
-    let mut checks = Vec::with_capacity(loaded.selection.floats.len());
-    let mut branches = Vec::with_capacity(loaded.selection.floats.len());
-    for info in &loaded.selection.floats {
-        let r = BranchRounding::scan(&loaded.tree, &info.name, opts.bits, opts.mode, None)?;
-        let (check, _) = r.plan(&info.name, Method::Midpoint, &[])?;
-        checks.push((info.name.clone(), check));
-        branches.push((info.name.clone(), r.bits));
+    let floats = &loaded.selection.floats;
+    let resolved = resolve_branches(
+        &loaded.tree,
+        floats,
+        opts.format.unwrap_or(Format::of_tree(loaded.tree.name())),
+        &Given {
+            bits: opts.bits,
+            mode: opts.mode,
+            leave_exact: opts.leave_exact,
+        },
+        false,
+        progress,
+    )?;
+    let mut checks = Vec::with_capacity(floats.len());
+    let mut branches = Vec::with_capacity(floats.len());
+    for (info, (r, _)) in floats.iter().zip(resolved) {
+        let plan = plan_method(&info.name, layout_of(info), r, Method::Midpoint, &[])?;
+        branches.push((info.name.clone(), plan.summary.mantissa_bits));
+        checks.push((info.name.clone(), plan.check));
     }
     let values = verify_branches(&loaded.tree, corrected, corrected, &checks, progress)?;
     Ok(VerifyReport { branches, values })
@@ -1142,8 +1146,8 @@ pub struct InspectedBranch {
     pub counter: Option<String>,
     /// Values in the branch (float branches only).
     pub values: Option<usize>,
-    /// Kept mantissa bits (float branches only; `None` when no value has a non-zero
-    /// mantissa, e.g. all zeros).
+    /// Kept mantissa bits `correct` would use (float branches only; `None`: left as stored,
+    /// see `note`).
     pub mantissa_bits: Option<u32>,
     /// What the values say about how they were rounded (float branches only).
     pub detection: Option<Detection>,
@@ -1151,8 +1155,10 @@ pub struct InspectedBranch {
     pub mode: Option<RoundingMode>,
     /// `detected` or `format` (see [`format_default_mode`]).
     pub mode_source: Option<&'static str>,
-    /// Why the bits could not be inferred.
+    /// Why the branch would be left as stored, or other remarks of the resolver.
     pub note: Option<String>,
+    /// The resolver's whole decision (float branches only): what `correct` does with it.
+    pub resolution: Option<Resolution>,
 }
 
 /// One tree as [`inspect_file`] sees it.
@@ -1213,51 +1219,48 @@ pub fn inspect_file(
                     .join(", ")
             )));
         }
-        let floats = selected
+        let float_infos: Vec<BranchInfo> = selected
             .iter()
             .filter(|b| b.float_layout().is_some())
-            .count();
-        let mut bar = StageReporter::start(Stage::Scanning, floats, progress);
+            .map(|b| (*b).clone())
+            .collect();
+        let resolved = resolve_branches(
+            &tree,
+            &float_infos,
+            Format::of_tree(&name),
+            &Given::default(),
+            false,
+            progress,
+        )?;
+        let mut resolved: HashMap<String, Resolution> = float_infos
+            .iter()
+            .zip(resolved)
+            .map(|(i, (r, _))| (i.name.clone(), r))
+            .collect();
         let mut branches = Vec::with_capacity(selected.len());
         for info in selected {
-            let mut b = InspectedBranch {
+            let r = resolved.remove(&info.name);
+            branches.push(InspectedBranch {
                 name: info.name.clone(),
                 type_name: info.type_name.clone(),
                 entries: info.entries,
                 kind: info.kind.clone(),
                 counter: info.counter.clone(),
-                values: None,
-                mantissa_bits: None,
-                detection: None,
-                mode: None,
-                mode_source: None,
-                note: None,
-            };
-            if info.float_layout().is_some() {
-                bar.branch(&info.name);
-                let mut detector = Detector::new();
-                let (bits, values) = scan_branch(&tree, &info.name, None, Some(&mut detector))?;
-                let detection = detector.finish_with_prior(Some(format_default_mode(&name)));
-                b.values = Some(values);
-                b.mantissa_bits = bits;
-                if bits.is_none() {
-                    b.note = Some(
-                        Error::CannotInferBits(format!(
-                            "no finite value with a non-zero mantissa among {values} values"
-                        ))
-                        .to_string(),
-                    );
-                }
-                (b.mode, b.mode_source) = match (bits, detection.mode) {
-                    (None | Some(23), _) => (None, None),
-                    (_, Some(m)) => (Some(m), Some("detected")),
-                    (_, None) => (Some(format_default_mode(&name)), Some("format")),
-                };
-                b.detection = Some(detection);
-            }
-            branches.push(b);
+                values: r.as_ref().map(|r| r.values as usize),
+                mantissa_bits: r.as_ref().and_then(|r| r.bits),
+                detection: r.as_ref().map(|r| r.detection.clone()),
+                mode: r
+                    .as_ref()
+                    .filter(|r| r.bits.is_some_and(|b| b < 23))
+                    .map(|r| r.mode),
+                mode_source: r
+                    .as_ref()
+                    .filter(|r| r.bits.is_some_and(|b| b < 23))
+                    .map(|r| r.mode_source.name()),
+                note: r.as_ref().and_then(|r| r.note.clone()),
+                resolution: r,
+            });
         }
-        bar.finish();
         trees.push(InspectedTree {
             name,
             entries: tree.entries(),
@@ -1283,7 +1286,7 @@ pub struct AdviseFileOptions {
     /// The sweep's settings (scheme, bits swept, criteria).
     pub advise: AdviseOptions,
     /// Resolutions per branch name or glob; the first matching rule applies.
-    pub resolutions: Vec<(BranchPattern, Resolution)>,
+    pub resolutions: Vec<(BranchPattern, advise::Resolution)>,
     /// Measure the compressed size at every kept-bit count: each basket's rounded values,
     /// big-endian as ROOT writes them, recompressed with the file's algorithm and level.
     pub measure_sizes: bool,
@@ -1579,23 +1582,28 @@ impl Default for ReplicaOptions {
 pub struct FileBranchReplicas {
     branch: String,
     seed: u64,
-    rounding: BranchRounding,
+    resolution: Resolution,
 }
 
 impl FileBranchReplicas {
-    /// The kept bits the replicas are drawn under (`None`: not inferable, copied as stored).
+    /// The kept bits the replicas are drawn under (`None`: not known, copied as stored).
     pub fn mantissa_bits(&self) -> Option<u32> {
-        self.rounding.bits
+        self.resolution.bits
     }
 
     /// The rounding the replicas are drawn under.
     pub fn mode(&self) -> RoundingMode {
-        self.rounding.mode
+        self.resolution.mode
     }
 
-    /// Why the branch's replicas may not move (bits not inferable, full precision).
+    /// Why the branch's replicas may not move (bits not known, full precision).
     pub fn note(&self) -> Option<&str> {
-        self.rounding.note.as_deref()
+        self.resolution.note.as_deref()
+    }
+
+    /// How the branch was resolved.
+    pub fn resolution(&self) -> &Resolution {
+        &self.resolution
     }
 }
 
@@ -1606,15 +1614,19 @@ impl ReplicaSource for FileBranchReplicas {
         let method = Method::Dither {
             seed: replica_seed(self.seed, replica),
         };
-        let (check, action) = self.rounding.plan(&self.branch, method, &[])?;
+        let plan = plan_method(
+            &self.branch,
+            FloatLayout::Flat,
+            self.resolution.clone(),
+            method,
+            &[],
+        )?;
+        let (check, action) = (plan.check, plan.action);
         match &action {
             Action::Copy | Action::Replace(_) => {}
             Action::Correct(c) => {
                 c.correct_in_place(out, 0)
                     .map_err(|e| Error::InvalidInput(format!("branch '{}': {e}", self.branch)))?;
-            }
-            Action::CorrectPerValue(p) => {
-                p.correct(out, 0);
             }
         }
         check.holds(out, stored).map_err(|e| {
@@ -1644,17 +1656,29 @@ pub fn read_replica_branches(
         Quantiser32::new(bits, opts.mode.unwrap_or_default())?;
     }
     let loaded = load(path, &opts.select)?;
-    let mut bar = StageReporter::start(Stage::Reading, loaded.selection.floats.len(), progress);
-    let mut out = Vec::with_capacity(loaded.selection.floats.len());
-    for info in &loaded.selection.floats {
+    let floats = &loaded.selection.floats;
+    let resolved = resolve_branches(
+        &loaded.tree,
+        floats,
+        Format::of_tree(loaded.tree.name()),
+        &Given {
+            bits: opts.bits,
+            mode: opts.mode,
+            leave_exact: true,
+        },
+        false,
+        progress,
+    )?;
+    let mut bar = StageReporter::start(Stage::Reading, floats.len(), progress);
+    let mut out = Vec::with_capacity(floats.len());
+    for (info, (resolution, _)) in floats.iter().zip(resolved) {
         bar.branch(&info.name);
-        let rounding = BranchRounding::scan(&loaded.tree, &info.name, opts.bits, opts.mode, None)?;
         out.push(ReplicaBranch {
             stored: loaded.tree.read_float(&info.name)?,
             replicas: FileBranchReplicas {
                 branch: info.name.clone(),
                 seed: opts.seed,
-                rounding,
+                resolution,
             },
         });
     }

@@ -251,6 +251,7 @@ pub fn run(args: Args) -> Result<()> {
         mode: Some(mode),
         compression: None,
         verify: true,
+        ..CorrectOptions::default()
     };
     let midpoint = Correction::Method(Method::Midpoint);
     let t = time_runs(&pb, "correct --method midpoint", repeat, || {
@@ -278,6 +279,7 @@ pub fn run(args: Args) -> Result<()> {
         select: args.select.to_select(),
         bits: None,
         mode: Some(mode),
+        ..VerifyOptions::default()
     };
     let t = time_runs(&pb, "verify (re-read)", repeat, || {
         verify_file(&comp_path, &corr_path, &vopts, &mut |_| {})?;

@@ -65,15 +65,23 @@ pub struct Args {
     /// name, so the variables of one object get independent draws.
     #[arg(long, value_name = "METHOD")]
     pub method: String,
-    /// Kept mantissa bits the file was compressed with, 0..=23. Default: inferred per branch
-    /// from its values (the trailing zero mantissa bits common to all of them); for a model,
-    /// the model's.
+    /// Kept mantissa bits the file was compressed with, 0..=23. Default: resolved per branch
+    /// (the largest apparent bits of its values, never below the producer's declared
+    /// precision; see `refloat inspect`); for a model, the model's.
     #[arg(long)]
     pub bits: Option<u32>,
     /// Rounding the file was compressed with. Default: detected per branch from its values,
     /// and where they cannot tell, the format's (cms for NanoAOD's Events, nearest otherwise).
     #[arg(long, value_enum)]
     pub mode: Option<common::Mode>,
+    /// Whose defaults apply (the producer's scheme, declared precisions): atlas, cms or
+    /// unknown. Default: the tree's (CollectionTree: atlas, Events: cms).
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Correct values that look exact by nature too (sentinels such as -999, spikes,
+    /// lattice values, short mantissas); only ±0 stays. For branches known to be continuous.
+    #[arg(long)]
+    pub correct_exact: bool,
     #[command(flatten)]
     pub select: SelectArgs,
     #[command(flatten)]
@@ -89,6 +97,12 @@ pub fn run(args: Args) -> Result<()> {
         mode: args.mode.map(Into::into),
         compression: args.output_args.compression()?,
         verify: true,
+        format: args
+            .format
+            .as_deref()
+            .map(refloat::resolve::Format::parse)
+            .transpose()?,
+        leave_exact: !args.correct_exact,
     };
     let s = match &method {
         CorrectionMethod::Core(m) => correct_file(
@@ -153,27 +167,26 @@ fn print(s: &CorrectReport, list_all: bool) {
         total.non_finite,
         changed
     );
-    // Bits used, as a histogram over branches.
-    let mut by_bits: Vec<(Option<u32>, usize)> = Vec::new();
+    // Bits used, as a histogram over branches, and where they came from.
+    let mut by_bits: Vec<(String, usize)> = Vec::new();
     for b in &s.branches {
-        match by_bits.iter_mut().find(|(n, _)| *n == b.mantissa_bits) {
+        let key = match b.mantissa_bits {
+            Some(n) => format!("{n} bits ({})", b.bits_source.name()),
+            None => "left as stored".to_string(),
+        };
+        match by_bits.iter_mut().find(|(k, _)| *k == key) {
             Some((_, c)) => *c += 1,
-            None => by_bits.push((b.mantissa_bits, 1)),
+            None => by_bits.push((key, 1)),
         }
     }
     by_bits.sort_by_key(|b| std::cmp::Reverse(b.1));
-    let inferred = s.branches.iter().any(|b| b.inferred);
-    let parts: Vec<String> = by_bits
-        .iter()
-        .map(|(n, c)| match n {
-            Some(n) => format!("{n} bits: {c}"),
-            None => format!("not inferable (copied unchanged): {c}"),
-        })
-        .collect();
     println!(
-        "  kept mantissa bits {} per branch: {}",
-        if inferred { "inferred" } else { "given" },
-        parts.join(", ")
+        "  kept mantissa bits per branch: {}",
+        by_bits
+            .iter()
+            .map(|(k, c)| format!("{k}: {c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     // Rounding used, by scheme and where it came from (given, detected, the format's).
     let mut by_mode: Vec<(String, usize)> = Vec::new();
@@ -193,12 +206,17 @@ fn print(s: &CorrectReport, list_all: bool) {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    let e = total.exact;
+    println!(
+        "  left alone as exact by nature: {} zero or short mantissa, {} sentinels (-999, …), {} spikes, {} on a lattice",
+        e.short_mantissa, e.sentinel, e.spike, e.lattice
+    );
     let mixed: Vec<String> = s
         .branches
         .iter()
         .filter_map(|b| {
-            let d = b.detection.as_ref()?;
-            (d.mixed() && b.inferred).then(|| format!("{} ({})", b.name, d.describe()))
+            let r = b.resolution.as_ref()?;
+            r.mixed().then(|| format!("{} ({})", b.name, r.describe()))
         })
         .collect();
     if !mixed.is_empty() {
@@ -216,63 +234,33 @@ fn print(s: &CorrectReport, list_all: bool) {
             }
         }
     }
-    let not_inferable: Vec<&CorrectedBranch> = s
+    let left: Vec<&CorrectedBranch> = s
         .branches
         .iter()
         .filter(|b| b.mantissa_bits.is_none())
         .collect();
-    if !not_inferable.is_empty() {
+    if !left.is_empty() {
         println!(
-            "  kept mantissa bits cannot be inferred for {} branches; they were copied unchanged (pass --bits to correct them anyway):",
-            not_inferable.len()
+            "  {} branches were left as stored (their bits cannot be told; pass --bits to correct them anyway):",
+            left.len()
         );
         let shown = if list_all {
-            not_inferable.len()
+            left.len()
         } else {
-            not_inferable.len().min(LISTED)
+            left.len().min(LISTED)
         };
-        for b in &not_inferable[..shown] {
-            let why = b
-                .note
-                .as_deref()
-                .unwrap_or("no value with a non-zero mantissa")
-                .trim_end_matches("; copied unchanged");
-            let why = why
-                .strip_prefix("cannot infer the kept mantissa bits: ")
-                .unwrap_or(why);
-            println!("    {}: {why}", b.name);
-        }
-        if shown < not_inferable.len() {
+        for b in &left[..shown] {
             println!(
-                "    … and {} more (--list-skipped lists every one, --json has them all)",
-                not_inferable.len() - shown
+                "    {}: {}",
+                b.name,
+                b.note.as_deref().unwrap_or("bits unknown")
             );
         }
-    }
-    if inferred {
-        if let Some((Some(common_bits), _)) = by_bits.first() {
-            let fewer: Vec<&CorrectedBranch> = s
-                .branches
-                .iter()
-                .filter(|b| b.mantissa_bits.is_some_and(|n| n < *common_bits))
-                .collect();
-            if !fewer.is_empty() {
-                println!(
-                    "  note: {} branches look coarser than the common {common_bits} bits (few values, or exact by nature); pass --bits if the whole file used one setting:",
-                    fewer.len()
-                );
-                for b in fewer.iter().take(8) {
-                    println!(
-                        "    {} ({} values, {} bits)",
-                        b.name,
-                        b.values,
-                        b.mantissa_bits.unwrap_or(0)
-                    );
-                }
-                if fewer.len() > 8 {
-                    println!("    … and {} more (see --json)", fewer.len() - 8);
-                }
-            }
+        if shown < left.len() {
+            println!(
+                "    … and {} more (--list-skipped lists every one, --json has them all)",
+                left.len() - shown
+            );
         }
     }
     println!(

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use refloat::io::{self, BranchKind, FloatLayout};
 use refloat::pipeline::{inspect_file, InspectReport, InspectedBranch};
+use refloat::resolve::{Resolution, Source};
 
 use super::common;
 
@@ -103,21 +104,29 @@ fn print(r: &InspectReport, all: bool) {
         };
         if !listed.is_empty() {
             println!(
-                "  {:<width$}  {:<22} {:>8} {:>9} {:>6}  scheme",
-                "branch", "type", "entries", "values", "bits"
+                "  {:<width$}  {:<22} {:>8} {:>9} {:>9}  {:<18} exact by nature",
+                "branch", "type", "entries", "values", "bits", "scheme"
             );
         }
         for b in &listed {
             let values = b.values.map(|v| v.to_string()).unwrap_or_default();
-            let bits = match (&b.detection, b.mantissa_bits, &b.kind) {
-                (Some(d), Some(_), _) if d.mixed() => d
-                    .bit_clusters
+            let r = b.resolution.as_ref();
+            // The bits correct uses, and where they come from: declared (d), the tree's (t),
+            // given; mixed branches list each precision.
+            let bits = match (r, &b.kind) {
+                (Some(r), _) if r.mixed() => r
+                    .per_value
                     .iter()
                     .map(|n| n.to_string())
                     .collect::<Vec<_>>()
                     .join("+"),
-                (_, Some(n), _) => n.to_string(),
-                (_, None, BranchKind::Float(_)) => "-".to_string(),
+                (Some(r), _) => match (r.bits, r.bits_source) {
+                    (Some(n), Source::Declared) => format!("{n}d"),
+                    (Some(n), Source::Tree) => format!("{n}t"),
+                    (Some(n), _) => n.to_string(),
+                    (None, _) => "-".to_string(),
+                },
+                (None, BranchKind::Float(_)) => "-".to_string(),
                 _ => String::new(),
             };
             // The detected scheme with its posterior, or the format's marked `?`.
@@ -126,13 +135,14 @@ fn print(r: &InspectReport, all: bool) {
                 (Some(m), _, _) => format!("{m}?"),
                 _ => String::new(),
             };
+            let exact = r.map(exact_summary).unwrap_or_default();
             let mut type_name = b.type_name.clone();
             if type_name.len() > 22 {
                 type_name.truncate(21);
                 type_name.push('…');
             }
             println!(
-                "  {:<width$}  {:<22} {:>8} {:>9} {:>6}  {scheme}",
+                "  {:<width$}  {:<22} {:>8} {:>9} {:>9}  {scheme:<18} {exact}",
                 b.name, type_name, b.entries, values, bits
             );
         }
@@ -163,13 +173,35 @@ fn print(r: &InspectReport, all: bool) {
                 }
             }
         }
-        let uninferred = floats.iter().filter(|b| b.mantissa_bits.is_none()).count();
-        if uninferred > 0 {
-            println!("  bits '-': cannot be inferred (no value with a non-zero mantissa) in {uninferred} float branches");
+        let left = floats.iter().filter(|b| b.mantissa_bits.is_none()).count();
+        if left > 0 {
+            println!("  bits '-': {left} float branches would be left as stored (no value with a non-zero mantissa, or too few values to tell; --json says which)");
+        }
+        let declared = floats
+            .iter()
+            .filter(|b| {
+                b.resolution
+                    .as_ref()
+                    .is_some_and(|r| r.bits_source == Source::Declared)
+            })
+            .count();
+        if declared > 0 {
+            println!("  bits 'nd': {declared} branches show fewer bits than their producer declares; correct uses the declared n");
+        }
+        let tree = floats
+            .iter()
+            .filter(|b| {
+                b.resolution
+                    .as_ref()
+                    .is_some_and(|r| r.bits_source == Source::Tree)
+            })
+            .count();
+        if tree > 0 {
+            println!("  bits 'nt': {tree} branches have too few values to tell their bits; correct uses the tree's n");
         }
         let mixed = floats
             .iter()
-            .filter(|b| b.detection.as_ref().is_some_and(|d| d.mixed()))
+            .filter(|b| b.resolution.as_ref().is_some_and(|r| r.mixed()))
             .count();
         if mixed > 0 {
             println!(
@@ -181,4 +213,28 @@ fn print(r: &InspectReport, all: bool) {
                 refloat::pipeline::format_default_mode(&t.name));
         }
     }
+}
+
+/// The exact-by-nature values a branch's resolution found: its spikes (the first few, with
+/// their counts) and its lattice step.
+fn exact_summary(r: &Resolution) -> String {
+    let mut parts = Vec::new();
+    if !r.spikes.is_empty() {
+        let shown: Vec<String> = r
+            .spikes
+            .iter()
+            .take(3)
+            .map(|s| format!("{}×{}", s.value, s.count))
+            .collect();
+        let more = if r.spikes.len() > 3 {
+            format!(" +{}", r.spikes.len() - 3)
+        } else {
+            String::new()
+        };
+        parts.push(format!("spikes {}{more}", shown.join(" ")));
+    }
+    if let Some(l) = r.lattice {
+        parts.push(format!("lattice {}", 2f64.powi(l.step_log2)));
+    }
+    parts.join("; ")
 }

@@ -19,13 +19,21 @@ pub struct Args {
     pub stored: PathBuf,
     /// The corrected file to check against it.
     pub corrected: PathBuf,
-    /// Kept mantissa bits of the stored file, 0..=23. Default: inferred per branch.
+    /// Kept mantissa bits of the stored file, 0..=23. Default: resolved per branch, as
+    /// `correct` does.
     #[arg(long)]
     pub bits: Option<u32>,
-    /// Rounding the stored file was made with. Default: detected per branch, else the
-    /// format's, as `correct` does.
+    /// Rounding the stored file was made with. Default: resolved per branch, as `correct`
+    /// does.
     #[arg(long, value_enum)]
     pub mode: Option<common::Mode>,
+    /// Whose defaults apply (atlas, cms, unknown), as for `correct`. Default: the tree's.
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Check the invariant alone, not that values exact by nature are unchanged (a file
+    /// corrected with --correct-exact, or originals against the file stored from them).
+    #[arg(long)]
+    pub correct_exact: bool,
     #[command(flatten)]
     pub select: SelectArgs,
 }
@@ -36,6 +44,12 @@ pub fn run(args: Args) -> Result<()> {
         select: args.select.to_select(),
         bits: args.bits,
         mode: args.mode.map(Into::into),
+        format: args
+            .format
+            .as_deref()
+            .map(refloat::resolve::Format::parse)
+            .transpose()?,
+        ..VerifyOptions::default()
     };
     let r = verify_file(&args.stored, &args.corrected, &opts, &mut common::bars())?;
     let not_inferable = r.branches.iter().filter(|(_, b)| b.is_none()).count();

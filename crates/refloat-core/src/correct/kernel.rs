@@ -15,6 +15,7 @@
 //! re-quantised, which restores them bit for bit (the invariant), and the error names the
 //! value: the caller's buffer is as it was.
 
+use super::exact::{ListedTable, SENTINELS};
 use super::{dither_in, pair_bits, word_uniform, CorrectionReport, Corrector, Method};
 use crate::{Error, Quantiser32, Result, RoundingMode};
 
@@ -27,7 +28,7 @@ pub(super) const BLOCK: usize = 4096;
 
 /// A quantiser's constants, as the loops use them.
 #[derive(Clone, Copy)]
-struct Params {
+struct Params<'a> {
     /// Half a step (`2^(k−1)`) and a step, as pattern increments.
     h: u32,
     step: u32,
@@ -43,10 +44,16 @@ struct Params {
     /// Exact values: a non-zero value is exact iff `exact_any` and `u & exact_low == 0`.
     exact_low: u32,
     exact_any: bool,
+    /// The policy's sentinels and spikes: `listed.get(u) == u` iff `u` is one of them.
+    listed: &'a ListedTable,
+    /// Magnitude patterns below this may be on the policy's lattice (0: no lattice).
+    lattice_limit: u32,
+    /// The mantissa of the policy's ambiguous CMS top codes (an impossible one: none).
+    top_code: u32,
 }
 
-impl Params {
-    fn new(c: &Corrector) -> Self {
+impl<'a> Params<'a> {
+    fn new(c: &'a Corrector) -> Self {
         let q = &c.quantiser;
         let (h, k) = (q.rounding(), q.dropped_bits());
         let step = h << 1;
@@ -71,6 +78,12 @@ impl Params {
             lim,
             exact_low: if exact_any { (1u32 << thr) - 1 } else { 0 },
             exact_any,
+            listed: &c.listed,
+            lattice_limit: c
+                .policy
+                .lattice
+                .map_or(0, |l| l.magnitude_limit(q.mantissa_bits())),
+            top_code: c.policy.top_code_mantissa(),
         }
     }
 }
@@ -383,7 +396,8 @@ fn fast<S: Scheme, E: Estimate>(p: &Params, e: &E, u: u32) -> bool {
     mag != 0 && mag < p.lim && (!E::LINEAR || lo >> 23 == hi >> 23 || hi >> 23 <= 1) && e.knows(u)
 }
 
-/// Whether the stored value with pattern `u` is left alone as exact (finite values only).
+/// Whether the stored value with pattern `u` is left alone as exact by the rules the loop
+/// applies itself: ±0 and short mantissas (finite values only).
 #[inline(always)]
 fn exact<S: Scheme>(p: &Params, u: u32) -> bool {
     if u & !SIGN == 0 {
@@ -393,10 +407,28 @@ fn exact<S: Scheme>(p: &Params, u: u32) -> bool {
     }
 }
 
+/// Whether `u` is one of the policy's sentinels or spikes.
+#[inline(always)]
+fn listed(p: &Params, u: u32) -> bool {
+    p.listed.get(u) == u
+}
+
+/// Whether `u` may be exact by a rule the loop leaves to the reference: on the lattice, an
+/// ambiguous top code, or hashing to a slot two listed patterns share.
+#[inline(always)]
+fn maybe_exact(p: &Params, u: u32) -> bool {
+    u & !SIGN < p.lattice_limit
+        || p.listed.get(u) == ListedTable::COLLIDED
+        || u & 0x007F_FFFF == p.top_code
+}
+
 /// Whether the stored value with pattern `u` is corrected, but not by the loop.
 #[inline(always)]
 fn needs_reference<S: Scheme, E: Estimate>(p: &Params, e: &E, u: u32) -> bool {
-    u & !SIGN < INF && !exact::<S>(p, u) && !fast::<S, E>(p, e, u)
+    u & !SIGN < INF
+        && !exact::<S>(p, u)
+        && !listed(p, u)
+        && (!fast::<S, E>(p, e, u) || maybe_exact(p, u))
 }
 
 /// Counts of one block, whether any value needs the reference, whether any is not stored.
@@ -404,6 +436,8 @@ fn needs_reference<S: Scheme, E: Estimate>(p: &Params, e: &E, u: u32) -> bool {
 struct Tally {
     corrected: u32,
     exact: u32,
+    /// Of `exact`, the values that are sentinels or spikes.
+    listed: u32,
     slow: bool,
     bad: bool,
     /// A NaN or ±Inf was seen: whether it is stored is left to the rule, after the loop.
@@ -430,11 +464,14 @@ fn correct_block<S: Scheme, E: Estimate>(
         let mag = u & !SIGN;
         let sign = u & SIGN;
         let finite = mag < INF;
-        let exact = exact::<S>(p, u);
+        let short = exact::<S>(p, u);
+        let listed = listed(p, u) & !short;
+        let exact = short | listed;
         let (lo, hi) = S::range(p, mag);
         let estimate = e.estimate(u, sign, lo, hi, word);
         let change = finite & !exact;
-        t.slow |= change & !fast::<S, E>(p, &e, u);
+        t.slow |= change & (!fast::<S, E>(p, &e, u) | maybe_exact(p, u));
+        t.listed += (finite & listed) as u32;
         t.bad |= finite & !S::stored_finite(p, u);
         t.non_finite |= !finite;
         dst[i] = f32::from_bits(if change { estimate } else { u });
@@ -497,8 +534,10 @@ fn correct_slice<S: Scheme, E: Estimate>(
             c.quantiser.quantise_slice(&mut data[..start]);
             return Err(err);
         }
+        let mut counts = super::ExactCounts::default();
         if t.slow {
-            // A few values per block at most: find them 32 at a time.
+            // A few values per block at most (all the lattice's low binades, in a branch that
+            // has one): find them 32 at a time.
             for (j, (o, b)) in out.chunks_mut(32).zip(block.chunks(32)).enumerate() {
                 let any = b.iter().fold(false, |a, x| {
                     a | needs_reference::<S, E>(&p, &e, x.to_bits())
@@ -507,19 +546,45 @@ fn correct_slice<S: Scheme, E: Estimate>(
                     continue;
                 }
                 for (i, (d, &x)) in o.iter_mut().zip(b).enumerate() {
-                    if needs_reference::<S, E>(&p, &e, x.to_bits()) {
-                        *d = c.estimate(x, first + (32 * j + i) as u64);
+                    let u = x.to_bits();
+                    if !needs_reference::<S, E>(&p, &e, u) {
+                        continue;
+                    }
+                    if maybe_exact(&p, u) {
+                        if let Some(rule) = c.policy.extra_rule(x, &c.quantiser) {
+                            *d = x;
+                            t.corrected -= 1;
+                            t.exact += 1;
+                            counts.add(rule);
+                            continue;
+                        }
+                    }
+                    *d = c.estimate(x, first + (32 * j + i) as u64);
+                }
+            }
+        }
+        if t.listed > 0 {
+            // Which listed values were sentinels and which spikes (rare: only blocks with one).
+            for x in block.iter() {
+                let u = x.to_bits();
+                if u & !SIGN < INF && !exact::<S>(&p, u) && listed(&p, u) {
+                    if c.policy.sentinels && SENTINELS.iter().any(|s| s.to_bits() == u) {
+                        counts.sentinel += 1;
+                    } else {
+                        counts.spike += 1;
                     }
                 }
             }
         }
         block.copy_from_slice(out);
         let (corrected, left_exact) = (t.corrected as usize, t.exact as usize);
+        counts.short_mantissa = left_exact - counts.sentinel - counts.spike - counts.lattice;
         report = report
             + CorrectionReport {
                 corrected,
                 left_exact,
                 non_finite: block.len() - corrected - left_exact,
+                exact: counts,
             };
     }
     Ok(report)

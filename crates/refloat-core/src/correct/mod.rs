@@ -24,7 +24,12 @@ use crate::error::{Error, Result};
 use crate::quantise::{Quantiser32, PAR_CHUNK};
 use rayon::prelude::*;
 
+mod exact;
 mod kernel;
+
+use exact::ListedTable;
+pub use exact::{ExactCounts, ExactPolicy, ExactRule, Lattice, SENTINELS};
+use std::sync::Arc;
 
 /// An estimator of the original value inside its interval.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -118,61 +123,17 @@ impl std::str::FromStr for Method {
     }
 }
 
-/// Which stored values are taken to be exact (the original itself) and left alone.
-///
-/// A finite stored value is exact if it is ±0, or if its mantissa has at most
-/// `max_explicit_bits` explicit bits set below the leading one (so ±1, ±0.5, ±1.5, −1
-/// sentinels, 2^k, …) **and** at least two more trailing zero bits than the quantisation
-/// cleared. A continuous variable's stored value has such a short mantissa with chance
-/// `2^−(23 − max_explicit_bits − k)` for `k = 23 − n` dropped bits: 0.4 % at `n = 10`, 3 % at
-/// `n = 7`, which is what the protection costs there.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ExactPolicy {
-    /// Explicit mantissa bits an exact value may use (default 2).
-    pub max_explicit_bits: u32,
-}
-
-impl Default for ExactPolicy {
-    fn default() -> Self {
-        ExactPolicy {
-            max_explicit_bits: 2,
-        }
-    }
-}
-
-impl ExactPolicy {
-    /// Only ±0 is exact.
-    pub const ZEROS_ONLY: ExactPolicy = ExactPolicy {
-        max_explicit_bits: u32::MAX,
-    };
-
-    /// Whether the stored value `q` is taken as exact under quantiser `quantiser`.
-    #[inline]
-    pub fn is_exact(&self, q: f32, quantiser: &Quantiser32) -> bool {
-        if q == 0.0 {
-            // Under ROOT's Float16_t, −0.0 stands for the tiny negatives (−0.0 itself is
-            // written as +0.0), so it is corrected like any other stored value.
-            return !(q.is_sign_negative()
-                && quantiser.mode() == crate::RoundingMode::RootFloat16
-                && quantiser.dropped_bits() > 0);
-        }
-        if self.max_explicit_bits > 23 {
-            return false;
-        }
-        let tz = crate::quantise::mantissa_trailing_zeros_f32(q);
-        tz >= 23 - self.max_explicit_bits && tz >= quantiser.dropped_bits() + 2
-    }
-}
-
 /// What a correction did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct CorrectionReport {
     /// Values given a new estimate (it may equal the stored value).
     pub corrected: usize,
-    /// Values left alone as exact ([`ExactPolicy`]).
+    /// Values left alone as exact ([`ExactPolicy`]): `exact.total()`.
     pub left_exact: usize,
     /// NaN and ±Inf, left alone.
     pub non_finite: usize,
+    /// The values left alone as exact, per rule.
+    pub exact: ExactCounts,
 }
 
 impl std::ops::Add for CorrectionReport {
@@ -182,6 +143,7 @@ impl std::ops::Add for CorrectionReport {
             corrected: self.corrected + o.corrected,
             left_exact: self.left_exact + o.left_exact,
             non_finite: self.non_finite + o.non_finite,
+            exact: self.exact + o.exact,
         }
     }
 }
@@ -192,9 +154,24 @@ pub struct Corrector {
     quantiser: Quantiser32,
     method: Method,
     policy: ExactPolicy,
+    /// The policy's sentinels and spikes as the slice loops look them up.
+    listed: Arc<ListedTable>,
     prior: Option<DensityPrior>,
     /// Prior-mean's estimate of every stored value the prior was estimated from.
     lookup: Option<kernel::Lookup>,
+}
+
+/// The table of the default policy's sentinels (built once: per-event calls reuse it).
+fn listed_table(policy: &ExactPolicy) -> Arc<ListedTable> {
+    static DEFAULT: std::sync::OnceLock<Arc<ListedTable>> = std::sync::OnceLock::new();
+    static NONE: std::sync::OnceLock<Arc<ListedTable>> = std::sync::OnceLock::new();
+    match (policy.sentinels, policy.spikes.is_empty()) {
+        (true, true) => DEFAULT
+            .get_or_init(|| Arc::new(ListedTable::new(&policy.listed())))
+            .clone(),
+        (false, true) => NONE.get_or_init(|| Arc::new(ListedTable::new(&[]))).clone(),
+        _ => Arc::new(ListedTable::new(&policy.listed())),
+    }
 }
 
 impl Corrector {
@@ -219,6 +196,7 @@ impl Corrector {
         let mut c = Corrector {
             quantiser,
             method,
+            listed: listed_table(&policy),
             policy,
             prior,
             lookup: None,
@@ -237,6 +215,7 @@ impl Corrector {
         let mut c = Corrector {
             quantiser,
             method: Method::PriorMean,
+            listed: listed_table(&policy),
             policy,
             prior: Some(prior),
             lookup: None,
@@ -246,6 +225,16 @@ impl Corrector {
             .as_ref()
             .and_then(|p| kernel::Lookup::new(&c, &p.stored));
         c
+    }
+
+    /// The values this corrector leaves alone.
+    pub fn policy(&self) -> &ExactPolicy {
+        &self.policy
+    }
+
+    /// The quantiser the values were stored with.
+    pub fn quantiser(&self) -> &Quantiser32 {
+        &self.quantiser
     }
 
     /// The density prior-mean uses (`None` for the other methods).
@@ -372,8 +361,9 @@ impl Corrector {
         for (i, x) in data.iter_mut().enumerate() {
             if !x.is_finite() {
                 report.non_finite += 1;
-            } else if self.policy.is_exact(*x, &self.quantiser) {
+            } else if let Some(rule) = self.policy.rule(*x, &self.quantiser) {
                 report.left_exact += 1;
+                report.exact.add(rule);
             } else {
                 *x = self.estimate_stored(*x, offset + i as u64);
                 report.corrected += 1;
@@ -994,14 +984,17 @@ mod tests {
                 q.quantise(-(1.0 - i as f32 / 5000.0).ln() * if i % 3 == 0 { -1.0 } else { 1.0 })
             })
             .collect();
-        let whole = Corrector::new(q, Method::PriorMean, p, &data);
+        let whole = Corrector::new(q, Method::PriorMean, p.clone(), &data);
         let counts = whole.prior().unwrap().stored_counts();
         assert!(counts.windows(2).all(|w| w[0].0 < w[1].0));
         let counted = data.iter().filter(|&&x| !p.is_exact(x, &q)).count();
         assert_eq!(counts.iter().map(|c| c.1).sum::<u64>(), counted as u64);
         assert!(counted > 4500);
-        let again =
-            Corrector::with_prior(q, p, DensityPrior::from_counts(&q, &p, &counts).unwrap());
+        let again = Corrector::with_prior(
+            q,
+            p.clone(),
+            DensityPrior::from_counts(&q, &p, &counts).unwrap(),
+        );
         let mut a = data.clone();
         whole.correct_in_place(&mut a, 0).unwrap();
         // value by value under the recorded density: the same bits

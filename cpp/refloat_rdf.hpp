@@ -157,12 +157,12 @@ private:
     std::string branch_;
 };
 
-/// A column corrected under the resolution `refloat correct` gives its branch (a
+/// A jagged column corrected under the resolution `refloat correct` gives its branch (a
 /// refloat::Resolution, resolved once from the file): kept bits, scheme, per-value precision
 /// and the values exact by nature are the file pipeline's, so the bits are those of
 /// `refloat correct --method METHOD` on the same file and branch (Method::Dither with the
 /// index of each entry's first value, from `first_indices`). Use in
-/// `Define(name, corrector, {"rdfentry_", column})`.
+/// `Define(name, corrector, {"rdfentry_", column})`; `ScalarCorrector` for a `float` column.
 class Corrector {
 public:
     Corrector(refloat::Resolution resolution, Method method, std::uint64_t seed, std::string branch,
@@ -172,25 +172,21 @@ public:
 
     ROOT::RVecF operator()(ULong64_t entry, const ROOT::RVecF& v) const {
         ROOT::RVecF out(v.begin(), v.end());
-        resolution_.correct(out.data(), out.size(), method_, seed_, branch_, first_of(entry));
+        std::uint64_t first = 0;
+        if (first_) {
+            if (entry >= first_->size())
+                throw refloat::Error(REFLOAT_INVALID_ARGUMENT,
+                                     "refloat::rdf::Corrector: entry " + std::to_string(entry) +
+                                         " is beyond the entries its first indices were computed for");
+            first = (*first_)[entry];
+        }
+        resolution_.correct(out.data(), out.size(), method_, seed_, branch_, first);
         return out;
-    }
-    float operator()(ULong64_t entry, float x) const {
-        resolution_.correct(&x, 1, method_, seed_, branch_, first_ ? first_of(entry) : entry);
-        return x;
     }
     /// The resolution applied.
     const refloat::Resolution& resolution() const { return resolution_; }
 
 private:
-    ULong64_t first_of(ULong64_t entry) const {
-        if (!first_) return 0;
-        if (entry >= first_->size())
-            throw refloat::Error(REFLOAT_INVALID_ARGUMENT,
-                                 "refloat::rdf::Corrector: entry " + std::to_string(entry) +
-                                     " is beyond the entries its first indices were computed for");
-        return (*first_)[entry];
-    }
     refloat::Resolution resolution_;
     Method method_;
     std::uint64_t seed_;
@@ -198,17 +194,42 @@ private:
     std::shared_ptr<const std::vector<ULong64_t>> first_;
 };
 
-/// A Corrector for column `column` of `df`, whose branch of the same name in ROOT file `path`
-/// is resolved as `refloat correct` resolves it. A jagged column needs each entry's first
-/// index for Method::Dither (one event loop over the sizes, `first_indices`); pass
-/// `jagged = false` for a `float` column.
+/// A `float` column corrected under its branch's resolution (the index of a value is its
+/// entry). Use in `Define(name, corrector, {"rdfentry_", column})`.
+class ScalarCorrector {
+public:
+    ScalarCorrector(refloat::Resolution resolution, Method method, std::uint64_t seed, std::string branch)
+        : resolution_(std::move(resolution)), method_(method), seed_(seed), branch_(std::move(branch)) {}
+
+    float operator()(ULong64_t entry, float x) const {
+        resolution_.correct(&x, 1, method_, seed_, branch_, entry);
+        return x;
+    }
+
+private:
+    refloat::Resolution resolution_;
+    Method method_;
+    std::uint64_t seed_;
+    std::string branch_;
+};
+
+/// A Corrector for jagged column `column` of `df`, whose branch of the same name in ROOT file
+/// `path` is resolved as `refloat correct` resolves it (Method::Dither needs each entry's
+/// first index: one event loop over the sizes, `first_indices`).
 inline Corrector corrector(ROOT::RDF::RNode df, const std::string& path, const std::string& column, Method method,
-                           std::uint64_t seed = 0, bool jagged = true,
-                           const ResolveOptions& options = default_resolve_options()) {
+                           std::uint64_t seed = 0, const ResolveOptions& options = default_resolve_options()) {
     auto resolution = refloat::Resolution::of_file(path, "", column, options);
     std::shared_ptr<const std::vector<ULong64_t>> first;
-    if (jagged && method == Method::Dither) first = first_indices(std::move(df), column);
+    if (method == Method::Dither) first = first_indices(std::move(df), column);
     return Corrector(std::move(resolution), method, seed, column, std::move(first));
+}
+
+/// A ScalarCorrector for `float` column `column`, its branch in `path` resolved as `refloat
+/// correct` resolves it.
+inline ScalarCorrector scalar_corrector(const std::string& path, const std::string& column, Method method,
+                                        std::uint64_t seed = 0,
+                                        const ResolveOptions& options = default_resolve_options()) {
+    return ScalarCorrector(refloat::Resolution::of_file(path, "", column, options), method, seed, column);
 }
 
 /// A `Dither` for jagged column `column` of `df` (runs the event loop of `first_indices`).

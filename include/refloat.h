@@ -532,6 +532,68 @@ int refloat_correct_file(const char *input,
                          const refloat_file_options *options,
                          refloat_file_report *report);
 
+#if defined(REFLOAT_TORCH)
+// Load the model file `path` (a TorchScript `.pt` written by `refloat train`) and check it
+// was made for data stored with `mantissa_bits` kept bits and rounding `mode`, and for the
+// variables `variables[0..n_variables]` in this order (pass NULL and 0 to skip the
+// variable check). Inference runs on CUDA when libtorch sees a GPU, else on the CPU.
+//
+// On success `*model` receives a new handle (free it with `refloat_model_free`); on error
+// it is not written. Returns `REFLOAT_MODEL` when the file is not a refloat model or was
+// made for other bits, rounding or variables (the message says which), `REFLOAT_IO` when
+// it cannot be read.
+int refloat_model_load(const char *path,
+                       uint32_t mantissa_bits,
+                       refloat_rounding mode,
+                       const char *const *variables,
+                       size_t n_variables,
+                       refloat_model **model);
+#endif
+
+#if defined(REFLOAT_TORCH)
+// Correct stored values in place with a per-value model (inpainting or per-value
+// autoencoder): every value is replaced by the model's estimate of its original inside its
+// interval, so **re-quantising the result gives back the stored value, bit for bit**.
+// Exact-looking values (0, ±1, sentinels) and NaN/±Inf are left alone.
+//
+// `data` holds `n_variables` blocks of `n_objects` floats, one block per model variable in
+// the model's order (`refloat_model_variable`): e.g. all jets' pt, then all jets' eta.
+// `event_offsets` holds `n_offsets` = events + 1 increasing offsets into the objects
+// (first 0, last `n_objects`): event `e` owns objects `event_offsets[e]` up to
+// `event_offsets[e + 1]`; NULL with `n_offsets` 0 means all objects form one event.
+//
+// Returns `REFLOAT_MODEL` for a wrong variable count or a histogram-mode model,
+// `REFLOAT_NOT_QUANTISED` for values not stored at the model's bits, `REFLOAT_INVALID_INPUT`
+// for bad offsets; `data` is untouched on any error.
+int refloat_model_correct_f32(const refloat_model *model,
+                              float *data,
+                              size_t n_objects,
+                              size_t n_variables,
+                              const uint64_t *event_offsets,
+                              size_t n_offsets);
+#endif
+
+#if defined(REFLOAT_TORCH)
+// Number of variables the model takes (written to `*n` on success).
+int refloat_model_n_variables(const refloat_model *model, size_t *n);
+#endif
+
+#if defined(REFLOAT_TORCH)
+// Name of variable `index` (a branch name such as `AnalysisJetsAuxDyn.pt`), written to
+// `*name` on success. The string is owned by the model: valid until `refloat_model_free`.
+int refloat_model_variable(const refloat_model *model, size_t index, const char **name);
+#endif
+
+#if defined(REFLOAT_TORCH)
+// Kept mantissa bits of the data the model was made for (written to `*mantissa_bits`).
+int refloat_model_mantissa_bits(const refloat_model *model, uint32_t *mantissa_bits);
+#endif
+
+#if defined(REFLOAT_TORCH)
+// Release a model from `refloat_model_load`. NULL is ignored; freeing twice is undefined.
+void refloat_model_free(refloat_model *model);
+#endif
+
 // The default resolve options: bits and scheme resolved, the format from the tree (unknown
 // for a buffer), no branch name, exact values left alone.
 refloat_resolve_options refloat_resolve_options_default(void);
@@ -600,68 +662,6 @@ int refloat_correct_resolved_f32(const refloat_resolution *resolution,
                                  const char *branch,
                                  uint64_t first_index,
                                  refloat_correction_report *report);
-
-#if defined(REFLOAT_TORCH)
-// Load the model file `path` (a TorchScript `.pt` written by `refloat train`) and check it
-// was made for data stored with `mantissa_bits` kept bits and rounding `mode`, and for the
-// variables `variables[0..n_variables]` in this order (pass NULL and 0 to skip the
-// variable check). Inference runs on CUDA when libtorch sees a GPU, else on the CPU.
-//
-// On success `*model` receives a new handle (free it with `refloat_model_free`); on error
-// it is not written. Returns `REFLOAT_MODEL` when the file is not a refloat model or was
-// made for other bits, rounding or variables (the message says which), `REFLOAT_IO` when
-// it cannot be read.
-int refloat_model_load(const char *path,
-                       uint32_t mantissa_bits,
-                       refloat_rounding mode,
-                       const char *const *variables,
-                       size_t n_variables,
-                       refloat_model **model);
-#endif
-
-#if defined(REFLOAT_TORCH)
-// Correct stored values in place with a per-value model (inpainting or per-value
-// autoencoder): every value is replaced by the model's estimate of its original inside its
-// interval, so **re-quantising the result gives back the stored value, bit for bit**.
-// Exact-looking values (0, ±1, sentinels) and NaN/±Inf are left alone.
-//
-// `data` holds `n_variables` blocks of `n_objects` floats, one block per model variable in
-// the model's order (`refloat_model_variable`): e.g. all jets' pt, then all jets' eta.
-// `event_offsets` holds `n_offsets` = events + 1 increasing offsets into the objects
-// (first 0, last `n_objects`): event `e` owns objects `event_offsets[e]` up to
-// `event_offsets[e + 1]`; NULL with `n_offsets` 0 means all objects form one event.
-//
-// Returns `REFLOAT_MODEL` for a wrong variable count or a histogram-mode model,
-// `REFLOAT_NOT_QUANTISED` for values not stored at the model's bits, `REFLOAT_INVALID_INPUT`
-// for bad offsets; `data` is untouched on any error.
-int refloat_model_correct_f32(const refloat_model *model,
-                              float *data,
-                              size_t n_objects,
-                              size_t n_variables,
-                              const uint64_t *event_offsets,
-                              size_t n_offsets);
-#endif
-
-#if defined(REFLOAT_TORCH)
-// Number of variables the model takes (written to `*n` on success).
-int refloat_model_n_variables(const refloat_model *model, size_t *n);
-#endif
-
-#if defined(REFLOAT_TORCH)
-// Name of variable `index` (a branch name such as `AnalysisJetsAuxDyn.pt`), written to
-// `*name` on success. The string is owned by the model: valid until `refloat_model_free`.
-int refloat_model_variable(const refloat_model *model, size_t index, const char **name);
-#endif
-
-#if defined(REFLOAT_TORCH)
-// Kept mantissa bits of the data the model was made for (written to `*mantissa_bits`).
-int refloat_model_mantissa_bits(const refloat_model *model, uint32_t *mantissa_bits);
-#endif
-
-#if defined(REFLOAT_TORCH)
-// Release a model from `refloat_model_load`. NULL is ignored; freeing twice is undefined.
-void refloat_model_free(refloat_model *model);
-#endif
 
 #ifdef __cplusplus
 }  // extern "C"

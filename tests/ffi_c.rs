@@ -377,6 +377,7 @@ fn one_branch_through_every_front_door() {
             bits: Vec::new(),
             compression: None,
             measure_sizes: false,
+            copies: Default::default(),
         },
         &mut |_| {},
     )

@@ -9,9 +9,10 @@ use std::ffi::{c_int, CStr};
 use std::ptr;
 
 use refloat::bounds::intervals_f32;
-use refloat::correct::{correct_in_place_f32, Method};
+use refloat::correct::{BranchPosition, Method};
 use refloat::ffi::*;
 use refloat::quantise::{infer_mantissa_bits_f32, Quantiser32, Quantiser64, RoundingMode};
+use refloat::resolve::{correct_resolving_f32, Format, Given};
 
 const OK: c_int = refloat_status::REFLOAT_OK as c_int;
 
@@ -147,8 +148,21 @@ fn c_api_is_bit_exact_with_the_core_on_real_data() {
                         &mut report,
                     );
                     assert_eq!(rc, OK, "{name}: {}", last_error());
+                    // the library: the resolver on the buffer, the bits and scheme given
                     let mut expect = stored.clone();
-                    let er = correct_in_place_f32(&mut expect, &q, method).unwrap();
+                    let given = Given {
+                        bits: Some(bits),
+                        mode: Some(mode),
+                        leave_exact: true,
+                    };
+                    let (_, er) = correct_resolving_f32(
+                        &mut expect,
+                        &given,
+                        Format::Unknown,
+                        method,
+                        BranchPosition::default(),
+                    )
+                    .unwrap();
                     assert_eq!(
                         bits_of(&corrected),
                         bits_of(&expect),
@@ -157,6 +171,10 @@ fn c_api_is_bit_exact_with_the_core_on_real_data() {
                     assert_eq!(
                         (report.corrected, report.left_exact, report.non_finite),
                         (er.corrected, er.left_exact, er.non_finite)
+                    );
+                    assert_eq!(
+                        (report.left_sentinel, report.left_spike, report.left_lattice),
+                        (er.exact.sentinel, er.exact.spike, er.exact.lattice)
                     );
                     // the invariant, checked through the C API too
                     assert_eq!(

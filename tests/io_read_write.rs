@@ -448,6 +448,7 @@ fn pending_output_is_committed_only_after_its_check() {
         branches: vec!["AnalysisJetsAuxDyn.pt".into()],
         compression: None,
         verify_written: false,
+        copies: Default::default(),
     };
     let write = |pending: &PendingOutput| {
         rewrite_floats(&input, pending.path(), &opts, |b| {
@@ -518,6 +519,7 @@ fn panic_in_the_rewrite_callback_is_an_error_and_leaves_no_file() {
         ],
         compression: None,
         verify_written: false,
+        copies: Default::default(),
     };
     let mut baskets = 0;
     let e = rewrite_floats(&input, &out, &opts, |b| {

@@ -287,6 +287,7 @@ fn fixed_size_float_arrays_are_read_and_rewritten() {
             bits: Vec::new(),
             compression: None,
             measure_sizes: false,
+            copies: Default::default(),
         },
         &mut |_| {},
     )

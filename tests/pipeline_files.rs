@@ -32,6 +32,7 @@ fn compress(to: &std::path::Path, bits: u32) -> refloat::pipeline::CompressRepor
             bits: Vec::new(),
             compression: None,
             measure_sizes: true,
+            copies: Default::default(),
         },
         &mut |_| {},
     )

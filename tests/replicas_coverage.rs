@@ -51,6 +51,7 @@ fn compress(original: &Path, dir: &Path, bits: u32, globs: &[&str]) -> PathBuf {
         bits: Vec::new(),
         compression: None,
         measure_sizes: false,
+        copies: Default::default(),
     };
     compress_file(original, &out, &opts, &mut |_| {}).unwrap();
     out

@@ -34,6 +34,7 @@ fn distributed_rdataframe_on_dask_equals_the_local_run() {
                 bits: Vec::new(),
                 compression: None,
                 measure_sizes: false,
+                copies: Default::default(),
             },
             &mut |_| {},
         )

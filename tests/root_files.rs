@@ -75,6 +75,7 @@ fn root_reads_refloat_outputs_as_it_reads_the_inputs() {
                 bits: Vec::new(),
                 compression: None,
                 measure_sizes: false,
+                copies: Default::default(),
             },
             &mut |_| {},
         )

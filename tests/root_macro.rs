@@ -2,20 +2,23 @@
 //! ROOT 6.40, in the venv `tests/ci/root.sh` makes): run by PyROOT's `gROOT->ProcessLine` for
 //! every job and by `root -l -b -q` for the command-line path, on real branches: `float` and
 //! `std::vector<float>` of both PHYSLITE files (compressed here at 10 bits) and the `float` and
-//! `float[nJet]` branches of the CMS-rounded `nano_dy.root`; every method, bits inferred and
-//! given. Every value the macro writes equals the Rust core's per-event correction bit for
-//! bit (the one seeding rule: branch name and index in the whole branch). Error paths: status
-//! 1, the message, and no output file.
+//! `float[nJet]` branches of the CMS-rounded `nano_dy.root`; every method, bits and scheme
+//! resolved and given. Every value the macro writes equals the Rust core's correction under
+//! the file pipeline's resolution of the branch, entry by entry, bit for bit (the one seeding
+//! rule: branch name and index in the whole branch). Error paths, among them branches that
+//! are not float (bool, int, vector<double>): status 1, the message naming the type, and no
+//! output file.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use refloat::correct::{correct_at_f32, BranchPosition, Method};
+use refloat::correct::Method;
 use refloat::io::{self, FloatLayout};
-use refloat::pipeline::{compress_file, CompressOptions, Select};
+use refloat::pipeline::{compress_file, resolve_file, CompressOptions, Select};
 use refloat::quantise::{infer_mantissa_bits_f32, Quantiser32, RoundingMode};
+use refloat::resolve::Given;
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -70,7 +73,15 @@ fn pick(path: &Path, tree: &str, jagged_prefix: &str, flat_prefix: &str) -> Vec<
             .filter(|b| b.name.starts_with(prefix) && b.float_layout() == Some(layout))
             .find(|b| {
                 let v = t.read_float(&b.name).unwrap().values;
+                // a branch the resolver corrects on its own (the macro resolves one branch)
+                let select = Select {
+                    tree: Some(tree.into()),
+                    branches: vec![b.name.clone()],
+                };
+                let (_, r) = resolve_file(path, &select, &Given::default(), None).unwrap();
                 infer_mantissa_bits_f32(&v).is_ok_and(|n| n < 23)
+                    && r[0].1.bits.is_some_and(|n| n < 23)
+                    && r[0].1.lattice.is_none()
             })
             .unwrap_or_else(|| panic!("{}: no {layout:?} branch {prefix}*", path.display()));
         out.push(b.name.clone());
@@ -103,6 +114,7 @@ fn macro_runs_in_real_root_on_real_branches() {
                 bits: Vec::new(),
                 compression: None,
                 measure_sizes: false,
+                copies: Default::default(),
             },
             &mut |_| {},
         )
@@ -167,12 +179,18 @@ fn macro_runs_in_real_root_on_real_branches() {
         (10, "prior-mean", |_| Method::PriorMean, 0),
     ];
     for (i, input) in inputs.iter().enumerate() {
-        for (bits, method, make, seed) in settings {
-            // NanoAOD branches keep their own precision: give the inferred one.
+        for (k, (bits, method, make, seed)) in settings.into_iter().enumerate() {
+            // NanoAOD branches keep their own precision: resolve it. The macro's defaults
+            // (scheme and tree resolved) on the first setting, named on the others.
             let bits = if bits > 0 && input.tree == "Events" {
                 -1
             } else {
                 bits
+            };
+            let (rounding, tree) = if k == 0 {
+                ("detect", "")
+            } else {
+                (input.rounding, input.tree)
             };
             let out = dir.join(format!("out{}.root", jobs.len()));
             jobs.push(Job {
@@ -180,10 +198,10 @@ fn macro_runs_in_real_root_on_real_branches() {
                     &input.path,
                     &input.branch,
                     bits,
-                    input.rounding,
+                    rounding,
                     method,
                     seed,
-                    input.tree,
+                    tree,
                     &out,
                 ),
                 out,
@@ -194,7 +212,35 @@ fn macro_runs_in_real_root_on_real_branches() {
     }
     let first = &inputs[0];
     let missing_dir = dir.join("no-such-dir/out.root");
-    let errors: [(&Path, &str, i32, &str, &str, &str, &str); 7] = [
+    let physlite = common::root_file(common::HELD_OUT);
+    let errors: [(&Path, &str, i32, &str, &str, &str, &str); 10] = [
+        (
+            &nano,
+            "Electron_convVeto",
+            -1,
+            "detect",
+            "midpoint",
+            "Events",
+            "holds Bool_t, not float",
+        ),
+        (
+            &nano,
+            "Jet_jetId",
+            -1,
+            "detect",
+            "midpoint",
+            "Events",
+            "holds Int_t, not float",
+        ),
+        (
+            &physlite,
+            "TruthTausAuxDyn.pt_vis",
+            -1,
+            "detect",
+            "dither",
+            "CollectionTree",
+            "holds vector<double>, not float",
+        ),
         (
             &first.path,
             "NoSuchBranch",
@@ -342,14 +388,26 @@ fn macro_runs_in_real_root_on_real_branches() {
             .unwrap()
             .read_float(&input.branch)
             .unwrap();
-        let bits = bits.unwrap_or_else(|| infer_mantissa_bits_f32(&stored.values).unwrap());
+        // the file pipeline's resolution of the branch, as the macro was asked for it
+        let given = Given {
+            bits,
+            mode: (job.args[3] != "detect").then_some(input.mode),
+            leave_exact: true,
+        };
+        let select = Select {
+            tree: Some(input.tree.into()),
+            branches: vec![input.branch.clone()],
+        };
+        let (_, resolved) = resolve_file(&input.path, &select, &given, None).unwrap();
+        let resolution = &resolved[0].1;
+        assert_eq!(resolution.mode, input.mode, "{what}");
+        let bits = resolution.bits.expect("a branch with bits");
         assert!(
             messages
                 .iter()
                 .any(|m| m.contains(&format!(" at {bits} kept bits "))),
             "{what}: expected {bits} bits"
         );
-        let q = Quantiser32::new(bits, input.mode).unwrap();
         let written = io::open(&job.out)
             .unwrap()
             .tree(input.tree)
@@ -360,18 +418,18 @@ fn macro_runs_in_real_root_on_real_branches() {
         let mut first = 0u64;
         for e in 0..stored.entries() {
             let mut expect = stored.entry(e).to_vec();
-            let at = BranchPosition {
-                branch: &input.branch,
-                first_index: first,
-            };
-            correct_at_f32(&mut expect, &q, method, at).unwrap();
+            let corrector = resolution
+                .corrector(method, &input.branch, &expect)
+                .unwrap()
+                .unwrap();
+            corrector.correct_in_place(&mut expect, first).unwrap();
             first += expect.len() as u64;
             let got = written.entry(e);
             let bits_of = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
             assert_eq!(bits_of(got), bits_of(&expect), "{what}: entry {e}");
-            for (c, s) in got.iter().zip(stored.entry(e)) {
-                assert_eq!(q.quantise(*c).to_bits(), s.to_bits(), "{what}: invariant");
-            }
+            corrector
+                .check(got, stored.entry(e))
+                .unwrap_or_else(|m| panic!("{what}: {m}"));
             changed += got
                 .iter()
                 .zip(stored.entry(e))

@@ -1,8 +1,9 @@
 //! refloat in RDataFrame (`cpp/refloat_rdf.hpp`), in real ROOT: the C++ example
 //! (`examples/rdf/rdf_correct.C`, `root -l -b -q`) and the PyROOT example
 //! (`examples/rdf/rdf_correct.py`, one thread and `ROOT.EnableImplicitMT(2)`) on a compressed
-//! real file give, bit for bit, what `refloat::pipeline::correct_file` (`refloat correct`)
-//! writes: midpoint, and dither under the one seeding rule whatever the threads.
+//! real file give, bit for bit, what `refloat::pipeline::correct_file` (`refloat correct`,
+//! its defaults) writes: the branch resolved by the one resolver, midpoint, and dither under
+//! the one seeding rule whatever the threads. A `double` value is refused at compile time.
 
 mod common;
 
@@ -55,8 +56,6 @@ fn corrected_by_refloat(stored: &Path, dir: &Path, method: Method) -> Vec<u32> {
                 tree: None,
                 branches: vec![BRANCH.into()],
             },
-            bits: Some(10),
-            mode: Some(RoundingMode::Nearest),
             ..CorrectOptions::default()
         },
         &mut |_| {},
@@ -95,6 +94,7 @@ fn rdataframe_examples_equal_refloat_correct_bit_for_bit() {
             bits: Vec::new(),
             compression: None,
             measure_sizes: false,
+            copies: Default::default(),
         },
         &mut |_| {},
     )
@@ -124,7 +124,6 @@ fn rdataframe_examples_equal_refloat_correct_bit_for_bit() {
                     repo().join("examples/rdf/rdf_correct.py").as_os_str(),
                     comp.as_os_str(),
                     BRANCH.as_ref(),
-                    "10".as_ref(),
                     "42".as_ref(),
                     threads.as_ref(),
                     "--npy".as_ref(),
@@ -140,7 +139,7 @@ fn rdataframe_examples_equal_refloat_correct_bit_for_bit() {
     // The C++ macro, two threads for the sums, its friend tree written in entry order.
     let friend = dir.path().join("friend.root");
     let call = format!(
-        "{}(\"{}\", \"{BRANCH}\", 10, 42, \"{}\", 2)",
+        "{}(\"{}\", \"{BRANCH}\", 42, \"{}\", 2)",
         repo().join("examples/rdf/rdf_correct.C").display(),
         comp.display(),
         friend.display()
@@ -165,5 +164,22 @@ fn rdataframe_examples_equal_refloat_correct_bit_for_bit() {
             .map(|x| x.to_bits())
             .collect::<Vec<_>>(),
         dither
+    );
+
+    // A double handed to refloat::rdf::correct is refused, not narrowed to float.
+    let refused = root_env(Command::new(venv.join("bin/python")).args([
+        "-c",
+        "import ROOT; ROOT.gSystem.Load('librefloat.so'); \
+         ROOT.gInterpreter.Declare('#include \"refloat_rdf.hpp\"'); \
+         ok = ROOT.gInterpreter.Declare('double f(double x) { return refloat::rdf::correct(x, 10u, refloat::Rounding::Nearest); }'); \
+         print('declared' if ok else 'refused')",
+    ]))
+    .output()
+    .unwrap();
+    let text = String::from_utf8_lossy(&refused.stdout).to_string()
+        + &String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        text.contains("refused") && text.contains("this column is double"),
+        "{text}"
     );
 }

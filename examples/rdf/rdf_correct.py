@@ -1,11 +1,12 @@
 """refloat in ROOT's RDataFrame, from PyROOT.
 
     LD_LIBRARY_PATH=$REFLOAT_PREFIX/lib ROOT_INCLUDE_PATH=$REFLOAT_PREFIX/include \
-        python rdf_correct.py comp.root AnalysisJetsAuxDyn.pt 10 42 [THREADS]
+        python rdf_correct.py comp.root AnalysisJetsAuxDyn.pt 42 [THREADS]
 
-Loads librefloat and refloat_rdf.hpp into ROOT's interpreter, defines the midpoint and dither
-corrections of a jagged float column of a compressed file (dither: the bits of
-`refloat correct --method dither:SEED` on the same file and branch, with or without
+Loads librefloat and refloat_rdf.hpp into ROOT's interpreter, resolves the column's branch as
+`refloat correct` does (refloat::rdf::corrector: kept bits, scheme, and the values exact by
+nature left alone), defines its midpoint and dither corrections (the bits of `refloat correct
+--method midpoint` and `--method dither:SEED` on the same file and branch, with or without
 ROOT.EnableImplicitMT), and prints their sums; `--npy PREFIX` also writes PREFIX.midpoint.npy
 and PREFIX.dither.npy: the corrected values in entry order (their bit patterns as uint32), for
 comparison with refloat's own output.
@@ -22,7 +23,6 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("file")
     p.add_argument("column")
-    p.add_argument("bits", type=int)
     p.add_argument("seed", type=int)
     p.add_argument("threads", type=int, nargs="?", default=0)
     p.add_argument("--tree", default="CollectionTree")
@@ -35,12 +35,12 @@ def main():
     if a.threads > 0:
         ROOT.EnableImplicitMT(a.threads)
     df = ROOT.RDataFrame(a.tree, a.file)
-    rdf = ROOT.refloat.rdf
-    nearest = ROOT.refloat.Rounding.Nearest
-    dither = rdf.dither(ROOT.RDF.AsRNode(df), a.column, a.bits, nearest, a.seed)
+    rdf, method = ROOT.refloat.rdf, ROOT.refloat.Method
+    node = ROOT.RDF.AsRNode(df)
+    midpoint = rdf.corrector(node, a.file, a.column, method.Midpoint)
+    dither = rdf.corrector(node, a.file, a.column, method.Dither, a.seed)
     out = (
-        df.Define("midpoint", f"refloat::rdf::correct({a.column}, {a.bits}, refloat::Rounding::Nearest, "
-                  "refloat::Method::Midpoint)")
+        df.Define("midpoint", midpoint, ["rdfentry_", a.column])
         .Define("dither", dither, ["rdfentry_", a.column])
         .Define("entry", "rdfentry_")
     )

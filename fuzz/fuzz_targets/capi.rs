@@ -236,6 +236,7 @@ fuzz_target!(|data: &[u8]| unsafe {
                         corrected: 7,
                         left_exact: 7,
                         non_finite: 7,
+                        ..Default::default()
                     };
                     let rc = if op % 9 == 3 {
                         refloat_correct_f32(p, len, bits, mode, method, seed)
@@ -252,6 +253,22 @@ fuzz_target!(|data: &[u8]| unsafe {
                         assert!(same_bits32(&v, &stored), "correct_f32 wrote on failure");
                         assert_eq!(report.corrected, 7, "report written on failure");
                     } else {
+                        // REFLOAT_DETECT: the scheme the resolver gives the buffer.
+                        let q = q.or_else(|| {
+                            (mode == 6).then(|| {
+                                let given = refloat::resolve::Given {
+                                    bits: Some(bits),
+                                    mode: None,
+                                    leave_exact: true,
+                                };
+                                let r = refloat::resolve::resolve_f32(
+                                    &stored,
+                                    &given,
+                                    refloat::resolve::Format::Unknown,
+                                );
+                                Quantiser32::new(bits, r.mode).expect("bits accepted")
+                            })
+                        });
                         let q = q.expect("correct_f32 accepted bad settings");
                         for i in 0..len {
                             assert_eq!(
@@ -262,7 +279,8 @@ fuzz_target!(|data: &[u8]| unsafe {
                                 stored[i]
                             );
                         }
-                        let vrc = refloat_verify_f32(v.as_ptr(), stored.as_ptr(), len, bits, mode);
+                        let used = (0..6).find(|&m| mode_of(m) == Some(q.mode())).expect("a scheme");
+                        let vrc = refloat_verify_f32(v.as_ptr(), stored.as_ptr(), len, bits, used);
                         check_status(vrc, "verify_f32");
                         assert_eq!(
                             vrc,

@@ -728,28 +728,35 @@ def inspect(path: PathLike, *, tree: Optional[str] = None, branches: Union[None,
 
     ``tree``: only that tree (default: all); ``branches``: names or globs
     (``"AnalysisJetsAuxDyn.*"``)."""
-    return _report(_refloat.inspect(os.fspath(path), tree, _branches(branches)))
+    return _report(_refloat.inspect(_path(path), tree, _branches(branches)))
 
 
 def compress_file(
     input: PathLike,
     output: PathLike,
     bits: int = 23,
-    mode: str = "nearest",
+    mode: str = "detect",
     *,
     tree: Optional[str] = None,
     branches: Union[None, str, Sequence[str]] = None,
     compression: Optional[str] = None,
     branch_bits: Optional[Mapping[str, int]] = None,
     advice: Union[None, PathLike, Report] = None,
+    allow_damaged_copies: bool = False,
 ) -> Report:
     """Round the float and ``std::vector<float>`` / ``float[n]`` branches of ``input`` to
-    ``bits`` kept bits under ``mode`` and write the drop-in copy ``output`` (every other
-    branch copied as stored). ``compression``: ``"zstd:5"``, ``"lzma:9"``, ``"none"``, …
+    ``bits`` kept bits under ``mode`` (``"detect"``: the tree's producer's, CMS's for
+    NanoAOD's ``Events``, ATLAS's ``nearest`` otherwise) and write the drop-in copy
+    ``output`` (every other branch copied as stored; the report's ``floats_left_alone``
+    lists the float values it does not round: ``vector<vector<float>>``, which Athena does
+    not round either, and the float branches of other trees). ``compression``: ``"zstd:5"``, ``"lzma:9"``, ``"none"``, …
     (default: the input's). Per-branch bits: ``branch_bits`` maps names or globs to kept
     bits (the first match applies), then ``advice`` (a report of :func:`advise_file`, or the
     path of its JSON) gives each advised branch its ``recommended_bits``; other branches get
-    ``bits``. Nothing is left at ``output`` if it fails."""
+    ``bits``. Every record copied byte for byte is decoded first, checksums included: a
+    damaged one fails the call, unless ``allow_damaged_copies`` (then it is copied and
+    listed in the report's ``written.damaged_copies``). Nothing is left at ``output`` if it
+    fails."""
     rules = [(str(g), _bits(b, f"branch_bits[{g!r}]")) for g, b in (branch_bits or {}).items()]
     if advice is None:
         advice_json = None
@@ -758,12 +765,12 @@ def compress_file(
     elif isinstance(advice, Mapping):
         advice_json = json.dumps(advice)
     else:
-        with open(os.fspath(advice), encoding="utf-8") as f:
+        with open(_path(advice), encoding="utf-8") as f:
             advice_json = f.read()
     return _report(
         _refloat.compress_file(
-            os.fspath(input),
-            os.fspath(output),
+            _path(input),
+            _path(output),
             _bits(bits),
             _mode(mode),
             tree,
@@ -771,6 +778,7 @@ def compress_file(
             compression,
             rules,
             advice_json,
+            bool(allow_damaged_copies),
         )
     )
 
@@ -796,7 +804,7 @@ def advise_file(
     res = [(str(g), str(r)) for g, r in (resolutions or {}).items()]
     return _report(
         _refloat.advise_file(
-            os.fspath(input),
+            _path(input),
             _mode(mode),
             tree,
             _branches(branches),
@@ -821,19 +829,28 @@ def correct_file(
     branches: Union[None, str, Sequence[str]] = None,
     compression: Optional[str] = None,
     verify: bool = True,
+    format: Optional[str] = None,
+    leave_exact: bool = True,
+    allow_damaged_copies: bool = False,
 ) -> Report:
     """Correct every selected float branch of a stored file into the drop-in copy ``output``.
 
-    ``bits``/``mode`` ``None``: detected per branch from its values (where the values cannot
-    tell the scheme, the format's: CMS for NanoAOD's ``Events``, ATLAS ``nearest``
-    otherwise). ``verify``: check every value as it is written (the invariant, and the bytes
-    written read back) before the output is committed. Dither uses the one seeding rule with each branch's name. Nothing is left at
-    ``output`` if it fails."""
+    Each branch is resolved by refloat's one resolver (as ``refloat correct`` and every other
+    front door resolve it): ``bits``/``mode`` ``None`` (or ``"detect"``) take the kept bits
+    and scheme from its values, never fewer bits than the producer declares, and where the
+    values cannot tell the scheme, the ``format``'s producer's (default: the tree's, CMS for
+    NanoAOD's ``Events``, ATLAS ``nearest`` otherwise); values exact by nature are left alone
+    unless ``leave_exact=False``. ``verify``: check every value as it is written (the
+    invariant, exact values unchanged, and the bytes written read back) before the output is
+    committed. Dither uses the one seeding rule with each branch's name. Each branch's
+    ``resolution`` is in the report. A damaged record of the input fails the call, as in
+    :func:`compress_file`, unless ``allow_damaged_copies``. Nothing is left at ``output`` if
+    it fails."""
     method = _method(method)
     return _report(
         _refloat.correct_file(
-            os.fspath(input),
-            os.fspath(output),
+            _path(input),
+            _path(output),
             method,
             _seed(seed),
             None if bits is None else _bits(bits),
@@ -842,6 +859,9 @@ def correct_file(
             _branches(branches),
             compression,
             bool(verify),
+            _format(format),
+            bool(leave_exact),
+            bool(allow_damaged_copies),
         )
     )
 
@@ -854,18 +874,24 @@ def verify_file(
     mode: Optional[str] = None,
     tree: Optional[str] = None,
     branches: Union[None, str, Sequence[str]] = None,
+    format: Optional[str] = None,
+    leave_exact: bool = True,
 ) -> Report:
     """Check that ``corrected`` has the structure of ``stored`` and that each of its values
-    re-quantises to the stored one; returns what was checked, raises :class:`Error` naming
-    the file, branch and value otherwise."""
+    re-quantises to the stored one under the branch's resolution (as :func:`correct_file`
+    resolves it), values exact by nature unchanged (``leave_exact=False``: the invariant
+    alone); returns what was checked, raises :class:`Error` naming the file, branch and
+    value otherwise."""
     return _report(
         _refloat.verify_file(
-            os.fspath(stored),
-            os.fspath(corrected),
+            _path(stored),
+            _path(corrected),
             None if bits is None else _bits(bits),
             None if mode is None else _mode(mode),
             tree,
             _branches(branches),
+            _format(format),
+            bool(leave_exact),
         )
     )
 

@@ -24,16 +24,50 @@ def interval_f64(
 def residual_f32(original: npt.NDArray[np.float32], stored: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]: ...
 def infer_bits_f32(x: npt.NDArray[np.float32]) -> int: ...
 def detect_f32(x: npt.NDArray[np.float32]) -> str: ...
+class Resolution:
+    """The resolver's decision for a branch (JSON in `json`)."""
+
+    @property
+    def json(self) -> str: ...
+    def describe(self) -> str: ...
+    @staticmethod
+    def from_json(text: str) -> "Resolution": ...
+
+def evidence_f32(x: npt.NDArray[np.float32]) -> bytes: ...
+def resolve_evidence(
+    pieces: List[bytes],
+    bits: Optional[int] = None,
+    mode: str = "detect",
+    format: Optional[str] = None,
+    branch: str = "",
+    leave_exact: bool = True,
+) -> Resolution: ...
+
+def resolve_f32(
+    x: npt.NDArray[np.float32],
+    bits: Optional[int] = None,
+    mode: str = "detect",
+    format: Optional[str] = None,
+    branch: str = "",
+    leave_exact: bool = True,
+) -> Resolution: ...
+def resolve_file(
+    path: str,
+    branch: str,
+    tree: Optional[str] = None,
+    bits: Optional[int] = None,
+    mode: str = "detect",
+    format: Optional[str] = None,
+    leave_exact: bool = True,
+) -> Resolution: ...
 def correct_f32(
     x: npt.NDArray[np.float32],
-    bits: int,
-    mode: str,
+    resolution: Resolution,
     method: str,
     seed: int,
     branch: str,
     first_index: int,
     prior: Optional[npt.NDArray[np.float32]] = None,
-    leave_exact: bool = True,
 ) -> str: ...
 def verify_f32(corrected: npt.NDArray[np.float32], stored: npt.NDArray[np.float32], bits: int, mode: str) -> None: ...
 def shift_metrics(original: npt.NDArray[np.float64], other: npt.NDArray[np.float64], bins: int, seed: int) -> str: ...
@@ -48,6 +82,7 @@ def compress_file(
     compression: Optional[str] = None,
     branch_bits: List[Tuple[str, int]] = ...,
     advice: Optional[str] = None,
+    allow_damaged_copies: bool = False,
 ) -> str: ...
 def advise_file(
     input: str,
@@ -71,6 +106,9 @@ def correct_file(
     branches: List[str] = ...,
     compression: Optional[str] = None,
     verify: bool = True,
+    format: Optional[str] = None,
+    leave_exact: bool = True,
+    allow_damaged_copies: bool = False,
 ) -> str: ...
 def verify_file(
     stored: str,
@@ -79,6 +117,8 @@ def verify_file(
     mode: Optional[str] = None,
     tree: Optional[str] = None,
     branches: List[str] = ...,
+    format: Optional[str] = None,
+    leave_exact: bool = True,
 ) -> str: ...
 def dither_stream_seed(seed: int, branch: str) -> int: ...
 def replica_f32(

@@ -3,12 +3,14 @@
 The same bits as :func:`refloat.correct` on the whole branch in one process, however the
 branch is split into partitions and files and whichever worker runs a partition:
 
+* the branch is resolved as a whole (kept bits, scheme, values exact by nature): each
+  partition's evidence is gathered in one pass and merged, which gives the resolution one
+  call on all values gives (:func:`refloat.resolve`), or pass ``resolution=``
+  (:func:`refloat.resolve_file` of the branch);
 * ``dither`` draws value ``i`` of the branch from ``(seed mixed with branch, i)``, where
-  ``i`` counts values across all partitions (and files) in order. :func:`correct` first
-  counts each partition's values (a cheap pass over the branch), then corrects partition
-  ``p`` with ``first_index`` = the values before it.
-* ``bits=None`` is inferred from the whole branch (the largest count any partition infers,
-  which is what one call on all values infers), in the same counting pass.
+  ``i`` counts values across all partitions (and files) in order: the same pass counts each
+  partition's values, and partition ``p`` is corrected with ``first_index`` = the values
+  before it.
 * ``prior-mean`` needs one density for the whole branch: give ``prior=`` (stored values of
   the branch, e.g. ``refloat.correct``'s own input computed once, or a sample of it).
 
@@ -42,10 +44,9 @@ def quantise(array: Any, bits: int, mode: str = "nearest") -> Any:
 
 
 def _partition_stats(part: Any) -> tuple:
-    """(number of float32 values, inferred kept bits or None) of one partition."""
+    """(number of float32 values, the resolver's evidence) of one partition."""
     values = refloat._flat(part, "stored", (np.float32,), "refloat.dask.correct")
-    bits, _, _ = refloat._resolve(values, None, "nearest")
-    return len(values), bits
+    return len(values), refloat._refloat.evidence_f32(values)
 
 
 def _correct_partition(part: Any, first: int, options: dict):
@@ -55,29 +56,27 @@ def _correct_partition(part: Any, first: int, options: dict):
 def correct(
     array: Any,
     bits: Optional[int] = None,
-    mode: str = "nearest",
+    mode: str = "detect",
     method: str = "midpoint",
     *,
     seed: int = 0,
     branch: str = "",
     prior: Any = None,
     leave_exact: bool = True,
+    format: Optional[str] = None,
+    resolution: Optional["refloat.Resolution"] = None,
 ) -> Any:
     """:func:`refloat.correct` of one branch held as a dask-awkward array, with the same
     bits as one call on the whole branch (see the module's doc). Returns a lazy
-    dask-awkward array with the input's partitions and type.
-
-    ``mode`` must be named (``"nearest"`` for PHYSLITE, ``"cms"`` for NanoAOD):
-    ``"detect"`` would decide per partition. Computes one counting pass over the branch
-    when ``bits`` is ``None`` or ``method`` is ``dither``."""
+    dask-awkward array with the input's partitions and type. Computes one pass over the
+    branch (the evidence and counts of its partitions) unless ``resolution`` is given and the
+    method is not ``dither``."""
     import dask
     import dask_awkward as dak
 
     method = refloat._method(method)
     if method not in refloat.METHODS:
         raise refloat.Error(f"unknown correction method '{method}' (expected {', '.join(refloat.METHODS)})")
-    if refloat._mode(mode) == "detect":
-        raise refloat.Error("refloat.dask.correct: name the mode (detect would decide per partition)")
     if method == "prior-mean" and prior is None:
         raise refloat.Error(
             "refloat.dask.correct: prior-mean needs prior= (stored values of the whole branch, or a sample), "
@@ -89,19 +88,17 @@ def correct(
     prior_flat = None if prior is None else refloat._flat(prior, "prior", (np.float32,), "refloat.dask.correct")
     parts = array.to_delayed()
     firsts = [0] * len(parts)
-    if bits is None or method == "dither":
+    if resolution is None or method == "dither":
         stats = dask.compute(*[dask.delayed(_partition_stats)(p) for p in parts])
         counts = [n for n, _ in stats]
         firsts = [int(f) for f in np.concatenate([[0], np.cumsum(counts)[:-1]])] if counts else []
-        if bits is None:
-            inferred = [b for _, b in stats if b is not None]
-            if not inferred:
-                raise refloat.Error(
-                    "cannot infer the kept mantissa bits: no finite value with a non-zero mantissa in any partition"
+        if resolution is None:
+            b = None if bits is None else refloat._bits(bits)
+            resolution = refloat.Resolution(
+                refloat._refloat.resolve_evidence(
+                    [e for _, e in stats], b, refloat._mode(mode), refloat._format(format), str(branch), bool(leave_exact)
                 )
-            bits = max(inferred)
-    options = dict(
-        bits=bits, mode=mode, method=method, seed=seed, branch=branch, prior=prior_flat, leave_exact=leave_exact
-    )
+            )
+    options = dict(method=method, seed=seed, branch=branch, prior=prior_flat, resolution=resolution)
     corrected = [dask.delayed(_correct_partition)(p, first, options) for p, first in zip(parts, firsts)]
     return dak.from_delayed(corrected, meta=array._meta, divisions=array.divisions)

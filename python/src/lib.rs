@@ -17,7 +17,7 @@ use refloat_core::bounds::{intervals_f32, intervals_f64};
 use refloat_core::correct::{verify_requantises_f32, Method};
 use refloat_core::metrics::{shift_metrics as core_shift_metrics, ShiftOptions};
 use refloat_core::pipeline::{self, CompressOptions, CorrectOptions, Correction, Select};
-use refloat_core::replicas::{branch_spread, DitherReplicas, ReplicaSource};
+use refloat_core::replicas::{branch_spread, ReplicaSource, ResolvedReplicas};
 use refloat_core::{Quantiser32, Quantiser64, RoundingMode};
 
 create_exception!(
@@ -190,6 +190,54 @@ impl Resolution {
     fn describe(&self) -> String {
         self.0.describe()
     }
+    /// A resolution read back from its JSON.
+    #[staticmethod]
+    fn from_json(text: &str) -> PyResult<Resolution> {
+        Ok(Resolution(
+            refloat_core::resolve::Resolution::from_json(text).map_err(err)?,
+        ))
+    }
+    /// Pickled as its JSON (Dask ships it to the workers).
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (String,))> {
+        let from_json = slf.get_type().getattr("from_json")?;
+        Ok((from_json, (json(&slf.get().0)?,)))
+    }
+}
+
+/// The resolver's evidence of a piece of a branch, as bytes to merge (Dask partitions).
+#[pyfunction]
+fn evidence_f32(py: Python<'_>, x: PyReadonlyArrayDyn<'_, f32>) -> PyResult<Vec<u8>> {
+    let s = contiguous_ro(&x, "x")?;
+    py.detach(|| {
+        let mut e = refloat_core::resolve::Evidence::new();
+        e.add(s);
+        e.to_bytes()
+    })
+    .map_err(err)
+}
+
+/// Resolve a branch from the evidence of its pieces (`evidence_f32` of each).
+#[pyfunction]
+#[pyo3(signature = (pieces, bits=None, mode="detect", format=None, branch="", leave_exact=true))]
+fn resolve_evidence(
+    py: Python<'_>,
+    pieces: Vec<Vec<u8>>,
+    bits: Option<u32>,
+    mode: &str,
+    format: Option<&str>,
+    branch: &str,
+    leave_exact: bool,
+) -> PyResult<Resolution> {
+    let g = given(bits, mode, leave_exact)?;
+    let f = format_of(format)?.unwrap_or_default();
+    let r = py.detach(|| -> refloat_core::Result<_> {
+        let mut all = refloat_core::resolve::Evidence::new();
+        for p in &pieces {
+            all.merge(&refloat_core::resolve::Evidence::from_bytes(p)?);
+        }
+        Ok(refloat_core::resolve::resolve_evidence(all, &g, f, branch))
+    });
+    Ok(Resolution(r.map_err(err)?))
 }
 
 fn given(
@@ -368,7 +416,7 @@ fn inspect(
 /// Round the float branches of `input` into the drop-in copy `output` (JSON of `CompressReport`).
 /// `branch_bits`: (glob, bits) rules before the advice's; `advice`: the JSON of `advise_file`.
 #[pyfunction]
-#[pyo3(signature = (input, output, bits, mode, tree=None, branches=Vec::new(), compression=None, branch_bits=Vec::new(), advice=None))]
+#[pyo3(signature = (input, output, bits, mode, tree=None, branches=Vec::new(), compression=None, branch_bits=Vec::new(), advice=None, allow_damaged_copies=false))]
 #[allow(clippy::too_many_arguments)]
 fn compress_file(
     py: Python<'_>,
@@ -381,6 +429,7 @@ fn compress_file(
     compression: Option<String>,
     branch_bits: Vec<(String, u32)>,
     advice: Option<String>,
+    allow_damaged_copies: bool,
 ) -> PyResult<String> {
     let mut rules = branch_bits
         .iter()
@@ -394,25 +443,33 @@ fn compress_file(
     if let Some(text) = advice {
         rules.extend(pipeline::advised_bits(&text).map_err(err)?);
     }
+    let chosen = select(tree, branches);
     let opts = CompressOptions {
-        select: select(tree, branches),
         quantiser: Quantiser32::new(
             bits,
             match mode {
-                "detect" => {
-                    pipeline::producer_mode(&input, &select(tree.clone(), branches.clone()))
-                        .map_err(err)?
-                }
+                "detect" => pipeline::producer_mode(&input, &chosen).map_err(err)?,
                 m => mode_of(m)?,
             },
         )
         .map_err(err)?,
+        select: chosen,
         bits: rules,
         compression: self::compression(compression)?,
         measure_sizes: false,
+        copies: copies(allow_damaged_copies),
     };
     let report = py.detach(|| pipeline::compress_file(&input, &output, &opts, &mut |_| {}));
     json(&report.map_err(err)?)
+}
+
+/// What a rewrite does with a copied record that does not decode.
+fn copies(allow_damaged: bool) -> refloat_core::io::rewrite::CopyCheck {
+    if allow_damaged {
+        refloat_core::io::rewrite::CopyCheck::Warn
+    } else {
+        refloat_core::io::rewrite::CopyCheck::Error
+    }
 }
 
 /// How many kept bits each float branch of `input` needs (JSON of `AdviceReport`).
@@ -462,7 +519,7 @@ fn advise_file(
 
 /// Correct the float branches of `input` into the drop-in copy `output` (JSON of `CorrectReport`).
 #[pyfunction]
-#[pyo3(signature = (input, output, method, seed, bits=None, mode=None, tree=None, branches=Vec::new(), compression=None, verify=true, format=None, leave_exact=true))]
+#[pyo3(signature = (input, output, method, seed, bits=None, mode=None, tree=None, branches=Vec::new(), compression=None, verify=true, format=None, leave_exact=true, allow_damaged_copies=false))]
 #[allow(clippy::too_many_arguments)]
 fn correct_file(
     py: Python<'_>,
@@ -478,6 +535,7 @@ fn correct_file(
     verify: bool,
     format: Option<&str>,
     leave_exact: bool,
+    allow_damaged_copies: bool,
 ) -> PyResult<String> {
     let opts = CorrectOptions {
         select: select(tree, branches),
@@ -487,6 +545,7 @@ fn correct_file(
         verify,
         format: format_of(format)?,
         leave_exact,
+        copies: copies(allow_damaged_copies),
     };
     let m = method_of(method, seed)?;
     let report = py.detach(|| {
@@ -527,14 +586,28 @@ fn dither_stream_seed(seed: u64, branch: &str) -> u64 {
     refloat_core::correct::dither_stream_seed(seed, branch)
 }
 
-/// The quantiser of a replica call: `bits` given, or inferred from `stored`.
-fn replica_quantiser(stored: &[f32], bits: Option<u32>, mode: &str) -> PyResult<Quantiser32> {
-    let mode = mode_of(mode)?;
-    let bits = match bits {
-        Some(b) => b,
-        None => refloat_core::quantise::infer_mantissa_bits_f32(stored).map_err(err)?,
-    };
-    Quantiser32::new(bits, mode).map_err(err)
+/// The replicas of a buffer (a whole branch) under its resolution: `bits` given, or resolved.
+fn replica_source(
+    stored: &[f32],
+    bits: Option<u32>,
+    mode: &str,
+    seed: u64,
+    branch: &str,
+) -> PyResult<ResolvedReplicas> {
+    let g = given(bits, mode, true)?;
+    let r = refloat_core::resolve::resolve_named_f32(
+        stored,
+        &g,
+        refloat_core::resolve::Format::Unknown,
+        branch,
+    );
+    if r.bits.is_none() {
+        return Err(Error::new_err(format!(
+            "cannot infer the kept mantissa bits: {} (give bits=)",
+            r.note.as_deref().unwrap_or("the kept bits cannot be told")
+        )));
+    }
+    Ok(ResolvedReplicas::new(r, seed, branch))
 }
 
 /// Replica `replica` of float32 stored values (a whole branch), written into `out`.
@@ -552,9 +625,9 @@ fn replica_f32(
     mut out: PyReadwriteArrayDyn<'_, f32>,
 ) -> PyResult<()> {
     let s = contiguous_ro(&stored, "stored")?;
-    let q = replica_quantiser(s, bits, mode)?;
+    let source = replica_source(s, bits, mode, seed, branch)?;
     let o = contiguous(&mut out, "out")?;
-    py.detach(|| DitherReplicas::new(q, seed, branch).replica_into(s, replica, o))
+    py.detach(|| source.replica_into(s, replica, o))
         .map_err(err)
 }
 
@@ -575,8 +648,8 @@ fn branch_spread_f32(
 ) -> PyResult<String> {
     let s = contiguous_ro(&stored, "stored")?;
     let e = contiguous_ro(&edges, "edges")?;
-    let q = replica_quantiser(s, bits, mode)?;
-    let r = py.detach(|| branch_spread(s, e, n, &DitherReplicas::new(q, seed, branch)));
+    let source = replica_source(s, bits, mode, seed, branch)?;
+    let r = py.detach(|| branch_spread(s, e, n, &source));
     json(&r.map_err(err)?)
 }
 
@@ -616,6 +689,8 @@ fn _refloat(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(correct_f32, m)?)?;
     m.add_function(wrap_pyfunction!(resolve_f32, m)?)?;
     m.add_function(wrap_pyfunction!(resolve_file, m)?)?;
+    m.add_function(wrap_pyfunction!(evidence_f32, m)?)?;
+    m.add_function(wrap_pyfunction!(resolve_evidence, m)?)?;
     m.add_class::<Resolution>()?;
     m.add_function(wrap_pyfunction!(verify_f32, m)?)?;
     m.add_function(wrap_pyfunction!(shift_metrics, m)?)?;

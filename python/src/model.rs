@@ -134,6 +134,7 @@ impl Model {
             mode: Some(self.inner.meta().rounding),
             compression: super::compression(compression)?,
             verify,
+            ..Default::default()
         };
         let joint = FileModel::new(&self.inner, &self.path);
         let report = pipeline::correct_file(

@@ -113,6 +113,9 @@ mod ffi {
         format: String,
         /// Correct: leave values exact by nature alone.
         leave_exact: bool,
+        /// Copy a record that does not decode (counted in `damaged_copies`) instead of
+        /// failing.
+        allow_damaged_copies: bool,
     }
 
     /// What a file pipeline did (the C `refloat_file_report`).
@@ -132,6 +135,8 @@ mod ffi {
         left_sentinel: u64,
         left_spike: u64,
         left_lattice: u64,
+        floats_left_alone: u64,
+        damaged_copies: u64,
     }
 
     /// Intervals of originals: `lo[i] <= original <= hi[i]` for every original that was stored
@@ -487,6 +492,7 @@ fn default_file_options() -> FileOptions {
         verify: true,
         format: String::new(),
         leave_exact: true,
+        allow_damaged_copies: false,
     }
 }
 
@@ -504,6 +510,7 @@ fn file_request(o: &FileOptions) -> Result<FileRequest, FfiError> {
         verify: o.verify,
         format: format_arg(Some(&o.format))?,
         leave_exact: o.leave_exact,
+        allow_damaged_copies: o.allow_damaged_copies,
     })
 }
 
@@ -524,6 +531,8 @@ impl From<FileTotals> for FileReport {
             left_sentinel: t.left_sentinel,
             left_spike: t.left_spike,
             left_lattice: t.left_lattice,
+            floats_left_alone: t.floats_left_alone,
+            damaged_copies: t.damaged_copies,
         }
     }
 }

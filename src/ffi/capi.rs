@@ -4,13 +4,13 @@
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::path::Path;
 
-use super::buffers::{correct_resolving, format_arg, ResolveRequest};
+use super::buffers::{correct_resolving, format_arg, resolve_buffer, ResolveRequest};
 use super::files::{bits_arg, FileRequest, FileTotals};
 use super::{c_str, c_str_opt, check_disjoint, refloat_status, FfiError};
 use crate::bounds::{intervals_f32, intervals_f64};
 use crate::correct::{verify_requantises_f32, CorrectionReport, Method};
 use crate::quantise::{infer_mantissa_bits_f32, Quantiser32, Quantiser64, RoundingMode};
-use crate::replicas::{histogram_spread, replica_seed, DitherReplicas, ReplicaSource};
+use crate::replicas::{histogram_spread, replica_seed, ReplicaSource, ResolvedReplicas};
 use crate::residual::residuals_into_f32;
 
 /// How the dropped mantissa bits were removed when the data was stored.
@@ -472,17 +472,29 @@ pub extern "C" fn refloat_version() -> *const c_char {
 
 /// The quantiser of a replica call: `mantissa_bits` given (0..=23), or `-1` to infer them
 /// from `stored` (pass a whole branch).
-fn replica_quantiser(
+fn replica_source(
     stored: &[f32],
     mantissa_bits: i32,
     mode: RoundingArg,
-) -> Result<Quantiser32, FfiError> {
-    let mode = rounding_mode(mode)?;
-    let bits = match bits_arg(mantissa_bits, "mantissa_bits")? {
-        Some(b) => b,
-        None => infer_mantissa_bits_f32(stored)?,
+    seed: u64,
+    branch: &str,
+) -> Result<ResolvedReplicas, FfiError> {
+    let req = ResolveRequest {
+        bits: bits_arg(mantissa_bits, "mantissa_bits")?,
+        mode,
+        format: None,
+        branch,
+        leave_exact: true,
     };
-    Ok(Quantiser32::new(bits, mode)?)
+    let r = resolve_buffer(stored, &req)?;
+    if r.bits.is_none() {
+        return Err(crate::Error::CannotInferBits(format!(
+            "{} (give the kept bits)",
+            r.note.as_deref().unwrap_or("the kept bits cannot be told")
+        ))
+        .into());
+    }
+    Ok(ResolvedReplicas::new(r, seed, branch))
 }
 
 /// Write replica `replica` of the stored values `stored[0..len]` into `out[0..len]`: each
@@ -527,9 +539,9 @@ pub extern "C" fn refloat_replica_f32(
         let branch = unsafe { c_str_opt(branch, "branch")? }.unwrap_or("");
         check_disjoint((stored, len, "stored"), (out.cast_const(), len, "out"))?;
         let out = try_slice_mut!(out, len);
-        let q = replica_quantiser(stored_s, mantissa_bits, mode)?;
+        let source = replica_source(stored_s, mantissa_bits, mode, seed, branch)?;
         let mut values = vec![0.0f32; len];
-        DitherReplicas::new(q, seed, branch).replica_into(stored_s, replica, &mut values)?;
+        source.replica_into(stored_s, replica, &mut values)?;
         out.copy_from_slice(&values);
         Ok(())
     }
@@ -592,8 +604,8 @@ pub extern "C" fn refloat_histogram_spread_f32(
         let nominal = try_slice_mut!(nominal, bins);
         let mean = try_slice_mut!(mean, bins);
         let std = try_slice_mut!(std, bins);
-        let q = replica_quantiser(stored_s, mantissa_bits, mode)?;
-        let h = histogram_spread(stored_s, edges_s, n_replicas, &DitherReplicas::new(q, seed, branch))?;
+        let source = replica_source(stored_s, mantissa_bits, mode, seed, branch)?;
+        let h = histogram_spread(stored_s, edges_s, n_replicas, &source)?;
         nominal.copy_from_slice(&h.nominal);
         mean.copy_from_slice(&h.mean);
         std.copy_from_slice(&h.std);
@@ -655,6 +667,10 @@ pub struct refloat_file_options {
     pub format: *const c_char,
     /// Correct only: non-zero (default) leaves values exact by nature alone; 0: only ±0.
     pub leave_exact: c_int,
+    /// 0 (default): a record copied byte for byte (another branch's basket, an object) whose
+    /// compressed payload does not decode, checksums included, fails the call and nothing is
+    /// written. Non-zero: it is copied anyway and counted in the report's `damaged_copies`.
+    pub allow_damaged_copies: c_int,
 }
 
 /// What `refloat_compress_file` or `refloat_correct_file` did (correct-only fields are 0
@@ -689,13 +705,18 @@ pub struct refloat_file_report {
     pub left_spike: u64,
     /// Of `left_exact`: values on a branch's lattice (and ambiguous CMS top codes).
     pub left_lattice: u64,
+    /// Float branches of the file left as stored: nested vectors (`vector<vector<float>>`,
+    /// which Athena does not round either) and the float branches of other trees.
+    pub floats_left_alone: u64,
+    /// Records copied although their payload does not decode (`allow_damaged_copies`).
+    pub damaged_copies: u64,
 }
 
 /// The default file options, those of the `refloat` command: the analysis tree
 /// ("CollectionTree", else "Events"), every float branch, bits and scheme resolved per branch
 /// (-1, `REFLOAT_DETECT`: the values', else the format's producer's), `REFLOAT_MIDPOINT`,
 /// seed 0, the input's compression, verify on, no progress callback, the tree's format,
-/// values exact by nature left alone.
+/// values exact by nature left alone, a copied record that does not decode an error.
 #[no_mangle]
 pub extern "C" fn refloat_file_options_default() -> refloat_file_options {
     refloat_file_options {
@@ -711,6 +732,7 @@ pub extern "C" fn refloat_file_options_default() -> refloat_file_options {
         progress_user: std::ptr::null_mut(),
         format: std::ptr::null(),
         leave_exact: 1,
+        allow_damaged_copies: 0,
     }
 }
 
@@ -743,6 +765,7 @@ unsafe fn file_request(o: &refloat_file_options) -> Result<FileRequest, FfiError
         verify: o.verify != 0,
         format,
         leave_exact: o.leave_exact != 0,
+        allow_damaged_copies: o.allow_damaged_copies != 0,
     })
 }
 

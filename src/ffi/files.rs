@@ -10,6 +10,7 @@ use super::capi::{method, refloat_rounding, rounding_mode};
 const DETECT: u32 = refloat_rounding::REFLOAT_DETECT as u32;
 use super::FfiError;
 use crate::pipeline::{self, CompressOptions, CorrectOptions, Correction, Progress, Select};
+use crate::io::rewrite::CopyCheck;
 use crate::Quantiser32;
 
 /// What a front door asks of a file pipeline (C enums as plain integers).
@@ -30,6 +31,8 @@ pub(crate) struct FileRequest {
     pub format: Option<crate::resolve::Format>,
     /// Correct: leave values exact by nature alone.
     pub leave_exact: bool,
+    /// Copy records that do not decode (listed in the report) instead of failing.
+    pub allow_damaged_copies: bool,
 }
 
 /// What a pipeline did, in the numbers every front door reports: the C API's
@@ -64,6 +67,14 @@ impl FileRequest {
         }
     }
 
+    fn copies(&self) -> CopyCheck {
+        if self.allow_damaged_copies {
+            CopyCheck::Warn
+        } else {
+            CopyCheck::Error
+        }
+    }
+
     fn compression(&self) -> Result<Option<crate::io::rewrite::Compression>, FfiError> {
         Ok(self.compression.as_deref().map(str::parse).transpose()?)
     }
@@ -90,6 +101,7 @@ impl FileRequest {
             bits: Vec::new(),
             compression: self.compression()?,
             measure_sizes: false,
+            copies: self.copies(),
         };
         let r = pipeline::compress_file(input, output, &opts, progress)?;
         Ok(FileTotals {
@@ -98,6 +110,8 @@ impl FileRequest {
             changed: r.branches.iter().map(|b| b.changed).sum(),
             input_bytes: r.written.input_bytes,
             output_bytes: r.written.output_bytes,
+            floats_left_alone: r.floats_left_alone.len() as u64,
+            damaged_copies: r.written.damaged_copies.len() as u64,
             ..FileTotals::default()
         })
     }
@@ -120,6 +134,7 @@ impl FileRequest {
             verify: self.verify,
             format: self.format,
             leave_exact: self.leave_exact,
+            copies: self.copies(),
         };
         let m = method(self.method, self.seed)?;
         let r = pipeline::correct_file(input, output, Correction::Method(m), &opts, progress)?;
@@ -135,12 +150,14 @@ impl FileRequest {
             left_sentinel: total.exact.sentinel as u64,
             left_spike: total.exact.spike as u64,
             left_lattice: total.exact.lattice as u64,
+            floats_left_alone: r.floats_left_alone.len() as u64,
             not_inferable: r
                 .branches
                 .iter()
                 .filter(|b| b.mantissa_bits.is_none())
                 .count() as u64,
             verified_values: r.verified_values as u64,
+            damaged_copies: r.written.damaged_copies.len() as u64,
             input_bytes: r.written.input_bytes,
             output_bytes: r.written.output_bytes,
         })

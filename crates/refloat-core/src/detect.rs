@@ -61,7 +61,7 @@ pub const MIN_EVIDENCE: usize = 100;
 pub const MIN_BITS_FOR_SCHEME: u32 = 3;
 
 /// What the stored values of one branch say about how they were rounded.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Detection {
     /// Kept bits of the branch (the largest cluster); `None` when no finite value has a
     /// non-zero mantissa (all zeros, powers of two or non-finite: any bit count fits).
@@ -162,7 +162,7 @@ type Cell = ([u64; 3], [u64; 4]);
 #[derive(Clone, Debug)]
 pub struct Detector {
     apparent: [u64; 24],
-    cells: std::collections::HashMap<(u8, u8, u8), Cell>,
+    cells: std::collections::BTreeMap<(u8, u8, u8), Cell>,
     /// Powers of two (a zero mantissa) per biased exponent: code 0 whatever the bits.
     powers: Vec<u64>,
     /// Finite non-zero values per biased exponent.
@@ -175,6 +175,63 @@ impl Default for Detector {
     }
 }
 
+/// A [`Detector`] as it is written and read back: only its non-zero counts.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct DetectorParts {
+    apparent: Vec<u64>,
+    cells: Vec<(u8, u8, u8, [u64; 3], [u64; 4])>,
+    powers: Vec<(u8, u64)>,
+    binade_totals: Vec<(u8, u64)>,
+}
+
+impl serde::Serialize for Detector {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let sparse = |v: &[u64]| -> Vec<(u8, u64)> {
+            v.iter()
+                .enumerate()
+                .filter(|(_, c)| **c > 0)
+                .map(|(i, c)| (i as u8, *c))
+                .collect()
+        };
+        let mut cells: Vec<_> = self
+            .cells
+            .iter()
+            .map(|(&(n, a, e), &(lo, hi))| (n, a, e, lo, hi))
+            .collect();
+        cells.sort_unstable_by_key(|c| (c.0, c.1, c.2));
+        DetectorParts {
+            apparent: self.apparent.to_vec(),
+            cells,
+            powers: sparse(&self.powers),
+            binade_totals: sparse(&self.binade_totals),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Detector {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let p = DetectorParts::deserialize(d)?;
+        let mut out = Detector::new();
+        if p.apparent.len() != 24 {
+            return Err(serde::de::Error::custom(
+                "a detector has 24 apparent-bit counts",
+            ));
+        }
+        out.apparent.copy_from_slice(&p.apparent);
+        for (n, a, e, lo, hi) in p.cells {
+            out.cells.insert((n, a, e), (lo, hi));
+        }
+        for (e, c) in p.powers {
+            out.powers[e as usize] = c;
+        }
+        for (e, c) in p.binade_totals {
+            out.binade_totals[e as usize] = c;
+        }
+        Ok(out)
+    }
+}
+
 impl Detector {
     /// An empty detector.
     pub fn new() -> Self {
@@ -183,6 +240,25 @@ impl Detector {
             cells: Default::default(),
             powers: vec![0; 256],
             binade_totals: vec![0; 256],
+        }
+    }
+
+    /// Take in what `other` saw of the same branch (another chunk of it): the result is the
+    /// detector of both chunks' values.
+    pub fn merge(&mut self, other: &Detector) {
+        for (a, b) in self.apparent.iter_mut().zip(&other.apparent) {
+            *a += b;
+        }
+        for (k, (lo, hi)) in &other.cells {
+            let c = self.cells.entry(*k).or_default();
+            (0..3).for_each(|j| c.0[j] += lo[j]);
+            (0..4).for_each(|j| c.1[j] += hi[j]);
+        }
+        for (a, b) in self.powers.iter_mut().zip(&other.powers) {
+            *a += b;
+        }
+        for (a, b) in self.binade_totals.iter_mut().zip(&other.binade_totals) {
+            *a += b;
         }
     }
 
@@ -263,7 +339,7 @@ impl Detector {
             return detection;
         }
         // Each value counts at its cluster's bits: apparent bits in (next cluster, cluster].
-        let mut per_binade: std::collections::HashMap<(u8, u8), Cell> = Default::default();
+        let mut per_binade: std::collections::BTreeMap<(u8, u8), Cell> = Default::default();
         for (i, &n) in bit_clusters.iter().enumerate() {
             let below = bit_clusters.get(i + 1).copied().unwrap_or(0);
             for (&(cn, a, e), (low, high)) in &self.cells {

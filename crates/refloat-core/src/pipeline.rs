@@ -34,8 +34,8 @@ use serde::Serialize;
 use crate::advise::{self, sweep_branch, AdviseOptions, Artefacts, BranchAdvice};
 use crate::correct::{verify_requantises_f32, CorrectionReport, ExactPolicy, Method};
 use crate::detect::Detection;
-use crate::error::{check_len, Error, Result};
-use crate::io::rewrite::{rewrite_floats, Compression, RewriteOptions, Rewritten};
+use crate::error::{Error, Result};
+use crate::io::rewrite::{rewrite_floats, Compression, CopyCheck, RewriteOptions, Rewritten};
 use crate::io::sizes::SizeTable;
 use crate::io::{
     self, BranchInfo, BranchKind, BranchPattern, FloatBranch, FloatLayout, PendingOutput, RootFile,
@@ -43,7 +43,8 @@ use crate::io::{
 };
 use crate::quantise::{infer_mantissa_bits_f32, Quantiser32, RoundingMode};
 use crate::replicas::{
-    branch_spread, coverage, replica_seed, Binning, BranchSpread, Coverage, ReplicaSource,
+    branch_spread, coverage, Binning, BranchSpread, Coverage, ReplicaSource,
+    ResolvedReplicas,
 };
 use crate::resolve::{resolve_tree, BranchCorrector, Evidence, Format, Given, Resolution, Source};
 
@@ -251,6 +252,9 @@ pub struct CompressOptions {
     pub compression: Option<Compression>,
     /// Measure the talk's size table of the output (re-reads both files' basket sizes).
     pub measure_sizes: bool,
+    /// A copied record (another branch's basket, an object) that does not decode: an error
+    /// (default) or listed in [`Rewritten::damaged_copies`].
+    pub copies: CopyCheck,
 }
 
 /// Per-branch result of [`compress_file`].
@@ -329,6 +333,7 @@ pub fn compress_file(
             branches: names.clone(),
             compression: opts.compression,
             verify_written: false,
+            copies: opts.copies,
         },
         |b| {
             let i = index[b.branch];
@@ -460,6 +465,9 @@ pub struct CorrectOptions {
     pub format: Option<Format>,
     /// Leave values exact by nature alone (default; see [`crate::resolve`]).
     pub leave_exact: bool,
+    /// A copied record (another branch's basket, an object) that does not decode: an error
+    /// (default) or listed in [`Rewritten::damaged_copies`].
+    pub copies: CopyCheck,
 }
 
 /// The rounding a tree's producer is known to use: CMS's for NanoAOD's `Events`, ATLAS's
@@ -478,6 +486,7 @@ impl Default for CorrectOptions {
             verify: true,
             format: None,
             leave_exact: true,
+            copies: CopyCheck::Error,
         }
     }
 }
@@ -652,7 +661,7 @@ fn resolve_branches(
         })?;
         evidence.push((
             info.name.clone(),
-            e.finish(given.leave_exact),
+            e.finish(given.leave_exact, format),
             given.clone(),
         ));
         sampled.push(sample.values);
@@ -895,6 +904,7 @@ pub fn correct_file(
                 .collect(),
             compression: opts.compression,
             verify_written: opts.verify,
+            copies: opts.copies,
         },
         |b| {
             let plan = &mut plans[index[b.branch]];
@@ -1576,65 +1586,36 @@ impl Default for ReplicaOptions {
 }
 
 /// The replicas of one stored branch of a file, drawn as [`correct_file`] corrects it: the
-/// same bits and rounding (given or detected), per-value bits where the branch mixes
-/// precisions, the same checks. Replica `r` is the branch of
+/// branch's resolution (bits, scheme, per-value precisions, exact values), the same checks.
+/// Replica `r` is the branch of
 /// `correct_file(.., Method::Dither { seed: replica_seed(seed, r) }, ..)`, bit for bit.
-pub struct FileBranchReplicas {
-    branch: String,
-    seed: u64,
-    resolution: Resolution,
-}
+pub struct FileBranchReplicas(ResolvedReplicas);
 
 impl FileBranchReplicas {
     /// The kept bits the replicas are drawn under (`None`: not known, copied as stored).
     pub fn mantissa_bits(&self) -> Option<u32> {
-        self.resolution.bits
+        self.0.resolution().bits
     }
 
     /// The rounding the replicas are drawn under.
     pub fn mode(&self) -> RoundingMode {
-        self.resolution.mode
+        self.0.resolution().mode
     }
 
     /// Why the branch's replicas may not move (bits not known, full precision).
     pub fn note(&self) -> Option<&str> {
-        self.resolution.note.as_deref()
+        self.0.resolution().note.as_deref()
     }
 
     /// How the branch was resolved.
     pub fn resolution(&self) -> &Resolution {
-        &self.resolution
+        self.0.resolution()
     }
 }
 
 impl ReplicaSource for FileBranchReplicas {
     fn replica_into(&self, stored: &[f32], replica: u32, out: &mut [f32]) -> Result<()> {
-        check_len("replica vs stored", out.len(), stored.len())?;
-        out.copy_from_slice(stored);
-        let method = Method::Dither {
-            seed: replica_seed(self.seed, replica),
-        };
-        let plan = plan_method(
-            &self.branch,
-            FloatLayout::Flat,
-            self.resolution.clone(),
-            method,
-            &[],
-        )?;
-        let (check, action) = (plan.check, plan.action);
-        match &action {
-            Action::Copy | Action::Replace(_) => {}
-            Action::Correct(c) => {
-                c.correct_in_place(out, 0)
-                    .map_err(|e| Error::InvalidInput(format!("branch '{}': {e}", self.branch)))?;
-            }
-        }
-        check.holds(out, stored).map_err(|e| {
-            Error::InvalidInput(format!(
-                "branch '{}': replica {replica}: invariant broken: {e}",
-                self.branch
-            ))
-        })
+        self.0.replica_into(stored, replica, out)
     }
 }
 
@@ -1675,11 +1656,7 @@ pub fn read_replica_branches(
         bar.branch(&info.name);
         out.push(ReplicaBranch {
             stored: loaded.tree.read_float(&info.name)?,
-            replicas: FileBranchReplicas {
-                branch: info.name.clone(),
-                seed: opts.seed,
-                resolution,
-            },
+            replicas: FileBranchReplicas(ResolvedReplicas::new(resolution, opts.seed, &info.name)),
         });
     }
     bar.finish();

@@ -20,6 +20,7 @@
 use serde::Serialize;
 
 use crate::correct::{verify_requantises_f32, Corrector, ExactPolicy, Method};
+use crate::resolve::Resolution;
 use crate::error::{check_len, Error, Result};
 use crate::histogram::{bin_of, check_edges};
 use crate::quantise::Quantiser32;
@@ -113,6 +114,73 @@ impl ReplicaSource for DitherReplicas {
         )
         .correct_in_place(out, 0)?;
         verify_requantises_f32(out, stored, &self.quantiser)
+    }
+}
+
+/// Dither replicas of one branch under its resolution (what [`crate::pipeline::correct_file`]
+/// corrects it under, [`crate::resolve`]): replica `r` is the branch as
+/// `correct_file(.., Method::Dither { seed: replica_seed(seed, r) }, ..)` writes it, exact
+/// values and per-value precisions included. A branch the resolution leaves as stored has
+/// every replica equal to it.
+#[derive(Clone, Debug)]
+pub struct ResolvedReplicas {
+    resolution: Resolution,
+    seed: u64,
+    branch: String,
+}
+
+impl ResolvedReplicas {
+    /// Replicas of branch `branch` (full name; empty: the replica seed as given) under
+    /// `resolution` and the user's `seed`.
+    ///
+    /// ```
+    /// use refloat_core::replicas::{ReplicaSource, ResolvedReplicas};
+    /// use refloat_core::resolve::{resolve_f32, Format, Given};
+    /// use refloat_core::{Quantiser32, RoundingMode};
+    /// let q = Quantiser32::new(7, RoundingMode::Nearest)?;
+    /// let mut stored: Vec<f32> = (1..1000).map(|i| q.quantise(i as f32 * 0.37)).collect();
+    /// stored.extend([-999.0f32; 10]);
+    /// let r = resolve_f32(&stored, &Given { bits: Some(7), ..Given::default() }, Format::Atlas);
+    /// let source = ResolvedReplicas::new(r, 42, "AnalysisJetsAuxDyn.pt");
+    /// let mut replica = vec![0.0; stored.len()];
+    /// source.replica_into(&stored, 0, &mut replica)?;
+    /// assert!(replica.iter().zip(&stored).all(|(r, s)| q.quantise(*r) == *s));
+    /// assert_eq!(replica[stored.len() - 1], -999.0); // a sentinel stays
+    /// # Ok::<(), refloat_core::Error>(())
+    /// ```
+    pub fn new(resolution: Resolution, seed: u64, branch: &str) -> Self {
+        ResolvedReplicas {
+            resolution,
+            seed,
+            branch: branch.to_string(),
+        }
+    }
+
+    /// The resolution the replicas are drawn under.
+    pub fn resolution(&self) -> &Resolution {
+        &self.resolution
+    }
+}
+
+impl ReplicaSource for ResolvedReplicas {
+    fn replica_into(&self, stored: &[f32], replica: u32, out: &mut [f32]) -> Result<()> {
+        check_len("replica vs stored", out.len(), stored.len())?;
+        out.copy_from_slice(stored);
+        let method = Method::Dither {
+            seed: replica_seed(self.seed, replica),
+        };
+        if let Some(c) = self.resolution.corrector(method, &self.branch, stored)? {
+            if self.resolution.bits != Some(23) {
+                c.correct_in_place(out, 0)?;
+                c.check(out, stored).map_err(|e| {
+                    Error::InvalidInput(format!(
+                        "branch '{}': replica {replica}: invariant broken: {e}",
+                        self.branch
+                    ))
+                })?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -39,7 +39,7 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use statrs::distribution::{Binomial, DiscreteCDF, Poisson};
 
 use crate::correct::{
@@ -68,6 +68,9 @@ pub const SPIKE_NEIGHBOURS: u32 = 2;
 /// A value seen at least this often whose neighbouring codes hold together fewer than a
 /// quarter of its count is a spike whatever the density around it.
 pub const SPIKE_PLAIN_COUNT: u64 = 5;
+/// Most spikes a branch keeps (the most frequent): a branch with more (a discrete variable
+/// of many values, or copies of the same events) has the others corrected like any value.
+pub const MAX_SPIKES: usize = 1024;
 
 /// A lattice's excess of values on it is this unlikely for continuous values (Poisson),
 /// across the steps tried.
@@ -76,11 +79,12 @@ pub const LATTICE_ALPHA: f64 = 1e-6;
 pub const LATTICE_STEPS: std::ops::RangeInclusive<i32> = -12..=16;
 
 /// Distinct stored values counted per branch for the spikes (memory: 8 bytes each, twice);
-/// values first seen beyond it are not counted.
+/// values first seen beyond it are not counted. A branch that shows a value at full precision
+/// (23 apparent bits) is not corrected, and stops counting.
 pub const COUNT_CAP: usize = 1 << 16;
 
 /// The formats whose producers refloat knows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Format {
     /// ATLAS xAOD (PHYSLITE's `CollectionTree`): `CxxUtils::FloatCompressor`, one precision
@@ -157,7 +161,7 @@ impl Default for Given {
 }
 
 /// Where a resolved setting came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Source {
     /// The user's.
@@ -193,13 +197,24 @@ impl Source {
 #[derive(Clone, Debug)]
 struct PatternCounts {
     keys: Vec<u32>,
-    counts: Vec<u64>,
+    /// Saturating counts (a spike's count beyond 4 G values changes nothing).
+    counts: Vec<u32>,
     len: usize,
     full: bool,
 }
 
 impl PatternCounts {
     const EMPTY: u32 = u32::MAX; // a NaN pattern: only finite values are counted
+
+    /// A table that counts nothing (a full-precision branch).
+    fn stopped() -> Self {
+        PatternCounts {
+            keys: Vec::new(),
+            counts: Vec::new(),
+            len: 0,
+            full: false,
+        }
+    }
 
     fn new() -> Self {
         PatternCounts {
@@ -223,7 +238,7 @@ impl PatternCounts {
         loop {
             let k = self.keys[i];
             if k == u {
-                self.counts[i] += 1;
+                self.counts[i] = self.counts[i].saturating_add(1);
                 return;
             }
             if k == Self::EMPTY {
@@ -254,19 +269,63 @@ impl PatternCounts {
                 i = (i + 1) & mask;
             }
             self.keys[i] = u;
-            self.counts[i] = c;
+            self.counts[i] = c as u32;
         }
     }
 
     fn get(&self, u: u32) -> u64 {
+        if self.keys.is_empty() {
+            return 0;
+        }
         let mask = self.keys.len() - 1;
         let mut i = self.slot(u);
         loop {
             match self.keys[i] {
-                k if k == u => return self.counts[i],
+                k if k == u => return self.counts[i] as u64,
                 Self::EMPTY => return 0,
                 _ => i = (i + 1) & mask,
             }
+        }
+    }
+
+    fn merge(&mut self, other: &PatternCounts) {
+        if other.keys.is_empty() {
+            *self = PatternCounts::stopped();
+            return;
+        }
+        for (u, c) in other.iter() {
+            self.add_count(u, c);
+        }
+        self.full |= other.full;
+    }
+
+    /// `add` of `count` values of pattern `u`.
+    fn add_count(&mut self, u: u32, count: u64) {
+        if self.keys.is_empty() {
+            return;
+        }
+        let mask = self.keys.len() - 1;
+        let mut i = self.slot(u);
+        loop {
+            let k = self.keys[i];
+            if k == u {
+                self.counts[i] = self.counts[i].saturating_add(count.min(u32::MAX as u64) as u32);
+                return;
+            }
+            if k == Self::EMPTY {
+                if self.len >= COUNT_CAP {
+                    self.full = true;
+                    return;
+                }
+                self.keys[i] = u;
+                self.counts[i] = count.min(u32::MAX as u64) as u32;
+                self.len += 1;
+                if 2 * self.len > self.keys.len() {
+                    self.grow();
+                }
+                return;
+            }
+            i = (i + 1) & (mask);
         }
     }
 
@@ -275,7 +334,7 @@ impl PatternCounts {
             .iter()
             .zip(&self.counts)
             .filter(|(k, _)| **k != Self::EMPTY)
-            .map(|(k, c)| (*k, *c))
+            .map(|(k, c)| (*k, *c as u64))
     }
 }
 
@@ -330,8 +389,15 @@ impl Evidence {
                 self.zeros += 1;
                 continue;
             }
-            self.cells[cell(apparent_bits(x), mag >> 23)] += 1;
-            self.counts.add(u);
+            let a = apparent_bits(x);
+            self.cells[cell(a, mag >> 23)] += 1;
+            if a == 23 && !self.counts.keys.is_empty() {
+                // Full precision: nothing to correct, no spike to look for.
+                self.counts = PatternCounts::stopped();
+            }
+            if !self.counts.keys.is_empty() {
+                self.counts.add(u);
+            }
         }
         self.detector.add(data);
     }
@@ -340,10 +406,87 @@ impl Evidence {
     pub fn values(&self) -> u64 {
         self.values
     }
+
+    /// Take in what `other` saw of the same branch (another chunk, file or partition of
+    /// it): the result is the evidence of both (resolution is then that of the whole
+    /// branch, wherever its pieces were read).
+    pub fn merge(&mut self, other: &Evidence) {
+        self.values += other.values;
+        self.zeros += other.zeros;
+        self.non_finite += other.non_finite;
+        for (a, b) in self.cells.iter_mut().zip(&other.cells) {
+            *a += b;
+        }
+        self.counts.merge(&other.counts);
+        self.detector.merge(&other.detector);
+    }
+
+    /// The evidence as bytes (JSON of its non-zero counts), to be sent where pieces of a
+    /// branch meet ([`Evidence::from_bytes`], [`Evidence::merge`]).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let cells: Vec<(u32, u64)> = self
+            .cells
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(|(i, c)| (i as u32, *c))
+            .collect();
+        let parts = EvidenceParts {
+            values: self.values,
+            zeros: self.zeros,
+            non_finite: self.non_finite,
+            cells,
+            counts: self.counts.iter().collect(),
+            counts_full: self.counts.full,
+            counts_stopped: self.counts.keys.is_empty(),
+            detector: self.detector.clone(),
+        };
+        serde_json::to_vec(&parts).map_err(|e| Error::InvalidInput(format!("evidence: {e}")))
+    }
+
+    /// Evidence written by [`Evidence::to_bytes`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for bytes that are not such evidence.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let p: EvidenceParts = serde_json::from_slice(bytes)
+            .map_err(|e| Error::InvalidInput(format!("not refloat evidence: {e}")))?;
+        let mut e = Evidence::new();
+        e.values = p.values;
+        e.zeros = p.zeros;
+        e.non_finite = p.non_finite;
+        for (i, c) in p.cells {
+            *e.cells.get_mut(i as usize).ok_or_else(|| {
+                Error::InvalidInput("not refloat evidence: a cell out of range".into())
+            })? = c;
+        }
+        for (u, c) in p.counts {
+            e.counts.add_count(u, c);
+        }
+        e.counts.full |= p.counts_full;
+        if p.counts_stopped {
+            e.counts = PatternCounts::stopped();
+        }
+        e.detector = p.detector;
+        Ok(e)
+    }
+}
+
+/// [`Evidence`] as it is written and read back.
+#[derive(Serialize, Deserialize)]
+struct EvidenceParts {
+    values: u64,
+    zeros: u64,
+    non_finite: u64,
+    cells: Vec<(u32, u64)>,
+    counts: Vec<(u32, u64)>,
+    counts_full: bool,
+    counts_stopped: bool,
+    detector: Detector,
 }
 
 /// A stored value flagged as a spike, with its count and what its neighbours predicted.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Spike {
     pub value: f32,
     pub count: u64,
@@ -353,7 +496,7 @@ pub struct Spike {
 
 /// How a branch was rounded and what is exact in it: what every correction and every check
 /// of the branch uses.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Resolution {
     /// Values of the branch (non-finite included).
     pub values: u64,
@@ -450,10 +593,8 @@ impl Resolution {
             .iter()
             .map(|&n| {
                 let q = Quantiser32::new(n, self.mode)?;
-                Ok((
-                    n,
-                    Corrector::for_branch(q, method, branch, policy.clone(), sample),
-                ))
+                let c = Corrector::for_branch(q, method, branch, policy.clone(), sample);
+                Ok((n, std::sync::Arc::new(c)))
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Some(BranchCorrector {
@@ -466,6 +607,15 @@ impl Resolution {
     pub fn to_json(&self) -> Result<String> {
         serde_json::to_string(self)
             .map_err(|e| Error::InvalidInput(format!("resolution to JSON: {e}")))
+    }
+
+    /// A resolution read back from [`Resolution::to_json`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for text that is not a resolution.
+    pub fn from_json(text: &str) -> Result<Self> {
+        serde_json::from_str(text)
+            .map_err(|e| Error::InvalidInput(format!("not a refloat resolution: {e}")))
     }
 
     /// One line for reports: `10 bits (detected), cms (detected, p = 0.99); 3 spikes, lattice 0.5`.
@@ -511,11 +661,12 @@ impl Resolution {
     }
 }
 
-/// The correctors of one branch: one, or one per precision of a mixed branch.
+/// The correctors of one branch: one, or one per precision of a mixed branch (shared: a
+/// clone, e.g. the check of what was written, costs no copy of prior-mean's tables).
 #[derive(Clone, Debug)]
 pub struct BranchCorrector {
     per_value: Option<Vec<u32>>,
-    by_bits: Vec<(u32, Corrector)>,
+    by_bits: Vec<(u32, std::sync::Arc<Corrector>)>,
 }
 
 impl BranchCorrector {
@@ -640,7 +791,9 @@ pub struct BranchEvidence {
     clusters: Vec<u32>,
     /// Whether the informative values look rounded at the largest apparent bits.
     rounded: bool,
-    detector: Detector,
+    /// What the values say of the scheme, at their own precisions (the detector itself is
+    /// not kept: a tree's branches wait for each other before they are resolved).
+    detection: Detection,
     counts_full: bool,
     leave_exact: bool,
 }
@@ -658,14 +811,15 @@ impl BranchEvidence {
 
 impl Evidence {
     /// What the evidence shows (`leave_exact`: find spikes and the lattice, and keep exact
-    /// values out of the bits' evidence).
-    pub fn finish(self, leave_exact: bool) -> BranchEvidence {
+    /// values out of the bits' evidence; `format`: whose scheme the detection favours).
+    pub fn finish(self, leave_exact: bool, format: Format) -> BranchEvidence {
         let apparent = (1..24u32)
             .rev()
             .find(|&a| (0..256).any(|e| self.cells[cell(a, e)] > 0));
         let mut informative = self.cells.clone();
         let mut spikes = Vec::new();
         let mut candidates = Vec::new();
+        let mut tests = 0usize;
         let mut lattice = None;
         if let (Some(n), true) = (apparent, leave_exact) {
             // Short mantissas and sentinels out first (they are exact whatever the bits).
@@ -685,8 +839,8 @@ impl Evidence {
             // mixes precisions has its coarse values on a coarser grid).
             let raw = mixed_precisions(&informative, n);
             let grid = |a: u32| raw.iter().rev().copied().find(|&b| a <= b).unwrap_or(n);
-            candidates = spike_candidates(&self.counts, &self.cells, grid);
-            spikes = spikes_at(&candidates, |c| c.grid);
+            (candidates, tests) = spike_candidates(&self.counts, &self.cells, grid);
+            spikes = spikes_at(&candidates, tests, |c| c.grid);
             for s in &spikes {
                 let u = s.value.to_bits();
                 let i = cell(apparent_bits(s.value), (u >> 23) & 0xFF);
@@ -714,13 +868,14 @@ impl Evidence {
         let rounded = apparent.is_none_or(|n| rounded_at(&informative, n, below(&clusters)));
         // The spikes at finer bits than the grid, found at them and at the grid.
         let finer = |more: u32| -> Vec<Spike> {
-            let mut all = spikes_at(&candidates, |c| c.grid + more);
+            let mut all = spikes_at(&candidates, tests, |c| c.grid + more);
             for s in &spikes {
                 if !all.iter().any(|t| t.value.to_bits() == s.value.to_bits()) {
                     all.push(*s);
                 }
             }
             all.sort_by(|a, b| b.count.cmp(&a.count).then(a.value.total_cmp(&b.value)));
+            all.truncate(MAX_SPIKES);
             all
         };
         let (one, more) = (finer(1), finer(2));
@@ -730,9 +885,11 @@ impl Evidence {
             evidence_values,
             spikes: [spikes, one, more],
             lattice,
+            detection: self
+                .detector
+                .finish_with_clusters(Some(format.producer_mode()), clusters.clone()),
             clusters,
             rounded,
-            detector: self.detector,
             counts_full: self.counts.full,
             leave_exact,
         }
@@ -752,30 +909,33 @@ struct SpikeCandidate {
     binade_total: u64,
 }
 
-/// The values of `counts` that may be spikes, with what [`spikes_at`] needs of their
-/// neighbourhood at `apparent` bits (values lie on that grid, so the neighbours at any finer
-/// bits are among these).
+/// The values of `counts` that are spikes at their grid's bits or at one or two bits more
+/// (see [`spikes_at`]), with what [`spikes_at`] needs of their neighbourhood; and the number
+/// of values tested (those seen at least [`SPIKE_MIN_COUNT`] times: the Bonferroni factor).
+/// Values lie on their grid, so the neighbours at any finer bits are among those kept.
 fn spike_candidates(
     counts: &PatternCounts,
     cells: &[u64],
     grid: impl Fn(u32) -> u32,
-) -> Vec<SpikeCandidate> {
+) -> (Vec<SpikeCandidate>, usize) {
     let binade_totals: Vec<u64> = (0..256u32)
         .map(|e| (0..24).map(|a| cells[cell(a, e)]).sum())
         .collect();
     let policy = ExactPolicy::default();
-    counts
+    let tested = |u: u32, c: u64| {
+        let x = f32::from_bits(u);
+        let q = Quantiser32::new(grid(apparent_bits(x)).min(23), RoundingMode::Truncate)
+            .expect("bits in range");
+        c >= SPIKE_MIN_COUNT
+            && !matches!(
+                policy.rule(x, &q),
+                Some(ExactRule::Zero | ExactRule::ShortMantissa | ExactRule::Sentinel)
+            )
+    };
+    let tests = counts.iter().filter(|&(u, c)| tested(u, c)).count();
+    let kept = counts
         .iter()
-        .filter(|&(u, c)| {
-            let x = f32::from_bits(u);
-            let q = Quantiser32::new(grid(apparent_bits(x)).min(23), RoundingMode::Truncate)
-                .expect("bits in range");
-            c >= SPIKE_MIN_COUNT
-                && !matches!(
-                    policy.rule(x, &q),
-                    Some(ExactRule::Zero | ExactRule::ShortMantissa | ExactRule::Sentinel)
-                )
-        })
+        .filter(|&(u, c)| tested(u, c))
         .map(|(u, c)| {
             let g = grid(apparent_bits(f32::from_bits(u))).min(23);
             let step = 1u32 << (23 - g);
@@ -796,44 +956,58 @@ fn spike_candidates(
                 binade_total: binade_totals[(mag >> 23) as usize],
             }
         })
-        .collect()
+        .filter(|cand| (0..=2).any(|more| is_spike(cand, cand.grid + more, tests).is_some()))
+        .collect::<Vec<_>>();
+    let mut kept = kept;
+    if kept.len() > 3 * MAX_SPIKES {
+        kept.sort_by(|a, b| b.count.cmp(&a.count).then(a.pattern.cmp(&b.pattern)));
+        kept.truncate(3 * MAX_SPIKES);
+    }
+    (kept, tests)
 }
 
 /// The spikes among `candidates` when each is corrected at `bits(candidate)` (at least its
-/// grid's bits): a value is compared with the codes [`SPIKE_NEIGHBOURS`] on each side at
-/// those bits (see the module's doc).
-fn spikes_at(candidates: &[SpikeCandidate], bits: impl Fn(&SpikeCandidate) -> u32) -> Vec<Spike> {
-    let tests = candidates.len().max(1) as f64;
+/// grid's bits), `tests` values tested in all: a value is compared with the codes
+/// [`SPIKE_NEIGHBOURS`] on each side at those bits (see the module's doc).
+fn spikes_at(
+    candidates: &[SpikeCandidate],
+    tests: usize,
+    bits: impl Fn(&SpikeCandidate) -> u32,
+) -> Vec<Spike> {
     let mut spikes: Vec<Spike> = candidates
         .iter()
-        .filter_map(|cand| {
-            let c = cand.count;
-            let b = bits(cand).max(cand.grid);
-            let finer = (b - cand.grid).min(31);
-            // Codes j = ±1, ±2 at `b` are at ±j / 2^finer codes of the grid: only those that
-            // land on it can hold values.
-            let mut near = 0u64;
-            for j in 1..=SPIKE_NEIGHBOURS as u64 {
-                if j % (1 << finer) == 0 {
-                    let o = (j >> finer) as usize;
-                    near += cand.near[2 - o] + cand.near[2 + o];
-                }
-            }
-            let codes = 2.0 * SPIKE_NEIGHBOURS as f64;
-            let floor = cand.binade_total.saturating_sub(c) as f64 / 2f64.powi(b.min(20) as i32);
-            let expected = (near as f64 / codes).max(floor).max(1e-9);
-            let plain = c >= SPIKE_PLAIN_COUNT && 4 * near < c;
-            let unlikely = (c as f64) >= SPIKE_RATIO * expected
-                && Poisson::new(expected).map_or(0.0, |p| p.sf(c - 1)) * tests <= SPIKE_ALPHA;
-            (plain || unlikely).then_some(Spike {
-                value: f32::from_bits(cand.pattern),
-                count: c,
-                expected,
-            })
-        })
+        .filter_map(|cand| is_spike(cand, bits(cand), tests))
         .collect();
     spikes.sort_by(|a, b| b.count.cmp(&a.count).then(a.value.total_cmp(&b.value)));
+    spikes.truncate(MAX_SPIKES);
     spikes
+}
+
+/// `cand` as a spike when corrected at `bits`, `tests` values tested in all.
+fn is_spike(cand: &SpikeCandidate, bits: u32, tests: usize) -> Option<Spike> {
+    let c = cand.count;
+    let b = bits.max(cand.grid);
+    let finer = (b - cand.grid).min(31);
+    // Codes j = ±1, ±2 at `b` are at ±j / 2^finer codes of the grid: only those that land on
+    // it can hold values.
+    let mut near = 0u64;
+    for j in 1..=SPIKE_NEIGHBOURS as u64 {
+        if j % (1 << finer) == 0 {
+            let o = (j >> finer) as usize;
+            near += cand.near[2 - o] + cand.near[2 + o];
+        }
+    }
+    let codes = 2.0 * SPIKE_NEIGHBOURS as f64;
+    let floor = cand.binade_total.saturating_sub(c) as f64 / 2f64.powi(b.min(20) as i32);
+    let expected = (near as f64 / codes).max(floor).max(1e-9);
+    let plain = c >= SPIKE_PLAIN_COUNT && 4 * near < c;
+    let unlikely = (c as f64) >= SPIKE_RATIO * expected
+        && Poisson::new(expected).map_or(0.0, |p| p.sf(c - 1)) * tests.max(1) as f64 <= SPIKE_ALPHA;
+    (plain || unlikely).then_some(Spike {
+        value: f32::from_bits(cand.pattern),
+        count: c,
+        expected,
+    })
 }
 
 /// Whether informative values with more than `floor` apparent bits look rounded at `n`
@@ -1062,7 +1236,26 @@ pub fn resolve_f32(data: &[f32], given: &Given, format: Format) -> Resolution {
 pub fn resolve_named_f32(data: &[f32], given: &Given, format: Format, branch: &str) -> Resolution {
     let mut e = Evidence::new();
     e.add(data);
-    let evidence = e.finish(given.leave_exact);
+    let evidence = e.finish(given.leave_exact, format);
+    let levels = stream_levels(std::iter::once((&evidence, given)));
+    resolve(
+        format,
+        evidence,
+        given,
+        declared::lookup(format, branch),
+        &levels,
+    )
+}
+
+/// Resolve one branch from its evidence gathered piece by piece ([`Evidence::merge`]), as
+/// [`resolve_named_f32`] resolves it from all its values at once.
+pub fn resolve_evidence(
+    evidence: Evidence,
+    given: &Given,
+    format: Format,
+    branch: &str,
+) -> Resolution {
+    let evidence = evidence.finish(given.leave_exact, format);
     let levels = stream_levels(std::iter::once((&evidence, given)));
     resolve(
         format,
@@ -1148,14 +1341,9 @@ pub fn resolve(
         Vec::new()
     };
     let single_precision = per_value.is_empty();
-    let clusters_for_scheme = if per_value.is_empty() {
-        bits.map(|b| vec![b]).unwrap_or_default()
-    } else {
-        per_value.clone()
-    };
-    let detection = evidence
-        .detector
-        .finish_with_clusters(Some(format.producer_mode()), clusters_for_scheme);
+    // The scheme as the values show it at their own precisions (corrected at more bits than
+    // they show, their codes at those bits say nothing of the scheme).
+    let detection = evidence.detection;
     let (mode, mode_source) = match (given.mode, detection.mode) {
         (Some(m), _) => (m, Source::Given),
         (None, Some(m)) => (m, Source::Detected),
@@ -1340,7 +1528,7 @@ mod tests {
         e.add(&v);
         let r = resolve(
             Format::Atlas,
-            e.finish(true),
+            e.finish(true, Format::Atlas),
             &Given::default(),
             None,
             &[7, 12],
@@ -1362,6 +1550,26 @@ mod tests {
         let r = resolve_f32(&v, &Given::default(), Format::Cms);
         assert_eq!(r.bits, Some(23), "{}", r.describe());
         assert!(!r.mixed());
+    }
+
+    #[test]
+    fn evidence_merged_from_pieces_resolves_as_the_whole() {
+        let mut v = smooth(3000, 30.0);
+        v.extend(std::iter::repeat_n(-999.0f32, 20));
+        v.extend(std::iter::repeat_n(1022.0f32, 30));
+        quantise_slice_f32(&mut v, 8, RoundingMode::Cms).unwrap();
+        let whole = resolve_f32(&v, &Given::default(), Format::Cms);
+        let mut merged = Evidence::new();
+        for piece in v.chunks(700) {
+            let mut e = Evidence::new();
+            e.add(piece);
+            merged.merge(&Evidence::from_bytes(&e.to_bytes().unwrap()).unwrap());
+        }
+        let pieces = resolve_evidence(merged, &Given::default(), Format::Cms, "");
+        assert_eq!(pieces.to_json().unwrap(), whole.to_json().unwrap());
+        let back = Resolution::from_json(&whole.to_json().unwrap()).unwrap();
+        assert_eq!(back.to_json().unwrap(), whole.to_json().unwrap());
+        assert!(Evidence::from_bytes(b"nonsense").is_err());
     }
 
     #[test]

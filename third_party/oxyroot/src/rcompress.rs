@@ -356,6 +356,39 @@ pub fn decompress(dst: &mut [u8], src: &[u8]) -> Result<usize> {
     Ok(out)
 }
 
+/// Whether the ROOT blocks in `src` decode whole to `obj_len` bytes, checksums included:
+/// [`decompress`], and for zlib blocks the stream read to its end, so that its Adler-32 is
+/// checked too (reading exactly the uncompressed size stops before it).
+///
+/// # Errors
+/// As [`decompress`], and [`Error::Corrupt`] for a zlib stream whose checksum fails or that
+/// holds more than its header says.
+pub fn check_decodes(src: &[u8], obj_len: usize) -> Result<()> {
+    let mut out = vec![0u8; obj_len];
+    decompress(&mut out, src)?;
+    let mut pos = 0usize;
+    while pos + HEADER_SIZE <= src.len() {
+        let hdr = &src[pos..pos + HEADER_SIZE];
+        let c_size = read_u24(&hdr[3..6]);
+        let u_size = read_u24(&hdr[6..9]);
+        let block = &src[pos + HEADER_SIZE..(pos + HEADER_SIZE + c_size).min(src.len())];
+        if algorithm_of_magic([hdr[0], hdr[1]])? == Algorithm::Zlib {
+            let mut rest = Vec::with_capacity(u_size);
+            flate2::read::ZlibDecoder::new(block)
+                .read_to_end(&mut rest)
+                .map_err(|e| Error::Corrupt(format!("zlib block: {e}")))?;
+            if rest.len() != u_size {
+                return Err(Error::Corrupt(format!(
+                    "zlib block holds {} bytes, its header says {u_size}",
+                    rest.len()
+                )));
+            }
+        }
+        pos += HEADER_SIZE + c_size;
+    }
+    Ok(())
+}
+
 fn decompress_block(algorithm: Algorithm, block: &[u8], target: &mut [u8]) -> Result<()> {
     let corrupt = |what: String| Error::Corrupt(format!("{} block: {what}", algorithm.name()));
     let n = target.len();

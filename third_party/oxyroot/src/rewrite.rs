@@ -61,12 +61,29 @@ pub struct RewriteOptions {
     /// [`verify_written`](Self::verify_written) catches it.
     #[doc(hidden)]
     pub damage_written_for_tests: bool,
+    /// Check every compressed record copied byte for byte (baskets of other branches,
+    /// objects): decompress it, its checksums included (zlib's Adler-32, ROOT's xxhash of LZ4
+    /// blocks; a damaged zstd or LZMA stream mostly fails to decode), so that a damaged input
+    /// is not passed on unnoticed.
+    pub check_copied: CopyCheck,
     /// Names of the trees whose float branches may be rewritten (all cycles of a name);
     /// `None`: every tree.
     pub trees: Option<Vec<String>>,
     /// Full names of the branches to rewrite; each must exist in a selected tree and be a
     /// float branch. `None`: every float branch of the selected trees.
     pub branches: Option<Vec<String>>,
+}
+
+/// What [`RewriteOptions::check_copied`] does with a copied record that does not decode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CopyCheck {
+    /// Copy without decoding.
+    #[default]
+    Off,
+    /// Fail, naming the record (nothing is written).
+    Error,
+    /// Copy it anyway and list it in [`RewriteReport::damaged_copies`].
+    Warn,
 }
 
 /// The values of one basket of a rewritten branch, handed to the callback of
@@ -111,6 +128,11 @@ pub struct RewriteReport {
     /// Float branches selected by default (no explicit [`RewriteOptions::branches`]) that
     /// were left unchanged, with the reason (e.g. entries in an embedded basket).
     pub skipped_branches: Vec<String>,
+    /// Compressed records copied whose payload was decoded and found whole
+    /// ([`RewriteOptions::check_copied`]).
+    pub copies_checked: u64,
+    /// Copied records that do not decode, each with why ([`CopyCheck::Warn`]).
+    pub damaged_copies: Vec<String>,
 }
 
 /// Rewrites the ROOT file `input` into `output`, passing every basket of the selected float
@@ -487,6 +509,7 @@ struct Rewriter {
     recompress_untouched: bool,
     verify_written: bool,
     damage_written: bool,
+    check_copied: CopyCheck,
     skipped: Vec<String>,
 }
 
@@ -731,6 +754,7 @@ impl Rewriter {
             recompress_untouched: options.recompress_untouched,
             verify_written: options.verify_written,
             damage_written: options.damage_written_for_tests,
+            check_copied: options.check_copied,
             skipped,
         })
     }
@@ -750,6 +774,8 @@ impl Rewriter {
             values_verified: 0,
             records_copied: 0,
             skipped_branches: std::mem::take(&mut self.skipped),
+            copies_checked: 0,
+            damaged_copies: Vec::new(),
         };
         let big = self.header.big;
         let limit = if big { u64::MAX } else { SMALL_FILE_LIMIT };
@@ -793,6 +819,7 @@ impl Rewriter {
                 bytes = self.recompress_record(&bytes, &rec)?;
                 report.baskets_recompressed += 1;
             } else {
+                self.check_copy(&bytes, &rec, &mut report)?;
                 report.records_copied += 1;
             }
             let n = bytes.len() as u64;
@@ -1055,6 +1082,34 @@ impl Rewriter {
             )));
         }
         Ok((out, values.len() as u64))
+    }
+
+    /// [`RewriteOptions::check_copied`] on one copied record.
+    fn check_copy(&self, bytes: &[u8], rec: &Record, report: &mut RewriteReport) -> Result<()> {
+        if self.check_copied == CopyCheck::Off {
+            return Ok(());
+        }
+        let stored = &bytes[rec.key.key_len.min(bytes.len())..];
+        let obj_len = rec.key.obj_len.max(0) as usize;
+        if stored.len() == obj_len {
+            return Ok(()); // stored uncompressed: nothing to check it against
+        }
+        report.copies_checked += 1;
+        if let Err(e) = crate::rcompress::check_decodes(stored, obj_len) {
+            let what = format!(
+                "record at byte {} ({} '{}'): {e}",
+                rec.pos, rec.key.class, rec.key.name
+            );
+            match self.check_copied {
+                CopyCheck::Warn => report.damaged_copies.push(what),
+                _ => {
+                    return Err(rewrite_error(format!(
+                        "{what}: the input is damaged (copying it would pass the damage on)"
+                    )))
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Decompresses a record's payload and compresses it with the output compression.

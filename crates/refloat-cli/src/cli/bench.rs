@@ -14,7 +14,7 @@ use std::time::Instant;
 use anyhow::Result;
 use indicatif::ProgressBar;
 use refloat::correct::{self, Method};
-use refloat::io::rewrite::{rewrite_floats, RewriteOptions};
+use refloat::io::rewrite::{rewrite_floats, CopyCheck, RewriteOptions};
 use refloat::pipeline::{
     compress_file, correct_file, verify_file, CompressOptions, CorrectOptions, Correction,
     VerifyOptions,
@@ -142,11 +142,13 @@ fn time_runs(
 }
 
 /// Stream every selected float branch of `input` into a drop-in copy, unchanged: the I/O
-/// floor of `compress` and `correct`.
+/// floor of `compress` and `correct` (with `copies` `Off`: the other records copied without
+/// decoding them).
 fn copy_unchanged(
     input: &std::path::Path,
     output: &std::path::Path,
     select: &SelectArgs,
+    copies: CopyCheck,
 ) -> Result<()> {
     let loaded = common::load(input, select)?;
     rewrite_floats(
@@ -162,6 +164,7 @@ fn copy_unchanged(
                 .collect(),
             compression: None,
             verify_written: false,
+            copies,
         },
         |_| Ok(()),
     )?;
@@ -172,7 +175,7 @@ fn copy_unchanged(
 pub fn run(args: Args) -> Result<()> {
     let mode = refloat::RoundingMode::from(args.mode);
     let quantiser = Quantiser32::new(args.bits, mode)?;
-    // One bar over every step (the steps' own bars stay hidden): seven timed measurements of
+    // One bar over every step (the steps' own bars stay hidden): eight timed measurements of
     // 1 + repeat runs, reading the input, and the memory measurement's child processes.
     let repeat_runs = 1 + args.repeat.max(1);
     let memory_steps = if args.memory_values > 0 {
@@ -181,7 +184,7 @@ pub fn run(args: Args) -> Result<()> {
         0
     };
     common::hide_step_bars();
-    let pb = common::progress_bar(1 + 7 * repeat_runs + memory_steps, "bench");
+    let pb = common::progress_bar(1 + 8 * repeat_runs + memory_steps, "bench");
     pb.set_message("reading the selected branches");
     let loaded = common::load(&args.file, &args.select)?;
     let originals = common::read_selected(&loaded.tree, &loaded.selection)?;
@@ -208,13 +211,22 @@ pub fn run(args: Args) -> Result<()> {
         };
 
     let floor = time_runs(&pb, "I/O floor (input)", repeat, || {
-        copy_unchanged(&args.file, &copy_path, &args.select)
+        copy_unchanged(&args.file, &copy_path, &args.select, CopyCheck::Off)
     })?;
     let floor_orig = push(
         &mut rows,
         "I/O floor: stream + rewrite unchanged (input)".into(),
         floor,
         None,
+    );
+    let checked = time_runs(&pb, "I/O floor, copies decoded", repeat, || {
+        copy_unchanged(&args.file, &copy_path, &args.select, CopyCheck::Error)
+    })?;
+    push(
+        &mut rows,
+        "same, every copied record decoded (damage check, on by default)".into(),
+        checked,
+        Some(floor_orig),
     );
 
     let copts = CompressOptions {
@@ -223,6 +235,7 @@ pub fn run(args: Args) -> Result<()> {
         bits: Vec::new(),
         compression: None,
         measure_sizes: false,
+        copies: Default::default(),
     };
     let t = time_runs(&pb, "compress", repeat, || {
         compress_file(&args.file, &comp_path, &copts, &mut |_| {})?;
@@ -236,7 +249,7 @@ pub fn run(args: Args) -> Result<()> {
     );
 
     let floor = time_runs(&pb, "I/O floor (compressed)", repeat, || {
-        copy_unchanged(&comp_path, &copy_path, &args.select)
+        copy_unchanged(&comp_path, &copy_path, &args.select, CopyCheck::Off)
     })?;
     let floor_comp = push(
         &mut rows,

@@ -195,6 +195,11 @@ pub struct OutputArgs {
     /// List every branch that is left as stored, not just a count per reason.
     #[arg(long)]
     pub list_skipped: bool,
+    /// Copy a record of the input that does not decode (another branch's damaged basket)
+    /// and list it, instead of failing. By default every record copied byte for byte is
+    /// decoded first, checksums included, and a damaged one fails the run.
+    #[arg(long)]
+    pub allow_damaged_copies: bool,
 }
 
 impl OutputArgs {
@@ -209,12 +214,35 @@ impl OutputArgs {
             })
             .transpose()
     }
+
+    /// What `--allow-damaged-copies` asks of the rewrite.
+    pub fn copies(&self) -> refloat::io::rewrite::CopyCheck {
+        if self.allow_damaged_copies {
+            refloat::io::rewrite::CopyCheck::Warn
+        } else {
+            refloat::io::rewrite::CopyCheck::Error
+        }
+    }
+}
+
+/// Warns about every record copied although it does not decode (`--allow-damaged-copies`).
+pub fn print_damaged(written: &refloat::io::rewrite::Rewritten) {
+    if !written.damaged_copies.is_empty() {
+        eprintln!(
+            "warning: {} damaged records of the input copied as they are (the output is damaged there too):",
+            written.damaged_copies.len()
+        );
+        for d in &written.damaged_copies {
+            eprintln!("  {d}");
+        }
+    }
 }
 
 /// Writes the JSON summary if asked, and lists the branches left as stored.
 pub fn finish<T: serde::Serialize>(
     args: &OutputArgs,
     skipped: &[Skipped],
+    floats_left_alone: &[Skipped],
     summary: &T,
 ) -> Result<()> {
     print_skipped(
@@ -222,6 +250,26 @@ pub fn finish<T: serde::Serialize>(
         args.list_skipped,
         "left as stored (not float branches refloat can read)",
     );
+    if !floats_left_alone.is_empty() {
+        println!(
+            "float values left as stored ({} branches: nested vectors, which Athena does not round either, and other trees'):",
+            floats_left_alone.len()
+        );
+        let shown = if args.list_skipped {
+            floats_left_alone.len()
+        } else {
+            floats_left_alone.len().min(8)
+        };
+        for f in &floats_left_alone[..shown] {
+            println!("  {} ({}): {}", f.name, f.type_name, f.reason);
+        }
+        if shown < floats_left_alone.len() {
+            println!(
+                "  … and {} more (--list-skipped lists every one)",
+                floats_left_alone.len() - shown
+            );
+        }
+    }
     if let Some(json) = &args.json {
         write_json(json, summary)?;
         println!("summary written to {}", json.display());

@@ -85,10 +85,12 @@ pub fn run(args: Args) -> Result<()> {
         bits: rules,
         compression: args.output_args.compression()?,
         measure_sizes: true,
+        copies: args.output_args.copies(),
     };
     let s = compress_file(&args.input, &args.output, &opts, &mut common::bars())?;
     print(&s);
-    common::finish(&args.output_args, &s.skipped, &s)
+    common::print_damaged(&s.written);
+    common::finish(&args.output_args, &s.skipped, &s.floats_left_alone, &s)
 }
 
 fn print(s: &CompressReport) {

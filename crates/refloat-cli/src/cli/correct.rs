@@ -103,6 +103,7 @@ pub fn run(args: Args) -> Result<()> {
             .map(refloat::resolve::Format::parse)
             .transpose()?,
         leave_exact: !args.correct_exact,
+        copies: args.output_args.copies(),
     };
     let s = match &method {
         CorrectionMethod::Core(m) => correct_file(
@@ -115,7 +116,8 @@ pub fn run(args: Args) -> Result<()> {
         CorrectionMethod::Model(path) => correct_with_model(&args, path, &opts)?,
     };
     print(&s, args.output_args.list_skipped);
-    common::finish(&args.output_args, &s.skipped, &s)
+    common::print_damaged(&s.written);
+    common::finish(&args.output_args, &s.skipped, &s.floats_left_alone, &s)
 }
 
 #[cfg(not(feature = "torch"))]

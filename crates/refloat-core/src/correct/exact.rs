@@ -130,7 +130,7 @@ impl std::ops::Add for ExactCounts {
 /// values and continuous ones, and [`Lattice::ALWAYS`] for a branch whose values are all on
 /// it and were never rounded coarser than it (integers such as a track's degrees of freedom:
 /// every multiple is then exact, whatever the kept bits).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Lattice {
     /// `log2` of the step (−1: 0.5, 0: integers).
     pub step_log2: i32,
@@ -328,36 +328,35 @@ impl ExactPolicy {
 /// one gather: `slots[hash(u)] == u` exactly for the listed patterns, found by trying
 /// multipliers until the patterns fall into distinct slots (a listed pattern that still
 /// collides is marked [`ListedTable::COLLIDED`], and values hashing there are checked by the
-/// reference).
+/// reference). At least four slots per pattern (2048 at least: 8 KiB).
 #[derive(Clone, Debug)]
 pub(crate) struct ListedTable {
     pub(crate) multiplier: u32,
-    pub(crate) slots: Box<[u32; ListedTable::SLOTS]>,
+    shift: u32,
+    slots: Vec<u32>,
 }
 
 impl ListedTable {
-    pub(crate) const SLOTS_LOG2: u32 = 11;
-    pub(crate) const SLOTS: usize = 1 << Self::SLOTS_LOG2;
     /// An empty slot: a NaN pattern, which no finite value has.
     pub(crate) const EMPTY: u32 = 0x7FFF_FFFF;
     /// A slot two listed patterns share: values hashing there go to the reference.
     pub(crate) const COLLIDED: u32 = 0x7FFF_FFFE;
 
-    #[inline(always)]
-    pub(crate) fn slot(multiplier: u32, u: u32) -> usize {
-        (u.wrapping_mul(multiplier) >> (32 - Self::SLOTS_LOG2)) as usize
-    }
-
     /// The table of `listed` (bit patterns, distinct).
     pub(crate) fn new(listed: &[u32]) -> Self {
-        let mut slots = Box::new([Self::EMPTY; Self::SLOTS]);
+        let log2 = (4 * listed.len())
+            .next_power_of_two()
+            .trailing_zeros()
+            .clamp(11, 20);
+        let shift = 32 - log2;
+        let mut slots = vec![Self::EMPTY; 1 << log2];
         let mut multiplier = 0x9E37_79B1u32;
         for attempt in 0..64u32 {
             multiplier = 0x9E37_79B1u32.wrapping_add(attempt.wrapping_mul(0x6A09_E667)) | 1;
             slots.fill(Self::EMPTY);
             let mut clean = true;
             for &u in listed {
-                let s = &mut slots[Self::slot(multiplier, u)];
+                let s = &mut slots[(u.wrapping_mul(multiplier) >> shift) as usize];
                 if *s == Self::EMPTY {
                     *s = u;
                 } else {
@@ -369,14 +368,20 @@ impl ListedTable {
                 break;
             }
         }
-        ListedTable { multiplier, slots }
+        ListedTable {
+            multiplier,
+            shift,
+            slots,
+        }
     }
 
     /// The slot's content for pattern `u`.
     #[inline(always)]
     pub(crate) fn get(&self, u: u32) -> u32 {
-        // SAFETY: `slot` is below SLOTS by construction (the top SLOTS_LOG2 bits of a u32).
-        unsafe { *self.slots.get_unchecked(Self::slot(self.multiplier, u)) }
+        let i = (u.wrapping_mul(self.multiplier) >> self.shift) as usize;
+        debug_assert!(i < self.slots.len());
+        // SAFETY: `i` has `32 − shift` bits, and the table has `2^(32 − shift)` slots.
+        unsafe { *self.slots.get_unchecked(i) }
     }
 }
 

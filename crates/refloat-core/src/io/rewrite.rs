@@ -86,6 +86,24 @@ pub struct RewriteOptions {
     /// and compared bit for bit with the values the callback left), instead of re-reading
     /// the file; see [`Rewritten::values_verified`].
     pub verify_written: bool,
+    /// What to do with a copied record (a basket of another branch, an object) whose
+    /// compressed payload does not decode, checksums included.
+    pub copies: CopyCheck,
+}
+
+/// What [`rewrite_floats`] does with a record it copies byte for byte whose compressed payload
+/// does not decode (zlib's Adler-32, the xxhash of ROOT's LZ4 blocks, a zstd or LZMA stream
+/// that fails): the input is damaged, and a byte-for-byte copy would pass the damage on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CopyCheck {
+    /// Fail, naming the record; no output is written.
+    #[default]
+    Error,
+    /// Copy it anyway and list it in [`Rewritten::damaged_copies`].
+    Warn,
+    /// Copy without decoding (what the check costs is measured against this).
+    Off,
 }
 
 /// One basket of a rewritten branch, handed to the callback of [`rewrite_floats`].
@@ -124,6 +142,10 @@ pub struct Rewritten {
     pub values_verified: u64,
     /// Other records (objects, baskets of other branches) copied byte for byte.
     pub records_copied: u64,
+    /// Copied records whose compressed payload was decoded and found whole.
+    pub copies_checked: u64,
+    /// Copied records that do not decode, each with where and why ([`CopyCheck::Warn`]).
+    pub damaged_copies: Vec<String>,
 }
 
 /// Rewrites `input` into `output` (atomically: a temporary file beside it, renamed on
@@ -159,6 +181,11 @@ where
         recompress_untouched: false,
         verify_written: options.verify_written,
         damage_written_for_tests: crate::error::fault_injected("written"),
+        check_copied: match options.copies {
+            CopyCheck::Error => oxyroot::rewrite::CopyCheck::Error,
+            CopyCheck::Warn => oxyroot::rewrite::CopyCheck::Warn,
+            CopyCheck::Off => oxyroot::rewrite::CopyCheck::Off,
+        },
         trees: Some(vec![options.tree.clone()]),
         branches: Some(options.branches.clone()),
     };
@@ -234,5 +261,7 @@ where
         baskets_rewritten: report.baskets_rewritten,
         values_verified: report.values_verified,
         records_copied: report.records_copied,
+        copies_checked: report.copies_checked,
+        damaged_copies: report.damaged_copies,
     })
 }

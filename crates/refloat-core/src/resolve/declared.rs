@@ -5,12 +5,12 @@
 //! table holds the largest precision any declares: the resolver never corrects a value at
 //! fewer bits than this, so a stale entry costs gain, never safety.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Format;
 
 /// A column's declared precision.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Declared {
     /// Kept bits declared (the largest over versions); `None` for a per-object precision
     /// expression, whose values may mix precisions.

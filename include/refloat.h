@@ -166,6 +166,10 @@ typedef struct {
     const char *format;
     // Correct only: non-zero (default) leaves values exact by nature alone; 0: only ±0.
     int leave_exact;
+    // 0 (default): a record copied byte for byte (another branch's basket, an object) whose
+    // compressed payload does not decode, checksums included, fails the call and nothing is
+    // written. Non-zero: it is copied anyway and counted in the report's `damaged_copies`.
+    int allow_damaged_copies;
 } refloat_file_options;
 
 // What `refloat_compress_file` or `refloat_correct_file` did (correct-only fields are 0
@@ -198,6 +202,11 @@ typedef struct {
     uint64_t left_spike;
     // Of `left_exact`: values on a branch's lattice (and ambiguous CMS top codes).
     uint64_t left_lattice;
+    // Float branches of the file left as stored: nested vectors (`vector<vector<float>>`,
+    // which Athena does not round either) and the float branches of other trees.
+    uint64_t floats_left_alone;
+    // Records copied although their payload does not decode (`allow_damaged_copies`).
+    uint64_t damaged_copies;
 } refloat_file_report;
 
 // What to tell the resolver. Start from `refloat_resolve_options_default()`.
@@ -479,7 +488,7 @@ int refloat_histogram_spread_f32(const float *stored,
 // ("CollectionTree", else "Events"), every float branch, bits and scheme resolved per branch
 // (-1, `REFLOAT_DETECT`: the values', else the format's producer's), `REFLOAT_MIDPOINT`,
 // seed 0, the input's compression, verify on, no progress callback, the tree's format,
-// values exact by nature left alone.
+// values exact by nature left alone, a copied record that does not decode an error.
 refloat_file_options refloat_file_options_default(void);
 
 // Compress a ROOT file like the producer did: write `output`, a drop-in copy of `input`

@@ -116,10 +116,7 @@ fn damaged_basket_of_a_copied_branch_fails_compress_and_correct_or_is_listed() {
     let e = compress_file(&bad, &out, &compress_opts(CopyCheck::Error), &mut |_| {})
         .unwrap_err()
         .to_string();
-    assert!(
-        e.contains("TBasket 'nJet'") && e.contains("damaged"),
-        "{e}"
-    );
+    assert!(e.contains("TBasket 'nJet'") && e.contains("damaged"), "{e}");
     assert!(!out.exists(), "nothing is written when a copy is damaged");
     let e = correct_file(
         &bad,
@@ -135,7 +132,12 @@ fn damaged_basket_of_a_copied_branch_fails_compress_and_correct_or_is_listed() {
 
     // Warn: copied and listed; the output is damaged just as the input (uproot fails on it).
     let r = compress_file(&bad, &out, &compress_opts(CopyCheck::Warn), &mut |_| {}).unwrap();
-    assert_eq!(r.written.damaged_copies.len(), 1, "{:?}", r.written.damaged_copies);
+    assert_eq!(
+        r.written.damaged_copies.len(),
+        1,
+        "{:?}",
+        r.written.damaged_copies
+    );
     assert!(r.written.damaged_copies[0].contains("nJet"));
     assert!(!uproot_reads(&py, &out, "Events", "nJet"));
     assert!(uproot_reads(&py, &out, "Events", "Jet_pt"));
@@ -148,7 +150,10 @@ fn damaged_basket_in_physlite_is_caught() {
     let input = common::root_file(common::HELD_OUT);
     let branch = "AnalysisJetsAuxDyn.NumTrkPt1000";
     let (start, end) = first_basket_payload(&py, &input, "CollectionTree", branch);
-    for (k, pos) in [start, start + (end - start) / 3, end - 1].into_iter().enumerate() {
+    for (k, pos) in [start, start + (end - start) / 3, end - 1]
+        .into_iter()
+        .enumerate()
+    {
         let bad = flipped(&input, pos, dir.path().join(format!("bad{k}.root")));
         assert!(!uproot_reads(&py, &bad, "CollectionTree", branch));
         let out = dir.path().join("out.root");
@@ -200,7 +205,10 @@ with uproot.recreate({file:?}, compression=uproot.{codec}) as f:
             let r = compress_file(&bad, &out, &compress_opts(CopyCheck::Error), &mut |_| {});
             if !uproot_reads(&py, &bad, "Events", "n") {
                 damaged += 1;
-                assert!(r.is_err(), "{codec}: flip at {pos} damages n but was copied");
+                assert!(
+                    r.is_err(),
+                    "{codec}: flip at {pos} damages n but was copied"
+                );
             }
             if r.is_err() {
                 caught += 1;

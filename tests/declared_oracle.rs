@@ -27,7 +27,14 @@ fn repo() -> &'static Path {
 }
 
 /// Runs the independent check; panics with its output unless it passes.
-pub fn check(python: &str, stored: &Path, corrected: &Path, tree: &str, rule: &str, how: &[&str]) -> String {
+pub fn check(
+    python: &str,
+    stored: &Path,
+    corrected: &Path,
+    tree: &str,
+    rule: &str,
+    how: &[&str],
+) -> String {
     let out = Command::new(python)
         .arg(repo().join("tests/python/check_declared.py"))
         .arg(stored)
@@ -36,8 +43,14 @@ pub fn check(python: &str, stored: &Path, corrected: &Path, tree: &str, rule: &s
         .args(how)
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{} vs {}:\n{text}", stored.display(), corrected.display());
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{} vs {}:\n{text}",
+        stored.display(),
+        corrected.display()
+    );
     text
 }
 
@@ -84,15 +97,20 @@ fn capi_correct(stored: &Path, out: &Path, method: u32, seed: u64) {
     opts.method = method;
     opts.seed = seed;
     let mut report = refloat_file_report::default();
-    assert_eq!(refloat_correct_file(i.as_ptr(), o.as_ptr(), &opts, &mut report), 0);
+    assert_eq!(
+        refloat_correct_file(i.as_ptr(), o.as_ptr(), &opts, &mut report),
+        0
+    );
     assert_eq!(report.verified_values, report.values);
 }
 
-const METHODS: [(&str, u32, u64); 3] = [("midpoint", 0, 0), ("dither:3", 1, 3), ("prior-mean", 2, 0)];
+const METHODS: [(&str, u32, u64); 3] =
+    [("midpoint", 0, 0), ("dither:3", 1, 3), ("prior-mean", 2, 0)];
 
 #[test]
 fn nano_dy_never_leaves_the_declared_precision() {
-    let Some(py) = common::python_with(&["uproot", "awkward", "numpy"], "tests/ci/uproot.sh") else {
+    let Some(py) = common::python_with(&["uproot", "awkward", "numpy"], "tests/ci/uproot.sh")
+    else {
         return;
     };
     build_command();
@@ -120,7 +138,8 @@ fn nano_dy_never_leaves_the_declared_precision() {
 
 #[test]
 fn physlite_never_leaves_the_bits_it_was_compressed_with() {
-    let Some(py) = common::python_with(&["uproot", "awkward", "numpy"], "tests/ci/uproot.sh") else {
+    let Some(py) = common::python_with(&["uproot", "awkward", "numpy"], "tests/ci/uproot.sh")
+    else {
         return;
     };
     build_command();

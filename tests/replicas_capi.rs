@@ -7,9 +7,10 @@ mod common;
 use std::ffi::{c_int, CStr};
 use std::ptr;
 
-use refloat::correct::{correct_at_f32, BranchPosition, Method};
+use refloat::correct::{BranchPosition, Method};
 use refloat::ffi::*;
 use refloat::replicas::{histogram_spread, replica_seed, DitherReplicas};
+use refloat::resolve::{correct_resolving_f32, Format, Given};
 use refloat::{Quantiser32, RoundingMode};
 
 const OK: c_int = refloat_status::REFLOAT_OK as c_int;
@@ -51,6 +52,8 @@ fn replica_equals_the_core_and_the_dither_correction() {
                 out.as_mut_ptr(),
             );
             assert_eq!(rc, OK, "{}", last_error());
+            // The dither correction with the replica's seed, under the one resolver (values
+            // exact by nature, spikes included, stay).
             let mut expect = stored.clone();
             let m = Method::Dither {
                 seed: replica_seed(42, r),
@@ -59,8 +62,16 @@ fn replica_equals_the_core_and_the_dither_correction() {
                 branch: "AnalysisJetsAuxDyn.pt",
                 first_index: 0,
             };
-            correct_at_f32(&mut expect, &q, m, at).unwrap();
+            let given = Given {
+                bits: (bits >= 0).then_some(bits as u32),
+                mode: Some(RoundingMode::Nearest),
+                ..Given::default()
+            };
+            let (resolution, _) =
+                correct_resolving_f32(&mut expect, &given, Format::Unknown, m, at).unwrap();
+            assert_eq!(resolution.bits, Some(7));
             assert_eq!(bits_of(&out), bits_of(&expect), "replica {r}, bits {bits}");
+            assert!(out.iter().zip(&stored).all(|(o, s)| q.quantise(*o) == *s));
         }
         assert_eq!(refloat_replica_seed(42, r), replica_seed(42, r));
     }
@@ -135,7 +146,7 @@ fn errors_are_named_and_outputs_untouched() {
     );
     assert!(last_error().contains("-1 to infer"), "{}", last_error());
     assert_eq!(
-        call(stored.as_ptr(), 7, 6, out.as_mut_ptr()),
+        call(stored.as_ptr(), 7, 7, out.as_mut_ptr()),
         st(refloat_status::REFLOAT_INVALID_ARGUMENT)
     );
     assert_eq!(

@@ -9,8 +9,8 @@ use super::capi::{method, refloat_rounding, rounding_mode};
 /// `REFLOAT_DETECT` as the options carry it.
 const DETECT: u32 = refloat_rounding::REFLOAT_DETECT as u32;
 use super::FfiError;
-use crate::pipeline::{self, CompressOptions, CorrectOptions, Correction, Progress, Select};
 use crate::io::rewrite::CopyCheck;
+use crate::pipeline::{self, CompressOptions, CorrectOptions, Correction, Progress, Select};
 use crate::Quantiser32;
 
 /// What a front door asks of a file pipeline (C enums as plain integers).

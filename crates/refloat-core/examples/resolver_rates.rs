@@ -82,11 +82,14 @@ fn main() -> Result<(), Error> {
     let held = dir.join("PHYSLITE_example.root");
 
     // Lattices from real values.
-    let gev: Vec<f32> = [read(&dev, "AnalysisJetsAuxDyn.pt")?, read(&held, "AnalysisJetsAuxDyn.pt")?]
-        .concat()
-        .iter()
-        .map(|x| x / 1000.0)
-        .collect();
+    let gev: Vec<f32> = [
+        read(&dev, "AnalysisJetsAuxDyn.pt")?,
+        read(&held, "AnalysisJetsAuxDyn.pt")?,
+    ]
+    .concat()
+    .iter()
+    .map(|x| x / 1000.0)
+    .collect();
     let dof = [
         read(&dev, "InDetTrackParticlesAuxDyn.numberDoF")?,
         read(&held, "InDetTrackParticlesAuxDyn.numberDoF")?,
@@ -97,10 +100,19 @@ fn main() -> Result<(), Error> {
         .filter(|x| (0.0..=1.0).contains(x))
         .collect();
     let lattices: [(&str, Vec<f32>); 4] = [
-        ("0.5 GeV steps (jet pt)", gev.iter().map(|x| (x * 2.0).round() / 2.0).collect()),
-        ("1 GeV steps (jet pt)", gev.iter().map(|x| x.round()).collect()),
+        (
+            "0.5 GeV steps (jet pt)",
+            gev.iter().map(|x| (x * 2.0).round() / 2.0).collect(),
+        ),
+        (
+            "1 GeV steps (jet pt)",
+            gev.iter().map(|x| x.round()).collect(),
+        ),
         ("integers (tracks' degrees of freedom)", dof),
-        ("k/255 weights (jets' JVT)", jvt.iter().map(|x| (x * 255.0).round() / 255.0).collect()),
+        (
+            "k/255 weights (jets' JVT)",
+            jvt.iter().map(|x| (x * 255.0).round() / 255.0).collect(),
+        ),
     ];
     println!("Lattices rounded by CMS's rule: branches called mixed, lattice found, values corrected out of their interval");
     println!();
@@ -110,19 +122,27 @@ fn main() -> Result<(), Error> {
         for bits in [6u32, 8, 10, 12] {
             for (size, branches) in [(100usize, 200usize), (1000, 50)] {
                 let (mixed, found, outside) = lattice_row(values, bits, size, branches);
-                println!("| {name} | {bits} | {size} | {branches} | {mixed} | {found} | {outside} |");
+                println!(
+                    "| {name} | {bits} | {size} | {branches} | {mixed} | {found} | {outside} |"
+                );
             }
         }
     }
 
     // A real mix: top masses at 20 bits, other masses at 8 (GeV, as NanoAOD stores them).
-    let tops: Vec<f32> = read(&dev, "TruthTopAuxDyn.m")?.iter().map(|x| x / 1000.0).collect();
-    let others: Vec<f32> = [read(&dev, "TruthBosonAuxDyn.m")?, read(&dev, "HardScatterParticlesAuxDyn.m")?]
-        .concat()
+    let tops: Vec<f32> = read(&dev, "TruthTopAuxDyn.m")?
         .iter()
         .map(|x| x / 1000.0)
-        .filter(|x| *x > 0.0)
         .collect();
+    let others: Vec<f32> = [
+        read(&dev, "TruthBosonAuxDyn.m")?,
+        read(&dev, "HardScatterParticlesAuxDyn.m")?,
+    ]
+    .concat()
+    .iter()
+    .map(|x| x / 1000.0)
+    .filter(|x| *x > 0.0)
+    .collect();
     let (q20, q8) = (
         Quantiser32::new(20, RoundingMode::Cms)?,
         Quantiser32::new(8, RoundingMode::Cms)?,
@@ -136,7 +156,11 @@ fn main() -> Result<(), Error> {
     println!();
     println!("| values per branch | top share | branches | called mixed (20+8) | values at their own bits | values out of their interval |");
     println!("|---|---|---|---|---|---|");
-    for (size, share, branches) in [(200usize, 0.2f64, 100usize), (1000, 0.2, 50), (1000, 0.05, 50)] {
+    for (size, share, branches) in [
+        (200usize, 0.2f64, 100usize),
+        (1000, 0.2, 50),
+        (1000, 0.05, 50),
+    ] {
         let (mut mixed, mut right, mut total, mut outside) = (0, 0, 0, 0);
         for b in 0..branches {
             let n_top = (size as f64 * share) as usize;
@@ -145,8 +169,11 @@ fn main() -> Result<(), Error> {
             q20.quantise_slice(&mut t);
             q8.quantise_slice(&mut o);
             let mut rng = SplitMix64(300 + b as u64);
-            let mut all: Vec<(f32, u32)> =
-                t.iter().map(|&x| (x, 20)).chain(o.iter().map(|&x| (x, 8))).collect();
+            let mut all: Vec<(f32, u32)> = t
+                .iter()
+                .map(|&x| (x, 20))
+                .chain(o.iter().map(|&x| (x, 8)))
+                .collect();
             for i in (1..all.len()).rev() {
                 all.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
             }
@@ -179,7 +206,9 @@ fn main() -> Result<(), Error> {
 
     // Spikes on PHYSLITE at 10 bits, against the originals.
     println!();
-    println!("Spikes on the PHYSLITE files compressed at 10 bits (ATLAS's rule), against the originals");
+    println!(
+        "Spikes on the PHYSLITE files compressed at 10 bits (ATLAS's rule), against the originals"
+    );
     println!();
     println!("| file | float branches | branches with spikes | values left alone as spikes | of which stood for one original value |");
     println!("|---|---|---|---|---|");

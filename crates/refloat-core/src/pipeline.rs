@@ -43,8 +43,7 @@ use crate::io::{
 };
 use crate::quantise::{infer_mantissa_bits_f32, Quantiser32, RoundingMode};
 use crate::replicas::{
-    branch_spread, coverage, Binning, BranchSpread, Coverage, ReplicaSource,
-    ResolvedReplicas,
+    branch_spread, coverage, Binning, BranchSpread, Coverage, ReplicaSource, ResolvedReplicas,
 };
 use crate::resolve::{resolve_tree, BranchCorrector, Evidence, Format, Given, Resolution, Source};
 

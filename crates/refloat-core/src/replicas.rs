@@ -20,10 +20,10 @@
 use serde::Serialize;
 
 use crate::correct::{verify_requantises_f32, Corrector, ExactPolicy, Method};
-use crate::resolve::Resolution;
 use crate::error::{check_len, Error, Result};
 use crate::histogram::{bin_of, check_edges};
 use crate::quantise::Quantiser32;
+use crate::resolve::Resolution;
 use crate::stats::splitmix64_mix;
 
 /// Nominal coverage of mean ± 1σ for a normal distribution (68.27 %).
@@ -139,13 +139,13 @@ impl ResolvedReplicas {
     /// use refloat_core::{Quantiser32, RoundingMode};
     /// let q = Quantiser32::new(7, RoundingMode::Nearest)?;
     /// let mut stored: Vec<f32> = (1..1000).map(|i| q.quantise(i as f32 * 0.37)).collect();
-    /// stored.extend([-999.0f32; 10]);
+    /// stored.extend([-99.0f32; 10]); // a sentinel, representable at 7 bits
     /// let r = resolve_f32(&stored, &Given { bits: Some(7), ..Given::default() }, Format::Atlas);
     /// let source = ResolvedReplicas::new(r, 42, "AnalysisJetsAuxDyn.pt");
     /// let mut replica = vec![0.0; stored.len()];
     /// source.replica_into(&stored, 0, &mut replica)?;
     /// assert!(replica.iter().zip(&stored).all(|(r, s)| q.quantise(*r) == *s));
-    /// assert_eq!(replica[stored.len() - 1], -999.0); // a sentinel stays
+    /// assert_eq!(replica[stored.len() - 1], -99.0); // stays
     /// # Ok::<(), refloat_core::Error>(())
     /// ```
     pub fn new(resolution: Resolution, seed: u64, branch: &str) -> Self {

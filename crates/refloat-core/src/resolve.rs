@@ -78,10 +78,11 @@ pub const LATTICE_ALPHA: f64 = 1e-6;
 /// Lattice steps tried: `2^LATTICE_STEPS.start ..= 2^LATTICE_STEPS.end`.
 pub const LATTICE_STEPS: std::ops::RangeInclusive<i32> = -12..=16;
 
-/// Distinct stored values counted per branch for the spikes (memory: 8 bytes each, twice);
-/// values first seen beyond it are not counted. A branch that shows a value at full precision
-/// (23 apparent bits) is not corrected, and stops counting.
-pub const COUNT_CAP: usize = 1 << 16;
+/// Distinct stored values counted per branch for the spikes (memory: 8 bytes each, twice).
+/// Beyond it the values seen least often are dropped (a spike recurs, and stays), so a
+/// branch's counts take the same memory however long it is. A branch that shows a value at
+/// full precision (23 apparent bits) is not corrected, and stops counting.
+pub const COUNT_CAP: usize = 1 << 14;
 
 /// The formats whose producers refloat knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -192,14 +193,15 @@ impl Source {
     }
 }
 
-/// Counts of stored values by pattern, in bounded memory (open addressing; patterns first
-/// seen after [`COUNT_CAP`] distinct ones are not counted).
+/// Counts of stored values by pattern, in bounded memory (open addressing; at [`COUNT_CAP`]
+/// distinct patterns the rarest are dropped, see [`PatternCounts::prune`]).
 #[derive(Clone, Debug)]
 struct PatternCounts {
     keys: Vec<u32>,
     /// Saturating counts (a spike's count beyond 4 G values changes nothing).
     counts: Vec<u32>,
     len: usize,
+    /// Whether rare patterns were dropped (counts are then lower bounds).
     full: bool,
 }
 
@@ -243,8 +245,8 @@ impl PatternCounts {
             }
             if k == Self::EMPTY {
                 if self.len >= COUNT_CAP {
-                    self.full = true;
-                    return;
+                    self.prune();
+                    return self.add_count(u, 1);
                 }
                 self.keys[i] = u;
                 self.counts[i] = 1;
@@ -255,6 +257,25 @@ impl PatternCounts {
                 return;
             }
             i = (i + 1) & mask;
+        }
+    }
+
+    /// Makes room when [`COUNT_CAP`] patterns are held: drops the rarest (those seen once,
+    /// then twice, …) until a quarter of the room is free. A value that recurs keeps being
+    /// counted; its count is then a lower bound ([`PatternCounts::full`]).
+    fn prune(&mut self) {
+        let mut kept: Vec<(u32, u64)> = self.iter().collect();
+        let mut floor = 1;
+        while kept.len() > COUNT_CAP * 3 / 4 {
+            kept.retain(|&(_, c)| c > floor);
+            floor += 1;
+        }
+        self.keys.fill(Self::EMPTY);
+        self.counts.fill(0);
+        self.len = 0;
+        self.full = true;
+        for (u, c) in kept {
+            self.add_count(u, c);
         }
     }
 
@@ -314,8 +335,8 @@ impl PatternCounts {
             }
             if k == Self::EMPTY {
                 if self.len >= COUNT_CAP {
-                    self.full = true;
-                    return;
+                    self.prune();
+                    return self.add_count(u, count);
                 }
                 self.keys[i] = u;
                 self.counts[i] = count.min(u32::MAX as u64) as u32;
@@ -1350,8 +1371,9 @@ pub fn resolve(
         (None, None) => (format.producer_mode(), Source::Format),
     };
     if evidence.counts_full {
-        let more =
-            format!("more than {COUNT_CAP} distinct values: spikes looked for among the first");
+        let more = format!(
+            "more than {COUNT_CAP} distinct values: spikes looked for among the values that recur"
+        );
         note = Some(match note {
             Some(n) => format!("{n}; {more}"),
             None => more,

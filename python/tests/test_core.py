@@ -89,7 +89,7 @@ def test_corrections_improve_real_data(held_out_values):
     ratio = np.mean((mid - x) ** 2) / np.mean((st - x) ** 2)
     assert 0.2 < ratio < 0.3, ratio
     sn = refloat.quantise(held_out_values, bits=7)
-    dith = refloat.correct(sn, bits=7, method="dither", seed=1)
+    dith = refloat.correct(sn, bits=7, mode="nearest", method="dither", seed=1)
     ratio = np.mean((dith - x) ** 2) / np.mean((sn - x) ** 2)
     assert 1.7 < ratio < 2.3, ratio
 
@@ -98,8 +98,8 @@ def test_leave_exact_false_corrects_short_mantissas(held_out_values):
     stored = refloat.quantise(held_out_values, bits=10)
     short = (stored != 0) & (np.abs(stored) == np.float32(2.0) ** np.round(np.log2(np.abs(stored) + (stored == 0))))
     assert short.sum() > 0  # real values that land on powers of two
-    kept = refloat.correct(stored, bits=10, method="dither", seed=2)
-    moved = refloat.correct(stored, bits=10, method="dither", seed=2, leave_exact=False)
+    kept = refloat.correct(stored, bits=10, mode="nearest", method="dither", seed=2)
+    moved = refloat.correct(stored, bits=10, mode="nearest", method="dither", seed=2, leave_exact=False)
     assert np.array_equal(bits_of(kept[short]), bits_of(stored[short]))
     assert np.all(moved[short] != stored[short])
     refloat.verify(moved, stored, bits=10)
@@ -109,8 +109,10 @@ def test_leave_exact_false_corrects_short_mantissas(held_out_values):
 def test_bits_inferred_and_detected(held_out_values):
     stored = refloat.quantise(held_out_values, bits=9)
     assert refloat.infer_bits(stored) == 9
-    _, rep = refloat.correct(stored, report=True)
-    assert rep.mantissa_bits == 9
+    with pytest.warns(UserWarning, match="cannot tell their rounding scheme"):
+        _, rep = refloat.correct(stored, report=True)
+    assert rep.mantissa_bits == 9 and rep.bits_source == "detected"
+    assert rep.mode == "nearest" and rep.mode_source == "format"
     d = refloat.detect(stored)
     assert d.bits == 9 and d.bit_clusters == [9]
     assert dict(d.posterior).keys() >= {"nearest", "truncate", "cms"}
@@ -119,14 +121,20 @@ def test_bits_inferred_and_detected(held_out_values):
 
 
 def test_dither_seeding_rule(held_out_values):
+    """Chunks corrected under the whole branch's resolution, each with its first index, give
+    the whole branch's correction bit for bit."""
     stored = refloat.quantise(held_out_values, bits=10)
-    whole = refloat.correct(stored, bits=10, method="dither", seed=42, branch="AnalysisJetsAuxDyn.pt")
+    whole, rep = refloat.correct(
+        stored, bits=10, mode="nearest", method="dither", seed=42, branch="AnalysisJetsAuxDyn.pt", report=True
+    )
     pieces = np.concatenate([
-        refloat.correct(stored[a:b], bits=10, method="dither", seed=42, branch="AnalysisJetsAuxDyn.pt", first_index=a)
+        refloat.correct(
+            stored[a:b], method="dither", seed=42, branch="AnalysisJetsAuxDyn.pt", first_index=a, resolution=rep.resolution
+        )
         for a, b in ((0, 1000), (1000, 1001), (1001, len(stored)))
     ])
     assert np.array_equal(bits_of(whole), bits_of(pieces))
-    other = refloat.correct(stored, bits=10, method="dither", seed=42, branch="AnalysisJetsAuxDyn.eta")
+    other = refloat.correct(stored, bits=10, mode="nearest", method="dither", seed=42, branch="AnalysisJetsAuxDyn.eta")
     assert not np.array_equal(bits_of(whole), bits_of(other))
     assert refloat.dither_stream_seed(42, "") == 42
     assert refloat.dither_stream_seed(42, "x") != 42
@@ -143,27 +151,33 @@ def test_awkward_arrays_keep_their_structure(held_out):
     for arr in (pt, nested):
         stored = refloat.quantise(arr, bits=10)
         assert ak.type(stored) == ak.type(arr)
-        best = refloat.correct(stored, bits=10, method="dither", seed=3, branch="b")
+        best = refloat.correct(stored, bits=10, mode="nearest", method="dither", seed=3, branch="b")
         assert ak.type(best) == ak.type(arr)
         assert ak.all(ak.ravel(ak.num(best, axis=-1) == ak.num(arr, axis=-1)))
         flat_s = ak.to_numpy(ak.flatten(stored, axis=None))
         flat_b = ak.to_numpy(ak.flatten(best, axis=None))
         # the jagged array's values are the flat buffer's, under the whole-branch index
-        assert np.array_equal(bits_of(flat_b), bits_of(refloat.correct(flat_s, bits=10, method="dither", seed=3, branch="b")))
+        assert np.array_equal(
+            bits_of(flat_b), bits_of(refloat.correct(flat_s, bits=10, mode="nearest", method="dither", seed=3, branch="b"))
+        )
         r = refloat.residual(arr, stored)
         assert ak.to_numpy(ak.flatten(r, axis=None)).dtype == np.float64  # exact residuals
         assert np.max(np.abs(ak.to_numpy(ak.flatten(r, axis=None)))) > 0
-    # chunked reading with first_index gives the one-call bits
+    # chunked reading with first_index, under the whole branch's resolution, gives the
+    # one-call bits
     stored = refloat.quantise(pt, bits=10)
-    one = ak.flatten(refloat.correct(stored, bits=10, method="dither", seed=9, branch="p"))
+    whole = refloat.resolve(stored, bits=10, mode="nearest")
+    one = ak.flatten(refloat.correct(stored, method="dither", seed=9, branch="p", resolution=whole))
     first, chunks = 0, []
     for start in range(0, len(stored), 13):
         part = stored[start:start + 13]
-        chunks.append(ak.flatten(refloat.correct(part, bits=10, method="dither", seed=9, branch="p", first_index=first)))
+        chunks.append(
+            ak.flatten(refloat.correct(part, method="dither", seed=9, branch="p", first_index=first, resolution=whole))
+        )
         first += int(ak.sum(ak.num(part)))
     assert ak.all(ak.concatenate(chunks) == one)
     rec = ak.zip({"pt": stored, "eta": refloat.quantise(pt * np.float32(0.001), bits=10)})
-    assert ak.fields(refloat.correct(rec, bits=10)) == ["pt", "eta"]
+    assert ak.fields(refloat.correct(rec, bits=10, mode="nearest")) == ["pt", "eta"]
     with pytest.raises(refloat.Error, match="one field"):
         refloat.correct(rec, bits=10, method="dither")
 

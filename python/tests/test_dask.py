@@ -86,8 +86,10 @@ def test_dask_errors(stored_files):
     lazy = runpy.run_path(str(EXAMPLE))["lazy_branch"](stored_files, "AnalysisJetsAuxDyn.pt", 50)
     with pytest.raises(refloat.Error, match="prior="):
         refloat.dask.correct(lazy, method="prior-mean")
-    with pytest.raises(refloat.Error, match="name the mode"):
-        refloat.dask.correct(lazy, mode="detect")
+    with pytest.raises(refloat.Error, match="24"):
+        refloat.dask.correct(lazy, bits=24)
+    with pytest.raises(refloat.Error, match="unknown correction method"):
+        refloat.dask.correct(lazy, method="median")
 
 
 def test_the_example_runs(tmp_path):

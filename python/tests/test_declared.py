@@ -144,9 +144,16 @@ def test_per_value_precision_only_where_shown(dev):
     n = len(tops)
     refloat.verify(best[:n], mixed[:n], bits=20, mode="cms")
     refloat.verify(best[n:], mixed[n:], bits=8, mode="cms")
-    lattice = refloat.quantise(np.round(rest * 2) / 2, bits=8, mode="cms")
-    r = refloat.resolve(lattice, format="cms")
-    assert r.per_value == [] and r.lattice is not None
+    # L1-like steps of real jet pt (0.5 and 1 GeV), over many binades: a lattice, every
+    # value of it exact, not a second precision
+    with uproot.open(dev) as f:
+        pt = np.asarray(ak.flatten(f["CollectionTree"]["AnalysisJetsAuxDyn.pt"].array()), dtype=np.float32) / 1000
+    for step in (0.5, 1.0):
+        lattice = refloat.quantise((np.round(pt / step) * step).astype(np.float32), bits=8, mode="cms")
+        r = refloat.resolve(lattice, format="cms")
+        assert r.per_value == [] and r.lattice is not None and 2.0 ** r.lattice.step_log2 == step, r.describe()
+        best = refloat.correct(lattice, method="dither", seed=1, resolution=r)
+        assert np.array_equal(bits_of(best), bits_of(lattice))
 
 
 def test_awkward_records_report_per_field(held_out):

@@ -56,15 +56,18 @@ def test_correct_file_read_back_and_verified(compressed, tmp_path, method):
     rep = refloat.correct_file(stored_path, out, method=method, seed=7, branches=JETS)
     assert rep.verified_values == rep.values > 881
     pt = next(b for b in rep.branches if b.name == "AnalysisJetsAuxDyn.pt")
-    assert pt.mantissa_bits == 10 and pt.inferred and pt.mode == "nearest"
+    assert pt.mantissa_bits == 10 and pt.bits_source == "detected" and pt.mode == "nearest"
     again = refloat.verify_file(stored_path, out, branches=JETS)
     assert again.values == rep.values
     with uproot.open(stored_path) as fs, uproot.open(out) as fo:
         stored = fs["CollectionTree"]["AnalysisJetsAuxDyn.pt"].array()
         best = fo["CollectionTree"]["AnalysisJetsAuxDyn.pt"].array()
     refloat.verify(best, stored, bits=10)
-    # the file pipeline and the array function give the same bits (the one seeding rule)
-    same = refloat.correct(stored, bits=10, method=method, seed=7, branch="AnalysisJetsAuxDyn.pt")
+    # the file pipeline and the array function give the same bits (the one resolver, the one
+    # seeding rule)
+    r = refloat.resolve_file(stored_path, "AnalysisJetsAuxDyn.pt")
+    assert r.to_dict() == pt.resolution.to_dict()
+    same = refloat.correct(stored, method=method, seed=7, branch="AnalysisJetsAuxDyn.pt", resolution=r)
     if method != "prior-mean":  # the file's density sample is the pipeline's own
         assert np.array_equal(flat(best), flat(same))
 

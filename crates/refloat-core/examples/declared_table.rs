@@ -98,7 +98,7 @@ fn main() -> Result<(), Error> {
     println!("|---|---|---|---|---|---|---|---|---|");
     let line = |k: &str, r: &Row| {
         println!(
-            "| {k} | {} | {} | {} | {} | {} |",
+            "| {k} | {} | {} | {} | {} | {} | {} |",
             r.branches,
             r.values,
             r.exact.short_mantissa,

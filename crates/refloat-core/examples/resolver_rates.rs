@@ -61,11 +61,13 @@ fn lattice_row(values: &[f32], bits: u32, size: usize, branches: usize) -> (usiz
         if let Ok(Some(c)) = r.corrector(Method::Dither { seed: 1 }, "b", &v) {
             let mut d = v.clone();
             if c.correct_in_place(&mut d, 0).is_ok() {
-                outside += d
+                let out: Vec<(f32, f32)> = d
                     .iter()
                     .zip(&v)
                     .filter(|(c, s)| q.quantise(**c).to_bits() != s.to_bits())
-                    .count();
+                    .map(|(c, s)| (*s, *c))
+                    .collect();
+                outside += out.len();
             }
         }
     }

@@ -56,6 +56,12 @@ pub mod declared;
 /// fewer bits than the producer kept by chance (`2^−N`).
 pub const MIN_BITS_EVIDENCE: u64 = 12;
 
+/// Apparent bits from which values in a single binade are taken as rounded there rather
+/// than as a lattice of the same step: lattices that nature and producers make (integers,
+/// 0.5 GeV trigger steps, k/255 weights) are coarse, a few bits below a value's magnitude;
+/// one 2^16 times finer than the values on it is not one of them.
+pub const FINE_BITS: u32 = 16;
+
 /// Fewest occurrences of a stored value for it to be a spike.
 pub const SPIKE_MIN_COUNT: u64 = 3;
 /// A spike occurs at least this many times more often than its neighbouring codes predict.
@@ -556,6 +562,12 @@ impl Resolution {
         }
         let spikes: Vec<f32> = self.spikes.iter().map(|s| s.value).collect();
         let mut p = ExactPolicy::default().with_branch(&spikes, self.lattice);
+        // A mixed branch's lattice was found at its largest precision: a value on it is left
+        // alone whatever precision it is corrected at (judged at fewer bits, values of the
+        // finer precision that lie on the lattice would be moved by the coarser one).
+        if self.mixed() {
+            p.lattice_bits = self.bits;
+        }
         // Corrected at more bits than its values show, under CMS's rule: a value that would
         // be the top code at the values' bits has its interval only above it there.
         if let (Some(b), Some(m), RoundingMode::Cms) = (self.bits, self.apparent_bits, self.mode) {
@@ -810,8 +822,12 @@ pub struct BranchEvidence {
     spikes: [Vec<Spike>; 3],
     lattice: Option<Lattice>,
     clusters: Vec<u32>,
-    /// Whether the informative values look rounded at the largest apparent bits.
+    /// Whether the informative values look rounded at the largest apparent bits (not shown
+    /// otherwise).
     rounded: bool,
+    /// Whether they show it: values below the top binade at those bits, which a lattice
+    /// as fine as the top binade's kept step cannot give.
+    confirmed: bool,
     /// What the values say of the scheme, at their own precisions (the detector itself is
     /// not kept: a tree's branches wait for each other before they are resolved).
     detection: Detection,
@@ -838,6 +854,7 @@ impl Evidence {
             .rev()
             .find(|&a| (0..256).any(|e| self.cells[cell(a, e)] > 0));
         let mut informative = self.cells.clone();
+        let mut before_lattice = informative.clone();
         let mut spikes = Vec::new();
         let mut candidates = Vec::new();
         let mut tests = 0usize;
@@ -874,6 +891,7 @@ impl Evidence {
                 lattice = find_pure_lattice(&informative);
             }
             lattice = lattice.or_else(|| find_lattice(&informative, n));
+            before_lattice = informative.clone();
             if let Some(l) = lattice {
                 remove_lattice(&mut informative, l, n);
             }
@@ -883,10 +901,11 @@ impl Evidence {
             .map(|(a, e)| informative[cell(a, e)])
             .sum();
         let clusters = match apparent {
-            Some(n) => mixed_precisions(&informative, n),
+            Some(n) => raise_clusters(&mixed_precisions(&informative, n), &before_lattice),
             None => Vec::new(),
         };
         let rounded = apparent.is_none_or(|n| rounded_at(&informative, n, below(&clusters)));
+        let confirmed = apparent.is_some_and(|n| rounding_shown(&informative, n, below(&clusters)));
         // The spikes at finer bits than the grid, found at them and at the grid.
         let finer = |more: u32| -> Vec<Spike> {
             let mut all = spikes_at(&candidates, tests, |c| c.grid + more);
@@ -911,6 +930,7 @@ impl Evidence {
                 .finish_with_clusters(Some(format.producer_mode()), clusters.clone()),
             clusters,
             rounded,
+            confirmed,
             counts_full: self.counts.full,
             leave_exact,
         }
@@ -1037,17 +1057,40 @@ fn is_spike(cand: &SpikeCandidate, bits: u32, tests: usize) -> Option<Spike> {
 /// shows them), too few at `n` (a binomial tail below 10⁻³) says the values were coarser than
 /// `n` bits before any rounding.
 fn rounded_at(cells: &[u64], n: u32, floor: u32) -> bool {
+    let (_, total, _) = below_top(cells, n, floor);
+    total == 0 || rounding_tail(cells, n, floor) > 1e-3
+}
+
+/// Whether the values show rounding at `n` bits rather than a lattice whose step is the top
+/// binade's kept step (integers in [32, 64) at 5 bits, say): some of the values below the
+/// top binade, with more than `floor` apparent bits, have exactly `n`. In the top binade the
+/// two look alike; below it such a lattice leaves every value with fewer bits.
+/// From [`FINE_BITS`] up the top binade's values are taken to show it (see there).
+fn rounding_shown(cells: &[u64], n: u32, floor: u32) -> bool {
+    let (_, total, at_n) = below_top(cells, n, floor);
+    let tail = rounding_tail(cells, n, floor);
+    (total > 0 && at_n > 0 && tail > 1e-3) || (n >= FINE_BITS && tail > 1e-3)
+}
+
+/// (top binade, values below it with apparent bits in `floor+1..=n`, those at exactly `n`).
+fn below_top(cells: &[u64], n: u32, floor: u32) -> (u32, u64, u64) {
     let values = |e: u32| -> u64 { (floor + 1..=n).map(|a| cells[cell(a, e)]).sum() };
     let Some(top) = (1..255u32).rev().find(|&e| values(e) > 0) else {
-        return true;
+        return (0, 0, 0);
     };
     let total: u64 = (1..top).map(values).sum();
     let at_n: u64 = (1..top).map(|e| cells[cell(n, e)]).sum();
+    (top, total, at_n)
+}
+
+/// The binomial chance of as few values at `n` bits below the top binade as seen, were they
+/// rounded at `n` (half of them would be).
+fn rounding_tail(cells: &[u64], n: u32, floor: u32) -> f64 {
+    let (_, total, at_n) = below_top(cells, n, floor);
     if total == 0 {
-        return true;
+        return 1.0;
     }
-    let tail = Binomial::new(0.5, total).map_or(1.0, |b| b.cdf(at_n));
-    tail > 1e-3
+    Binomial::new(0.5, total).map_or(1.0, |b| b.cdf(at_n))
 }
 
 /// The apparent bits below the top precision of `clusters` (those of the next one; 0).
@@ -1155,8 +1198,10 @@ fn remove_lattice(cells: &mut [u64], lattice: Lattice, bits: u32) {
 ///   few bits are sums or copies of rounded values, not a second precision), and at least 8
 ///   informative values at `n` bits (a branch whose values at `n` are all spikes shows no
 ///   first precision to compare with);
-/// * `b >= MIN_CLUSTER_BITS`, at least 8 values at exactly `b` apparent bits, far more than
-///   the clusters above explain (`> 8×` their geometric tail, plus 3);
+/// * `b >= MIN_CLUSTER_BITS` and at least 2 bits below the cluster above (a lattice rounded
+///   at `n` bits, such as k/255 weights, piles its values onto codes one bit coarser), at
+///   least 8 values at exactly `b` apparent bits, far more than the clusters above explain
+///   (`> 8×` their geometric tail, plus 3);
 /// * rounding's geometric pattern: at least 30 % of the values at `b` or fewer bits (down to
 ///   3) have exactly `b` (about half do for rounding at `b` bits);
 /// * spread over at least 3 binades (a few exact values, or one repeated constant, are not);
@@ -1191,11 +1236,42 @@ pub fn mixed_precisions(cells: &[u64], n: u32) -> Vec<u32> {
             (Some((lo, hi)), Some((alo, ahi))) => lo <= ahi + 2 && alo <= hi + 2,
             _ => false,
         };
-        if observed >= 0.3 * below as f64 && spread >= 3 && near && b < last {
+        if observed >= 0.3 * below as f64 && spread >= 3 && near && b + 2 <= last {
             clusters.push((b, 2.0 * observed));
         }
     }
     clusters.into_iter().map(|(b, _)| b).collect()
+}
+
+/// `clusters` ([`mixed_precisions`], largest first) with each lower precision raised to the
+/// largest apparent bits below the cluster above it whose values in `cells` that cluster
+/// cannot explain (`> 8×` its geometric tail, plus 3). `cells` are the values to be
+/// corrected before any lattice is taken out: a lattice takes out the values at the finer
+/// bits of a coarse precision first, and a precision whose values at its own bits lie in too
+/// few binades to show the mix shows it a bit lower. Correcting at more bits is always safe.
+fn raise_clusters(clusters: &[u32], cells: &[u64]) -> Vec<u32> {
+    let at = |a: u32| -> u64 { (0..256).map(|e| cells[cell(a, e)]).sum() };
+    let mut out: Vec<(u32, f64)> = Vec::with_capacity(clusters.len());
+    for &b in clusters {
+        let top = match out.last() {
+            None => b,
+            Some(&(last, _)) => {
+                let explained = |a: u32| -> f64 {
+                    out.iter()
+                        .map(|&(c, size)| size * 0.5f64.powi((c - a + 1) as i32))
+                        .sum()
+                };
+                (b + 1..last)
+                    .rev()
+                    .find(|&a| at(a) as f64 > 8.0 * explained(a) + 3.0)
+                    .unwrap_or(b)
+            }
+        };
+        if out.last().is_none_or(|&(last, _)| top < last) {
+            out.push((top, 2.0 * at(top) as f64));
+        }
+    }
+    out.into_iter().map(|(b, _)| b).collect()
 }
 
 /// Resolve every branch of a tree: `branches` are (name, evidence, the user's word) in any
@@ -1224,7 +1300,7 @@ pub const MIN_LEVEL_EVIDENCE: u64 = 64;
 /// The precisions (below 23) that well-evidenced branches show, ascending.
 fn stream_levels<'a>(branches: impl Iterator<Item = (&'a BranchEvidence, &'a Given)>) -> Vec<u32> {
     let mut levels: Vec<u32> = branches
-        .filter(|(e, g)| g.bits.is_none() && e.evidence_values >= MIN_LEVEL_EVIDENCE && e.rounded)
+        .filter(|(e, g)| g.bits.is_none() && e.evidence_values >= MIN_LEVEL_EVIDENCE && e.confirmed)
         .filter_map(|(e, _)| e.apparent)
         .filter(|&b| b < 23)
         .collect();
@@ -1296,7 +1372,7 @@ pub fn resolve(
     levels: &[u32],
 ) -> Resolution {
     let mut note: Option<String> = None;
-    let strong = (evidence.evidence_values >= MIN_BITS_EVIDENCE && evidence.rounded)
+    let strong = (evidence.evidence_values >= MIN_BITS_EVIDENCE && evidence.confirmed)
         || evidence.apparent == Some(23);
     let (bits, bits_source) = match (given.bits, evidence.apparent) {
         (Some(b), _) => (Some(b), Source::Given),
@@ -1312,13 +1388,15 @@ pub fn resolve(
                 (Some(d), Source::Declared)
             }
             (Some(_), _) => (Some(m), Source::Detected),
-            // An ATLAS stream's levels: its own bits if they are one, else the next above.
+            // An ATLAS stream's levels: its own bits where they are one and the values show
+            // them, else the stream's highest level (the branch may have been rounded at any
+            // level at or above its apparent bits; correcting at more bits is safe).
             (None, _) if format == Format::Atlas && !levels.is_empty() => {
-                match levels.iter().copied().find(|&l| l >= m) {
-                    Some(l) if l == m => (Some(m), Source::Detected),
+                match levels.iter().copied().filter(|&l| l >= m).max() {
+                    Some(_) if strong && levels.contains(&m) => (Some(m), Source::Detected),
                     Some(l) => {
                         note = Some(format!(
-                            "{m} apparent bits over {} informative values: corrected at the stream's next level, {l}",
+                            "{m} apparent bits over {} informative values: corrected at the stream's highest level, {l}",
                             evidence.evidence_values
                         ));
                         (Some(l), Source::Tree)
@@ -1334,16 +1412,22 @@ pub fn resolve(
             }
             (None, true) => (Some(m), Source::Detected),
             (None, false) => {
-                note = Some(if evidence.rounded {
-                    format!(
+                note = Some(
+                    if evidence.rounded && evidence.evidence_values < MIN_BITS_EVIDENCE {
+                        format!(
                         "only {} informative values: too few to tell its kept bits ({m} seen); left as stored (give the bits)",
                         evidence.evidence_values
                     )
-                } else {
-                    format!(
+                    } else if evidence.rounded {
+                        format!(
+                        "its values do not show rounding at their {m} apparent bits below their top binade (a lattice as fine as its kept step looks the same there): left as stored (give the bits)"
+                    )
+                    } else {
+                        format!(
                         "its values do not show rounding at their {m} apparent bits (coarser by nature): left as stored (give the bits)"
                     )
-                });
+                    },
+                );
                 (None, Source::None)
             }
         },

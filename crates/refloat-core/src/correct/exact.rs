@@ -190,6 +190,9 @@ pub struct ExactPolicy {
     pub spikes: Vec<u32>,
     /// The branch's lattice, if it has one.
     pub lattice: Option<Lattice>,
+    /// Kept bits the lattice's gap is judged at (a mixed branch's largest precision, where
+    /// its lattice was found); `None`: each value's own.
+    pub lattice_bits: Option<u32>,
     /// Under CMS's rule, the branch's apparent bits when it is corrected at more bits
     /// ([`ExactRule::TopCode`]).
     pub top_code_bits: Option<u32>,
@@ -202,6 +205,7 @@ impl Default for ExactPolicy {
             sentinels: true,
             spikes: Vec::new(),
             lattice: None,
+            lattice_bits: None,
             top_code_bits: None,
         }
     }
@@ -214,6 +218,7 @@ impl ExactPolicy {
         sentinels: false,
         spikes: Vec::new(),
         lattice: None,
+        lattice_bits: None,
         top_code_bits: None,
     };
 
@@ -295,7 +300,7 @@ impl ExactPolicy {
             return Some(ExactRule::Spike);
         }
         if let Some(l) = self.lattice {
-            if l.holds(q, quantiser.mantissa_bits()) {
+            if l.holds(q, self.lattice_bits.unwrap_or(quantiser.mantissa_bits())) {
                 return Some(ExactRule::Lattice);
             }
         }

@@ -79,10 +79,9 @@ impl<'a> Params<'a> {
             exact_low: if exact_any { (1u32 << thr) - 1 } else { 0 },
             exact_any,
             listed: &c.listed,
-            lattice_limit: c
-                .policy
-                .lattice
-                .map_or(0, |l| l.magnitude_limit(q.mantissa_bits())),
+            lattice_limit: c.policy.lattice.map_or(0, |l| {
+                l.magnitude_limit(c.policy.lattice_bits.unwrap_or(q.mantissa_bits()))
+            }),
             top_code: c.policy.top_code_mantissa(),
         }
     }

@@ -17,8 +17,8 @@ fn main() {
     println!("cargo:rerun-if-changed=src/ffi/bridge.rs");
     println!("cargo:rerun-if-changed=src/ffi/bridge_model.rs");
     println!("cargo:rerun-if-changed=build.rs");
-    println!("cargo:rerun-if-changed=cmake/torch_link.rs");
+    println!("cargo:rerun-if-changed=build-support/torch_link.rs");
     torch_link_args();
 }
 
-include!("cmake/torch_link.rs");
+include!("build-support/torch_link.rs");

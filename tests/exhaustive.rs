@@ -2,8 +2,8 @@
 //! different way (scaling by the exact quantum in `f64` and rounding there; NaN payloads,
 //! which the producers' schemes CMS, ROOT `Float16_t` and netCDF BitRound also round, from
 //! the bit rule written over the mantissa field), and of the intervals of `bounds` (every
-//! finite original lies in the interval of its stored value; the interval is tight). Run
-//! with `cargo test --release --test exhaustive`; in debug builds they are ignored. The
+//! finite original lies in the interval of its stored value; the interval is tight). They
+//! run in release builds (`cargo test --release`, as `.ci/run` does); debug builds ignore them. The
 //! correction loops are checked against the per-value reference on every stored pattern.
 
 use rayon::prelude::*;
@@ -111,50 +111,95 @@ fn reference_non_finite(x: f32, n: u32, mode: RoundingMode) -> f32 {
     }
 }
 
+/// Runs of consecutive patterns mostly share their stored value: its interval is computed
+/// once per run.
+type LastInterval = Option<(u32, Option<refloat::Interval<f32>>)>;
+
+/// Whether pattern `u` is wrong: its stored bits against the reference, its value inside the
+/// interval of its stored value, that interval tight (checked once, at its lower end).
+fn pattern_fails(
+    q: &Quantiser32,
+    n: u32,
+    mode: RoundingMode,
+    u: u32,
+    last: &mut LastInterval,
+) -> bool {
+    let x = f32::from_bits(u);
+    let got = q.quantise_bits(u);
+    if got != reference(x, n, mode).to_bits() {
+        return true;
+    }
+    let stored = f32::from_bits(got);
+    if x.is_nan() || !stored.is_finite() {
+        // Intervals of NaN and ±Inf are points by convention; a value is still stored.
+        return !q.is_stored(stored);
+    }
+    let iv = match *last {
+        Some((g, iv)) if g == got => iv,
+        _ => {
+            let iv = q.interval(stored);
+            *last = Some((got, iv));
+            iv
+        }
+    };
+    let Some(iv) = iv else {
+        return true;
+    };
+    if !(iv.contains(x) || (x.is_infinite() && iv.lo == x)) {
+        return true;
+    }
+    if x.is_finite() && u == iv.lo.to_bits() {
+        for nb in [next_down(iv.lo), next_up(iv.hi)] {
+            if nb.is_finite() && q.quantise(nb).to_bits() == got {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Every pattern, against the reference. The negative half is checked through the sign
+/// symmetry every scheme has for finite non-zero values whose stored value is finite and
+/// non-zero (the reference rounds `|x|` and keeps the sign there): `−x` must store the
+/// sign-flipped bits of `x`'s stored value, and the interval of a negative stored value must
+/// be the mirror of its positive twin's (checked once per stored value; ±0 ends compare equal). Zeros, NaN, ±Inf
+/// and values stored as 0 or ±Inf, where the schemes differ by sign (`Float16_t` stores −0 as
+/// +0, BitRound's carry can reach the sign), are checked against the reference directly.
 fn check_all(n: u32, mode: RoundingMode) {
     let q = Quantiser32::new(n, mode).unwrap();
-    // One task per 2^16 patterns, the first mismatch of each reported.
-    let bad = (0u32..1 << 16)
+    const SIGN: u32 = 0x8000_0000;
+    // One task per 2^16 positive patterns (and their negatives), the first mismatch of each
+    // reported.
+    let bad = (0u32..1 << 15)
         .into_par_iter()
         .filter_map(|hi| {
-            // Consecutive patterns mostly share their stored value: its interval is computed
-            // once per run of them.
-            let mut last: Option<(u32, Option<refloat::Interval<f32>>)> = None;
-            (0u32..1 << 16).map(|lo| hi << 16 | lo).find(|&u| {
+            let (mut last, mut last_neg) = (None, None);
+            let mut mirrored: Option<u32> = None;
+            (0u32..1 << 16).map(|lo| hi << 16 | lo).find_map(|u| {
+                if pattern_fails(&q, n, mode, u, &mut last) {
+                    return Some(u);
+                }
                 let x = f32::from_bits(u);
                 let got = q.quantise_bits(u);
-                if got != reference(x, n, mode).to_bits() {
-                    return true;
-                }
                 let stored = f32::from_bits(got);
-                if x.is_nan() || !stored.is_finite() {
-                    // Intervals of NaN and ±Inf are points by convention; a value is still stored.
-                    return !q.is_stored(stored);
-                }
-                let iv = match last {
-                    Some((g, iv)) if g == got => iv,
-                    _ => {
-                        let iv = q.interval(stored);
-                        last = Some((got, iv));
-                        iv
+                let neg = u | SIGN;
+                if x.is_finite() && x != 0.0 && stored.is_finite() && stored != 0.0 {
+                    if q.quantise_bits(neg) != got | SIGN {
+                        return Some(neg);
                     }
-                };
-                let Some(iv) = iv else {
-                    return true;
-                };
-                if !(iv.contains(x) || (x.is_infinite() && iv.lo == x)) {
-                    return true;
-                }
-                // Tightness, checked once per interval (at its lower end): the neighbours just
-                // outside the interval map elsewhere.
-                if x.is_finite() && u == iv.lo.to_bits() {
-                    for nb in [next_down(iv.lo), next_up(iv.hi)] {
-                        if nb.is_finite() && q.quantise(nb).to_bits() == got {
-                            return true;
+                    if mirrored != Some(got) {
+                        mirrored = Some(got);
+                        let (Some(p), Some(m)) = (q.interval(stored), q.interval(-stored)) else {
+                            return Some(neg);
+                        };
+                        if m.lo != -p.hi || m.hi != -p.lo {
+                            return Some(neg);
                         }
                     }
+                    None
+                } else {
+                    pattern_fails(&q, n, mode, neg, &mut last_neg).then_some(neg)
                 }
-                false
             })
         })
         .take_any(5)

@@ -1,7 +1,7 @@
 //! The C API called from Rust, exactly as C calls it (raw pointers, integer enums): bit-exact
 //! against the core on every flat float branch of both real files, every error path, the
 //! "outputs only on success" rule, thread-local messages, and a panic injected inside the
-//! boundary (debug builds).
+//! boundary.
 
 mod common;
 
@@ -550,7 +550,6 @@ fn status_strings_and_version() {
 /// A panic inside a boundary comes back as REFLOAT_PANIC, never as an unwind into the caller,
 /// and the library keeps working afterwards. The panic is injected inside the
 /// `ffi_panic_boundary!` of real entry points through the debug-build test hook.
-#[cfg(debug_assertions)]
 #[test]
 fn a_panic_never_crosses_the_boundary() {
     let panic = status(refloat_status::REFLOAT_PANIC);

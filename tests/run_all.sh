@@ -20,6 +20,7 @@ export CARGO_INCREMENTAL=0
 export CARGO_PROFILE_DEV_DEBUG=0
 export CARGO_PROFILE_RELEASE_DEBUG=0
 export PIP_NO_CACHE_DIR=1
+export REFLOAT_CMAKE_BUILD_TYPE=${REFLOAT_CMAKE_BUILD_TYPE:-Release}
 # Each step prints its start and the previous step's duration; the total is printed last.
 T0=$(date +%s); T_STEP=$T0; STEP_NAME=""
 step() {
@@ -38,13 +39,20 @@ done
 step "real ROOT (PyPI wheel root==0.1a12) in target/root-venv"
 bash tests/ci/root.sh
 
-step "Rust: unit, integration and doc tests"
-# The C/C++ tests link the staticlib / cdylib, which `cargo test` alone does not build.
-cargo build --locked -p refloat --lib
-cargo test --locked --no-fail-fast
-
-step "Rust: exhaustive checks over all 2^32 f32 patterns (release)"
-cargo test --locked --release --test exhaustive
+step "Rust: unit, integration and doc tests, with the exhaustive checks over all 2^32 f32 patterns (release)"
+# One profile for the whole run: the release build tested here is the one the benches, the
+# Python package, CMake and the libtorch step reuse (a debug build of everything took as
+# long again, and its tests ran slower). The C/C++ tests link the staticlib / cdylib, which
+# `cargo test` alone does not build.
+cargo build --locked --release -p refloat --lib
+# cargo-nextest (on every machine of this kind) runs the test binaries side by side: most
+# of them wait on ROOT, Python or a C compiler on one core. Doc tests go through cargo test.
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --locked --release --no-fail-fast --failure-output final
+    cargo test --locked --release --doc
+else
+    cargo test --locked --release --no-fail-fast
+fi
 
 step "Rust: the criterion bench, once through (criterion's --test mode, then its ratio table); the C API kernels bench, quick"
 cargo bench --locked --bench quantise -- --test

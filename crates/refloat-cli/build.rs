@@ -2,8 +2,8 @@
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
-    println!("cargo:rerun-if-changed=../../cmake/torch_link.rs");
+    println!("cargo:rerun-if-changed=../../build-support/torch_link.rs");
     torch_link_args();
 }
 
-include!("../../cmake/torch_link.rs");
+include!("../../build-support/torch_link.rs");

@@ -439,36 +439,33 @@ pub fn check_disjoint<A, B>(
     Ok(())
 }
 
-/// A test-only way to prove that a panic never crosses the C boundary: in builds with debug
-/// assertions, `refloat_test_inject_panic(1)` makes the next boundary on the calling thread
-/// panic inside the body (before any output is touched). Release builds have no such symbol
-/// and [`test_hooks::maybe_panic`] compiles to nothing.
+/// A test-only way to prove that a panic never crosses the C boundary:
+/// `refloat_test_inject_panic(1)` makes the next boundary on the calling thread panic inside
+/// the body (before any output is touched). Not in the header; costs one thread-local read
+/// per call.
 #[doc(hidden)]
 pub mod test_hooks {
-    #[cfg(debug_assertions)]
     thread_local! {
         static ARMED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     }
 
-    /// Panic if a panic was injected on this thread (debug builds only).
+    /// Panic if a panic was injected on this thread.
     #[inline(always)]
     pub fn maybe_panic() {
-        #[cfg(debug_assertions)]
         if ARMED.with(|a| a.replace(false)) {
             panic!("refloat_test_inject_panic: injected panic");
         }
     }
 
     /// Arm (`true`) or disarm the injected panic on this thread.
-    #[cfg(debug_assertions)]
     pub fn arm(on: bool) {
         ARMED.with(|a| a.set(on));
     }
 }
 
-/// Test hook (debug builds only, not in the header): with `on != 0`, the next refloat call on
-/// this thread panics inside its panic boundary; that call must return `REFLOAT_PANIC`.
-#[cfg(debug_assertions)]
+/// Test hook (not in the header): with `on != 0`, the next refloat call on this thread
+/// panics inside its panic boundary; that call must return `REFLOAT_PANIC`.
+#[doc(hidden)]
 #[no_mangle]
 pub extern "C" fn refloat_test_inject_panic(on: c_int) {
     test_hooks::arm(on != 0);

@@ -5,8 +5,8 @@
 # shared and static) and run its CTest suite on the real data.
 #
 # Idempotent; needs root only to apt-get install cmake/g++ when they are missing.
-# Environment: REFLOAT_CMAKE_BUILD_TYPE (default Debug: the cargo dev profile, so that the
-# library `cargo test` built in target/ is reused; Release builds the release profile),
+# Environment: REFLOAT_CMAKE_BUILD_TYPE (default Release: the cargo release profile, which
+# `.ci/run` tests, so that its library in target/ is reused; Debug builds the dev profile),
 # CARGO_TARGET_DIR (default: the repository's target/), REFLOAT_DATA_DIR (default ../shared/data).
 set -euo pipefail
 
@@ -17,7 +17,7 @@ if ! command -v cmake >/dev/null 2>&1 || ! command -v g++ >/dev/null 2>&1; then
 fi
 export PATH="$HOME/.cargo/bin:$PATH"
 
-build_type=${REFLOAT_CMAKE_BUILD_TYPE:-Debug}
+build_type=${REFLOAT_CMAKE_BUILD_TYPE:-Release}
 target_dir=${CARGO_TARGET_DIR:-$repo/target}
 data_dir=${REFLOAT_DATA_DIR:-$repo/../shared/data}
 work="$target_dir/cmake-ci"
@@ -35,7 +35,8 @@ prefix="$work/prefix"
 for f in lib/librefloat.so lib/librefloat.a include/refloat.h include/refloat.hpp include/refloat_cxx.hpp include/refloat_rdf.hpp \
          include/rust/cxx.h include/refloat/src/ffi/bridge.rs.h \
          lib/cmake/refloat/refloatConfig.cmake lib/cmake/refloat/refloatConfigVersion.cmake \
-         share/refloat/examples/correct_branch.C share/refloat/examples/correct_branch.hpp; do
+         share/refloat/examples/correct_branch.C share/refloat/examples/correct_branch.hpp \
+         share/refloat/examples/rdf/rdf_correct.C share/refloat/examples/rdf/rdf_correct.py share/refloat/examples/rdf/rdf_dask.py; do
     test -e "$prefix/$f" || { echo "missing from the install: $f"; exit 1; }
 done
 soname=$(readelf -d "$prefix/lib/librefloat.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
@@ -51,16 +52,22 @@ echo "SONAME $soname; $(echo "$exports" | grep -c '^refloat_') C functions expor
 for sym in refloat_correct_file refloat_compress_file refloat_correct_branch_f32 refloat_file_options_default; do
     echo "$exports" | grep -q "^$sym\$" || { echo "librefloat.so does not export $sym"; exit 1; }
 done
-# lean: no command-line code in the library, and small once stripped (Release builds)
-stripped="$work/librefloat.stripped.so"
-strip -o "$stripped" "$prefix/lib/librefloat.so"
-if strings "$stripped" | grep -qiE 'clap|indicatif|plotters|dejavu'; then
+# lean: no command-line code in the library, and installed stripped (Release builds)
+installed=$(readlink -f "$prefix/lib/librefloat.so")
+if strings "$installed" | grep -qiE 'clap|indicatif|plotters|dejavu'; then
     echo "librefloat.so holds command-line code"; exit 1
 fi
-bytes=$(stat -c %s "$stripped")
-echo "librefloat.so stripped: $bytes bytes ($build_type)"
-if [ "$build_type" = Release ] && [ "$bytes" -ge 4000000 ]; then
-    echo "librefloat.so stripped is $bytes bytes, not under 4 MB"; exit 1
+bytes=$(stat -c %s "$installed")
+static_bytes=$(stat -c %s "$prefix/lib/librefloat.a")
+echo "installed: librefloat.so $bytes bytes, librefloat.a $static_bytes bytes ($build_type)"
+if [ "$build_type" = Release ]; then
+    [ "$bytes" -lt 4000000 ] || { echo "the installed librefloat.so is $bytes bytes, not under 4 MB"; exit 1; }
+    if readelf -S "$installed" | grep -qE '\.debug_|\.symtab'; then
+        echo "the installed librefloat.so is not stripped"; exit 1
+    fi
+    if readelf -S "$prefix/lib/librefloat.a" 2>/dev/null | grep -q '\.debug_info'; then
+        echo "the installed librefloat.a carries debug information"; exit 1
+    fi
 fi
 
 echo "== downstream project"

@@ -35,9 +35,8 @@ fi
 if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c 'import sys, torch; sys.exit(torch.__version__.split("+")[0] != "2.13.0")' >/dev/null 2>&1; then
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check torch==2.13.0
-fi
+# Exact versions of everything (tests/ci/pins/torch.txt): pip resolves nothing by itself.
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/ci/pins/torch.txt
 "$VENV/bin/python" -c 'import torch; print("torch", torch.__version__, "from", torch.__file__)' 2>/dev/null
 
 # tests/model_cpp.rs also runs the model in real ROOT, from the venv of tests/ci/root.sh.
@@ -58,37 +57,34 @@ start=$(date +%s)
 # resolution and nothing is built twice.
 PKGS=(-p refloat -p refloat-cli -p refloat-model --features refloat/torch,refloat-cli/torch)
 # (Only the tests run below are built, by `cargo test`: each test binary links the library.)
-cargo build --locked "${PKGS[@]}" --lib --bins
+cargo build --locked --release "${PKGS[@]}" --lib --bins
 echo "build: $(( $(date +%s) - start )) s"
 
-cargo test --locked "${PKGS[@]}" --lib --bins \
+cargo test --locked --release "${PKGS[@]}" --lib --bins \
     --test model_inpainting --test model_autoencoder --test model_cpp --test model_cxx --test model_cli \
     --test model_fallback
-cargo test --locked "${PKGS[@]}" --doc
+cargo test --locked --release "${PKGS[@]}" --doc
 
-for f in "$CARGO_TARGET_DIR/debug/refloat" "$CARGO_TARGET_DIR/debug/librefloat.so"; do
+for f in "$CARGO_TARGET_DIR/release/refloat" "$CARGO_TARGET_DIR/release/librefloat.so"; do
     if ldd "$f" | grep -q 'not found'; then
         echo "tests/ci/torch.sh: $f does not find its libraries without LD_LIBRARY_PATH:" >&2
         ldd "$f" | grep 'not found' >&2
         exit 1
     fi
 done
-# The Python package with the feature (refloat.Model), in this venv beside torch: the debug
+# The Python package with the feature (refloat.Model), in this venv beside torch: the release
 # build of tch and the crates above is reused, only the extension module is added. A small
 # model trained by the command on the development file is used on the held-out file.
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-    maturin==1.16.0 numpy==2.4.6 awkward==2.14.0 uproot==5.7.7 pytest==9.2.0
 DATA=${REFLOAT_DATA_DIR:-$PWD/../shared/data}
 MODEL_DIR=$(mktemp -d)
 trap 'rm -rf "$MODEL_DIR"' EXIT
-"$CARGO_TARGET_DIR/debug/refloat" train "$DATA/DAOD_PHYSLITE_21.2.108.0.art.pool.root" --bits 10 \
+"$CARGO_TARGET_DIR/release/refloat" train "$DATA/DAOD_PHYSLITE_21.2.108.0.art.pool.root" --bits 10 \
     --mode truncate --epochs 30 --patience 6 --hidden 16 --seed 3 --cpu --out "$MODEL_DIR/jets.pt" >/dev/null
 # The bench's model rows (issue 16), once, quick: both per-value kinds on one CPU core next to
-# prior-mean, so the table cannot rot (a debug build: the README's figures come from a
-# release build, see its Speed section).
-"$CARGO_TARGET_DIR/debug/refloat" train "$DATA/DAOD_PHYSLITE_21.2.108.0.art.pool.root" --bits 10 \
+# prior-mean, so the table cannot rot.
+"$CARGO_TARGET_DIR/release/refloat" train "$DATA/DAOD_PHYSLITE_21.2.108.0.art.pool.root" --bits 10 \
     --kind denoise-per-value --epochs 3 --hidden 16 --seed 3 --cpu --out "$MODEL_DIR/ae.pt" >/dev/null
-"$CARGO_TARGET_DIR/debug/refloat" bench "$DATA/DAOD_PHYSLITE_21.2.108.0.art.pool.root" --repeat 1 \
+"$CARGO_TARGET_DIR/release/refloat" bench "$DATA/DAOD_PHYSLITE_21.2.108.0.art.pool.root" --repeat 1 \
     --memory-values 0 --model "$MODEL_DIR/jets.pt" --model "$MODEL_DIR/ae.pt" --model-seconds 0.05 \
     --json "$MODEL_DIR/bench.json"
 "$VENV/bin/python" - "$MODEL_DIR/bench.json" <<'PY'
@@ -100,7 +96,7 @@ assert all(r["values_per_second"] > 0 and r["device"] for r in rows), rows
 assert {r["batch"] >= 1000 for r in rows} == {True}, rows
 print(f"bench model rows: {len(rows)}, kinds {sorted(kinds)}")
 PY
-VIRTUAL_ENV="$VENV" "$VENV/bin/maturin" develop --features torch -m python/Cargo.toml
+VIRTUAL_ENV="$VENV" "$VENV/bin/maturin" develop --release --features torch -m python/Cargo.toml
 REFLOAT_MODEL="$MODEL_DIR/jets.pt" "$VENV/bin/python" -m pytest -q -p no:cacheprovider python/tests/test_model.py
 
 echo "torch tests: $(( $(date +%s) - start )) s in all"

@@ -333,13 +333,8 @@ fn damaged_baskets() {
 /// A failure after the output was written — the invariant's verification in `correct`, the
 /// size table in `compress` (made to fail through `REFLOAT_FAULT_INJECT`, since on real data
 /// both pass) — leaves no output, an existing file at the output path untouched, and no
-/// temporary file beside it. Debug builds only: release binaries ignore the variable (the test
-/// binary and the `refloat` binary it runs share the profile).
+/// temporary file beside it.
 #[test]
-#[cfg_attr(
-    not(debug_assertions),
-    ignore = "REFLOAT_FAULT_INJECT is read by debug builds only"
-)]
 fn failed_verification_or_size_table_leaves_no_output() {
     let dir = tempfile::tempdir().unwrap();
     let real = s(&common::root_file(common::HELD_OUT));

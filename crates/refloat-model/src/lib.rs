@@ -206,7 +206,7 @@ impl Model {
                 let counts = d.counts(quantiser.dropped_bits())?;
                 let prior = DensityPrior::from_counts(&quantiser, &policy, &counts)
                     .map_err(|e| Error::Model(format!("{}: {e}", d.variable)))?;
-                Ok(Corrector::with_prior(quantiser, policy, prior))
+                Ok(Corrector::with_prior(quantiser, policy.clone(), prior))
             })
             .collect::<Result<_>>()?;
         Ok(Model {
@@ -375,8 +375,13 @@ impl Model {
                     let mut out = col.to_vec();
                     let report = match self.priors.get(j) {
                         Some(c) => c.correct_in_place(&mut out, 0)?,
-                        None => Corrector::new(self.quantiser, Method::PriorMean, self.policy, col)
-                            .correct_in_place(&mut out, 0)?,
+                        None => Corrector::new(
+                            self.quantiser,
+                            Method::PriorMean,
+                            self.policy.clone(),
+                            col,
+                        )
+                        .correct_in_place(&mut out, 0)?,
                     };
                     Ok((out, report))
                 }

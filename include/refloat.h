@@ -526,6 +526,22 @@ int refloat_advise_file(const char *input,
                         const refloat_file_options *options,
                         refloat_file_report *report);
 
+// Compare `original` with its rounded (or corrected) twin `compressed`, branch by branch
+// (`refloat analyse`): residuals against the theoretical bound and the exact interval, the
+// residual steps, the distribution-shift metrics, pooled over every branch too; written as
+// JSON to `json_output` (atomically). Uses `options->tree`, `branches`, `mantissa_bits` (-1:
+// each branch's largest apparent bits in `compressed`), `mode` (`REFLOAT_DETECT`: the
+// format's producer's) and `progress`; `report->branches` and `report->values` count what was
+// compared. `report` may be NULL.
+//
+// # Safety
+// As `refloat_compress_file`; `compressed` must be a NUL-terminated path.
+int refloat_analyse_file(const char *original,
+                         const char *compressed,
+                         const char *json_output,
+                         const refloat_file_options *options,
+                         refloat_file_report *report);
+
 // Correct a compressed ROOT file: write `output`, a drop-in copy of `input` whose selected
 // float branches hold estimates of the originals (`options->method`), each inside its
 // interval; with `options->verify` (default) every value is checked as it is written to

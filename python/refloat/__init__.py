@@ -54,6 +54,7 @@ __all__ = [
     "Report",
     "__version__",
     "advise_file",
+    "analyse_file",
     "quantise",
     "interval",
     "residual",
@@ -779,6 +780,32 @@ def compress_file(
             rules,
             advice_json,
             bool(allow_damaged_copies),
+        )
+    )
+
+
+def analyse_file(
+    original: PathLike,
+    compressed: PathLike,
+    *,
+    bits: Optional[int] = None,
+    mode: str = "nearest",
+    tree: Optional[str] = None,
+    branches: Union[None, str, Sequence[str]] = None,
+) -> Report:
+    """``original`` against its rounded or corrected twin ``compressed``, branch by branch
+    (``refloat analyse``): per branch the residuals against the theoretical bound and the exact
+    interval (``bounds``), the residual steps in log10|r| (``steps``), the shift metrics
+    (``shift``); ``pooled`` over every branch. ``bits``: the kept bits of the rounding (default:
+    each branch's largest apparent bits in ``compressed``; give them for a corrected file)."""
+    return _report(
+        _refloat.analyse_file(
+            _path(original),
+            _path(compressed),
+            _mode(mode),
+            None if bits is None else _bits(bits),
+            tree,
+            _branches(branches),
         )
     )
 

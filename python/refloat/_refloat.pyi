@@ -84,6 +84,14 @@ def compress_file(
     advice: Optional[str] = None,
     allow_damaged_copies: bool = False,
 ) -> str: ...
+def analyse_file(
+    original: str,
+    compressed: str,
+    mode: str,
+    bits: Optional[int] = None,
+    tree: Optional[str] = None,
+    branches: List[str] = ...,
+) -> str: ...
 def advise_file(
     input: str,
     mode: str,

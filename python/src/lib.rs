@@ -517,6 +517,27 @@ fn advise_file(
     report.map_err(err)?.to_json().map_err(err)
 }
 
+/// An original file against its rounded or corrected twin (JSON of `AnalyseReport`).
+#[pyfunction]
+#[pyo3(signature = (original, compressed, mode, bits=None, tree=None, branches=Vec::new()))]
+fn analyse_file(
+    py: Python<'_>,
+    original: PathBuf,
+    compressed: PathBuf,
+    mode: &str,
+    bits: Option<u32>,
+    tree: Option<String>,
+    branches: Vec<String>,
+) -> PyResult<String> {
+    let opts = pipeline::AnalyseOptions {
+        select: select(tree, branches),
+        bits,
+        mode: mode_of(mode)?,
+    };
+    let report = py.detach(|| pipeline::analyse_file(&original, &compressed, &opts, &mut |_| {}));
+    report.map_err(err)?.to_json().map_err(err)
+}
+
 /// Correct the float branches of `input` into the drop-in copy `output` (JSON of `CorrectReport`).
 #[pyfunction]
 #[pyo3(signature = (input, output, method, seed, bits=None, mode=None, tree=None, branches=Vec::new(), compression=None, verify=true, format=None, leave_exact=true, allow_damaged_copies=false))]
@@ -697,6 +718,7 @@ fn _refloat(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(inspect, m)?)?;
     m.add_function(wrap_pyfunction!(compress_file, m)?)?;
     m.add_function(wrap_pyfunction!(advise_file, m)?)?;
+    m.add_function(wrap_pyfunction!(analyse_file, m)?)?;
     m.add_function(wrap_pyfunction!(correct_file, m)?)?;
     m.add_function(wrap_pyfunction!(verify_file, m)?)?;
     m.add_function(wrap_pyfunction!(dither_stream_seed, m)?)?;

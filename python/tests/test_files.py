@@ -159,3 +159,32 @@ def test_advise_and_compress_with_the_advice(held_out, tmp_path, cli):
     with pytest.raises(refloat.Error, match="recommended_bits|branches"):
         refloat.compress_file(held_out, tmp_path / "x.root", advice={"branches": [{"name": "x"}]})
     assert not (tmp_path / "x.root").exists()
+
+
+def test_analyse_file_as_the_command(held_out, compressed, tmp_path, cli):
+    """The main job's analysis from Python: the report `refloat analyse` writes, and its
+    numbers against numpy on uproot's reading of both files."""
+    stored, _ = compressed
+    rep = refloat.analyse_file(held_out, stored, branches=JETS)
+    r = subprocess.run(
+        [str(cli), "analyse", str(held_out), str(stored), "--branches", JETS, "--no-plots",
+         "--out", str(tmp_path / "cli")],
+        capture_output=True, text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    with open(tmp_path / "cli" / "report.json") as f:
+        want = json.load(f)
+    got = rep.to_dict()
+    assert [b["name"] for b in got["branches"]] == [b["name"] for b in want["branches"]]
+    for a, b in zip(got["branches"], want["branches"]):
+        assert (a["count"], a["changed"], a["residual"]) == (b["count"], b["changed"], b["residual"])
+    assert got["pooled"]["within_interval"] == got["pooled"]["bound_checked"] > 0
+    with uproot.open(held_out) as o, uproot.open(stored) as s:
+        x = ak.to_numpy(ak.flatten(o["CollectionTree"]["AnalysisJetsAuxDyn.pt"].array())).astype(np.float64)
+        y = ak.to_numpy(ak.flatten(s["CollectionTree"]["AnalysisJetsAuxDyn.pt"].array())).astype(np.float64)
+    pt = next(b for b in rep.branches if b.name == "AnalysisJetsAuxDyn.pt")
+    assert pt.count == len(x) and pt.mantissa_bits == 10
+    assert pt.residual.max_abs == np.max(np.abs(x - y)) > 0
+    assert pt.residual.rms == pytest.approx(np.sqrt(np.mean((x - y) ** 2)), rel=1e-12)
+    with pytest.raises(refloat.Error, match="missing.root"):
+        refloat.analyse_file(held_out, tmp_path / "missing.root")

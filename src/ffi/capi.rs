@@ -861,6 +861,33 @@ pub extern "C" fn refloat_advise_file(
     }
 }
 
+/// Compare `original` with its rounded (or corrected) twin `compressed`, branch by branch
+/// (`refloat analyse`): residuals against the theoretical bound and the exact interval, the
+/// residual steps, the distribution-shift metrics, pooled over every branch too; written as
+/// JSON to `json_output` (atomically). Uses `options->tree`, `branches`, `mantissa_bits` (-1:
+/// each branch's largest apparent bits in `compressed`), `mode` (`REFLOAT_DETECT`: the
+/// format's producer's) and `progress`; `report->branches` and `report->values` count what was
+/// compared. `report` may be NULL.
+///
+/// # Safety
+/// As `refloat_compress_file`; `compressed` must be a NUL-terminated path.
+#[no_mangle]
+pub extern "C" fn refloat_analyse_file(
+    original: *const c_char,
+    compressed: *const c_char,
+    json_output: *const c_char,
+    options: *const refloat_file_options,
+    report: *mut refloat_file_report,
+) -> c_int {
+    ffi_panic_boundary! {
+        // SAFETY: the caller's contract (a NUL-terminated path).
+        let compressed = unsafe { c_str(compressed, "compressed")? };
+        run_file(original, json_output, options, report, |r, i, o, p| {
+            r.analyse(i, Path::new(compressed), o, p)
+        })
+    }
+}
+
 /// Correct a compressed ROOT file: write `output`, a drop-in copy of `input` whose selected
 /// float branches hold estimates of the originals (`options->method`), each inside its
 /// interval; with `options->verify` (default) every value is checked as it is written to

@@ -1,5 +1,5 @@
 //! The file pipelines for C (`refloat_compress_file`, `refloat_correct_file`,
-//! `refloat_advise_file`) and the cxx bridge (`compress_file`, `correct_file`): one request type both front doors fill, one
+//! `refloat_advise_file`, `refloat_analyse_file`) and the cxx bridge (`compress_file`, `correct_file`): one request type both front doors fill, one
 //! call into [`crate::pipeline`], one set of totals both report. No semantics of their own.
 
 use std::path::Path;
@@ -190,6 +190,33 @@ impl FileRequest {
         Ok(FileTotals {
             branches: r.branches.len() as u64,
             values: r.branches.iter().map(|b| b.advice.values).sum(),
+            ..FileTotals::default()
+        })
+    }
+
+    /// Runs [`pipeline::analyse_file`] on `original` and `compressed` and writes its JSON to
+    /// `output`.
+    pub fn analyse(
+        &self,
+        original: &Path,
+        compressed: &Path,
+        output: &Path,
+        progress: &mut pipeline::ProgressFn<'_>,
+    ) -> Result<FileTotals, FfiError> {
+        let mode = match self.mode {
+            DETECT => self.producer_mode(original)?,
+            m => rounding_mode(m)?,
+        };
+        let opts = pipeline::AnalyseOptions {
+            select: self.select(),
+            bits: self.bits,
+            mode,
+        };
+        let r = pipeline::analyse_file(original, compressed, &opts, progress)?;
+        r.write_json(output)?;
+        Ok(FileTotals {
+            branches: r.branches.len() as u64,
+            values: r.pooled.count as u64,
             ..FileTotals::default()
         })
     }

@@ -24,7 +24,7 @@ use crate::error::{check_len, Error, Result};
 use crate::histogram::{bin_of, check_edges};
 use crate::quantise::Quantiser32;
 use crate::resolve::Resolution;
-use crate::stats::splitmix64_mix;
+use crate::stats::{quantile_sorted, splitmix64_mix};
 
 /// Nominal coverage of mean ± 1σ for a normal distribution (68.27 %).
 pub const NOMINAL_1SIGMA: f64 = 0.682_689_492_137_085_9;
@@ -287,16 +287,6 @@ fn mean_std(v: &[f64]) -> (f64, f64) {
     }
     let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
     (mean, var.sqrt())
-}
-
-/// The `p` quantile of sorted `v` (numpy's default, linear interpolation).
-fn quantile_sorted(v: &[f64], p: f64) -> f64 {
-    let pos = p * (v.len() - 1) as f64;
-    let (i, f) = (pos.floor() as usize, pos - pos.floor());
-    match v.get(i + 1) {
-        Some(&b) => v[i] + f * (b - v[i]),
-        None => v[i],
-    }
 }
 
 /// The spread over replicas of a histogram of a branch, per bin.

@@ -35,6 +35,18 @@ pub fn median_in_place(v: &mut [f64]) -> f64 {
     }
 }
 
+/// The `p` quantile (`0 ≤ p ≤ 1`) of sorted, non-empty `v`: numpy's default convention
+/// (linear interpolation between the closest ranks), so `quantile_sorted(v, 0.5)` is
+/// [`median`].
+pub fn quantile_sorted(v: &[f64], p: f64) -> f64 {
+    let pos = p * (v.len() - 1) as f64;
+    let (i, f) = (pos.floor() as usize, pos - pos.floor());
+    match v.get(i + 1) {
+        Some(&b) => v[i] + f * (b - v[i]),
+        None => v[i],
+    }
+}
+
 /// SplitMix64's output function (Steele, Lea and Flood 2014): a bijective 64-bit mix.
 #[inline]
 pub fn splitmix64_mix(mut z: u64) -> u64 {

@@ -4,18 +4,13 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use rayon::prelude::*;
-use refloat::advise::{degenerate_shift, AdviseOptions, Degenerate};
-use refloat::io::{self, BranchPattern, FloatBranch, FloatLayout, Skipped};
-use refloat::metrics::{shift_metrics, ShiftMetrics, ShiftOptions};
-use refloat::quantise::infer_mantissa_bits_f32;
-use refloat::residual::{
-    analyse_steps, check_bounds, residuals_f32, BoundCheck, StepAnalysis, StepOptions,
-    StepPeriodogram,
+use refloat::io::{self, BranchPattern};
+use refloat::metrics::ShiftMetrics;
+use refloat::pipeline::{
+    analyse_pairs, read_pairs, AnalyseOptions, AnalyseReport as Report, Pair, Stage,
 };
-use refloat::{Quantiser32, RoundingMode};
-use serde::Serialize;
 
 use super::common::{self, SelectArgs};
 use super::plot;
@@ -71,263 +66,13 @@ pub struct Args {
     pub all_rows: bool,
 }
 
-/// Residual summary of one branch (`r = original − compressed`, branch units).
-#[derive(Serialize, Debug, Clone, Default)]
-pub struct ResidualSummary {
-    /// Mean residual (the bias).
-    pub mean: f64,
-    /// Root mean square residual.
-    pub rms: f64,
-    /// Largest `|r|`.
-    pub max_abs: f64,
-    /// Largest `|r| / |original|` over non-zero originals.
-    pub max_relative: f64,
-    /// Pairs with `r = 0`.
-    pub zeros: usize,
-}
-
-/// The residual steps in `log10|r|`.
-#[derive(Serialize, Debug, Clone)]
-pub struct StepSummary {
-    /// Headline spacing in decades (periodogram, else peaks' median).
-    pub spacing: Option<f64>,
-    /// Median spacing of the significant histogram peaks.
-    pub spacing_peaks_median: Option<f64>,
-    pub periodogram: Option<StepPeriodogram>,
-    /// Positions of the significant peaks, `log10|r|`.
-    pub peaks: Vec<f64>,
-    /// Theory: one binade, `log10 2`.
-    pub theory: f64,
-}
-
-impl From<&StepAnalysis> for StepSummary {
-    fn from(a: &StepAnalysis) -> Self {
-        StepSummary {
-            spacing: a.spacing(),
-            spacing_peaks_median: a.spacing_peaks_median,
-            periodogram: a.periodogram,
-            peaks: a.peaks.iter().map(|p| p.position).collect(),
-            theory: a.theory,
-        }
-    }
-}
-
-/// Everything measured on one branch.
-#[derive(Serialize, Debug, Clone)]
-pub struct BranchReport {
-    pub name: String,
-    pub layout: FloatLayout,
-    pub entries: usize,
-    /// Values compared (finite pairs).
-    pub count: usize,
-    /// Pairs left out because a value is NaN or ±Inf (they must agree bit for bit).
-    pub non_finite: usize,
-    /// Pairs whose bits differ.
-    pub changed: usize,
-    /// Kept mantissa bits used for the bound checks.
-    pub mantissa_bits: Option<u32>,
-    pub bits_inferred: bool,
-    /// Residuals against the theoretical bound and the exact interval.
-    pub bounds: Option<BoundCheck>,
-    pub residual: ResidualSummary,
-    pub steps: Option<StepSummary>,
-    pub shift: Option<ShiftMetrics>,
-    /// Set for a degenerate branch (at most 16 distinct original values), which is judged by
-    /// its largest relative shift: two-sample tests (KS, AUC, KL) saturate on it.
-    pub degenerate: Option<Degenerate>,
-    /// Why something could not be computed.
-    pub notes: Vec<String>,
-}
-
-/// Pooled over all branches.
-#[derive(Serialize, Debug, Clone)]
-pub struct PooledReport {
-    pub branches: usize,
-    pub count: usize,
-    pub changed: usize,
-    /// Pairs inside the theoretical bound / exact interval, over branches with known bits.
-    pub within_abs_bound: usize,
-    pub within_interval: usize,
-    pub bound_checked: usize,
-    pub fraction_within_abs_bound: f64,
-    pub fraction_within_interval: f64,
-    pub steps: Option<StepSummary>,
-}
-
-/// The whole report (`report.json`).
-#[derive(Serialize, Debug, Clone)]
-pub struct Report {
-    pub original: PathBuf,
-    pub compressed: PathBuf,
-    pub tree: String,
-    pub entries: u64,
-    pub mode: RoundingMode,
-    pub bits_given: Option<u32>,
-    pub branches: Vec<BranchReport>,
-    pub pooled: PooledReport,
-    pub skipped: Vec<Skipped>,
-    /// Figures written, relative to the output directory.
-    pub plots: Vec<String>,
-}
-
-/// A branch pair read from both files, ready for the numbers and figures.
-pub struct Pair {
-    pub original: FloatBranch,
-    pub compressed: FloatBranch,
-    /// Finite pairs only.
-    pub orig_finite: Vec<f32>,
-    pub comp_finite: Vec<f32>,
-    pub residuals: Vec<f64>,
-    pub quantiser: Option<Quantiser32>,
-}
-
-fn analyse_pair(pair: &Pair, bits_inferred: bool, mut notes: Vec<String>) -> BranchReport {
-    let (o, c, r) = (&pair.orig_finite, &pair.comp_finite, &pair.residuals);
-    let changed = pair
-        .original
-        .values
-        .iter()
-        .zip(&pair.compressed.values)
-        .filter(|(a, b)| a.to_bits() != b.to_bits())
-        .count();
-    let mut residual = ResidualSummary::default();
-    if !r.is_empty() {
-        residual.mean = r.iter().sum::<f64>() / r.len() as f64;
-        residual.rms = (r.iter().map(|x| x * x).sum::<f64>() / r.len() as f64).sqrt();
-        residual.max_abs = r.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-        residual.max_relative = o
-            .iter()
-            .zip(r)
-            .filter(|(x, _)| **x != 0.0)
-            .fold(0.0f64, |m, (x, ri)| m.max(ri.abs() / (*x as f64).abs()));
-        residual.zeros = r.iter().filter(|x| **x == 0.0).count();
-    }
-    let bounds = pair
-        .quantiser
-        .as_ref()
-        .and_then(|q| match check_bounds(o, c, q) {
-            Ok(b) => Some(b),
-            Err(e) => {
-                notes.push(format!("bounds: {e}"));
-                None
-            }
-        });
-    let steps = match analyse_steps(r, &StepOptions::default()) {
-        Ok(a) => Some(StepSummary::from(&a)),
-        Err(e) => {
-            notes.push(format!("steps: {e}"));
-            None
-        }
-    };
-    let shift = match shift_metrics(o, c, &ShiftOptions::default()) {
-        Ok(m) => Some(m),
-        Err(e) => {
-            notes.push(format!("shift metrics: {e}"));
-            None
-        }
-    };
-    let degenerate = degenerate_shift(o, c, AdviseOptions::default().degenerate_distinct)
-        .ok()
-        .flatten();
-    BranchReport {
-        degenerate,
-        name: pair.original.name.clone(),
-        layout: pair.original.layout(),
-        entries: pair.original.entries(),
-        count: o.len(),
-        non_finite: pair.original.values.len() - o.len(),
-        changed,
-        mantissa_bits: pair.quantiser.map(|q| q.mantissa_bits()),
-        bits_inferred,
-        bounds,
-        residual,
-        steps,
-        shift,
-        notes,
-    }
-}
-
-/// Reads one branch from both files and checks that they line up.
-fn read_pair(
-    orig_tree: &io::Tree,
-    comp_tree: &io::Tree,
-    name: &str,
-    bits: Option<u32>,
-    mode: RoundingMode,
-) -> Result<(Pair, bool, Vec<String>)> {
-    let original = orig_tree.read_float(name)?;
-    comp_tree.branch_info(name)?;
-    let compressed = comp_tree.read_float(name)?;
-    if let Some(why) = original.structure_mismatch(&compressed) {
-        bail!(
-            "{} vs {}: tree '{}': branch '{name}': {why}",
-            orig_tree.path().display(),
-            comp_tree.path().display(),
-            orig_tree.name()
-        );
-    }
-    let mut notes = Vec::new();
-    let (mut orig_finite, mut comp_finite) = (
-        Vec::with_capacity(original.values.len()),
-        Vec::with_capacity(original.values.len()),
-    );
-    for (i, (&a, &b)) in original.values.iter().zip(&compressed.values).enumerate() {
-        if a.is_finite() && b.is_finite() {
-            orig_finite.push(a);
-            comp_finite.push(b);
-        } else if a.to_bits() != b.to_bits() && !(a.is_nan() && b.is_nan()) {
-            bail!(
-                "{} vs {}: tree '{}': branch '{name}': value {i} is {a} in the original but {b} in the other file",
-                orig_tree.path().display(),
-                comp_tree.path().display(),
-                orig_tree.name()
-            );
-        }
-    }
-    let (quantiser, inferred) = match bits {
-        Some(n) => (Some(Quantiser32::new(n, mode)?), false),
-        None => match infer_mantissa_bits_f32(&compressed.values) {
-            Ok(n) => (Some(Quantiser32::new(n, mode)?), true),
-            Err(e) => {
-                notes.push(format!("bits: {e}"));
-                (None, true)
-            }
-        },
-    };
-    let residuals = residuals_f32(&orig_finite, &comp_finite)?;
-    Ok((
-        Pair {
-            original,
-            compressed,
-            orig_finite,
-            comp_finite,
-            residuals,
-            quantiser,
-        },
-        inferred,
-        notes,
-    ))
-}
-
 /// Runs `refloat analyse`.
 pub fn run(args: Args) -> Result<()> {
-    let mode = refloat::RoundingMode::from(args.mode);
-    if let Some(b) = args.bits {
-        Quantiser32::new(b, mode)?;
-    }
-    let loaded = common::load(&args.original, &args.select)?;
-    let mut comp_file = io::open(&args.compressed)?;
-    let comp_tree = comp_file.tree(loaded.tree.name())?;
-    if comp_tree.entries() != loaded.tree.entries() {
-        bail!(
-            "{} vs {}: tree '{}' has {} entries in the original but {} in the other file",
-            args.original.display(),
-            args.compressed.display(),
-            loaded.tree.name(),
-            loaded.tree.entries(),
-            comp_tree.entries()
-        );
-    }
+    let options = AnalyseOptions {
+        select: args.select.to_select(),
+        bits: args.bits,
+        mode: refloat::RoundingMode::from(args.mode),
+    };
     let plot_patterns: Vec<BranchPattern> = if args.no_plots {
         Vec::new()
     } else if args.plot_all {
@@ -338,90 +83,39 @@ pub fn run(args: Args) -> Result<()> {
         io::parse_patterns(&args.plot)?
     };
 
-    // Read both files (sequential: oxyroot), then compute per branch in parallel.
-    let pb = common::progress(loaded.selection.floats.len(), "reading");
-    let mut pairs = Vec::with_capacity(loaded.selection.floats.len());
-    for info in &loaded.selection.floats {
-        pb.set_message(info.name.clone());
-        pairs.push(read_pair(
-            &loaded.tree,
-            &comp_tree,
-            &info.name,
-            args.bits,
-            mode,
-        )?);
-        pb.inc(1);
-    }
-    pb.finish_and_clear();
-    let pb = common::progress(pairs.len(), "analysing");
-    let branches: Vec<BranchReport> = pairs
-        .par_iter()
-        .map(|(pair, inferred, notes)| {
-            let r = analyse_pair(pair, *inferred, notes.clone());
-            pb.inc(1);
-            r
-        })
-        .collect();
-    pb.finish_and_clear();
-
-    // Pooled over all branches.
-    let all_residuals: Vec<f64> = pairs
-        .iter()
-        .flat_map(|(p, _, _)| p.residuals.iter().copied())
-        .collect();
-    let bound_checked: usize = branches
-        .iter()
-        .filter_map(|b| b.bounds.map(|x| x.total))
-        .sum();
-    let within_abs_bound: usize = branches
-        .iter()
-        .filter_map(|b| b.bounds.map(|x| x.within_abs_bound))
-        .sum();
-    let within_interval: usize = branches
-        .iter()
-        .filter_map(|b| b.bounds.map(|x| x.within_interval))
-        .sum();
-    let pooled_steps = analyse_steps(&all_residuals, &StepOptions::default()).ok();
-    let frac = |k: usize| {
-        if bound_checked == 0 {
-            f64::NAN
-        } else {
-            k as f64 / bound_checked as f64
+    // The library reads both files and computes the report; the figures are drawn here.
+    let mut bar: Option<indicatif::ProgressBar> = None;
+    let pairs = read_pairs(&args.original, &args.compressed, &options, &mut |p| {
+        if p.stage == Stage::Reading {
+            let pb = bar.get_or_insert_with(|| common::progress(p.total, "reading"));
+            pb.set_position(p.done as u64);
+            pb.set_message(p.branch.to_string());
         }
-    };
-    let pooled = PooledReport {
-        branches: branches.len(),
-        count: branches.iter().map(|b| b.count).sum(),
-        changed: branches.iter().map(|b| b.changed).sum(),
-        within_abs_bound,
-        within_interval,
-        bound_checked,
-        fraction_within_abs_bound: frac(within_abs_bound),
-        fraction_within_interval: frac(within_interval),
-        steps: pooled_steps.as_ref().map(StepSummary::from),
-    };
+    })?;
+    if let Some(pb) = bar {
+        pb.finish_and_clear();
+    }
+    let mut report = analyse_pairs(&args.original, &args.compressed, &options, &pairs);
+    let pooled_steps = refloat::residual::analyse_steps(
+        &pairs
+            .pairs
+            .iter()
+            .flat_map(|p| p.residuals.iter().copied())
+            .collect::<Vec<_>>(),
+        &refloat::residual::StepOptions::default(),
+    )
+    .ok();
+    let pairs = pairs.pairs;
 
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create the output directory", args.out.display()))?;
-    let mut report = Report {
-        original: args.original.clone(),
-        compressed: args.compressed.clone(),
-        tree: loaded.tree.name().to_string(),
-        entries: loaded.tree.entries(),
-        mode,
-        bits_given: args.bits,
-        branches,
-        pooled,
-        skipped: loaded.selection.skipped.clone(),
-        plots: Vec::new(),
-    };
 
     if !args.no_plots {
         let to_plot: Vec<usize> = (0..pairs.len())
             .filter(|&i| {
                 plot_patterns
                     .iter()
-                    .any(|p| p.matches(&pairs[i].0.original.name))
+                    .any(|p| p.matches(&pairs[i].original.name))
             })
             .collect();
         let pb = common::progress(to_plot.len() + 1, "plotting");
@@ -430,7 +124,7 @@ pub fn run(args: Args) -> Result<()> {
             .map(|&i| {
                 let r = plot::branch_figures(
                     &args.out,
-                    &pairs[i].0,
+                    &pairs[i],
                     &report.branches[i],
                     &report.original,
                     &report.compressed,
@@ -442,7 +136,7 @@ pub fn run(args: Args) -> Result<()> {
         for f in files {
             report.plots.extend(f?);
         }
-        let pooled_pair_refs: Vec<&Pair> = pairs.iter().map(|(p, _, _)| p).collect();
+        let pooled_pair_refs: Vec<&Pair> = pairs.iter().collect();
         report.plots.extend(plot::pooled_figures(
             &args.out,
             &pooled_pair_refs,

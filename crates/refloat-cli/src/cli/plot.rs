@@ -20,8 +20,9 @@ use refloat::residual::{
     StepOptions,
 };
 
-use super::analyse::{file_stem, BranchReport, Pair, Report};
+use super::analyse::file_stem;
 use super::common;
+use refloat::pipeline::{AnalyseReport as Report, AnalysedBranch as BranchReport, Pair};
 
 const W: u32 = 1280;
 const H: u32 = 860;

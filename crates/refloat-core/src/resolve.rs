@@ -15,11 +15,13 @@
 //!   fewer bits, which for `N` informative values happens with chance `2^−N`: a branch with
 //!   fewer than [`MIN_BITS_EVIDENCE`] informative values (values that are not exact by nature)
 //!   is *weak*, and so is one whose values do not show rounding at their largest apparent
-//!   bits (coarser by nature: noise from cancellations, discrete values). In an ATLAS tree
-//!   every branch takes the smallest of the stream's levels at or above its own bits (Athena
-//!   rounds a stream's floats at one or two configured precisions: the bits its
-//!   well-evidenced branches show); elsewhere a weak branch is left as stored, with a note,
-//!   unless the user gives the bits.
+//!   bits: below the top binade some values must have exactly that many bits, which a
+//!   lattice (integers, 0.5 GeV steps) never gives; from [`FINE_BITS`] up the top binade
+//!   suffices. In an ATLAS tree a strong branch whose bits are one of the stream's levels
+//!   (Athena rounds a stream's floats at one or two configured precisions: the bits its
+//!   strong branches show) keeps them, any other takes the stream's highest level at or
+//!   above its apparent bits; elsewhere a weak branch is left as stored, with a note, unless
+//!   the user gives the bits.
 //! * **Per-value precision** ([`Resolution::per_value`]) only for a branch shown to mix
 //!   precisions (NanoAOD's precision expressions: GenPart mass at 20 bits for top quarks, 8
 //!   for the rest), on evidence that a lattice, sentinels or a few exact values cannot give
@@ -233,10 +235,12 @@ impl PatternCounts {
         }
     }
 
+    /// Fibonacci hashing on the upper half of a 64-bit product: stored values end in many
+    /// zero bits, which a 32-bit product keeps in its low bits (and then in the slots).
     #[inline]
     fn slot(&self, u: u32) -> usize {
         let mask = self.keys.len() - 1;
-        (u.wrapping_mul(0x9E37_79B1).rotate_left(13) as usize) & mask
+        ((u64::from(u).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize) & mask
     }
 
     #[inline]
@@ -271,10 +275,15 @@ impl PatternCounts {
     /// counted; its count is then a lower bound ([`PatternCounts::full`]).
     fn prune(&mut self) {
         let mut kept: Vec<(u32, u64)> = self.iter().collect();
-        let mut floor = 1;
-        while kept.len() > COUNT_CAP * 3 / 4 {
+        let target = COUNT_CAP * 3 / 4;
+        if kept.len() > target {
+            // The smallest floor (from 1) that leaves at most `target` patterns seen more
+            // often than it: the (target + 1)-th largest count. Ties go together, so what is
+            // kept does not depend on the table's order.
+            let mut counts: Vec<u64> = kept.iter().map(|&(_, c)| c).collect();
+            let (_, nth, _) = counts.select_nth_unstable_by(target, |a, b| b.cmp(a));
+            let floor = (*nth).max(1);
             kept.retain(|&(_, c)| c > floor);
-            floor += 1;
         }
         self.keys.fill(Self::EMPTY);
         self.counts.fill(0);

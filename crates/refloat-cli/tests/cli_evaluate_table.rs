@@ -1,6 +1,6 @@
-//! `refloat evaluate --table` regenerates the README's accuracy tables: every table row it
-//! prints on the real files (n = 10, nearest and truncate) appears verbatim in README.md, and
-//! the numbers say what the README says of them (the invariant holds, midpoint is the
+//! `refloat evaluate --table` regenerates the accuracy tables of `docs/real-data.md`: every
+//! table row it prints on the real files (n = 10, nearest and truncate) appears verbatim there,
+//! and the numbers say what the document says of them (the invariant holds, midpoint is the
 //! identity for round-to-nearest away from binade edges, dither doubles the MSE, the
 //! midpoint of truncated data divides it by about four).
 
@@ -41,7 +41,7 @@ fn cell(table: &str, estimator: &str, file: &str, column: usize) -> f64 {
 
 #[test]
 fn evaluate_table_regenerates_the_readme_tables() {
-    let readme = std::fs::read_to_string(common::repo_root().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(common::repo_root().join("docs/real-data.md")).unwrap();
     for mode in ["nearest", "truncate"] {
         let t = table(mode);
         let rows: Vec<&str> = t.lines().filter(|l| l.starts_with("| ")).collect();
@@ -49,7 +49,7 @@ fn evaluate_table_regenerates_the_readme_tables() {
         for line in &rows {
             assert!(
                 readme.contains(line),
-                "README.md lacks this row of `refloat evaluate --mode {mode} --table` (rerun it and paste):\n{line}"
+                "docs/real-data.md lacks this row of `refloat evaluate --mode {mode} --table` (rerun it and paste):\n{line}"
             );
         }
         for file in common::FILES {

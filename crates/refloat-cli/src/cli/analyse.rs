@@ -341,16 +341,3 @@ fn print(r: &Report, all_rows: bool) {
         );
     }
 }
-
-/// A branch name made safe as a file name (`/` and other odd characters replaced).
-pub fn file_stem(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}

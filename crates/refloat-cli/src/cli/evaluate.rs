@@ -778,7 +778,7 @@ const COLOURS: [RGBColor; 6] = [
 ];
 
 fn file_name(branch: &str, what: &str) -> String {
-    format!("{}.{what}.png", super::analyse::file_stem(branch))
+    format!("{}.{what}.png", super::plot::file_stem(branch))
 }
 
 /// Draws into a temporary PNG beside `dir/name` (the analyse figures' renderer).

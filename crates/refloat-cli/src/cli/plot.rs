@@ -20,7 +20,6 @@ use refloat::residual::{
     StepOptions,
 };
 
-use super::analyse::file_stem;
 use super::common;
 use refloat::pipeline::{AnalyseReport as Report, AnalysedBranch as BranchReport, Pair};
 
@@ -940,4 +939,17 @@ pub fn pooled_figures(
         files.push(f);
     }
     Ok(files)
+}
+
+/// A branch name made safe as a file name (`/` and other odd characters replaced).
+pub fn file_stem(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }

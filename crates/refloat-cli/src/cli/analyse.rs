@@ -95,16 +95,8 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(pb) = bar {
         pb.finish_and_clear();
     }
-    let mut report = analyse_pairs(&args.original, &args.compressed, &options, &pairs);
-    let pooled_steps = refloat::residual::analyse_steps(
-        &pairs
-            .pairs
-            .iter()
-            .flat_map(|p| p.residuals.iter().copied())
-            .collect::<Vec<_>>(),
-        &refloat::residual::StepOptions::default(),
-    )
-    .ok();
+    let (mut report, pooled_steps) =
+        analyse_pairs(&args.original, &args.compressed, &options, &pairs);
     let pairs = pairs.pairs;
 
     std::fs::create_dir_all(&args.out)

@@ -104,13 +104,7 @@ impl AdviceReport {
     /// # Errors
     /// [`Error::Io`] naming the path.
     pub fn write_json(&self, path: &Path) -> Result<()> {
-        let json = self.to_json()?;
-        let pending = PendingOutput::beside(path)?;
-        std::fs::write(pending.path(), json).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        pending.commit().map(|_| ())
+        super::write_json_atomically(path, self.to_json()?)
     }
 }
 

@@ -176,13 +176,7 @@ impl AnalyseReport {
     /// Writes [`to_json`](Self::to_json) to `path`, atomically (a temporary file beside it,
     /// renamed once written).
     pub fn write_json(&self, path: &Path) -> Result<()> {
-        let json = self.to_json()?;
-        let pending = io::PendingOutput::beside(path)?;
-        std::fs::write(pending.path(), json).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        pending.commit().map(|_| ())
+        super::write_json_atomically(path, self.to_json()?)
     }
 }
 
@@ -273,13 +267,15 @@ pub fn read_pairs(
     })
 }
 
-/// The report of [`Pairs`] read by [`read_pairs`] (per branch in parallel).
+/// The report of [`Pairs`] read by [`read_pairs`] (per branch in parallel), and the step
+/// analysis of every branch's residuals pooled (its summary is in the report; figures use it
+/// whole).
 pub fn analyse_pairs(
     original: &Path,
     compressed: &Path,
     options: &AnalyseOptions,
     pairs: &Pairs,
-) -> AnalyseReport {
+) -> (AnalyseReport, Option<StepAnalysis>) {
     let branches: Vec<AnalysedBranch> = pairs.pairs.par_iter().map(analyse_pair).collect();
     let all_residuals: Vec<f64> = pairs
         .pairs
@@ -295,6 +291,7 @@ pub fn analyse_pairs(
     let bound_checked = sum(|x| x.total);
     let within_abs_bound = sum(|x| x.within_abs_bound);
     let within_interval = sum(|x| x.within_interval);
+    let pooled_steps = analyse_steps(&all_residuals, &StepOptions::default()).ok();
     let frac = |k: usize| {
         if bound_checked == 0 {
             f64::NAN
@@ -311,12 +308,9 @@ pub fn analyse_pairs(
         bound_checked,
         fraction_within_abs_bound: frac(within_abs_bound),
         fraction_within_interval: frac(within_interval),
-        steps: analyse_steps(&all_residuals, &StepOptions::default())
-            .ok()
-            .as_ref()
-            .map(StepSummary::from),
+        steps: pooled_steps.as_ref().map(StepSummary::from),
     };
-    AnalyseReport {
+    let report = AnalyseReport {
         original: original.to_path_buf(),
         compressed: compressed.to_path_buf(),
         tree: pairs.tree.clone(),
@@ -327,7 +321,8 @@ pub fn analyse_pairs(
         pooled,
         skipped: pairs.skipped.clone(),
         plots: Vec::new(),
-    }
+    };
+    (report, pooled_steps)
 }
 
 /// Compares `original` with its rounded or corrected twin `compressed`, branch by branch
@@ -339,7 +334,7 @@ pub fn analyse_file(
     progress: &mut ProgressFn<'_>,
 ) -> Result<AnalyseReport> {
     let pairs = read_pairs(original, compressed, options, progress)?;
-    Ok(analyse_pairs(original, compressed, options, &pairs))
+    Ok(analyse_pairs(original, compressed, options, &pairs).0)
 }
 
 fn analyse_pair(pair: &Pair) -> AnalysedBranch {

@@ -59,6 +59,20 @@ const CHUNK_ENTRIES: usize = 1 << 12;
 /// (memory stays bounded on large branches; smaller branches use every value).
 const PRIOR_SAMPLE: usize = 1 << 14;
 
+/// Writes a report's JSON to `path` atomically (beside it, then renamed): what every
+/// pipeline's `write_json` does.
+///
+/// # Errors
+/// [`Error::Io`] naming the path.
+pub(crate) fn write_json_atomically(path: &Path, json: String) -> Result<()> {
+    let pending = PendingOutput::beside(path)?;
+    std::fs::write(pending.path(), json).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    pending.commit().map(|_| ())
+}
+
 /// Which tree and which float branches a pipeline works on.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Select {

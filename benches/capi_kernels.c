@@ -1,6 +1,7 @@
 /* The C API's kernels against the loops a C or C++ programmer would write, in one process,
- * single-threaded, on the same buffer: the real float values of the flat copies in
- * ../shared/data (every `.values.npy`), tiled to 16 Mi values.
+ * single-threaded (but for the resolver's pass, which reads a long buffer on every core), on
+ * the same buffer: the real float values of the flat copies in ../shared/data (every
+ * `.values.npy`), tiled to 16 Mi values, the copies smeared (see main).
  *
  * Baselines: memcpy of the buffer, and an Athena-style quantise loop (the rule of
  * CxxUtils::FloatCompressor: skip NaN/Inf, add half a step below the overflow guard, clear
@@ -171,9 +172,19 @@ int main(int argc, char **argv) {
     }
     float *orig = malloc(n * sizeof(float)), *stored = malloc(n * sizeof(float)),
           *buf = malloc(n * sizeof(float)), *other = malloc(n * sizeof(float));
-    for (size_t i = 0; i < n; ++i) orig[i] = pool[i % finite];
+    /* Tiled copies past the first are smeared by up to 2 % (integers, sentinels among them,
+     * are kept): a long branch has a smooth density, where plain copies would repeat each
+     * value thousands of times and make every stored value a spike to the resolver. */
+    uint64_t lcg = 1;
+    for (size_t i = 0; i < n; ++i) {
+        float x = pool[i % finite];
+        lcg = lcg * 6364136223846793005ull + 1442695040888963407ull;
+        float u = (float)(lcg >> 40) / (float)(1u << 24) * 2.0f - 1.0f;
+        orig[i] = (i < finite || x == (float)(long long)x) ? x : x * (1.0f + 0.02f * u);
+    }
     free(pool);
-    printf("%zu real values, tiled to %zu; n = %u kept bits; best of %d runs, one thread\n",
+    printf("%zu real values, tiled (smeared) to %zu; n = %u kept bits; best of %d runs; one "
+           "thread but for the resolving pass\n",
            finite, n, bits, runs);
 
     double t_memcpy, t_athena, t;
@@ -206,6 +217,27 @@ int main(int argc, char **argv) {
             printf("| refloat_correct_f32 %s | %s | %.2f | %.2f | %.2f |\n", method_names[k],
                    mode_names[m], 1e3 * t, t / b_memcpy, t / b_athena);
         }
+        /* The two halves of that call: resolving the buffer, then the kernel alone with the
+         * resolution (what code that corrects a branch piece by piece runs per piece). */
+        refloat_resolve_options opt = refloat_resolve_options_default();
+        opt.mantissa_bits = (int32_t)bits;
+        opt.mode = modes[m];
+        refloat_resolution *res = NULL;
+        TIME_WITH_BASELINES(t, b_athena, b_memcpy, stored, buf, n,
+                            (refloat_resolution_free(res), res = NULL,
+                             refloat_resolve_f32(buf, n, &opt, &res)));
+        printf("| refloat_resolve_f32 (all cores) | %s | %.2f | %.2f | %.2f |\n", mode_names[m],
+               1e3 * t, t / b_memcpy, t / b_athena);
+        for (int k = 0; k < 3; ++k) {
+            if (k == 2 && m != 0) continue;
+            TIME_WITH_BASELINES(t, b_athena, b_memcpy, stored, buf, n,
+                                refloat_correct_resolved_f32(res, buf, n, methods[k], 7, NULL, 0,
+                                                             NULL));
+            printf("| refloat_correct_resolved_f32 %s | %s | %.2f | %.2f | %.2f |\n",
+                   k == 2 ? "prior-mean" : method_names[k], mode_names[m], 1e3 * t,
+                   t / b_memcpy, t / b_athena);
+        }
+        refloat_resolution_free(res);
     }
     free(orig);
     free(stored);

@@ -266,41 +266,64 @@ impl Detector {
     pub fn add(&mut self, data: &[f32]) {
         for &x in data {
             let u = x.to_bits() & 0x7FFF_FFFF;
-            let mantissa = u & 0x007F_FFFF;
-            if u >= 0x7F80_0000 {
+            if u >= 0x7F80_0000 || u == 0 {
                 continue;
             }
-            if u != 0 {
-                self.binade_totals[(u >> 23) as usize] += 1;
-            }
-            if mantissa == 0 {
-                // Code 0 at every bit count (a power of two), or ±0.
-                if u != 0 {
-                    self.powers[(u >> 23) as usize] += 1;
-                }
+            self.binade_totals[(u >> 23) as usize] += 1;
+            if u & 0x007F_FFFF == 0 {
+                // Code 0 at every bit count (a power of two).
+                self.powers[(u >> 23) as usize] += 1;
                 continue;
             }
             let a = apparent_bits(x);
             self.apparent[a as usize] += 1;
-            let exponent = u >> 23;
-            if exponent == 0 {
-                continue; // subnormal: no binade structure to read
+            self.add_codes(u, a);
+        }
+    }
+
+    /// The codes part of [`Detector::add`] for one finite, non-zero magnitude `mag` with
+    /// `a` apparent bits; the counts per apparent bits and per binade are then set by
+    /// [`Detector::set_totals`] (what [`crate::resolve::Evidence`] does, which counts them
+    /// itself).
+    #[inline(always)]
+    pub(crate) fn add_codes(&mut self, mag: u32, a: u32) {
+        let (mantissa, exponent) = (mag & 0x007F_FFFF, mag >> 23);
+        if mantissa == 0 || exponent == 0 {
+            return; // a power of two (code 0 at any bits), or subnormal: no binade to read
+        }
+        // The value is stored at any n >= a; record its code wherever it is one of the
+        // evidence codes. Codes grow with n, so stop once it is neither low nor high.
+        for n in a.max(MIN_BITS_FOR_SCHEME)..23 {
+            let code = mantissa >> (23 - n);
+            let top = (1u32 << n) - 1;
+            if code > 2 && code + 3 < top {
+                break;
             }
-            // The value is stored at any n >= a; record its code wherever it is one of the
-            // evidence codes. Codes grow with n, so stop once it is neither low nor high.
-            for n in a.max(MIN_BITS_FOR_SCHEME)..23 {
-                let code = mantissa >> (23 - n);
-                let top = (1u32 << n) - 1;
-                let key = (n as u8, a as u8, exponent as u8);
-                if code <= 2 {
-                    self.cells.entry(key).or_default().0[code as usize] += 1;
-                } else if code + 3 >= top {
-                    self.cells.entry(key).or_default().1[(code + 3 - top) as usize] += 1;
-                } else {
-                    break;
+            let key = (n as u8, a as u8, exponent as u8);
+            if code <= 2 {
+                self.cells.entry(key).or_default().0[code as usize] += 1;
+            } else {
+                self.cells.entry(key).or_default().1[(code + 3 - top) as usize] += 1;
+            }
+        }
+    }
+
+    /// Set the counts per apparent bits, per binade and of powers of two from `cells`, the
+    /// finite non-zero values per (apparent bits `a` < 24, biased exponent `e`) at
+    /// `cells[a * 256 + e]` (`a` = 0: a zero mantissa).
+    pub(crate) fn set_totals(&mut self, cells: &[u64]) {
+        debug_assert_eq!(cells.len(), 24 * 256);
+        self.apparent = [0; 24];
+        self.binade_totals.fill(0);
+        for (a, row) in cells.chunks(256).enumerate() {
+            for (e, &c) in row.iter().enumerate() {
+                self.binade_totals[e] += c;
+                if a > 0 {
+                    self.apparent[a] += c;
                 }
             }
         }
+        self.powers.copy_from_slice(&cells[..256]);
     }
 
     /// The largest apparent bits of the values added (`None`: no value has a non-zero

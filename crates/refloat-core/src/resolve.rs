@@ -205,9 +205,9 @@ impl Source {
 /// distinct patterns the rarest are dropped, see [`PatternCounts::prune`]).
 #[derive(Clone, Debug)]
 struct PatternCounts {
-    keys: Vec<u32>,
-    /// Saturating counts (a spike's count beyond 4 G values changes nothing).
-    counts: Vec<u32>,
+    /// (pattern, count) per slot, [`PatternCounts::EMPTY`] patterns free; saturating
+    /// counts (a spike's count beyond 4 G values changes nothing). Empty: counting stopped.
+    slots: Vec<(u32, u32)>,
     len: usize,
     /// Whether rare patterns were dropped (counts are then lower bounds).
     full: bool,
@@ -219,8 +219,7 @@ impl PatternCounts {
     /// A table that counts nothing (a full-precision branch).
     fn stopped() -> Self {
         PatternCounts {
-            keys: Vec::new(),
-            counts: Vec::new(),
+            slots: Vec::new(),
             len: 0,
             full: false,
         }
@@ -228,8 +227,7 @@ impl PatternCounts {
 
     fn new() -> Self {
         PatternCounts {
-            keys: vec![Self::EMPTY; 1 << 10],
-            counts: vec![0; 1 << 10],
+            slots: vec![(Self::EMPTY, 0); 1 << 10],
             len: 0,
             full: false,
         }
@@ -239,29 +237,28 @@ impl PatternCounts {
     /// zero bits, which a 32-bit product keeps in its low bits (and then in the slots).
     #[inline]
     fn slot(&self, u: u32) -> usize {
-        let mask = self.keys.len() - 1;
+        let mask = self.slots.len() - 1;
         ((u64::from(u).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize) & mask
     }
 
     #[inline]
     fn add(&mut self, u: u32) {
-        let mask = self.keys.len() - 1;
+        let mask = self.slots.len() - 1;
         let mut i = self.slot(u);
         loop {
-            let k = self.keys[i];
-            if k == u {
-                self.counts[i] = self.counts[i].saturating_add(1);
+            let (k, c) = &mut self.slots[i];
+            if *k == u {
+                *c = c.saturating_add(1);
                 return;
             }
-            if k == Self::EMPTY {
+            if *k == Self::EMPTY {
                 if self.len >= COUNT_CAP {
                     self.prune();
                     return self.add_count(u, 1);
                 }
-                self.keys[i] = u;
-                self.counts[i] = 1;
+                self.slots[i] = (u, 1);
                 self.len += 1;
-                if 2 * self.len > self.keys.len() {
+                if 2 * self.len > self.slots.len() {
                     self.grow();
                 }
                 return;
@@ -285,8 +282,7 @@ impl PatternCounts {
             let floor = (*nth).max(1);
             kept.retain(|&(_, c)| c > floor);
         }
-        self.keys.fill(Self::EMPTY);
-        self.counts.fill(0);
+        self.slots.fill((Self::EMPTY, 0));
         self.len = 0;
         self.full = true;
         for (u, c) in kept {
@@ -296,36 +292,34 @@ impl PatternCounts {
 
     fn grow(&mut self) {
         let old: Vec<(u32, u64)> = self.iter().collect();
-        self.keys = vec![Self::EMPTY; 2 * self.keys.len()];
-        self.counts = vec![0; self.keys.len()];
-        let mask = self.keys.len() - 1;
+        self.slots = vec![(Self::EMPTY, 0); 2 * self.slots.len()];
+        let mask = self.slots.len() - 1;
         for (u, c) in old {
             let mut i = self.slot(u);
-            while self.keys[i] != Self::EMPTY {
+            while self.slots[i].0 != Self::EMPTY {
                 i = (i + 1) & mask;
             }
-            self.keys[i] = u;
-            self.counts[i] = c as u32;
+            self.slots[i] = (u, c as u32);
         }
     }
 
     fn get(&self, u: u32) -> u64 {
-        if self.keys.is_empty() {
+        if self.slots.is_empty() {
             return 0;
         }
-        let mask = self.keys.len() - 1;
+        let mask = self.slots.len() - 1;
         let mut i = self.slot(u);
         loop {
-            match self.keys[i] {
-                k if k == u => return self.counts[i] as u64,
-                Self::EMPTY => return 0,
+            match self.slots[i] {
+                (k, c) if k == u => return c as u64,
+                (Self::EMPTY, _) => return 0,
                 _ => i = (i + 1) & mask,
             }
         }
     }
 
     fn merge(&mut self, other: &PatternCounts) {
-        if other.keys.is_empty() {
+        if other.slots.is_empty() {
             *self = PatternCounts::stopped();
             return;
         }
@@ -337,26 +331,25 @@ impl PatternCounts {
 
     /// `add` of `count` values of pattern `u`.
     fn add_count(&mut self, u: u32, count: u64) {
-        if self.keys.is_empty() {
+        if self.slots.is_empty() {
             return;
         }
-        let mask = self.keys.len() - 1;
+        let mask = self.slots.len() - 1;
         let mut i = self.slot(u);
         loop {
-            let k = self.keys[i];
-            if k == u {
-                self.counts[i] = self.counts[i].saturating_add(count.min(u32::MAX as u64) as u32);
+            let (k, c) = &mut self.slots[i];
+            if *k == u {
+                *c = c.saturating_add(count.min(u32::MAX as u64) as u32);
                 return;
             }
-            if k == Self::EMPTY {
+            if *k == Self::EMPTY {
                 if self.len >= COUNT_CAP {
                     self.prune();
                     return self.add_count(u, count);
                 }
-                self.keys[i] = u;
-                self.counts[i] = count.min(u32::MAX as u64) as u32;
+                self.slots[i] = (u, count.min(u32::MAX as u64) as u32);
                 self.len += 1;
-                if 2 * self.len > self.keys.len() {
+                if 2 * self.len > self.slots.len() {
                     self.grow();
                 }
                 return;
@@ -366,11 +359,10 @@ impl PatternCounts {
     }
 
     fn iter(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
-        self.keys
+        self.slots
             .iter()
-            .zip(&self.counts)
-            .filter(|(k, _)| **k != Self::EMPTY)
-            .map(|(k, c)| (*k, *c as u64))
+            .filter(|(k, _)| *k != Self::EMPTY)
+            .map(|&(k, c)| (k, c as u64))
     }
 }
 
@@ -411,8 +403,39 @@ impl Evidence {
         }
     }
 
-    /// Take in more stored values of the branch.
+    /// Take in more stored values of the branch. A long slice is read in pieces of
+    /// [`Evidence::PIECE`] values on every core, merged in order: the same evidence as one
+    /// piece, except that counts past [`COUNT_CAP`] patterns may be pruned otherwise.
     pub fn add(&mut self, data: &[f32]) {
+        use rayon::prelude::*;
+        if data.len() < 2 * Self::PIECE {
+            return self.add_piece(data);
+        }
+        // Pieces in rounds, so that memory stays bounded by the round, not the slice.
+        for round in data.chunks(Self::PIECE * Self::PIECES_PER_ROUND) {
+            let pieces: Vec<Evidence> = round
+                .par_chunks(Self::PIECE)
+                .map(|piece| {
+                    let mut e = Evidence::new();
+                    if self.counts.slots.is_empty() {
+                        e.counts = PatternCounts::stopped();
+                    }
+                    e.add_piece(piece);
+                    e
+                })
+                .collect();
+            for e in &pieces {
+                self.merge(e);
+            }
+        }
+    }
+
+    /// Values per piece of a long slice read in parallel ([`Evidence::add`]).
+    pub const PIECE: usize = 1 << 20;
+    const PIECES_PER_ROUND: usize = 16;
+
+    /// [`Evidence::add`] on one thread.
+    fn add_piece(&mut self, data: &[f32]) {
         self.values += data.len() as u64;
         for &x in data {
             let u = x.to_bits();
@@ -427,15 +450,23 @@ impl Evidence {
             }
             let a = apparent_bits(x);
             self.cells[cell(a, mag >> 23)] += 1;
-            if a == 23 && !self.counts.keys.is_empty() {
-                // Full precision: nothing to correct, no spike to look for.
-                self.counts = PatternCounts::stopped();
+            if !self.counts.slots.is_empty() {
+                if a == 23 {
+                    // Full precision: nothing to correct, no spike to look for.
+                    self.counts = PatternCounts::stopped();
+                } else {
+                    self.counts.add(u);
+                }
             }
-            if !self.counts.keys.is_empty() {
-                self.counts.add(u);
-            }
+            self.detector.add_codes(mag, a);
         }
-        self.detector.add(data);
+    }
+
+    /// The detector of the values taken in, its totals set from the cells.
+    fn detector(&self) -> Detector {
+        let mut d = self.detector.clone();
+        d.set_totals(&self.cells);
+        d
     }
 
     /// Values taken in (all of them, non-finite included).
@@ -474,8 +505,8 @@ impl Evidence {
             cells,
             counts: self.counts.iter().collect(),
             counts_full: self.counts.full,
-            counts_stopped: self.counts.keys.is_empty(),
-            detector: self.detector.clone(),
+            counts_stopped: self.counts.slots.is_empty(),
+            detector: self.detector(),
         };
         serde_json::to_vec(&parts).map_err(|e| Error::InvalidInput(format!("evidence: {e}")))
     }
@@ -935,7 +966,7 @@ impl Evidence {
             spikes: [spikes, one, more],
             lattice,
             detection: self
-                .detector
+                .detector()
                 .finish_with_clusters(Some(format.producer_mode()), clusters.clone()),
             clusters,
             rounded,

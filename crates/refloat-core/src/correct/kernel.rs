@@ -421,14 +421,11 @@ fn maybe_exact(p: &Params, u: u32) -> bool {
         || u & 0x007F_FFFF == p.top_code
 }
 
-/// Whether the stored value with pattern `u` is corrected, but not by the loop.
-#[inline(always)]
-fn needs_reference<S: Scheme, E: Estimate>(p: &Params, e: &E, u: u32) -> bool {
-    u & !SIGN < INF
-        && !exact::<S>(p, u)
-        && !listed(p, u)
-        && (!fast::<S, E>(p, e, u) || maybe_exact(p, u))
-}
+/// A value's mark in [`correct_block`]: finite and one of the policy's sentinels or spikes.
+const LISTED: u8 = 1;
+/// A value's mark in [`correct_block`]: corrected, but not by the loop (its interval or
+/// estimate is not the loop's, or it may be exact by a rule the loop leaves to the reference).
+const SLOW: u8 = 2;
 
 /// Counts of one block, whether any value needs the reference, whether any is not stored.
 #[derive(Default)]
@@ -445,7 +442,8 @@ struct Tally {
 
 /// Correct `src` into `dst` (same length) and check that every value of `src` is stored;
 /// `words` holds each value's random word when the estimate is [`Estimate::RANDOM`] (and is
-/// not read otherwise). Flagged values get garbage in `dst`.
+/// not read otherwise), and each value's [`LISTED`] and [`SLOW`] marks into `marks`. Values
+/// marked slow get garbage in `dst`.
 #[inline(always)]
 fn correct_block<S: Scheme, E: Estimate>(
     p: &Params,
@@ -453,9 +451,10 @@ fn correct_block<S: Scheme, E: Estimate>(
     src: &[f32],
     dst: &mut [f32],
     words: &[u32],
+    marks: &mut [u8],
 ) -> Tally {
     let mut t = Tally::default();
-    let (n, dst) = (src.len(), &mut dst[..src.len()]);
+    let (n, dst, marks) = (src.len(), &mut dst[..src.len()], &mut marks[..src.len()]);
     let words = if E::RANDOM { &words[..n] } else { &[] };
     for i in 0..n {
         let u = src[i].to_bits();
@@ -469,8 +468,10 @@ fn correct_block<S: Scheme, E: Estimate>(
         let (lo, hi) = S::range(p, mag);
         let estimate = e.estimate(u, sign, lo, hi, word);
         let change = finite & !exact;
-        t.slow |= change & (!fast::<S, E>(p, &e, u) | maybe_exact(p, u));
+        let slow = change & (!fast::<S, E>(p, &e, u) | maybe_exact(p, u));
+        t.slow |= slow;
         t.listed += (finite & listed) as u32;
+        marks[i] = u8::from(finite & listed) * LISTED | u8::from(slow) * SLOW;
         t.bad |= finite & !S::stored_finite(p, u);
         t.non_finite |= !finite;
         dst[i] = f32::from_bits(if change { estimate } else { u });
@@ -508,6 +509,7 @@ fn correct_slice<S: Scheme, E: Estimate>(
 ) -> Result<CorrectionReport> {
     let p = Params::new(c);
     let mut out = [0f32; BLOCK];
+    let mut marks_buf = [0u8; BLOCK];
     let mut pairs = [0u64; BLOCK / 2 + 1];
     let mut report = CorrectionReport::default();
     let len = data.len();
@@ -520,7 +522,8 @@ fn correct_slice<S: Scheme, E: Estimate>(
         } else {
             &[]
         };
-        let mut t = correct_block::<S, E>(&p, e, block, out, words);
+        let mut t = correct_block::<S, E>(&p, e, block, out, words, &mut marks_buf);
+        let marks = &marks_buf[..block.len()];
         if t.non_finite {
             // NaN payloads are rounded by some schemes: the rule says which are stored.
             t.bad |= block.iter().any(|x| {
@@ -536,19 +539,21 @@ fn correct_slice<S: Scheme, E: Estimate>(
         let mut counts = super::ExactCounts::default();
         if t.slow {
             // A few values per block at most (all the lattice's low binades, in a branch that
-            // has one): find them 32 at a time.
-            for (j, (o, b)) in out.chunks_mut(32).zip(block.chunks(32)).enumerate() {
-                let any = b.iter().fold(false, |a, x| {
-                    a | needs_reference::<S, E>(&p, &e, x.to_bits())
-                });
-                if !any {
+            // has one): found by their marks, 32 at a time.
+            for (j, ((o, b), m)) in out
+                .chunks_mut(32)
+                .zip(block.chunks(32))
+                .zip(marks.chunks(32))
+                .enumerate()
+            {
+                if !m.iter().fold(false, |a, &k| a | (k & SLOW != 0)) {
                     continue;
                 }
-                for (i, (d, &x)) in o.iter_mut().zip(b).enumerate() {
-                    let u = x.to_bits();
-                    if !needs_reference::<S, E>(&p, &e, u) {
+                for (i, ((d, &x), &k)) in o.iter_mut().zip(b).zip(m).enumerate() {
+                    if k & SLOW == 0 {
                         continue;
                     }
+                    let u = x.to_bits();
                     if maybe_exact(&p, u) {
                         if let Some(rule) = c.policy.extra_rule(x, &c.quantiser) {
                             *d = x;
@@ -563,11 +568,16 @@ fn correct_slice<S: Scheme, E: Estimate>(
             }
         }
         if t.listed > 0 {
-            // Which listed values were sentinels and which spikes (rare: only blocks with one).
-            for x in block.iter() {
-                let u = x.to_bits();
-                if u & !SIGN < INF && !exact::<S>(&p, u) && listed(&p, u) {
-                    if c.policy.sentinels && SENTINELS.iter().any(|s| s.to_bits() == u) {
+            // Which listed values were sentinels and which spikes: found by their marks.
+            for (b, m) in block.chunks(32).zip(marks.chunks(32)) {
+                if !m.iter().fold(false, |a, &k| a | (k & LISTED != 0)) {
+                    continue;
+                }
+                for (x, &k) in b.iter().zip(m) {
+                    if k & LISTED == 0 {
+                        continue;
+                    }
+                    if c.policy.sentinels && SENTINELS.iter().any(|s| s.to_bits() == x.to_bits()) {
                         counts.sentinel += 1;
                     } else {
                         counts.spike += 1;

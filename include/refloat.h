@@ -170,6 +170,9 @@ typedef struct {
     // compressed payload does not decode, checksums included, fails the call and nothing is
     // written. Non-zero: it is copied anyway and counted in the report's `damaged_copies`.
     int allow_damaged_copies;
+    // Threads that decompress and compress baskets: 0 (default) every core, 1 the calling
+    // thread alone. The output file is the same bytes whatever the count.
+    uint32_t threads;
 } refloat_file_options;
 
 // What `refloat_compress_file` or `refloat_correct_file` did (correct-only fields are 0

@@ -82,6 +82,7 @@ fn compress_opts(copies: CopyCheck) -> CompressOptions {
         compression: None,
         measure_sizes: false,
         copies,
+        threads: 0,
     }
 }
 

@@ -157,6 +157,7 @@ fn physlite_never_leaves_the_bits_it_was_compressed_with() {
                     compression: None,
                     measure_sizes: false,
                     copies: Default::default(),
+                    threads: 0,
                 },
                 &mut |_| {},
             )

@@ -378,6 +378,7 @@ fn one_branch_through_every_front_door() {
             compression: None,
             measure_sizes: false,
             copies: Default::default(),
+            threads: 0,
         },
         &mut |_| {},
     )

@@ -449,6 +449,7 @@ fn pending_output_is_committed_only_after_its_check() {
         compression: None,
         verify_written: false,
         copies: Default::default(),
+        threads: 0,
     };
     let write = |pending: &PendingOutput| {
         rewrite_floats(&input, pending.path(), &opts, |b| {
@@ -520,6 +521,7 @@ fn panic_in_the_rewrite_callback_is_an_error_and_leaves_no_file() {
         compression: None,
         verify_written: false,
         copies: Default::default(),
+        threads: 0,
     };
     let mut baskets = 0;
     let e = rewrite_floats(&input, &out, &opts, |b| {

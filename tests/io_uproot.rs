@@ -288,6 +288,7 @@ fn fixed_size_float_arrays_are_read_and_rewritten() {
             compression: None,
             measure_sizes: false,
             copies: Default::default(),
+            threads: 0,
         },
         &mut |_| {},
     )

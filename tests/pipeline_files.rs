@@ -33,6 +33,7 @@ fn compress(to: &std::path::Path, bits: u32) -> refloat::pipeline::CompressRepor
             compression: None,
             measure_sizes: true,
             copies: Default::default(),
+            threads: 0,
         },
         &mut |_| {},
     )
@@ -224,4 +225,74 @@ fn the_analysis_tree_is_found_without_a_name() {
     };
     let e = load(&path, &named).err().unwrap();
     assert!(e.to_string().contains("no tree 'Events'"), "{e}");
+}
+
+/// Baskets decompressed and compressed on several threads give the same bytes as on one:
+/// compress (every float branch of the development file, recompressed with LZMA and with
+/// the input's own setting), then correct with dither, on PHYSLITE and on CMS's NanoAOD.
+#[test]
+fn threads_change_nothing_but_the_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let read = |p: &std::path::Path| std::fs::read(p).unwrap();
+    for compression in [None, Some("lzma:5".parse().unwrap())] {
+        let mut outputs = Vec::new();
+        for threads in [1, 2, 3, 0] {
+            let out = dir.path().join(format!("c{threads}.root"));
+            let r = compress_file(
+                &common::root_file(common::DEV),
+                &out,
+                &CompressOptions {
+                    select: Select::default(),
+                    quantiser: Quantiser32::new(10, RoundingMode::Nearest).unwrap(),
+                    bits: Vec::new(),
+                    compression,
+                    measure_sizes: false,
+                    copies: Default::default(),
+                    threads,
+                },
+                &mut |_| {},
+            )
+            .unwrap();
+            assert!(
+                r.written.baskets_rewritten > 300,
+                "{}",
+                r.written.baskets_rewritten
+            );
+            outputs.push((threads, read(&out)));
+        }
+        for (threads, bytes) in &outputs[1..] {
+            assert!(
+                *bytes == outputs[0].1,
+                "compress ({compression:?}) with {threads} threads wrote other bytes than with one"
+            );
+        }
+    }
+    let stored = dir.path().join("c1.root");
+    let nano = common::data_dir().join("nano_dy.root");
+    for input in [&stored, &nano] {
+        let mut outputs = Vec::new();
+        for threads in [1, 2, 0] {
+            let out = dir.path().join(format!("k{threads}.root"));
+            let r = correct_file(
+                input,
+                &out,
+                Correction::Method(Method::Dither { seed: 3 }),
+                &CorrectOptions {
+                    threads,
+                    ..CorrectOptions::default()
+                },
+                &mut |_| {},
+            )
+            .unwrap();
+            assert!(r.verified_values > 10_000, "{}", r.verified_values);
+            outputs.push((threads, read(&out)));
+        }
+        for (threads, bytes) in &outputs[1..] {
+            assert!(
+                *bytes == outputs[0].1,
+                "correct of {} with {threads} threads wrote other bytes than with one",
+                input.display()
+            );
+        }
+    }
 }

@@ -52,6 +52,7 @@ fn compress(original: &Path, dir: &Path, bits: u32, globs: &[&str]) -> PathBuf {
         compression: None,
         measure_sizes: false,
         copies: Default::default(),
+        threads: 0,
     };
     compress_file(original, &out, &opts, &mut |_| {}).unwrap();
     out

@@ -35,6 +35,7 @@ fn distributed_rdataframe_on_dask_equals_the_local_run() {
                 compression: None,
                 measure_sizes: false,
                 copies: Default::default(),
+                threads: 0,
             },
             &mut |_| {},
         )

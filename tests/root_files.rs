@@ -76,6 +76,7 @@ fn root_reads_refloat_outputs_as_it_reads_the_inputs() {
                 compression: None,
                 measure_sizes: false,
                 copies: Default::default(),
+                threads: 0,
             },
             &mut |_| {},
         )

@@ -115,6 +115,7 @@ fn macro_runs_in_real_root_on_real_branches() {
                 compression: None,
                 measure_sizes: false,
                 copies: Default::default(),
+                threads: 0,
             },
             &mut |_| {},
         )

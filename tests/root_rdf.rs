@@ -95,6 +95,7 @@ fn rdataframe_examples_equal_refloat_correct_bit_for_bit() {
             compression: None,
             measure_sizes: false,
             copies: Default::default(),
+            threads: 0,
         },
         &mut |_| {},
     )

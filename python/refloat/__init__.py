@@ -170,6 +170,12 @@ def _seed(seed: Any) -> int:
     return int(seed)
 
 
+def _threads(threads: Any) -> int:
+    if isinstance(threads, (bool, np.bool_)) or not isinstance(threads, (int, np.integer)) or not 0 <= int(threads) < 2**16:
+        raise Error(f"threads must be an integer in 0..65536 (0: every core), got {threads!r}")
+    return int(threads)
+
+
 def _branches(branches: Union[None, str, Sequence[str]]) -> list:
     if branches is None:
         return []
@@ -744,6 +750,7 @@ def compress_file(
     branch_bits: Optional[Mapping[str, int]] = None,
     advice: Union[None, PathLike, Report] = None,
     allow_damaged_copies: bool = False,
+    threads: int = 0,
 ) -> Report:
     """Round the float and ``std::vector<float>`` / ``float[n]`` branches of ``input`` to
     ``bits`` kept bits under ``mode`` (``"detect"``: the tree's producer's, CMS's for
@@ -756,8 +763,9 @@ def compress_file(
     path of its JSON) gives each advised branch its ``recommended_bits``; other branches get
     ``bits``. Every record copied byte for byte is decoded first, checksums included: a
     damaged one fails the call, unless ``allow_damaged_copies`` (then it is copied and
-    listed in the report's ``written.damaged_copies``). Nothing is left at ``output`` if it
-    fails."""
+    listed in the report's ``written.damaged_copies``). ``threads``: threads that decompress
+    and compress baskets (0, the default: every core; the output is the same bytes whatever
+    the count). Nothing is left at ``output`` if it fails."""
     rules = [(str(g), _bits(b, f"branch_bits[{g!r}]")) for g, b in (branch_bits or {}).items()]
     if advice is None:
         advice_json = None
@@ -780,6 +788,7 @@ def compress_file(
             rules,
             advice_json,
             bool(allow_damaged_copies),
+            _threads(threads),
         )
     )
 
@@ -859,6 +868,7 @@ def correct_file(
     format: Optional[str] = None,
     leave_exact: bool = True,
     allow_damaged_copies: bool = False,
+    threads: int = 0,
 ) -> Report:
     """Correct every selected float branch of a stored file into the drop-in copy ``output``.
 
@@ -871,8 +881,8 @@ def correct_file(
     invariant, exact values unchanged, and the bytes written read back) before the output is
     committed. Dither uses the one seeding rule with each branch's name. Each branch's
     ``resolution`` is in the report. A damaged record of the input fails the call, as in
-    :func:`compress_file`, unless ``allow_damaged_copies``. Nothing is left at ``output`` if
-    it fails."""
+    :func:`compress_file`, unless ``allow_damaged_copies``. ``threads`` as in
+    :func:`compress_file`. Nothing is left at ``output`` if it fails."""
     method = _method(method)
     return _report(
         _refloat.correct_file(
@@ -889,6 +899,7 @@ def correct_file(
             _format(format),
             bool(leave_exact),
             bool(allow_damaged_copies),
+            _threads(threads),
         )
     )
 

@@ -83,6 +83,7 @@ def compress_file(
     branch_bits: List[Tuple[str, int]] = ...,
     advice: Optional[str] = None,
     allow_damaged_copies: bool = False,
+    threads: int = 0,
 ) -> str: ...
 def analyse_file(
     original: str,
@@ -117,6 +118,7 @@ def correct_file(
     format: Optional[str] = None,
     leave_exact: bool = True,
     allow_damaged_copies: bool = False,
+    threads: int = 0,
 ) -> str: ...
 def verify_file(
     stored: str,

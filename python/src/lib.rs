@@ -416,7 +416,7 @@ fn inspect(
 /// Round the float branches of `input` into the drop-in copy `output` (JSON of `CompressReport`).
 /// `branch_bits`: (glob, bits) rules before the advice's; `advice`: the JSON of `advise_file`.
 #[pyfunction]
-#[pyo3(signature = (input, output, bits, mode, tree=None, branches=Vec::new(), compression=None, branch_bits=Vec::new(), advice=None, allow_damaged_copies=false))]
+#[pyo3(signature = (input, output, bits, mode, tree=None, branches=Vec::new(), compression=None, branch_bits=Vec::new(), advice=None, allow_damaged_copies=false, threads=0))]
 #[allow(clippy::too_many_arguments)]
 fn compress_file(
     py: Python<'_>,
@@ -430,6 +430,7 @@ fn compress_file(
     branch_bits: Vec<(String, u32)>,
     advice: Option<String>,
     allow_damaged_copies: bool,
+    threads: usize,
 ) -> PyResult<String> {
     let mut rules = branch_bits
         .iter()
@@ -458,6 +459,7 @@ fn compress_file(
         compression: self::compression(compression)?,
         measure_sizes: false,
         copies: copies(allow_damaged_copies),
+        threads,
     };
     let report = py.detach(|| pipeline::compress_file(&input, &output, &opts, &mut |_| {}));
     json(&report.map_err(err)?)
@@ -540,7 +542,7 @@ fn analyse_file(
 
 /// Correct the float branches of `input` into the drop-in copy `output` (JSON of `CorrectReport`).
 #[pyfunction]
-#[pyo3(signature = (input, output, method, seed, bits=None, mode=None, tree=None, branches=Vec::new(), compression=None, verify=true, format=None, leave_exact=true, allow_damaged_copies=false))]
+#[pyo3(signature = (input, output, method, seed, bits=None, mode=None, tree=None, branches=Vec::new(), compression=None, verify=true, format=None, leave_exact=true, allow_damaged_copies=false, threads=0))]
 #[allow(clippy::too_many_arguments)]
 fn correct_file(
     py: Python<'_>,
@@ -557,6 +559,7 @@ fn correct_file(
     format: Option<&str>,
     leave_exact: bool,
     allow_damaged_copies: bool,
+    threads: usize,
 ) -> PyResult<String> {
     let opts = CorrectOptions {
         select: select(tree, branches),
@@ -567,6 +570,7 @@ fn correct_file(
         format: format_of(format)?,
         leave_exact,
         copies: copies(allow_damaged_copies),
+        threads,
     };
     let m = method_of(method, seed)?;
     let report = py.detach(|| {

@@ -49,6 +49,22 @@ def test_compress_file_read_back_with_uproot(held_out, compressed):
     assert b.mantissa_bits == 10 and b.values == 881 and b.type_name == "vector<float>"
 
 
+def test_threads_give_the_same_bytes(held_out, compressed, tmp_path):
+    """Baskets compressed on one thread or several: the same file, byte for byte."""
+    outs = {}
+    for t in (1, 2, 0):
+        c = tmp_path / f"c{t}.root"
+        refloat.compress_file(held_out, c, bits=10, compression="lzma:5", threads=t)
+        k = tmp_path / f"k{t}.root"
+        refloat.correct_file(compressed[0], k, method="dither", seed=3, threads=t)
+        outs[t] = (c.read_bytes(), k.read_bytes())
+    assert outs[1] == outs[2] == outs[0]
+    for bad in (-1, 1.5, True, "2"):
+        with pytest.raises(refloat.Error, match="threads"):
+            refloat.compress_file(held_out, tmp_path / "bad.root", bits=10, threads=bad)
+    assert not (tmp_path / "bad.root").exists()
+
+
 @pytest.mark.parametrize("method", ["midpoint", "dither", "prior-mean"])
 def test_correct_file_read_back_and_verified(compressed, tmp_path, method):
     stored_path, _ = compressed

@@ -116,6 +116,9 @@ mod ffi {
         /// Copy a record that does not decode (counted in `damaged_copies`) instead of
         /// failing.
         allow_damaged_copies: bool,
+        /// Threads that decompress and compress baskets: 0 every core, 1 one thread (the
+        /// output is the same bytes).
+        threads: u32,
     }
 
     /// What a file pipeline did (the C `refloat_file_report`).
@@ -493,6 +496,7 @@ fn default_file_options() -> FileOptions {
         format: String::new(),
         leave_exact: true,
         allow_damaged_copies: false,
+        threads: 0,
     }
 }
 
@@ -511,6 +515,7 @@ fn file_request(o: &FileOptions) -> Result<FileRequest, FfiError> {
         format: format_arg(Some(&o.format))?,
         leave_exact: o.leave_exact,
         allow_damaged_copies: o.allow_damaged_copies,
+        threads: o.threads as usize,
     })
 }
 

@@ -671,6 +671,9 @@ pub struct refloat_file_options {
     /// compressed payload does not decode, checksums included, fails the call and nothing is
     /// written. Non-zero: it is copied anyway and counted in the report's `damaged_copies`.
     pub allow_damaged_copies: c_int,
+    /// Threads that decompress and compress baskets: 0 (default) every core, 1 the calling
+    /// thread alone. The output file is the same bytes whatever the count.
+    pub threads: u32,
 }
 
 /// What `refloat_compress_file` or `refloat_correct_file` did (correct-only fields are 0
@@ -733,6 +736,7 @@ pub extern "C" fn refloat_file_options_default() -> refloat_file_options {
         format: std::ptr::null(),
         leave_exact: 1,
         allow_damaged_copies: 0,
+        threads: 0,
     }
 }
 
@@ -766,6 +770,7 @@ unsafe fn file_request(o: &refloat_file_options) -> Result<FileRequest, FfiError
         format,
         leave_exact: o.leave_exact != 0,
         allow_damaged_copies: o.allow_damaged_copies != 0,
+        threads: o.threads as usize,
     })
 }
 

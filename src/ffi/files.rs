@@ -33,6 +33,8 @@ pub(crate) struct FileRequest {
     pub leave_exact: bool,
     /// Copy records that do not decode (listed in the report) instead of failing.
     pub allow_damaged_copies: bool,
+    /// Threads that decompress and compress baskets; 0: every core.
+    pub threads: usize,
 }
 
 /// What a pipeline did, in the numbers every front door reports: the C API's
@@ -102,6 +104,7 @@ impl FileRequest {
             compression: self.compression()?,
             measure_sizes: false,
             copies: self.copies(),
+            threads: self.threads,
         };
         let r = pipeline::compress_file(input, output, &opts, progress)?;
         Ok(FileTotals {
@@ -135,6 +138,7 @@ impl FileRequest {
             format: self.format,
             leave_exact: self.leave_exact,
             copies: self.copies(),
+            threads: self.threads,
         };
         let m = method(self.method, self.seed)?;
         let r = pipeline::correct_file(input, output, Correction::Method(m), &opts, progress)?;

@@ -72,6 +72,10 @@ pub struct RewriteOptions {
     /// Full names of the branches to rewrite; each must exist in a selected tree and be a
     /// float branch. `None`: every float branch of the selected trees.
     pub branches: Option<Vec<String>>,
+    /// Threads that decompress, check and compress records: 0 (default) every core (rayon's
+    /// pool), 1 this thread alone. The callback runs on one thread, in file order, whatever
+    /// the count, and the output is the same bytes.
+    pub threads: usize,
 }
 
 /// What [`RewriteOptions::check_copied`] does with a copied record that does not decode.
@@ -447,6 +451,9 @@ impl Record {
 struct Input {
     file: BufReader<File>,
     len: u64,
+    /// Where the next read starts (records are mostly read one after the other: no seek,
+    /// which would drop the buffer).
+    at: u64,
 }
 
 impl Input {
@@ -457,9 +464,13 @@ impl Input {
                 self.len
             )));
         }
-        self.file.seek(SeekFrom::Start(pos))?;
+        if pos != self.at {
+            self.file.seek(SeekFrom::Start(pos))?;
+        }
         let mut buf = vec![0u8; len];
+        self.at = u64::MAX; // unknown until the read succeeds
         self.file.read_exact(&mut buf)?;
+        self.at = pos + len as u64;
         Ok(buf)
     }
 }
@@ -491,6 +502,50 @@ struct BasketOwner {
     basket: usize,
 }
 
+/// What the rewriter does with a record of the input.
+enum Work {
+    /// A basket of a selected branch: its values go through the callback.
+    Rewrite(BasketOwner),
+    /// A basket of another branch, recompressed ([`RewriteOptions::recompress_untouched`]).
+    Recompress,
+    /// Anything else: copied byte for byte.
+    Copy,
+}
+
+/// A basket of a selected branch, decompressed, its values read.
+struct DecodedBasket {
+    owner: BasketOwner,
+    bytes: Vec<u8>,
+    header: crate::rtree::floats::BasketHeader,
+    payload: Vec<u8>,
+    layout: crate::rtree::floats::FloatLayout,
+    values: Vec<f32>,
+}
+
+/// A record of a window before the callback.
+enum Prepared {
+    Basket(Box<DecodedBasket>),
+    Recompressed(Vec<u8>),
+    Copy(Vec<u8>, CopyChecked),
+}
+
+/// A record of a window ready to be written.
+enum Finished {
+    /// The new bytes, the values verified, whose basket.
+    Rewritten(Vec<u8>, u64, BasketOwner),
+    Recompressed(Vec<u8>),
+    Copied(Vec<u8>, CopyChecked),
+}
+
+/// What [`RewriteOptions::check_copied`] found of a copied record.
+enum CopyChecked {
+    /// Not decoded (checks off, or stored uncompressed).
+    Unchecked,
+    Whole,
+    /// Damaged, described (copied anyway: [`CopyCheck::Warn`]).
+    Damaged(String),
+}
+
 /// A directory: the record holding its header and where in it the header starts.
 struct Directory {
     record_pos: u64,
@@ -511,6 +566,55 @@ struct Rewriter {
     damage_written: bool,
     check_copied: CopyCheck,
     skipped: Vec<String>,
+    workers: Workers,
+}
+
+/// Where the records of a window are decoded, checked and encoded
+/// ([`RewriteOptions::threads`]).
+enum Workers {
+    /// This thread.
+    One,
+    /// Rayon's global pool (every core).
+    All,
+    /// A pool of its own.
+    Pool(rayon::ThreadPool),
+}
+
+impl Workers {
+    fn new(threads: usize) -> Result<Self> {
+        Ok(match threads {
+            0 => Workers::All,
+            1 => Workers::One,
+            n => Workers::Pool(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n)
+                    .build()
+                    .map_err(|e| rewrite_error(format!("starting {n} threads: {e}")))?,
+            ),
+        })
+    }
+
+    /// Records handled at once, and their bytes in the input at most (one record may go
+    /// past): enough per thread that handing them out costs little beside decoding them,
+    /// few enough that memory stays that of a few baskets, whatever the file.
+    fn window(&self) -> (usize, u64) {
+        let threads = match self {
+            Workers::One => return (1, 0),
+            Workers::All => rayon::current_num_threads(),
+            Workers::Pool(p) => p.current_num_threads(),
+        };
+        (64 * threads, (128 << 10) * threads as u64)
+    }
+
+    /// `f` of each item, in the items' order.
+    fn map<T: Send, R: Send>(&self, items: Vec<T>, f: impl Fn(T) -> R + Sync + Send) -> Vec<R> {
+        use rayon::prelude::*;
+        match self {
+            Workers::One => items.into_iter().map(f).collect(),
+            Workers::All => items.into_par_iter().map(f).collect(),
+            Workers::Pool(p) => p.install(|| items.into_par_iter().map(f).collect()),
+        }
+    }
 }
 
 fn is_tree_class(class: &str) -> bool {
@@ -528,6 +632,7 @@ impl Rewriter {
         let mut input = Input {
             file: BufReader::new(file),
             len,
+            at: u64::MAX,
         };
         let head = input.read_at(0, 64.min(len as usize))?;
         let begin = if head.len() >= 12 {
@@ -756,6 +861,7 @@ impl Rewriter {
             damage_written: options.damage_written_for_tests,
             check_copied: options.check_copied,
             skipped,
+            workers: Workers::new(options.threads)?,
         })
     }
 
@@ -799,44 +905,118 @@ impl Rewriter {
         let mut rewritten: HashSet<String> = HashSet::new();
         let free_pos = self.header.seek_free;
 
-        for idx in 0..self.records.len() {
-            let rec = self.records[idx].clone();
-            if tree_records.contains(&idx) || (free_pos > 0 && rec.pos == free_pos) {
-                continue;
+        // Records in windows, in file order: read, then decoded, checked and (re)compressed
+        // on the workers, the callback run here in order in between, then written in order.
+        let (window, window_bytes) = self.workers.window();
+        let mut next = 0;
+        while next < self.records.len() {
+            let mut batch: Vec<(usize, Record, Vec<u8>, Work)> = Vec::new();
+            let mut batch_bytes = 0u64;
+            while next < self.records.len() && batch.len() < window && batch_bytes <= window_bytes {
+                let idx = next;
+                next += 1;
+                let rec = self.records[idx].clone();
+                if tree_records.contains(&idx) || (free_pos > 0 && rec.pos == free_pos) {
+                    continue;
+                }
+                let bytes = self.input.read_at(rec.pos, rec.n_bytes() as usize)?;
+                batch_bytes += bytes.len() as u64;
+                let work = match self.owners.get(&rec.pos).copied() {
+                    Some(o) if is_selected(&self.trees, &o) => Work::Rewrite(o),
+                    Some(_) if self.recompress_untouched => Work::Recompress,
+                    _ => Work::Copy,
+                };
+                batch.push((idx, rec, bytes, work));
             }
-            let mut bytes = self.input.read_at(rec.pos, rec.n_bytes() as usize)?;
-            let owner = self.owners.get(&rec.pos).copied();
-            let selected = owner.map_or(false, |o| is_selected(&self.trees, &o));
-            if selected {
-                let o = owner.expect("selected basket has an owner");
-                let (new_bytes, checked) = self.rewrite_basket(&bytes, &rec, o, &mut transform)?;
-                bytes = new_bytes;
-                report.values_verified += checked;
-                let t = &self.trees[o.tree];
-                rewritten.insert(format!("{}/{}", t.name, t.branches[o.branch].name));
-                report.baskets_rewritten += 1;
-            } else if owner.is_some() && self.recompress_untouched {
-                bytes = self.recompress_record(&bytes, &rec)?;
-                report.baskets_recompressed += 1;
-            } else {
-                self.check_copy(&bytes, &rec, &mut report)?;
-                report.records_copied += 1;
+            let this = &self;
+            let mut prepared: Vec<(usize, Record, Result<Prepared>)> =
+                this.workers.map(batch, |(idx, rec, bytes, work)| {
+                    let done = match work {
+                        Work::Rewrite(o) => this
+                            .decode_basket(bytes, &rec, o)
+                            .map(|d| Prepared::Basket(Box::new(d))),
+                        Work::Recompress => this
+                            .recompress_record(&bytes, &rec)
+                            .map(Prepared::Recompressed),
+                        Work::Copy => this
+                            .check_copy(&bytes, &rec)
+                            .map(|c| Prepared::Copy(bytes, c)),
+                    };
+                    (idx, rec, done)
+                });
+            // The callback, in order; the first error (of decoding or of the callback) stops
+            // the window there, as a record-by-record run would.
+            for (_, rec, p) in prepared.iter_mut() {
+                let result = match p {
+                    Ok(Prepared::Basket(d)) => this.transform_basket(d, rec, &mut transform),
+                    Ok(_) => Ok(()),
+                    Err(_) => break,
+                };
+                if let Err(e) = result {
+                    *p = Err(e);
+                    break;
+                }
             }
-            let n = bytes.len() as u64;
-            if pos + n > limit {
-                return Err(rewrite_error(
-                    "the output would exceed the 2 GB limit of the input's small-file format",
-                ));
+            let failure = match prepared.iter().position(|(_, _, p)| p.is_err()) {
+                Some(f) => prepared.drain(f..).next().and_then(|(_, _, p)| p.err()),
+                None => None,
+            };
+            let finished: Vec<(usize, Record, Result<Finished>)> =
+                this.workers.map(prepared, |(idx, rec, p)| {
+                    let done = p.and_then(|p| match p {
+                        Prepared::Basket(d) => this
+                            .encode_basket(*d, &rec)
+                            .map(|(bytes, checked, o)| Finished::Rewritten(bytes, checked, o)),
+                        Prepared::Recompressed(bytes) => Ok(Finished::Recompressed(bytes)),
+                        Prepared::Copy(bytes, check) => Ok(Finished::Copied(bytes, check)),
+                    });
+                    (idx, rec, done)
+                });
+            for (idx, rec, done) in finished {
+                let mut bytes = match done? {
+                    Finished::Rewritten(bytes, checked, o) => {
+                        report.values_verified += checked;
+                        let t = &self.trees[o.tree];
+                        rewritten.insert(format!("{}/{}", t.name, t.branches[o.branch].name));
+                        report.baskets_rewritten += 1;
+                        bytes
+                    }
+                    Finished::Recompressed(bytes) => {
+                        report.baskets_recompressed += 1;
+                        bytes
+                    }
+                    Finished::Copied(bytes, check) => {
+                        match check {
+                            CopyChecked::Unchecked => {}
+                            CopyChecked::Whole => report.copies_checked += 1,
+                            CopyChecked::Damaged(what) => {
+                                report.copies_checked += 1;
+                                report.damaged_copies.push(what);
+                            }
+                        }
+                        report.records_copied += 1;
+                        bytes
+                    }
+                };
+                let n = bytes.len() as u64;
+                if pos + n > limit {
+                    return Err(rewrite_error(
+                        "the output would exceed the 2 GB limit of the input's small-file format",
+                    ));
+                }
+                patch_key(&mut bytes, n, pos, rec.key.seek_pdir.max(0) as u64)?;
+                new_pos.insert(rec.pos, pos);
+                new_size.insert(rec.pos, n);
+                written.push((pos, rec.key.seek_pdir, rec.key.width));
+                if dir_records.contains_key(&rec.pos) || self.key_lists.contains(&rec.pos) {
+                    deferred_patch.push((idx, pos, bytes.clone()));
+                }
+                out.write_all(&bytes)?;
+                pos += n;
             }
-            patch_key(&mut bytes, n, pos, rec.key.seek_pdir.max(0) as u64)?;
-            new_pos.insert(rec.pos, pos);
-            new_size.insert(rec.pos, n);
-            written.push((pos, rec.key.seek_pdir, rec.key.width));
-            if dir_records.contains_key(&rec.pos) || self.key_lists.contains(&rec.pos) {
-                deferred_patch.push((idx, pos, bytes.clone()));
+            if let Some(e) = failure {
+                return Err(e);
             }
-            out.write_all(&bytes)?;
-            pos += n;
         }
 
         // Tree headers, their basket pointers remapped.
@@ -1010,46 +1190,75 @@ impl Rewriter {
         Ok(report)
     }
 
-    /// Decompresses a basket of a selected branch, lets `transform` change its values,
-    /// and compresses it again. Returns the new record (key header not yet patched).
-    fn rewrite_basket<F>(
+    /// The error of a basket of a selected branch, naming it.
+    fn basket_error(&self, rec: &Record, o: BasketOwner, m: String) -> Error {
+        let (t, b) = (&self.trees[o.tree], &self.trees[o.tree].branches[o.branch]);
+        rewrite_error(format!(
+            "tree '{}' branch '{}' basket {} (offset {}): {m}",
+            t.name, b.name, o.basket, rec.pos
+        ))
+    }
+
+    /// Decompresses a basket of a selected branch and reads its values.
+    fn decode_basket(&self, bytes: Vec<u8>, rec: &Record, o: BasketOwner) -> Result<DecodedBasket> {
+        let b = &self.trees[o.tree].branches[o.branch];
+        let storage = b.storage.expect("selected branches are float branches");
+        let context = |m: String| self.basket_error(rec, o, m);
+        let header = basket_header(&bytes).map_err(context)?;
+        let payload = record_payload(&bytes, header.key_len, header.obj_len)
+            .map_err(|e| context(e.to_string()))?;
+        let layout = float_layout(storage, &payload, &header).map_err(context)?;
+        let mut values = Vec::with_capacity(layout.total);
+        read_values(&payload, &layout, &mut values);
+        Ok(DecodedBasket {
+            owner: o,
+            bytes,
+            header,
+            payload,
+            layout,
+            values,
+        })
+    }
+
+    /// Lets `transform` change the values of a decoded basket.
+    fn transform_basket<F>(
         &self,
-        bytes: &[u8],
+        d: &mut DecodedBasket,
         rec: &Record,
-        o: BasketOwner,
         transform: &mut F,
-    ) -> Result<(Vec<u8>, u64)>
+    ) -> Result<()>
     where
         F: FnMut(&mut FloatBasket<'_>) -> std::result::Result<(), String>,
     {
-        let t = &self.trees[o.tree];
-        let b = &t.branches[o.branch];
-        let storage = b.storage.expect("selected branches are float branches");
-        let context = |m: String| {
-            rewrite_error(format!(
-                "tree '{}' branch '{}' basket {} (offset {}): {m}",
-                t.name, b.name, o.basket, rec.pos
-            ))
+        let o = d.owner;
+        let (t, b) = (&self.trees[o.tree], &self.trees[o.tree].branches[o.branch]);
+        let mut fb = FloatBasket {
+            tree: &t.name,
+            branch: &b.name,
+            storage: b.storage.expect("selected branches are float branches"),
+            basket: o.basket,
+            first_entry: b.first_entries.get(o.basket).copied().unwrap_or(0),
+            counts: d.layout.counts.as_deref(),
+            values: &mut d.values,
         };
-        let h = basket_header(bytes).map_err(context)?;
-        let mut payload =
-            record_payload(bytes, h.key_len, h.obj_len).map_err(|e| context(e.to_string()))?;
-        let layout = float_layout(storage, &payload, &h).map_err(context)?;
-        let mut values = Vec::with_capacity(layout.total);
-        read_values(&payload, &layout, &mut values);
-        let first_entry = b.first_entries.get(o.basket).copied().unwrap_or(0);
-        {
-            let mut fb = FloatBasket {
-                tree: &t.name,
-                branch: &b.name,
-                storage,
-                basket: o.basket,
-                first_entry,
-                counts: layout.counts.as_deref(),
-                values: &mut values,
-            };
-            transform(&mut fb).map_err(context)?;
-        }
+        transform(&mut fb).map_err(|m| self.basket_error(rec, o, m))
+    }
+
+    /// Writes the values back into the basket and compresses it again. Returns the new
+    /// record (key header not yet patched), the values verified and the basket's owner.
+    fn encode_basket(&self, d: DecodedBasket, rec: &Record) -> Result<(Vec<u8>, u64, BasketOwner)> {
+        let DecodedBasket {
+            owner: o,
+            bytes,
+            header: h,
+            mut payload,
+            layout,
+            values,
+        } = d;
+        let storage = self.trees[o.tree].branches[o.branch]
+            .storage
+            .expect("selected branches are float branches");
+        let context = |m: String| self.basket_error(rec, o, m);
         write_values(&mut payload, &layout, &values);
         let z = compress(payload, self.compression)?;
         let mut out = bytes[..h.key_len].to_vec();
@@ -1060,7 +1269,7 @@ impl Rewriter {
             }
         }
         if !self.verify_written {
-            return Ok((out, 0));
+            return Ok((out, 0, o));
         }
         // What will reach the file, read back through the reader's own path.
         let back = record_payload(&out, h.key_len, h.obj_len)
@@ -1081,35 +1290,35 @@ impl Rewriter {
                 read_back.len()
             )));
         }
-        Ok((out, values.len() as u64))
+        let n = values.len() as u64;
+        Ok((out, n, o))
     }
 
     /// [`RewriteOptions::check_copied`] on one copied record.
-    fn check_copy(&self, bytes: &[u8], rec: &Record, report: &mut RewriteReport) -> Result<()> {
+    fn check_copy(&self, bytes: &[u8], rec: &Record) -> Result<CopyChecked> {
         if self.check_copied == CopyCheck::Off {
-            return Ok(());
+            return Ok(CopyChecked::Unchecked);
         }
         let stored = &bytes[rec.key.key_len.min(bytes.len())..];
         let obj_len = rec.key.obj_len.max(0) as usize;
         if stored.len() == obj_len {
-            return Ok(()); // stored uncompressed: nothing to check it against
+            return Ok(CopyChecked::Unchecked); // stored uncompressed: nothing to check
         }
-        report.copies_checked += 1;
-        if let Err(e) = crate::rcompress::check_decodes(stored, obj_len) {
-            let what = format!(
-                "record at byte {} ({} '{}'): {e}",
-                rec.pos, rec.key.class, rec.key.name
-            );
-            match self.check_copied {
-                CopyCheck::Warn => report.damaged_copies.push(what),
-                _ => {
-                    return Err(rewrite_error(format!(
+        match crate::rcompress::check_decodes(stored, obj_len) {
+            Ok(()) => Ok(CopyChecked::Whole),
+            Err(e) => {
+                let what = format!(
+                    "record at byte {} ({} '{}'): {e}",
+                    rec.pos, rec.key.class, rec.key.name
+                );
+                match self.check_copied {
+                    CopyCheck::Warn => Ok(CopyChecked::Damaged(what)),
+                    _ => Err(rewrite_error(format!(
                         "{what}: the input is damaged (copying it would pass the damage on)"
-                    )))
+                    ))),
                 }
             }
         }
-        Ok(())
     }
 
     /// Decompresses a record's payload and compresses it with the output compression.

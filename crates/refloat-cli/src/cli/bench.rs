@@ -44,6 +44,9 @@ pub struct Args {
     /// are reported).
     #[arg(long, default_value_t = 5)]
     pub repeat: usize,
+    /// Threads of the file rows (the floors included): 0 (default) every core, 1 one.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
     /// Also write the results as JSON here.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
@@ -149,6 +152,7 @@ fn copy_unchanged(
     output: &std::path::Path,
     select: &SelectArgs,
     copies: CopyCheck,
+    threads: usize,
 ) -> Result<()> {
     let loaded = common::load(input, select)?;
     rewrite_floats(
@@ -165,6 +169,7 @@ fn copy_unchanged(
             compression: None,
             verify_written: false,
             copies,
+            threads,
         },
         |_| Ok(()),
     )?;
@@ -211,7 +216,13 @@ pub fn run(args: Args) -> Result<()> {
         };
 
     let floor = time_runs(&pb, "I/O floor (input)", repeat, || {
-        copy_unchanged(&args.file, &copy_path, &args.select, CopyCheck::Off)
+        copy_unchanged(
+            &args.file,
+            &copy_path,
+            &args.select,
+            CopyCheck::Off,
+            args.threads,
+        )
     })?;
     let floor_orig = push(
         &mut rows,
@@ -220,7 +231,13 @@ pub fn run(args: Args) -> Result<()> {
         None,
     );
     let checked = time_runs(&pb, "I/O floor, copies decoded", repeat, || {
-        copy_unchanged(&args.file, &copy_path, &args.select, CopyCheck::Error)
+        copy_unchanged(
+            &args.file,
+            &copy_path,
+            &args.select,
+            CopyCheck::Error,
+            args.threads,
+        )
     })?;
     push(
         &mut rows,
@@ -236,6 +253,7 @@ pub fn run(args: Args) -> Result<()> {
         compression: None,
         measure_sizes: false,
         copies: Default::default(),
+        threads: args.threads,
     };
     let t = time_runs(&pb, "compress", repeat, || {
         compress_file(&args.file, &comp_path, &copts, &mut |_| {})?;
@@ -249,7 +267,13 @@ pub fn run(args: Args) -> Result<()> {
     );
 
     let floor = time_runs(&pb, "I/O floor (compressed)", repeat, || {
-        copy_unchanged(&comp_path, &copy_path, &args.select, CopyCheck::Off)
+        copy_unchanged(
+            &comp_path,
+            &copy_path,
+            &args.select,
+            CopyCheck::Off,
+            args.threads,
+        )
     })?;
     let floor_comp = push(
         &mut rows,
@@ -264,6 +288,7 @@ pub fn run(args: Args) -> Result<()> {
         mode: Some(mode),
         compression: None,
         verify: true,
+        threads: args.threads,
         ..CorrectOptions::default()
     };
     let midpoint = Correction::Method(Method::Midpoint);
@@ -364,7 +389,10 @@ pub fn run(args: Args) -> Result<()> {
         branches: originals.len(),
         values,
         repeat,
-        threads: rayon::current_num_threads(),
+        threads: match args.threads {
+            0 => rayon::current_num_threads(),
+            n => n,
+        },
         rows,
         memory,
         models: Vec::new(),

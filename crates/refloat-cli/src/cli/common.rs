@@ -200,6 +200,10 @@ pub struct OutputArgs {
     /// decoded first, checksums included, and a damaged one fails the run.
     #[arg(long)]
     pub allow_damaged_copies: bool,
+    /// Threads that decompress and compress baskets: 0 (default) every core, 1 one thread.
+    /// The output is the same bytes whatever the count.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
 }
 
 impl OutputArgs {

@@ -86,6 +86,7 @@ pub fn run(args: Args) -> Result<()> {
         compression: args.output_args.compression()?,
         measure_sizes: true,
         copies: args.output_args.copies(),
+        threads: args.output_args.threads,
     };
     let s = compress_file(&args.input, &args.output, &opts, &mut common::bars())?;
     print(&s);

@@ -104,6 +104,7 @@ pub fn run(args: Args) -> Result<()> {
             .transpose()?,
         leave_exact: !args.correct_exact,
         copies: args.output_args.copies(),
+        threads: args.output_args.threads,
     };
     let s = match &method {
         CorrectionMethod::Core(m) => correct_file(

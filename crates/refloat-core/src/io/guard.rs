@@ -6,11 +6,14 @@
 //! so the caller can build an [`Error::Root`](crate::Error::Root) that names the file, the
 //! tree and the branch. While a guarded call runs, the panic message is not printed: a
 //! process-wide panic hook is chained in front of the existing one the first time
-//! [`guarded`] is called, and it stays silent only on a thread that is inside a guarded call.
+//! [`guarded`] is called, and it stays silent only on a thread that is inside a guarded call,
+//! or on one of rayon's workers while a guarded call runs (oxyroot decodes and compresses
+//! records on them for the guarded call, see `RewriteOptions::threads`).
 
 use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Once;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, Once};
 
 thread_local! {
     /// Depth of guarded calls on this thread (the hook is silent while it is non-zero).
@@ -21,18 +24,30 @@ thread_local! {
 
 static INSTALL: Once = Once::new();
 
+/// Guarded calls running, on any thread.
+static GUARDED: AtomicU32 = AtomicU32::new(0);
+/// Where the last panic silenced on a rayon worker happened.
+static WORKER_LOCATION: Mutex<Option<String>> = Mutex::new(None);
+
 fn install_hook() {
     INSTALL.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if DEPTH.with(|d| d.get()) > 0 {
-                let location = info.location().map(|l| {
+            let location = || {
+                info.location().map(|l| {
                     // Keep only the path below oxyroot's `src/`, the rest is machine-specific.
                     let file = l.file();
                     let short = file.rsplit_once("/src/").map_or(file, |(_, s)| s);
                     format!("{short}:{}", l.line())
-                });
-                LOCATION.with(|loc| *loc.borrow_mut() = location);
+                })
+            };
+            if DEPTH.with(|d| d.get()) > 0 {
+                LOCATION.with(|loc| *loc.borrow_mut() = location());
+            } else if GUARDED.load(Ordering::SeqCst) > 0 && rayon::current_thread_index().is_some()
+            {
+                if let Ok(mut loc) = WORKER_LOCATION.lock() {
+                    *loc = location();
+                }
             } else {
                 previous(info);
             }
@@ -45,11 +60,15 @@ fn install_hook() {
 pub(crate) fn guarded<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
     install_hook();
     DEPTH.with(|d| d.set(d.get() + 1));
+    GUARDED.fetch_add(1, Ordering::SeqCst);
     let result = catch_unwind(AssertUnwindSafe(f));
+    GUARDED.fetch_sub(1, Ordering::SeqCst);
     DEPTH.with(|d| d.set(d.get() - 1));
     result.map_err(|payload| {
         let message = crate::stats::panic_message(payload.as_ref());
-        match LOCATION.with(|loc| loc.borrow_mut().take()) {
+        let here = LOCATION.with(|loc| loc.borrow_mut().take());
+        let on_worker = || WORKER_LOCATION.lock().ok().and_then(|mut l| l.take());
+        match here.or_else(on_worker) {
             Some(at) => format!("oxyroot failed internally: {message} ({at})"),
             None => format!("oxyroot failed internally: {message}"),
         }

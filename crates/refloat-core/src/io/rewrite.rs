@@ -89,6 +89,10 @@ pub struct RewriteOptions {
     /// What to do with a copied record (a basket of another branch, an object) whose
     /// compressed payload does not decode, checksums included.
     pub copies: CopyCheck,
+    /// Threads that decompress, check and compress baskets: 0 every core, 1 this thread
+    /// alone. The callback runs on one thread in file order whatever the count, and the
+    /// output is the same bytes; memory holds four baskets per thread.
+    pub threads: usize,
 }
 
 /// What [`rewrite_floats`] does with a record it copies byte for byte whose compressed payload
@@ -188,6 +192,7 @@ where
         },
         trees: Some(vec![options.tree.clone()]),
         branches: Some(options.branches.clone()),
+        threads: options.threads,
     };
     // Per branch: (next basket index, values seen so far).
     let mut progress: HashMap<String, (usize, u64)> = options

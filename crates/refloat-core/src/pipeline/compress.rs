@@ -19,6 +19,9 @@ pub struct CompressOptions {
     /// A copied record (another branch's basket, an object) that does not decode: an error
     /// (default) or listed in [`Rewritten::damaged_copies`].
     pub copies: CopyCheck,
+    /// Threads that decompress and compress baskets ([`RewriteOptions::threads`]: 0 every
+    /// core); the output is the same bytes whatever the count.
+    pub threads: usize,
 }
 
 /// Per-branch result of [`compress_file`].
@@ -98,6 +101,7 @@ pub fn compress_file(
             compression: opts.compression,
             verify_written: false,
             copies: opts.copies,
+            threads: opts.threads,
         },
         |b| {
             let i = index[b.branch];

@@ -64,6 +64,9 @@ pub struct CorrectOptions {
     /// A copied record (another branch's basket, an object) that does not decode: an error
     /// (default) or listed in [`Rewritten::damaged_copies`].
     pub copies: CopyCheck,
+    /// Threads that decompress and compress baskets ([`RewriteOptions::threads`]: 0, the
+    /// default, every core); the output is the same bytes whatever the count.
+    pub threads: usize,
 }
 
 /// The rounding a tree's producer is known to use: CMS's for NanoAOD's `Events`, ATLAS's
@@ -83,6 +86,7 @@ impl Default for CorrectOptions {
             format: None,
             leave_exact: true,
             copies: CopyCheck::Error,
+            threads: 0,
         }
     }
 }
@@ -505,6 +509,7 @@ pub fn correct_file(
             compression: opts.compression,
             verify_written: opts.verify,
             copies: opts.copies,
+            threads: opts.threads,
         },
         |b| {
             let plan = &mut plans[index[b.branch]];

@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copyfile(REPO / "benches" / "athena_anchor.C", work / "athena_anchor.C")
         subprocess.run(
             [root_python, "-c", f"import ROOT; assert ROOT.gSystem.CompileMacro('{work / 'athena_anchor.C'}', 'kO') == 1"],
-            check=True, env=anchor_env, stdout=subprocess.DEVNULL,
+            check=True, env=anchor_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
 
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     corrected_from = src
                 steps.append(("correct (midpoint, verified)", best(
-                    [refloat, "correct", str(corrected_from), str(work / "corrected.root"), *threads], args.repeat)))
+                    [refloat, "correct", str(corrected_from), str(work / "corrected.root"), "--method", "midpoint", *threads], args.repeat)))
                 for name, (wall, cpu_s, rss) in steps:
                     print(f"| {label} | {mb:.1f} | {name} | {t} | {wall:.2f} | {cpu_s:.2f} | {rss:.0f} | {wall / floor[0]:.2f} |")
                     rows.append((stem, times, mb, name, t, wall, cpu_s, rss))

@@ -8,7 +8,8 @@
 # 3. The README's one-liner, the pytest suite on the real data (bit-exactness against
 #    independent numpy references and against the `refloat` command, invariants, Awkward
 #    structure, errors, files read back with uproot, a 2-process Dask LocalCluster, the
-#    examples), and the numpy bench (prints ratios; targets are reported, not asserted).
+#    examples), the numpy bench (prints ratios; targets are reported, not asserted), and
+#    benches/scaling.py on small merged inputs.
 #
 # Idempotent; needs ../shared/data beside the repository (or REFLOAT_DATA_DIR) and, for the
 # cross-check with the command, `cargo build -p refloat-cli` done first (run_all.sh does).
@@ -38,3 +39,7 @@ export MPLBACKEND=Agg
 # python/ holds the package sources without the built extension.
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider python/tests
 "$VENV/bin/python" python/bench/bench_numpy.py
+# The scaling script on small merged inputs (hadd from target/root-venv, made by the ROOT
+# step), so that the command that regenerates docs/speed.md's table cannot rot.
+"$VENV/bin/python" benches/scaling.py --sizes 1 2 --repeat 1 --no-anchor \
+    --figure "$CARGO_TARGET_DIR/scaling/scaling.png"

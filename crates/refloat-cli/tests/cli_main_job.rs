@@ -606,3 +606,115 @@ fn correct_names_the_branches_whose_bits_cannot_be_inferred() {
         "{charge} copied unchanged"
     );
 }
+
+/// A dataset: `compress 'in/*.root' --out-dir` writes each file under its own name with its
+/// JSON report, the same bytes as the one-file command; a bad file stops the run (the files
+/// after it not run, no output of its own), or with `--keep-going` is reported and skipped;
+/// and `correct` over the compressed directory verifies every file.
+#[test]
+fn datasets_in_one_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    std::fs::copy(common::root_file(common::HELD_OUT), input.join("b.root")).unwrap();
+    std::fs::copy(common::root_file(common::DEV), input.join("c.root")).unwrap();
+    // Sorted first: a truncated copy of a real file.
+    let real = std::fs::read(common::root_file(common::HELD_OUT)).unwrap();
+    std::fs::write(input.join("a_bad.root"), &real[..real.len() / 3]).unwrap();
+    let glob = s(&input.join("*.root"));
+    let files = |d: &Path| {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .map(|r| {
+                r.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+
+    let stopped = dir.path().join("stopped");
+    let out = refloat(["compress", &glob, "--out-dir", &s(&stopped), "--bits", "10"]);
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("0 done, 1 failed, 2 not run"), "{text}");
+    assert!(files(&stopped).is_empty(), "{:?}", files(&stopped));
+
+    let kept = dir.path().join("kept");
+    let summary = dir.path().join("summary.json");
+    let out = refloat([
+        "compress",
+        &glob,
+        "--out-dir",
+        &s(&kept),
+        "--bits",
+        "10",
+        "--keep-going",
+        "--json",
+        &s(&summary),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a_bad.root"));
+    assert_eq!(files(&kept), ["b.json", "b.root", "c.json", "c.root"]);
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(
+        (report["done"].as_u64(), report["failed"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert!(report["files"][0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("a_bad.root"));
+    let b: Value =
+        serde_json::from_str(&std::fs::read_to_string(kept.join("b.json")).unwrap()).unwrap();
+    assert_eq!(b["values"].as_u64(), Some(131_967), "{b}");
+    // The same bytes as the one-file command.
+    let one = dir.path().join("one.root");
+    ok(refloat([
+        "compress",
+        &s(&input.join("b.root")),
+        &s(&one),
+        "--bits",
+        "10",
+    ]));
+    assert!(std::fs::read(&one).unwrap() == std::fs::read(kept.join("b.root")).unwrap());
+
+    let corrected = dir.path().join("corrected");
+    ok(refloat([
+        "correct",
+        &s(&kept.join("*.root")),
+        "--out-dir",
+        &s(&corrected),
+        "--method",
+        "midpoint",
+    ]));
+    for name in ["b", "c"] {
+        let r: Value = serde_json::from_str(
+            &std::fs::read_to_string(corrected.join(format!("{name}.json"))).unwrap(),
+        )
+        .unwrap();
+        assert!(r["verified_values"].as_u64().unwrap() > 10_000, "{r}");
+        assert_eq!(r["verified_values"], r["values"], "{r}");
+    }
+    // Refused before anything runs: two inputs of one name, an output onto its input.
+    let twice = refloat([
+        "compress",
+        &s(&input.join("b.root")),
+        &s(&kept.join("b.root")),
+        "--out-dir",
+        &s(&dir.path().join("x")),
+        "--bits",
+        "10",
+    ]);
+    assert!(String::from_utf8_lossy(&twice.stderr).contains("would both be written"));
+    let onto = refloat([
+        "compress",
+        &s(&input.join("b.root")),
+        "--out-dir",
+        &s(&input),
+        "--bits",
+        "10",
+    ]);
+    assert!(!onto.status.success());
+    assert_eq!(files(&input), ["a_bad.root", "b.root", "c.root"]);
+}

@@ -204,6 +204,91 @@ pub struct OutputArgs {
     /// The output is the same bytes whatever the count.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
+    /// Write each input's output here under its own file name (every positional argument is
+    /// then an input: paths or quoted globs such as 'in/*.root'), each file's JSON report
+    /// beside it (NAME.json), and a summary at the end (to --json too).
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    /// With --out-dir: a file that fails is reported and the next one is run (by default
+    /// the run stops at the first failure). A failed file never leaves an output.
+    #[arg(long, requires = "out_dir")]
+    pub keep_going: bool,
+}
+
+/// The files a writing command works on: one input and its output, or a dataset.
+pub enum Files {
+    One(PathBuf, PathBuf),
+    Dataset(Vec<PathBuf>, PathBuf),
+}
+
+/// The files named by the positional arguments (`INPUT OUTPUT`, or inputs with `--out-dir`).
+pub fn files(paths: &[String], args: &OutputArgs) -> Result<Files> {
+    match (&args.out_dir, paths) {
+        (None, [input, output]) => Ok(Files::One(input.into(), output.into())),
+        (None, _) => anyhow::bail!(
+            "give INPUT OUTPUT, or inputs and --out-dir DIR (got {} paths)",
+            paths.len()
+        ),
+        (Some(dir), _) => Ok(Files::Dataset(
+            refloat::pipeline::dataset_inputs(paths)?,
+            dir.clone(),
+        )),
+    }
+}
+
+/// Runs `one(input, output, args)` on every file of a dataset (through
+/// [`refloat::pipeline::run_dataset`]), each file's JSON report beside its output, and
+/// prints the summary; an error when a file failed.
+pub fn run_dataset(
+    inputs: &[PathBuf],
+    dir: &std::path::Path,
+    args: &OutputArgs,
+    mut one: impl FnMut(&std::path::Path, &std::path::Path, &OutputArgs) -> Result<()>,
+) -> Result<()> {
+    let report = refloat::pipeline::run_dataset(inputs, dir, args.keep_going, |input, output| {
+        println!("== {} -> {}", input.display(), output.display());
+        let file_args = OutputArgs {
+            json: Some(output.with_extension("json")),
+            ..args.clone()
+        };
+        one(input, output, &file_args).map_err(|e| {
+            eprintln!("refloat: error: {e:#}");
+            e.downcast::<refloat::Error>()
+                .unwrap_or_else(|e| refloat::Error::InvalidInput(format!("{e:#}")))
+        })?;
+        Ok(file_args.json.expect("set above"))
+    })?;
+    println!(
+        "dataset: {} files into {}: {} done, {} failed, {} not run",
+        report.files.len(),
+        dir.display(),
+        report.done,
+        report.failed,
+        report.not_run
+    );
+    for f in report.files.iter().filter(|f| f.error.is_some()) {
+        println!("  failed: {}", f.input.display());
+    }
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("{}: cannot write", path.display()))?;
+    }
+    if !report.all_done() {
+        anyhow::bail!(
+            "{} of {} files failed{}",
+            report.failed,
+            report.files.len(),
+            if report.not_run > 0 {
+                format!(
+                    " ({} not run: --keep-going runs past a failure)",
+                    report.not_run
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(())
 }
 
 impl OutputArgs {

@@ -20,13 +20,14 @@ use super::common::{self, SelectArgs};
   refloat compress in.root out.root --bits 7 --mode truncate --branches 'AnalysisElectronsAuxDyn.*'
   refloat compress in.root out.root --bits 10 --compression zstd:5
   refloat compress in.root out.root --bits 10 --bits 'AnalysisJetsAuxDyn.*=12' --bits '*.charge=4'
-  refloat compress in.root out.root --bits-from advice.json      # refloat advise's recommendations")]
+  refloat compress in.root out.root --bits-from advice.json      # refloat advise's recommendations
+  refloat compress 'in/*.root' --out-dir out/ --bits 10 --keep-going   # a dataset")]
 pub struct Args {
-    /// Input ROOT file (full-precision floats).
-    pub input: PathBuf,
-    /// Output ROOT file: a drop-in replacement of the input with the selected float
-    /// branches rounded; written atomically.
-    pub output: PathBuf,
+    /// INPUT OUTPUT: the input ROOT file (full-precision floats) and the output, a drop-in
+    /// replacement of it with the selected float branches rounded, written atomically. With
+    /// --out-dir: every input (paths or quoted globs).
+    #[arg(value_name = "PATHS", required = true)]
+    pub paths: Vec<String>,
     /// Kept explicit mantissa bits, 0..=23 (ATLAS uses 7 and 15; 23 keeps everything): `N` for
     /// every branch, or `GLOB=N` for the branches a glob matches (repeatable; the first
     /// matching rule applies, before --bits-from).
@@ -78,20 +79,37 @@ fn bits_plan(args: &Args) -> Result<(u32, Vec<(BranchPattern, u32)>)> {
 
 /// Runs `refloat compress`.
 pub fn run(args: Args) -> Result<()> {
-    let (bits, rules) = bits_plan(&args)?;
+    match common::files(&args.paths, &args.output_args)? {
+        common::Files::One(input, output) => run_one(&args, &input, &output, &args.output_args),
+        common::Files::Dataset(inputs, dir) => {
+            common::run_dataset(&inputs, &dir, &args.output_args, |i, o, out| {
+                run_one(&args, i, o, out)
+            })
+        }
+    }
+}
+
+/// `refloat compress` of one file.
+fn run_one(
+    args: &Args,
+    input: &std::path::Path,
+    output: &std::path::Path,
+    output_args: &common::OutputArgs,
+) -> Result<()> {
+    let (bits, rules) = bits_plan(args)?;
     let opts = CompressOptions {
         select: args.select.to_select(),
         quantiser: Quantiser32::new(bits, args.mode.into())?,
         bits: rules,
-        compression: args.output_args.compression()?,
+        compression: output_args.compression()?,
         measure_sizes: true,
-        copies: args.output_args.copies(),
-        threads: args.output_args.threads,
+        copies: output_args.copies(),
+        threads: output_args.threads,
     };
-    let s = compress_file(&args.input, &args.output, &opts, &mut common::bars())?;
+    let s = compress_file(input, output, &opts, &mut common::bars())?;
     print(&s);
     common::print_damaged(&s.written);
-    common::finish(&args.output_args, &s.skipped, &s.floats_left_alone, &s)
+    common::finish(output_args, &s.skipped, &s.floats_left_alone, &s)
 }
 
 fn print(s: &CompressReport) {

@@ -53,13 +53,14 @@ impl std::fmt::Display for CorrectionMethod {
   refloat correct comp.root corrected.root --method midpoint
   refloat correct comp.root corrected.root --method prior-mean --bits 10 --branches 'AnalysisJetsAuxDyn.*'
   refloat correct comp.root corrected.root --method dither:42 --mode truncate
-  refloat correct comp.root corrected.root --method model:jets.pt   (build with --features torch)")]
+  refloat correct comp.root corrected.root --method model:jets.pt   (build with --features torch)
+  refloat correct 'stored/*.root' --out-dir corrected/ --method midpoint --keep-going   # a dataset")]
 pub struct Args {
-    /// Compressed ROOT file (stored values).
-    pub input: PathBuf,
-    /// Output ROOT file: a drop-in replacement of the input with the selected float
-    /// branches corrected; written atomically.
-    pub output: PathBuf,
+    /// INPUT OUTPUT: the compressed ROOT file (stored values) and the output, a drop-in
+    /// replacement of it with the selected float branches corrected, written atomically.
+    /// With --out-dir: every input (paths or quoted globs).
+    #[arg(value_name = "PATHS", required = true)]
+    pub paths: Vec<String>,
     /// midpoint | dither | dither:SEED | prior-mean | model:PATH (model needs the torch
     /// feature; it corrects the model's own variables). Dither mixes SEED with each branch's
     /// name, so the variables of one object get independent draws.
@@ -90,12 +91,29 @@ pub struct Args {
 
 /// Runs `refloat correct`.
 pub fn run(args: Args) -> Result<()> {
+    match common::files(&args.paths, &args.output_args)? {
+        common::Files::One(input, output) => run_one(&args, &input, &output, &args.output_args),
+        common::Files::Dataset(inputs, dir) => {
+            common::run_dataset(&inputs, &dir, &args.output_args, |i, o, out| {
+                run_one(&args, i, o, out)
+            })
+        }
+    }
+}
+
+/// `refloat correct` of one file.
+fn run_one(
+    args: &Args,
+    input: &std::path::Path,
+    output: &std::path::Path,
+    output_args: &common::OutputArgs,
+) -> Result<()> {
     let method = args.method.parse::<CorrectionMethod>()?;
     let opts = CorrectOptions {
         select: args.select.to_select(),
         bits: args.bits,
         mode: args.mode.map(Into::into),
-        compression: args.output_args.compression()?,
+        compression: output_args.compression()?,
         verify: true,
         format: args
             .format
@@ -103,28 +121,29 @@ pub fn run(args: Args) -> Result<()> {
             .map(refloat::resolve::Format::parse)
             .transpose()?,
         leave_exact: !args.correct_exact,
-        copies: args.output_args.copies(),
-        threads: args.output_args.threads,
+        copies: output_args.copies(),
+        threads: output_args.threads,
     };
     let s = match &method {
         CorrectionMethod::Core(m) => correct_file(
-            &args.input,
-            &args.output,
+            input,
+            output,
             Correction::Method(*m),
             &opts,
             &mut common::bars(),
         )?,
-        CorrectionMethod::Model(path) => correct_with_model(&args, path, &opts)?,
+        CorrectionMethod::Model(path) => correct_with_model(path, input, output, &opts)?,
     };
-    print(&s, args.output_args.list_skipped);
+    print(&s, output_args.list_skipped);
     common::print_damaged(&s.written);
-    common::finish(&args.output_args, &s.skipped, &s.floats_left_alone, &s)
+    common::finish(output_args, &s.skipped, &s.floats_left_alone, &s)
 }
 
 #[cfg(not(feature = "torch"))]
 fn correct_with_model(
-    _: &Args,
     path: &std::path::Path,
+    _: &std::path::Path,
+    _: &std::path::Path,
     _: &CorrectOptions,
 ) -> Result<CorrectReport> {
     anyhow::bail!("correction method model:{}: this refloat was built without the torch feature (rebuild with `cargo build --release --features torch`)", path.display())
@@ -134,15 +153,16 @@ fn correct_with_model(
 /// left as stored.
 #[cfg(feature = "torch")]
 fn correct_with_model(
-    args: &Args,
     path: &std::path::Path,
+    input: &std::path::Path,
+    output: &std::path::Path,
     opts: &CorrectOptions,
 ) -> Result<CorrectReport> {
     let model = refloat_model::Model::load(path)?;
     let joint = refloat_model::FileModel::new(&model, path);
     Ok(correct_file(
-        &args.input,
-        &args.output,
+        input,
+        output,
         Correction::Joint(&joint),
         opts,
         &mut common::bars(),

@@ -13,6 +13,7 @@
 //! * [`inspect_file`]: trees, branches, and how each float branch was rounded.
 //! * [`advise_file`]: the kept-bit sweep of every selected branch and the bits each needs
 //!   ([`crate::advise`]), with the compressed size of each rounded branch.
+//! * [`run_dataset`]: any of them over many files into a directory, one report per file.
 //! * [`replica_spread_file`]: the spread of each branch's histogram, mean and standard
 //!   deviation over rounding replicas (dither corrections, [`crate::replicas`]);
 //!   [`replica_coverage_file`] checks it against the originals.
@@ -256,6 +257,7 @@ mod advise;
 mod analyse;
 mod compress;
 mod correct;
+mod dataset;
 mod inspect;
 mod replicas;
 mod verify;
@@ -264,6 +266,7 @@ pub use advise::*;
 pub use analyse::*;
 pub use compress::*;
 pub use correct::*;
+pub use dataset::*;
 pub use inspect::*;
 pub use replicas::*;
 pub use verify::*;

@@ -212,6 +212,14 @@ typedef struct {
     uint64_t damaged_copies;
 } refloat_file_report;
 
+// What `refloat_compress_files` or `refloat_correct_files` did: files done, failed and not
+// run (after a failure that stopped the run).
+typedef struct {
+    uint64_t done;
+    uint64_t failed;
+    uint64_t not_run;
+} refloat_dataset_report;
+
 // What to tell the resolver. Start from `refloat_resolve_options_default()`.
 typedef struct {
     // Kept bits 0..=23; -1 (default): resolved.
@@ -514,6 +522,35 @@ int refloat_compress_file(const char *input,
                           const char *output,
                           const refloat_file_options *options,
                           refloat_file_report *report);
+
+// `refloat_compress_file` of every input (`inputs[0..n_inputs]`, paths), each written to
+// `out_dir` (made if missing) under its own file name. The first input that fails stops the
+// run, unless `keep_going` is non-zero; a failed file leaves no output. Returns
+// `REFLOAT_OK` when every file was done, else the first failure's status, with
+// `refloat_last_error` counting the failures and naming the first. `report` may be NULL; it
+// is written whenever the files were run, failures included.
+//
+// # Safety
+// `inputs` must point to `n_inputs` NUL-terminated paths (or be NULL with 0); `out_dir` a
+// NUL-terminated path; `options` and `report` as for `refloat_compress_file`.
+int refloat_compress_files(const char *const *inputs,
+                           size_t n_inputs,
+                           const char *out_dir,
+                           const refloat_file_options *options,
+                           int keep_going,
+                           refloat_dataset_report *report);
+
+// `refloat_correct_file` of every input, as `refloat_compress_files` runs
+// `refloat_compress_file`.
+//
+// # Safety
+// As `refloat_compress_files`.
+int refloat_correct_files(const char *const *inputs,
+                          size_t n_inputs,
+                          const char *out_dir,
+                          const refloat_file_options *options,
+                          int keep_going,
+                          refloat_dataset_report *report);
 
 // How many kept bits each float branch of `input` needs (`refloat advise`): the sweep over
 // 4..=23 kept bits with `options->mode` (`REFLOAT_DETECT` sweeps `REFLOAT_NEAREST`), every

@@ -129,3 +129,67 @@ fn analyse_over_the_c_api_equals_the_library() {
     assert!(last_error().contains("entries"), "{}", last_error());
     assert!(!missing.exists());
 }
+
+/// `refloat_compress_files` and `refloat_correct_files` as C calls them: a directory of
+/// outputs with the same bytes as one `refloat_compress_file` each; a truncated input stops
+/// the run with its status (the files after it not run), or with `keep_going` is counted and
+/// skipped; NULL arguments are statuses.
+#[test]
+fn datasets_over_the_c_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = common::root_file(common::HELD_OUT);
+    let bytes = std::fs::read(&good).unwrap();
+    let bad = dir.path().join("bad.root");
+    std::fs::write(&bad, &bytes[..bytes.len() / 3]).unwrap();
+    let names = [c(&bad), c(&good)];
+    let inputs: Vec<*const std::ffi::c_char> = names.iter().map(|n| n.as_ptr()).collect();
+    let mut o = refloat_file_options_default();
+    o.mantissa_bits = 10;
+    o.threads = 2;
+
+    let mut report = refloat_dataset_report::default();
+    let stopped = dir.path().join("stopped");
+    let s = refloat_compress_files(inputs.as_ptr(), 2, c(&stopped).as_ptr(), &o, 0, &mut report);
+    assert_ne!(s, OK);
+    let e = last_error();
+    assert!(
+        e.contains("1 of 2 files failed (1 not run)") && e.contains("bad.root"),
+        "{e}"
+    );
+    assert_eq!((report.done, report.failed, report.not_run), (0, 1, 1));
+    assert_eq!(std::fs::read_dir(&stopped).unwrap().count(), 0);
+
+    let kept = dir.path().join("kept");
+    let s = refloat_compress_files(inputs.as_ptr(), 2, c(&kept).as_ptr(), &o, 1, &mut report);
+    assert_ne!(s, OK);
+    assert_eq!((report.done, report.failed, report.not_run), (1, 1, 0));
+    let one = dir.path().join("one.root");
+    let s = refloat_compress_file(c(&good).as_ptr(), c(&one).as_ptr(), &o, ptr::null_mut());
+    assert_eq!(s, OK, "{}", last_error());
+    let out = kept.join(good.file_name().unwrap());
+    assert!(std::fs::read(&out).unwrap() == std::fs::read(&one).unwrap());
+
+    let stored = [c(&out)];
+    let stored: Vec<*const std::ffi::c_char> = stored.iter().map(|n| n.as_ptr()).collect();
+    let o = refloat_file_options_default();
+    let fixed = dir.path().join("fixed");
+    let s = refloat_correct_files(stored.as_ptr(), 1, c(&fixed).as_ptr(), &o, 0, &mut report);
+    assert_eq!(s, OK, "{}", last_error());
+    assert_eq!((report.done, report.failed, report.not_run), (1, 0, 0));
+    assert!(fixed.join(good.file_name().unwrap()).is_file());
+
+    let s = refloat_correct_files(ptr::null(), 1, c(&fixed).as_ptr(), &o, 0, ptr::null_mut());
+    assert_eq!(
+        s,
+        refloat_status::REFLOAT_NULL_PARAMETER as c_int,
+        "{}",
+        last_error()
+    );
+    let s = refloat_correct_files(stored.as_ptr(), 1, ptr::null(), &o, 0, ptr::null_mut());
+    assert_eq!(
+        s,
+        refloat_status::REFLOAT_NULL_PARAMETER as c_int,
+        "{}",
+        last_error()
+    );
+}

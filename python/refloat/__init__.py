@@ -73,7 +73,9 @@ __all__ = [
     "histogram_spread",
     "inspect",
     "compress_file",
+    "compress_files",
     "correct_file",
+    "correct_files",
     "verify_file",
     "has_torch",
 ]
@@ -791,6 +793,49 @@ def compress_file(
             _threads(threads),
         )
     )
+
+
+def _dataset(inputs: Any, out_dir: PathLike, keep_going: bool, one: Any) -> Report:
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    names = [_path(p) for p in inputs]
+
+    def call(i: Any, o: Any) -> str:
+        return json.dumps(one(i, o).to_dict())
+
+    return _report(_refloat.run_dataset(names, _path(out_dir), bool(keep_going), call))
+
+
+def compress_files(
+    inputs: Union[PathLike, Sequence[PathLike]],
+    out_dir: PathLike,
+    bits: int = 23,
+    mode: str = "detect",
+    *,
+    keep_going: bool = False,
+    **options: Any,
+) -> Report:
+    """:func:`compress_file` over many files: ``inputs`` (paths, or globs such as
+    ``"in/*.root"``), each written to ``out_dir`` under its own name; ``options`` are those of
+    :func:`compress_file`. The first file that fails stops the run, unless ``keep_going``;
+    a failed file leaves no output. Returns the dataset report: ``files`` (each ``input``,
+    ``output``, ``report`` or ``error``), ``done``, ``failed``, ``not_run``; it raises only
+    for what stops every file (no input, two inputs of one name, an output onto its
+    input)."""
+    return _dataset(inputs, out_dir, keep_going, lambda i, o: compress_file(i, o, bits, mode, **options))
+
+
+def correct_files(
+    inputs: Union[PathLike, Sequence[PathLike]],
+    out_dir: PathLike,
+    method: str = "midpoint",
+    *,
+    keep_going: bool = False,
+    **options: Any,
+) -> Report:
+    """:func:`correct_file` over many files, as :func:`compress_files` runs
+    :func:`compress_file`."""
+    return _dataset(inputs, out_dir, keep_going, lambda i, o: correct_file(i, o, method, **options))
 
 
 def analyse_file(

@@ -85,6 +85,7 @@ def compress_file(
     allow_damaged_copies: bool = False,
     threads: int = 0,
 ) -> str: ...
+def run_dataset(inputs: List[str], out_dir: str, keep_going: bool, one: Any) -> str: ...
 def analyse_file(
     original: str,
     compressed: str,

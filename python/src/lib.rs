@@ -465,6 +465,30 @@ fn compress_file(
     json(&report.map_err(err)?)
 }
 
+/// A pipeline over many files (`refloat_core::pipeline::run_dataset`): `inputs` (paths or
+/// globs) into `out_dir` under their own names; `one(input, output)` runs one file and
+/// returns its report's JSON. JSON of the dataset report.
+#[pyfunction]
+fn run_dataset(
+    py: Python<'_>,
+    inputs: Vec<String>,
+    out_dir: PathBuf,
+    keep_going: bool,
+    one: Bound<'_, PyAny>,
+) -> PyResult<String> {
+    let inputs = pipeline::dataset_inputs(&inputs).map_err(err)?;
+    let report = pipeline::run_dataset(&inputs, &out_dir, keep_going, |input, output| {
+        let text: String = one
+            .call1((input.to_path_buf(), output.to_path_buf()))
+            .and_then(|r| r.extract())
+            .map_err(|e| refloat_core::Error::InvalidInput(e.value(py).to_string()))?;
+        serde_json::from_str::<serde_json::Value>(&text)
+            .map_err(|e| refloat_core::Error::InvalidInput(format!("a file's report: {e}")))
+    })
+    .map_err(err)?;
+    json(&report)
+}
+
 /// What a rewrite does with a copied record that does not decode.
 fn copies(allow_damaged: bool) -> refloat_core::io::rewrite::CopyCheck {
     if allow_damaged {
@@ -721,6 +745,7 @@ fn _refloat(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(shift_metrics, m)?)?;
     m.add_function(wrap_pyfunction!(inspect, m)?)?;
     m.add_function(wrap_pyfunction!(compress_file, m)?)?;
+    m.add_function(wrap_pyfunction!(run_dataset, m)?)?;
     m.add_function(wrap_pyfunction!(advise_file, m)?)?;
     m.add_function(wrap_pyfunction!(analyse_file, m)?)?;
     m.add_function(wrap_pyfunction!(correct_file, m)?)?;

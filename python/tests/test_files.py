@@ -204,3 +204,28 @@ def test_analyse_file_as_the_command(held_out, compressed, tmp_path, cli):
     assert pt.residual.rms == pytest.approx(np.sqrt(np.mean((x - y) ** 2)), rel=1e-12)
     with pytest.raises(refloat.Error, match="missing.root"):
         refloat.analyse_file(held_out, tmp_path / "missing.root")
+
+
+def test_compress_files_and_correct_files_over_a_directory(held_out, tmp_path):
+    """A dataset: each file under its own name, a bad one stops the run or, with
+    keep_going, is reported and skipped; the same bytes as compress_file of one file."""
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "b.root").write_bytes(open(held_out, "rb").read())
+    real = (src / "b.root").read_bytes()
+    (src / "a_bad.root").write_bytes(real[: len(real) // 3])
+    stopped = refloat.compress_files(str(src / "*.root"), tmp_path / "stopped", bits=10)
+    assert (stopped.done, stopped.failed, stopped.not_run) == (0, 1, 1)
+    assert "a_bad.root" in stopped.files[0].error
+    assert not (tmp_path / "stopped" / "a_bad.root").exists()
+    kept = refloat.compress_files([src / "a_bad.root", src / "b.root"], tmp_path / "kept", bits=10,
+                                  keep_going=True, branches=JETS)
+    assert (kept.done, kept.failed, kept.not_run) == (1, 1, 0)
+    assert kept.files[1].report.mantissa_bits == 10 and kept.files[1].report.values > 881
+    one = tmp_path / "one.root"
+    refloat.compress_file(src / "b.root", one, bits=10, branches=JETS)
+    assert one.read_bytes() == (tmp_path / "kept" / "b.root").read_bytes()
+    fixed = refloat.correct_files(tmp_path / "kept" / "b.root", tmp_path / "fixed", method="dither", seed=5)
+    assert fixed.done == 1 and fixed.files[0].report.verified_values == fixed.files[0].report.values
+    with pytest.raises(refloat.Error, match="matches no file"):
+        refloat.compress_files(str(src / "*.nothing"), tmp_path / "none", bits=10)

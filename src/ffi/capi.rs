@@ -845,6 +845,124 @@ pub extern "C" fn refloat_compress_file(
     }
 }
 
+/// What `refloat_compress_files` or `refloat_correct_files` did: files done, failed and not
+/// run (after a failure that stopped the run).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct refloat_dataset_report {
+    pub done: u64,
+    pub failed: u64,
+    pub not_run: u64,
+}
+
+/// [`run_file`] over many inputs into `out_dir` (`pipeline::run_dataset`).
+fn run_files(
+    inputs: *const *const c_char,
+    n_inputs: usize,
+    out_dir: *const c_char,
+    options: *const refloat_file_options,
+    keep_going: c_int,
+    report: *mut refloat_dataset_report,
+    run: impl Fn(
+        &FileRequest,
+        &Path,
+        &Path,
+        &mut crate::pipeline::ProgressFn<'_>,
+    ) -> Result<FileTotals, FfiError>,
+) -> Result<(), FfiError> {
+    let names = try_slice!(inputs, n_inputs);
+    let inputs: Vec<std::path::PathBuf> = names
+        .iter()
+        .enumerate()
+        // SAFETY: the caller's contract (NUL-terminated strings).
+        .map(|(i, &p)| unsafe { c_str(p, &format!("inputs[{i}]")) }.map(Into::into))
+        .collect::<Result<_, _>>()?;
+    // SAFETY: as above.
+    let out_dir = unsafe { c_str(out_dir, "out_dir")? };
+    let mut first: Option<FfiError> = None;
+    let done =
+        crate::pipeline::run_dataset(&inputs, Path::new(out_dir), keep_going != 0, |i, o| {
+            let (i, o) = (
+                CString::new(i.to_string_lossy().as_bytes()),
+                CString::new(o.to_string_lossy().as_bytes()),
+            );
+            let (i, o) = (i.unwrap_or_default(), o.unwrap_or_default());
+            run_file(i.as_ptr(), o.as_ptr(), options, std::ptr::null_mut(), &run).map_err(|e| {
+                let message = e.message.clone();
+                first.get_or_insert(e);
+                crate::Error::InvalidInput(message)
+            })
+        })?;
+    if !report.is_null() {
+        let report = try_mut_from_ptr!(report);
+        *report = refloat_dataset_report {
+            done: done.done as u64,
+            failed: done.failed as u64,
+            not_run: done.not_run as u64,
+        };
+    }
+    match first {
+        None => Ok(()),
+        Some(e) => Err(FfiError::new(
+            e.status,
+            format!(
+                "{} of {} files failed{}; the first: {}",
+                done.failed,
+                done.files.len(),
+                if done.not_run > 0 {
+                    format!(" ({} not run)", done.not_run)
+                } else {
+                    String::new()
+                },
+                e.message
+            ),
+        )),
+    }
+}
+
+/// `refloat_compress_file` of every input (`inputs[0..n_inputs]`, paths), each written to
+/// `out_dir` (made if missing) under its own file name. The first input that fails stops the
+/// run, unless `keep_going` is non-zero; a failed file leaves no output. Returns
+/// `REFLOAT_OK` when every file was done, else the first failure's status, with
+/// `refloat_last_error` counting the failures and naming the first. `report` may be NULL; it
+/// is written whenever the files were run, failures included.
+///
+/// # Safety
+/// `inputs` must point to `n_inputs` NUL-terminated paths (or be NULL with 0); `out_dir` a
+/// NUL-terminated path; `options` and `report` as for `refloat_compress_file`.
+#[no_mangle]
+pub extern "C" fn refloat_compress_files(
+    inputs: *const *const c_char,
+    n_inputs: usize,
+    out_dir: *const c_char,
+    options: *const refloat_file_options,
+    keep_going: c_int,
+    report: *mut refloat_dataset_report,
+) -> c_int {
+    ffi_panic_boundary! {
+        run_files(inputs, n_inputs, out_dir, options, keep_going, report, |r, i, o, p| r.compress(i, o, p))
+    }
+}
+
+/// `refloat_correct_file` of every input, as `refloat_compress_files` runs
+/// `refloat_compress_file`.
+///
+/// # Safety
+/// As `refloat_compress_files`.
+#[no_mangle]
+pub extern "C" fn refloat_correct_files(
+    inputs: *const *const c_char,
+    n_inputs: usize,
+    out_dir: *const c_char,
+    options: *const refloat_file_options,
+    keep_going: c_int,
+    report: *mut refloat_dataset_report,
+) -> c_int {
+    ffi_panic_boundary! {
+        run_files(inputs, n_inputs, out_dir, options, keep_going, report, |r, i, o, p| r.correct(i, o, p))
+    }
+}
+
 /// How many kept bits each float branch of `input` needs (`refloat advise`): the sweep over
 /// 4..=23 kept bits with `options->mode` (`REFLOAT_DETECT` sweeps `REFLOAT_NEAREST`), every
 /// metric and each branch's `recommended_bits`, written as JSON to `json_output` (atomically;

@@ -538,52 +538,10 @@ fn correct_slice<S: Scheme, E: Estimate>(
         }
         let mut counts = super::ExactCounts::default();
         if t.slow {
-            // A few values per block at most (all the lattice's low binades, in a branch that
-            // has one): found by their marks, 32 at a time.
-            for (j, ((o, b), m)) in out
-                .chunks_mut(32)
-                .zip(block.chunks(32))
-                .zip(marks.chunks(32))
-                .enumerate()
-            {
-                if !m.iter().fold(false, |a, &k| a | (k & SLOW != 0)) {
-                    continue;
-                }
-                for (i, ((d, &x), &k)) in o.iter_mut().zip(b).zip(m).enumerate() {
-                    if k & SLOW == 0 {
-                        continue;
-                    }
-                    let u = x.to_bits();
-                    if maybe_exact(&p, u) {
-                        if let Some(rule) = c.policy.extra_rule(x, &c.quantiser) {
-                            *d = x;
-                            t.corrected -= 1;
-                            t.exact += 1;
-                            counts.add(rule);
-                            continue;
-                        }
-                    }
-                    *d = c.estimate(x, first + (32 * j + i) as u64);
-                }
-            }
+            redo_slow(c, &p, block, out, marks, first, &mut t, &mut counts);
         }
         if t.listed > 0 {
-            // Which listed values were sentinels and which spikes: found by their marks.
-            for (b, m) in block.chunks(32).zip(marks.chunks(32)) {
-                if !m.iter().fold(false, |a, &k| a | (k & LISTED != 0)) {
-                    continue;
-                }
-                for (x, &k) in b.iter().zip(m) {
-                    if k & LISTED == 0 {
-                        continue;
-                    }
-                    if c.policy.sentinels && SENTINELS.iter().any(|s| s.to_bits() == x.to_bits()) {
-                        counts.sentinel += 1;
-                    } else {
-                        counts.spike += 1;
-                    }
-                }
-            }
+            count_listed(c, block, marks, &mut counts);
         }
         block.copy_from_slice(out);
         let (corrected, left_exact) = (t.corrected as usize, t.exact as usize);
@@ -597,6 +555,68 @@ fn correct_slice<S: Scheme, E: Estimate>(
             };
     }
     Ok(report)
+}
+
+/// The values of a block marked [`SLOW`], redone by the per-value reference: a few per block
+/// at most (all the lattice's low binades, in a branch that has one), found by their marks
+/// 32 at a time. Not generic: one copy serves every loop.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn redo_slow(
+    c: &Corrector,
+    p: &Params,
+    block: &[f32],
+    out: &mut [f32],
+    marks: &[u8],
+    first: u64,
+    t: &mut Tally,
+    counts: &mut super::ExactCounts,
+) {
+    for (j, ((o, b), m)) in out
+        .chunks_mut(32)
+        .zip(block.chunks(32))
+        .zip(marks.chunks(32))
+        .enumerate()
+    {
+        if !m.iter().fold(false, |a, &k| a | (k & SLOW != 0)) {
+            continue;
+        }
+        for (i, ((d, &x), &k)) in o.iter_mut().zip(b).zip(m).enumerate() {
+            if k & SLOW == 0 {
+                continue;
+            }
+            if maybe_exact(p, x.to_bits()) {
+                if let Some(rule) = c.policy.extra_rule(x, &c.quantiser) {
+                    *d = x;
+                    t.corrected -= 1;
+                    t.exact += 1;
+                    counts.add(rule);
+                    continue;
+                }
+            }
+            *d = c.estimate(x, first + (32 * j + i) as u64);
+        }
+    }
+}
+
+/// Which of a block's values marked [`LISTED`] are sentinels and which spikes.
+#[inline(never)]
+fn count_listed(c: &Corrector, block: &[f32], marks: &[u8], counts: &mut super::ExactCounts) {
+    for (b, m) in block.chunks(32).zip(marks.chunks(32)) {
+        if !m.iter().fold(false, |a, &k| a | (k & LISTED != 0)) {
+            continue;
+        }
+        for (x, &k) in b.iter().zip(m) {
+            if k & LISTED == 0 {
+                continue;
+            }
+            if c.policy.sentinels && SENTINELS.iter().any(|s| s.to_bits() == x.to_bits()) {
+                counts.sentinel += 1;
+            } else {
+                counts.spike += 1;
+            }
+        }
+    }
 }
 
 /// The error naming the first value of `block` that is not stored.

@@ -471,7 +471,7 @@ fn correct_block<S: Scheme, E: Estimate>(
         let slow = change & (!fast::<S, E>(p, &e, u) | maybe_exact(p, u));
         t.slow |= slow;
         t.listed += (finite & listed) as u32;
-        marks[i] = u8::from(finite & listed) * LISTED | u8::from(slow) * SLOW;
+        marks[i] = (u8::from(finite & listed) * LISTED) | (u8::from(slow) * SLOW);
         t.bad |= finite & !S::stored_finite(p, u);
         t.non_finite |= !finite;
         dst[i] = f32::from_bits(if change { estimate } else { u });

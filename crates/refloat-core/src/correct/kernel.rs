@@ -655,6 +655,18 @@ macro_rules! by_method {
     };
 }
 
+/// [`by_method!`] for the vector builds, which prior-mean never reaches (it runs the baseline
+/// build, see [`correct_in_place`]): its loops are not compiled there.
+macro_rules! by_vector_method {
+    ($c:expr, $data:expr, $offset:expr) => {
+        match &$c.method {
+            Method::Midpoint => dispatch!($c, Midpoint, $data, $offset),
+            Method::Dither { seed } => dispatch!($c, Dither(*seed), $data, $offset),
+            Method::PriorMean => portable($c, $data, $offset),
+        }
+    };
+}
+
 /// The loop compiled for the baseline instruction set.
 fn portable(c: &Corrector, data: &mut [f32], offset: u64) -> Result<CorrectionReport> {
     by_method!(c, data, offset)
@@ -664,14 +676,14 @@ fn portable(c: &Corrector, data: &mut [f32], offset: u64) -> Result<CorrectionRe
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn avx2(c: &Corrector, data: &mut [f32], offset: u64) -> Result<CorrectionReport> {
-    by_method!(c, data, offset)
+    by_vector_method!(c, data, offset)
 }
 
 /// [`portable`] compiled with AVX-512 (64-bit multiplies and conversions in vectors).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw")]
 unsafe fn avx512(c: &Corrector, data: &mut [f32], offset: u64) -> Result<CorrectionReport> {
-    by_method!(c, data, offset)
+    by_vector_method!(c, data, offset)
 }
 
 /// Correct `data` in place (see [`Corrector::correct_in_place`]).

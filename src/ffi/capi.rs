@@ -774,6 +774,34 @@ unsafe fn file_request(o: &refloat_file_options) -> Result<FileRequest, FfiError
     })
 }
 
+/// The request of a C options struct (an error for NULL), and the struct.
+fn options_request<'a>(
+    options: *const refloat_file_options,
+) -> Result<(FileRequest, &'a refloat_file_options), FfiError> {
+    if options.is_null() {
+        return Err(FfiError::new(
+            refloat_status::REFLOAT_NULL_PARAMETER,
+            "options is NULL (start from refloat_file_options_default())",
+        ));
+    }
+    // SAFETY: non-NULL; the caller promises a valid refloat_file_options.
+    let o = unsafe { &*options };
+    // SAFETY: its strings are the caller's contract.
+    Ok((unsafe { file_request(o)? }, o))
+}
+
+/// The progress callback of `o`, fed the pipeline's progress.
+fn forwarder(o: &refloat_file_options) -> impl FnMut(crate::pipeline::Progress<'_>) {
+    let (callback, user) = (o.progress, o.progress_user);
+    move |p: crate::pipeline::Progress<'_>| {
+        if let Some(f) = callback {
+            let stage = CString::new(p.stage.name()).unwrap_or_default();
+            let branch = CString::new(p.branch).unwrap_or_default();
+            f(stage.as_ptr(), p.done, p.total, branch.as_ptr(), user);
+        }
+    }
+}
+
 /// Runs a file pipeline for C: paths and options checked, progress forwarded, report written
 /// on success only.
 fn run_file(
@@ -791,25 +819,13 @@ fn run_file(
     // SAFETY: the caller's contract (NUL-terminated strings).
     let input = unsafe { c_str(input, "input")? };
     let output = unsafe { c_str(output, "output")? };
-    if options.is_null() {
-        return Err(FfiError::new(
-            refloat_status::REFLOAT_NULL_PARAMETER,
-            "options is NULL (start from refloat_file_options_default())",
-        ));
-    }
-    // SAFETY: non-NULL; the caller promises a valid refloat_file_options.
-    let o = unsafe { &*options };
-    // SAFETY: its strings are the caller's contract.
-    let request = unsafe { file_request(o)? };
-    let (callback, user) = (o.progress, o.progress_user);
-    let mut forward = |p: crate::pipeline::Progress<'_>| {
-        if let Some(f) = callback {
-            let stage = CString::new(p.stage.name()).unwrap_or_default();
-            let branch = CString::new(p.branch).unwrap_or_default();
-            f(stage.as_ptr(), p.done, p.total, branch.as_ptr(), user);
-        }
-    };
-    let totals = run(&request, Path::new(input), Path::new(output), &mut forward)?;
+    let (request, o) = options_request(options)?;
+    let totals = run(
+        &request,
+        Path::new(input),
+        Path::new(output),
+        &mut forwarder(o),
+    )?;
     if !report.is_null() {
         let report = try_mut_from_ptr!(report);
         *report = totals;
@@ -855,7 +871,8 @@ pub struct refloat_dataset_report {
     pub not_run: u64,
 }
 
-/// [`run_file`] over many inputs into `out_dir` (`pipeline::run_dataset`).
+/// A file pipeline over many inputs into `out_dir` (`pipeline::run_dataset`), the options
+/// read once.
 fn run_files(
     inputs: *const *const c_char,
     n_inputs: usize,
@@ -879,15 +896,12 @@ fn run_files(
         .collect::<Result<_, _>>()?;
     // SAFETY: as above.
     let out_dir = unsafe { c_str(out_dir, "out_dir")? };
+    let (request, o) = options_request(options)?;
+    let mut forward = forwarder(o);
     let mut first: Option<FfiError> = None;
     let done =
         crate::pipeline::run_dataset(&inputs, Path::new(out_dir), keep_going != 0, |i, o| {
-            let (i, o) = (
-                CString::new(i.to_string_lossy().as_bytes()),
-                CString::new(o.to_string_lossy().as_bytes()),
-            );
-            let (i, o) = (i.unwrap_or_default(), o.unwrap_or_default());
-            run_file(i.as_ptr(), o.as_ptr(), options, std::ptr::null_mut(), &run).map_err(|e| {
+            run(&request, i, o, &mut forward).map_err(|e| {
                 let message = e.message.clone();
                 first.get_or_insert(e);
                 crate::Error::InvalidInput(message)

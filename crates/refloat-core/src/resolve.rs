@@ -889,7 +889,8 @@ impl BranchEvidence {
 impl Evidence {
     /// What the evidence shows (`leave_exact`: find spikes and the lattice, and keep exact
     /// values out of the bits' evidence; `format`: whose scheme the detection favours).
-    pub fn finish(self, leave_exact: bool, format: Format) -> BranchEvidence {
+    pub fn finish(mut self, leave_exact: bool, format: Format) -> BranchEvidence {
+        self.detector.set_totals(&self.cells);
         let apparent = (1..24u32)
             .rev()
             .find(|&a| (0..256).any(|e| self.cells[cell(a, e)] > 0));
@@ -966,7 +967,7 @@ impl Evidence {
             spikes: [spikes, one, more],
             lattice,
             detection: self
-                .detector()
+                .detector
                 .finish_with_clusters(Some(format.producer_mode()), clusters.clone()),
             clusters,
             rounded,

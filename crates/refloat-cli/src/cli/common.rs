@@ -236,6 +236,19 @@ pub fn files(paths: &[String], args: &OutputArgs) -> Result<Files> {
     }
 }
 
+/// Runs `one(input, output, args)` on the files the positional arguments name ([`files`]):
+/// once, or over the dataset ([`run_dataset`]).
+pub fn run_files(
+    paths: &[String],
+    args: &OutputArgs,
+    mut one: impl FnMut(&std::path::Path, &std::path::Path, &OutputArgs) -> Result<()>,
+) -> Result<()> {
+    match files(paths, args)? {
+        Files::One(input, output) => one(&input, &output, args),
+        Files::Dataset(inputs, dir) => run_dataset(&inputs, &dir, args, one),
+    }
+}
+
 /// Runs `one(input, output, args)` on every file of a dataset (through
 /// [`refloat::pipeline::run_dataset`]), each file's JSON report beside its output, and
 /// prints the summary; an error when a file failed.

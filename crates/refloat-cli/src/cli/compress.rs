@@ -79,28 +79,25 @@ fn bits_plan(args: &Args) -> Result<(u32, Vec<(BranchPattern, u32)>)> {
 
 /// Runs `refloat compress`.
 pub fn run(args: Args) -> Result<()> {
-    match common::files(&args.paths, &args.output_args)? {
-        common::Files::One(input, output) => run_one(&args, &input, &output, &args.output_args),
-        common::Files::Dataset(inputs, dir) => {
-            common::run_dataset(&inputs, &dir, &args.output_args, |i, o, out| {
-                run_one(&args, i, o, out)
-            })
-        }
-    }
+    let (bits, rules) = bits_plan(&args)?;
+    common::run_files(&args.paths, &args.output_args, |i, o, out| {
+        run_one(&args, bits, &rules, i, o, out)
+    })
 }
 
-/// `refloat compress` of one file.
+/// `refloat compress` of one file, with the kept bits of [`bits_plan`].
 fn run_one(
     args: &Args,
+    bits: u32,
+    rules: &[(BranchPattern, u32)],
     input: &std::path::Path,
     output: &std::path::Path,
     output_args: &common::OutputArgs,
 ) -> Result<()> {
-    let (bits, rules) = bits_plan(args)?;
     let opts = CompressOptions {
         select: args.select.to_select(),
         quantiser: Quantiser32::new(bits, args.mode.into())?,
-        bits: rules,
+        bits: rules.to_vec(),
         compression: output_args.compression()?,
         measure_sizes: true,
         copies: output_args.copies(),

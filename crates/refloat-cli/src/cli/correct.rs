@@ -91,24 +91,20 @@ pub struct Args {
 
 /// Runs `refloat correct`.
 pub fn run(args: Args) -> Result<()> {
-    match common::files(&args.paths, &args.output_args)? {
-        common::Files::One(input, output) => run_one(&args, &input, &output, &args.output_args),
-        common::Files::Dataset(inputs, dir) => {
-            common::run_dataset(&inputs, &dir, &args.output_args, |i, o, out| {
-                run_one(&args, i, o, out)
-            })
-        }
-    }
+    let method = args.method.parse::<CorrectionMethod>()?;
+    common::run_files(&args.paths, &args.output_args, |i, o, out| {
+        run_one(&args, &method, i, o, out)
+    })
 }
 
 /// `refloat correct` of one file.
 fn run_one(
     args: &Args,
+    method: &CorrectionMethod,
     input: &std::path::Path,
     output: &std::path::Path,
     output_args: &common::OutputArgs,
 ) -> Result<()> {
-    let method = args.method.parse::<CorrectionMethod>()?;
     let opts = CorrectOptions {
         select: args.select.to_select(),
         bits: args.bits,
@@ -124,7 +120,7 @@ fn run_one(
         copies: output_args.copies(),
         threads: output_args.threads,
     };
-    let s = match &method {
+    let s = match method {
         CorrectionMethod::Core(m) => correct_file(
             input,
             output,

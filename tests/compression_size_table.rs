@@ -1,6 +1,6 @@
-//! The talk's size table on the real files: each file rewritten with its float and
-//! `vector<float>` branches rounded to 7, 10 and 15 kept mantissa bits (ATLAS's rule), with
-//! the input's own compression, everything else copied as stored.
+//! The seed study's size table (`ATLAS_COMPRESSION.md`) on the real files: each file rewritten with
+//! its float and `vector<float>` branches rounded to 7, 10 and 15 kept mantissa bits (ATLAS's
+//! rule), with the input's own compression, everything else copied as stored.
 //!
 //! Rerun and print the tables (Markdown) with
 //! `cargo test --release --test compression_size_table -- --nocapture`.

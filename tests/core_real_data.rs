@@ -2,7 +2,7 @@
 
 mod common;
 
-use refloat::correct::{talk_rule_f32, verify_requantises_f32, Corrector, ExactPolicy, Method};
+use refloat::correct::{triage_rule_f32, verify_requantises_f32, Corrector, ExactPolicy, Method};
 use refloat::{Quantiser32, RoundingMode};
 
 const BITS: [u32; 3] = [7, 10, 15];
@@ -193,19 +193,19 @@ fn midpoint_on_truncated_data_quarters_the_mse_and_never_hurts() {
     );
 }
 
-/// The talk's rule, as written, never fires on round-to-nearest data for ε below one binade
-/// (its bound line sits a factor 2 above the true bound), and where it fires on truncated
-/// data it doubles the error of the values it touches.
+/// The triaging rule of `ATLAS_COMPRESSION.md`, as written, never fires on round-to-nearest data
+/// for ε below one binade (its bound line sits a factor 2 above the true bound), and where it fires
+/// on truncated data it doubles the error of the values it touches.
 #[test]
-fn talk_rule_measured_on_real_data() {
+fn triage_rule_measured_on_real_data() {
     let (values, _) = common::load_flat(common::DEV, "AnalysisJetsAuxDyn.pt");
     let near = Quantiser32::new(10, RoundingMode::Nearest).unwrap();
     let stored: Vec<f32> = values.iter().map(|&x| near.quantise(x)).collect();
-    let out = talk_rule_f32(&values, &stored, &near, 0.25).unwrap();
+    let out = triage_rule_f32(&values, &stored, &near, 0.25).unwrap();
     assert_eq!(out.fired, 0);
     let trunc = Quantiser32::new(10, RoundingMode::Truncate).unwrap();
     let stored: Vec<f32> = values.iter().map(|&x| trunc.quantise(x)).collect();
-    let out = talk_rule_f32(&values, &stored, &trunc, 0.25).unwrap();
+    let out = triage_rule_f32(&values, &stored, &trunc, 0.25).unwrap();
     assert!(out.fired > 0, "rule never fired on truncated jets pt");
     for ((o, s), r) in values.iter().zip(&stored).zip(&out.reconstructed) {
         if r != s {

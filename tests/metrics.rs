@@ -226,9 +226,9 @@ fn real_branches_match_scipy() {
     );
 }
 
-/// The talk: "classifier AUC ≈ 0.5" between original and compressed values. Under H0 the
-/// Mann–Whitney AUC of the test halves has standard deviation
-/// `sqrt((n_a + n_b + 1) / (12 n_a n_b))` (ties only shrink it); a 4σ band is the tolerance.
+/// The seed study (`ATLAS_COMPRESSION.md`): "classifier AUC ≈ 0.5" between original and compressed
+/// values. Under H0 the Mann–Whitney AUC of the test halves has standard deviation `sqrt((n_a + n_b
+/// + 1) / (12 n_a n_b))` (ties only shrink it); a 4σ band is the tolerance.
 ///
 /// It holds for continuous branches only. A repeated value (an atom: a sentinel such as
 /// `Jvt = −0.1`, a constant such as the electron mass) that quantisation moves is separable

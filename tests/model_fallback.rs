@@ -8,8 +8,8 @@
 //! the whole file.
 //!
 //! The models are those `tests/ci/torch.sh` trains (inpainting, the 7-bit truncation case
-//! where the talk's and refloat's first models lost to the midpoint) and a per-value
-//! autoencoder at 10 bits, round to nearest.
+//! where the seed study's (ATLAS_COMPRESSION.md) and refloat's first models lost to the midpoint)
+//! and a per-value autoencoder at 10 bits, round to nearest.
 #![cfg(feature = "torch")]
 
 mod common;

@@ -6,7 +6,7 @@ mod common;
 
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
-use refloat::bounds::talk_bound_log10;
+use refloat::bounds::triage_bound_log10;
 use refloat::histogram::{Histogram1D, UniformBins};
 use refloat::quantise::{Quantiser32, RoundingMode};
 use refloat::residual::*;
@@ -73,8 +73,8 @@ fn real_residuals_lie_below_the_seed_bound_lines() {
                 continue;
             }
             n += 1;
-            let line = talk_bound_log10((xi as f64).abs().log10(), BITS);
-            // Nearest: |r| ≤ 2^(e−n−1) ≤ |x|·2^(−n−1): one binade below the talk's line.
+            let line = triage_bound_log10((xi as f64).abs().log10(), BITS);
+            // Nearest: |r| ≤ 2^(e−n−1) ≤ |x|·2^(−n−1): one binade below the triaging rule's line.
             assert!(
                 ri.abs().log10() <= line - std::f64::consts::LOG10_2 + 1e-12,
                 "{stem}: x={xi} r={ri}"

@@ -15,7 +15,7 @@ fn table(mode: &str) -> String {
         .arg(common::root_file(common::DEV))
         .arg(common::root_file(common::HELD_OUT))
         .args(["--bits", "10", "--mode", mode, "--branches", "*", "--table"])
-        .args(["--methods", "midpoint,dither:1,prior-mean,talk-rule"])
+        .args(["--methods", "midpoint,dither:1,prior-mean,triage-rule"])
         .output()
         .expect("run refloat evaluate");
     assert!(

@@ -296,7 +296,8 @@ fn compress_then_analyse_the_held_out_file() {
         "pooled step spacing {spacing}"
     );
 
-    // Figures: the talk's set for the default branches and the pooled ones, valid PNGs.
+    // Figures: the seed study's set (ATLAS_COMPRESSION.md) for the default branches and the pooled
+    // ones, valid PNGs.
     let plots: Vec<String> = report["plots"]
         .as_array()
         .unwrap()

@@ -1,6 +1,7 @@
-//! How many kept mantissa bits does a branch need? The talk's Figure 9 as a sweep: round a
-//! branch at every kept-bit count, measure at each how far the distribution moved and whether
-//! its histogram shows artefacts, and recommend the smallest count that passes every criterion.
+//! How many kept mantissa bits does a branch need? Figure 9 of the seed study
+//! (`ATLAS_COMPRESSION.md`) as a sweep: round a branch at every kept-bit count, measure at each how
+//! far the distribution moved and whether its histogram shows artefacts, and recommend the smallest
+//! count that passes every criterion.
 //!
 //! * [`sweep_branch`]: the sweep of one branch's original values ([`SweepPoint`] per kept-bit
 //!   count) and its recommendation ([`BranchAdvice`]).

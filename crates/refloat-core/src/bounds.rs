@@ -368,38 +368,38 @@ interval_impl!(
     52
 );
 
-/// The talk's upper bound line in `(log10|x|, signed log10|r|)` space, in decades:
-/// `y_upper = log10|x| − n·log10 2` for `n = mantissa_bits` kept bits. A slope-1 line; the
-/// exact rounding bound `|r| ≤ 2^(e−n−1) ≤ |x|·2^(−n−1)` sits one binade (0.301) or more
-/// below it for round-to-nearest. [`talk_bound_lines_log10`] gives both signs.
+/// The upper bound line of the triaging rule (`ATLAS_COMPRESSION.md`) in `(log10|x|, signed
+/// log10|r|)` space, in decades: `y_upper = log10|x| − n·log10 2` for `n = mantissa_bits` kept
+/// bits. A slope-1 line; the exact rounding bound `|r| ≤ 2^(e−n−1) ≤ |x|·2^(−n−1)` sits one binade
+/// (0.301) or more below it for round-to-nearest. [`triage_bound_lines_log10`] gives both signs.
 ///
 /// ```
-/// use refloat_core::bounds::talk_bound_log10;
-/// let y = talk_bound_log10(3.0, 10); // |x| = 1000, 10 kept bits
+/// use refloat_core::bounds::triage_bound_log10;
+/// let y = triage_bound_log10(3.0, 10); // |x| = 1000, 10 kept bits
 /// assert!((y - (3.0 - 10.0 * 2f64.log10())).abs() < 1e-15);
 /// assert!((y - (1000.0f64 / 1024.0).log10()).abs() < 1e-12); // |x|·2^-n
 /// ```
 #[inline]
-pub fn talk_bound_log10(log10_abs_x: f64, mantissa_bits: u32) -> f64 {
+pub fn triage_bound_log10(log10_abs_x: f64, mantissa_bits: u32) -> f64 {
     log10_abs_x - mantissa_bits as f64 * std::f64::consts::LOG10_2
 }
 
-/// Both of the talk's bound lines at `log10_abs_x`, as `(y_lower, y_upper)` in decades, for
+/// Both bound lines of the triaging rule at `log10_abs_x`, as `(y_lower, y_upper)` in decades, for
 /// the signed-log residual map `(log10|x|, sign(r)·log10|r|)`:
-/// `y_upper = log10|x| − n·log10 2` ([`talk_bound_log10`]) and `y_lower = −y_upper`
-/// (the talk's `±(log10|x| − n·log10 2)`: slopes +1 and −1). Invariant: `y_lower == −y_upper`
-/// bit for bit.
+/// `y_upper = log10|x| − n·log10 2` ([`triage_bound_log10`]) and `y_lower = −y_upper`
+/// (ATLAS_COMPRESSION.md's `±(log10|x| − n·log10 2)`: slopes +1 and −1). Invariant: `y_lower ==
+/// −y_upper` bit for bit.
 ///
 /// ```
-/// use refloat_core::bounds::{talk_bound_lines_log10, talk_bound_log10};
-/// let (lower, upper) = talk_bound_lines_log10(2.0, 7);
-/// assert_eq!(upper, talk_bound_log10(2.0, 7));
+/// use refloat_core::bounds::{triage_bound_lines_log10, triage_bound_log10};
+/// let (lower, upper) = triage_bound_lines_log10(2.0, 7);
+/// assert_eq!(upper, triage_bound_log10(2.0, 7));
 /// assert_eq!(lower, -upper);
 /// assert!((lower - (7.0 * 2f64.log10() - 2.0)).abs() < 1e-15);
 /// ```
 #[inline]
-pub fn talk_bound_lines_log10(log10_abs_x: f64, mantissa_bits: u32) -> (f64, f64) {
-    let upper = talk_bound_log10(log10_abs_x, mantissa_bits);
+pub fn triage_bound_lines_log10(log10_abs_x: f64, mantissa_bits: u32) -> (f64, f64) {
+    let upper = triage_bound_log10(log10_abs_x, mantissa_bits);
     (-upper, upper)
 }
 
@@ -453,21 +453,21 @@ mod tests {
     fn seed_bound_lines_have_both_signs() {
         for n in [0u32, 7, 10, 23] {
             for lx in [-12.0, -3.5, 0.0, 2.0, 38.0] {
-                let (lower, upper) = talk_bound_lines_log10(lx, n);
+                let (lower, upper) = triage_bound_lines_log10(lx, n);
                 let want = lx - n as f64 * 2f64.log10();
                 assert!((upper - want).abs() < 1e-12, "{lx} {n}");
                 assert!((lower + want).abs() < 1e-12, "{lx} {n}");
                 assert_eq!(lower.to_bits(), (-upper).to_bits());
             }
             // Slopes +1 and -1 in log10|x|.
-            let (l0, u0) = talk_bound_lines_log10(1.0, n);
-            let (l1, u1) = talk_bound_lines_log10(2.0, n);
+            let (l0, u0) = triage_bound_lines_log10(1.0, n);
+            let (l1, u1) = triage_bound_lines_log10(2.0, n);
             assert!((u1 - u0 - 1.0).abs() < 1e-12 && (l1 - l0 + 1.0).abs() < 1e-12);
         }
         // On the map, a residual |r| = |x|·2^-n sits exactly on the line of its sign.
         let (x, n) = (1234.5f64, 10u32);
         let r = x * 2f64.powi(-(n as i32));
-        let (lower, upper) = talk_bound_lines_log10(x.log10(), n);
+        let (lower, upper) = triage_bound_lines_log10(x.log10(), n);
         assert!((r.log10() - upper).abs() < 1e-12);
         assert!((-r.log10() - lower).abs() < 1e-12);
     }

@@ -24,9 +24,9 @@
 //!
 //! # Measured (real data, n = 10, original vs quantised, branches with ≥ 100 values)
 //! KL on 100 common bins: median 1.3e-4 (development file) / 1.9e-5 (held-out), JS median
-//! 3.2e-5 / 4.6e-6 nats: the talk's "1e-4–1e-3" range. KS p-values have median 1 and the
-//! classifier AUC is 0.5 within 4σ on every continuous branch. The exceptions are *moved
-//! atoms*: a repeated value that quantisation shifts is separable by value, e.g. the
+//! 3.2e-5 / 4.6e-6 nats: the seed study's "1e-4–1e-3" range (`ATLAS_COMPRESSION.md`). KS p-values
+//! have median 1 and the classifier AUC is 0.5 within 4σ on every continuous branch. The exceptions
+//! are *moved atoms*: a repeated value that quantisation shifts is separable by value, e.g. the
 //! sentinel `Jvt = −0.1` (22 % of jets, stored as −0.099976: AUC 0.69, KS p = 1e-6) and the
 //! constant electron mass 0.511 → 0.51123 (AUC 1, JS = ln 2). Rerun with
 //! `cargo test --test metrics -- --nocapture`.

@@ -10,7 +10,7 @@
 //! * [`log10_abs_histogram`]: histogram of `log10|r|` (r = 0 goes to [`Histogram1D::zeros`]).
 //! * [`symlog`], [`symlog_inverse`], [`symlog_histogram`]: signed residuals on a symmetric-log
 //!   axis, linear inside `±linthresh`.
-//! * [`residual_map_point`], [`residual_map`]: the talk's 2D map
+//! * [`residual_map_point`], [`residual_map`]: the seed study's 2D map (`ATLAS_COMPRESSION.md`)
 //!   `(log10(|x|+1e-12), sign(r)·log10(|r|+1e-12))`.
 //! * Steps: [`histogram_peaks`], [`detect_steps`], [`median_spacing`], [`step_periodogram`],
 //!   and the bundle [`analyse_steps`] → [`StepAnalysis`].
@@ -24,7 +24,7 @@
 //! multiple of **`log10 2 ≈ 0.30103`** decades (a drop by about a factor 2 at each edge).
 //! Truncation gives the same spacing (edges at `(e−n)·log10 2`).
 //!
-//! On real data the periodogram ([`step_periodogram`]) recovers one binade, not the talk's
+//! On real data the periodogram ([`step_periodogram`]) recovers one binade, not the seed study's
 //! ≈ 0.28 (a ratio of 1.9 would be 0.279; the periodogram has side lobes near 0.28 and 0.32
 //! that coarse or noisy peak picking can land on); with few residuals per bin, histogram
 //! peaks go missing and spurious ones appear, which is why the periodogram is the headline
@@ -36,7 +36,7 @@ use crate::histogram::{Histogram1D, Histogram2D, UniformBins};
 use crate::quantise::Quantiser32;
 use serde::Serialize;
 
-/// The offset the talk's residual map adds before taking `log10` (`|x| + 1e-12`).
+/// The offset the seed study's residual map adds before taking `log10` (`|x| + 1e-12`).
 pub const MAP_LOG_OFFSET: f64 = 1e-12;
 
 /// Theoretical spacing of the residual steps in `log10|r|`: one binade, `log10 2`.
@@ -298,12 +298,13 @@ pub fn symlog_histogram(
     Ok(h)
 }
 
-/// The talk's residual-map coordinates of an original `x` and its residual `r`:
-/// `(log10(|x| + 1e-12), sign(r)·log10(|r| + 1e-12))`.
+/// The residual-map coordinates (of the seed study in `ATLAS_COMPRESSION.md`) of an original `x`
+/// and its residual `r`: `(log10(|x| + 1e-12), sign(r)·log10(|r| + 1e-12))`.
 ///
 /// Note the sign convention this inherits: for `|r| < 1` the logarithm is negative, so a
 /// positive residual gets a negative `y`. `r = 0` gives `y = 0`, the same row as `|r| = 1`.
-/// The talk's bound lines are `y = ±(log10|x| − n·log10 2)` ([`crate::bounds::talk_bound_log10`]).
+/// The triaging rule's bound lines are `y = ±(log10|x| − n·log10 2)`
+/// ([`crate::bounds::triage_bound_log10`]).
 ///
 /// ```
 /// let (x, y) = refloat_core::residual::residual_map_point(1000.0, -0.01);
@@ -324,7 +325,7 @@ pub fn residual_map_point(x: f64, r: f64) -> (f64, f64) {
     )
 }
 
-/// 2D histogram of the talk's residual map ([`residual_map_point`]) of originals `original`
+/// 2D histogram of the seed study's residual map ([`residual_map_point`]) of originals `original`
 /// and their residuals. Exact zeros `r = 0` are counted in [`Histogram2D::zeros`] and **not**
 /// filled: the formula would put them on the `y = 0` row, i.e. mix them with `|r| = 1`.
 ///

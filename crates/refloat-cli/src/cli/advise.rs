@@ -1,5 +1,5 @@
-//! `refloat advise`: how many kept mantissa bits each float branch needs (the talk's
-//! Figure 9). The sweep and the recommendation are the library's
+//! `refloat advise`: how many kept mantissa bits each float branch needs (Figure 9 of
+//! the seed study in `ATLAS_COMPRESSION.md`). The sweep and the recommendation are the library's
 //! [`refloat::pipeline::advise_file`]; this module parses the arguments, prints the tables,
 //! writes the JSON and draws one figure per branch group.
 

@@ -1,5 +1,6 @@
 //! `refloat compress`: a drop-in copy of a ROOT file with the mantissas of its float
-//! branches rounded, like ATLAS's lossy float compression, and the talk's size table.
+//! branches rounded, like ATLAS's lossy float compression, and the size table of the seed study
+//! (`ATLAS_COMPRESSION.md`).
 //!
 //! The work is the library's [`refloat::pipeline::compress_file`]; this module parses the
 //! arguments, draws the progress bars and prints the summary.

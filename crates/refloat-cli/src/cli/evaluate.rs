@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use plotters::prelude::*;
-use refloat::correct::{talk_rule_f32, verify_requantises_f32, Corrector, ExactPolicy, Method};
+use refloat::correct::{triage_rule_f32, verify_requantises_f32, Corrector, ExactPolicy, Method};
 use refloat::evaluate::{score_branch, summarise, BranchScore, Summary, FINE_BINS, POSITION_BINS};
 use refloat::io;
 use refloat::metrics::{classifier_auc, ShiftOptions};
@@ -44,7 +44,7 @@ pub const DEFAULT_BRANCHES: [&str; 4] = [
 #[command(after_help = "Examples:
   refloat evaluate ../shared/data/PHYSLITE_example.root --bits 10 --methods midpoint,dither,prior-mean,model:jets.pt --out eval/
   refloat evaluate ORIG.root --bits 7 --mode truncate --branches 'AnalysisElectronsAuxDyn.*'
-  refloat evaluate ../shared/data/*.root --branches '*' --methods compressed,midpoint,dither:1,prior-mean,talk-rule --table
+  refloat evaluate ../shared/data/*.root --branches '*' --methods compressed,midpoint,dither:1,prior-mean,triage-rule --table
 
 Default branches: the variables of the models given, else the jets' pt, eta, phi, m.")]
 pub struct Args {
@@ -64,9 +64,10 @@ pub struct Args {
     #[arg(long = "branches", short = 'b', value_name = "NAME|GLOB", value_delimiter = ',', num_args = 1..)]
     pub branches: Vec<String>,
     /// Methods: compressed (no correction), midpoint, dither, dither:SEED, prior-mean,
-    /// talk-rule (the talk's bound-based triaging rule; it needs the originals: a reference, not a
-    /// correction) and model:PATH (built with the torch feature). Repeat or separate with
-    /// commas. Dither mixes SEED with each branch's name, as `refloat correct` does.
+    /// triage-rule (the bound-based triaging rule of `ATLAS_COMPRESSION.md`; it needs the
+    /// originals: a reference, not a correction) and model:PATH (built with the torch feature).
+    /// Repeat or separate with commas. Dither mixes SEED with each branch's name, as `refloat
+    /// correct` does.
     #[arg(long, value_delimiter = ',', num_args = 1.., default_value = "midpoint,dither,prior-mean")]
     pub methods: Vec<String>,
     /// Seed of the classifier split.
@@ -152,20 +153,20 @@ pub struct Report {
     pub checks: Vec<FileCheck>,
     /// Per (file, method): the scores over the branches.
     pub summaries: Vec<(PathBuf, String, Summary)>,
-    /// Per file, when the talk's rule was evaluated: values it changed and their largest |x|.
-    pub talk_rule_changes: Vec<(PathBuf, usize, f32)>,
+    /// Per file, when the triaging rule was evaluated: values it changed and their largest |x|.
+    pub triage_rule_changes: Vec<(PathBuf, usize, f32)>,
 }
 
 /// The name of the stored values as a method.
 const COMPRESSED: &str = "compressed";
-/// The name of the talk's triaging rule as a method.
-const TALK_RULE: &str = "talk-rule";
+/// The name of the triaging rule of `ATLAS_COMPRESSION.md` as a method.
+const TRIAGE_RULE: &str = "triage-rule";
 
 /// How the README's table labels a method.
 fn table_label(method: &str) -> String {
     match method {
         COMPRESSED => "compressed (no correction)".into(),
-        TALK_RULE => "the talk's rule, ε = 0.1 (needs the original)".into(),
+        TRIAGE_RULE => "the triaging rule, ε = 0.1 (needs the original)".into(),
         m => m.into(),
     }
 }
@@ -173,7 +174,7 @@ fn table_label(method: &str) -> String {
 enum Estimator {
     Stored,
     Core(Method),
-    TalkRule,
+    TriageRule,
     #[cfg(feature = "torch")]
     Model(PathBuf, Box<Model>),
 }
@@ -187,7 +188,8 @@ fn parse_method(s: &str, bits: u32, mode: RoundingMode) -> Result<(String, Estim
     }
     match s {
         "compressed" | "stored" => return Ok((COMPRESSED.into(), Estimator::Stored)),
-        TALK_RULE => return Ok((TALK_RULE.into(), Estimator::TalkRule)),
+        // "talk-rule": its former name, still accepted.
+        TRIAGE_RULE | "talk-rule" => return Ok((TRIAGE_RULE.into(), Estimator::TriageRule)),
         _ => {}
     }
     let m: Method = s.parse()?;
@@ -373,9 +375,9 @@ fn estimate_all(
                     out.insert(b.clone(), v);
                 }
             }
-            Estimator::TalkRule => {
+            Estimator::TriageRule => {
                 for (b, s) in stored {
-                    let r = talk_rule_f32(&orig[b].0, s, &q, 0.1)?;
+                    let r = triage_rule_f32(&orig[b].0, s, &q, 0.1)?;
                     out.insert(b.clone(), r.reconstructed);
                 }
             }
@@ -503,7 +505,7 @@ pub fn run(args: Args) -> Result<()> {
         histogram_rows: Vec::new(),
         checks: Vec::new(),
         summaries: Vec::new(),
-        talk_rule_changes: Vec::new(),
+        triage_rule_changes: Vec::new(),
     };
     let mut figures = 0usize;
     for file in &args.files {
@@ -557,7 +559,7 @@ pub fn run(args: Args) -> Result<()> {
         let estimates = estimate_all(&methods, &orig, &stored, q, &mut report.histogram_rows)?;
 
         for (name, est) in &estimates {
-            if name == TALK_RULE {
+            if name == TRIAGE_RULE {
                 let (mut n, mut max) = (0usize, 0f32);
                 for (b, e) in est {
                     for (s, r) in stored[b].iter().zip(e) {
@@ -567,7 +569,7 @@ pub fn run(args: Args) -> Result<()> {
                         }
                     }
                 }
-                report.talk_rule_changes.push((file.clone(), n, max));
+                report.triage_rule_changes.push((file.clone(), n, max));
             }
         }
         let pb = common::progress(estimates.len(), "scoring");
@@ -578,7 +580,7 @@ pub fn run(args: Args) -> Result<()> {
                 let (Some(e), s) = (est.get(b), &stored[b]) else {
                     continue;
                 };
-                if name != TALK_RULE {
+                if name != TRIAGE_RULE {
                     verify_requantises_f32(e, s, &q).map_err(|e| anyhow!("{name} on {b}: {e}"))?;
                 }
                 let score = score_branch(o, s, e, &q)?;
@@ -711,11 +713,14 @@ fn print_markdown(r: &Report, args: &Args, methods: &[String]) {
         }
     }
     println!();
-    for (file, n, max) in &r.talk_rule_changes {
+    for (file, n, max) in &r.triage_rule_changes {
         match n {
-            0 => println!("`{}`: the talk's rule changed no value  ", file_label(file)),
+            0 => println!(
+                "`{}`: the triaging rule changed no value  ",
+                file_label(file)
+            ),
             _ => println!(
-                "`{}`: the talk's rule changed {n} values, all with |x_comp| ≤ {max:.3e}  ",
+                "`{}`: the triaging rule changed {n} values, all with |x_comp| ≤ {max:.3e}  ",
                 file_label(file)
             ),
         }

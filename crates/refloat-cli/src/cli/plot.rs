@@ -3,17 +3,17 @@
 //! Text is drawn with DejaVu Sans, embedded in the binary through the `dejavu` crate and
 //! plotters' `ab_glyph` feature: no system fonts or fontconfig are needed.
 //!
-//! Figures (the talk's Figures 1–6), per branch: value distributions of both files with their
-//! ratio; the log-binned `|r|` histogram with the detected steps; the signed residuals on a
-//! symlog axis; the 2D map `(log10|x|, sign(r)·log10|r|)` with the bound lines
-//! `±(log10|x| − n·log10 2)`. The last three also pooled over all branches.
+//! Figures (Figures 1–6 of the seed study in `ATLAS_COMPRESSION.md`), per branch: value
+//! distributions of both files with their ratio; the log-binned `|r|` histogram with the detected
+//! steps; the signed residuals on a symlog axis; the 2D map `(log10|x|, sign(r)·log10|r|)` with the
+//! bound lines `±(log10|x| − n·log10 2)`. The last three also pooled over all branches.
 
 use std::path::Path;
 use std::sync::Once;
 
 use anyhow::{anyhow, Context, Result};
 use plotters::prelude::*;
-use refloat::bounds::talk_bound_log10;
+use refloat::bounds::triage_bound_log10;
 use refloat::histogram::{Histogram1D, UniformBins};
 use refloat::residual::{
     analyse_steps, residual_map, symlog, symlog_histogram, symlog_inverse, StepAnalysis,
@@ -762,7 +762,7 @@ fn residual_map_figure(
         if let Some(n) = bits {
             // Clip each slope-±1 line to the plotted box geometrically: plotters clamps
             // out-of-range points one by one, which would bend the line's slope.
-            let c = -talk_bound_log10(0.0, n);
+            let c = -triage_bound_log10(0.0, n);
             let clip = |xa: f64, xb: f64, sign: f64| -> Vec<(f64, f64)> {
                 let (xa, xb) = (xa.max(x0), xb.min(x1));
                 if xa >= xb {
@@ -770,7 +770,7 @@ fn residual_map_figure(
                 }
                 [xa, xb]
                     .iter()
-                    .map(|&x| (x, sign * talk_bound_log10(x, n)))
+                    .map(|&x| (x, sign * triage_bound_log10(x, n)))
                     .collect()
             };
             let upper = clip(y0 + c, y1 + c, 1.0);

@@ -16,10 +16,10 @@
 //! ([`ExactPolicy`]). Moving them would make a branch worse
 //! (and turn an analysis's `== 0` test false), so corrections skip them.
 //!
-//! [`talk_rule_f32`] is the talk's bound-based triaging rule, implemented as written; it needs
-//! the original values, so it is an analysis of residuals, not a correction.
+//! [`triage_rule_f32`] is the bound-based triaging rule of `ATLAS_COMPRESSION.md`, implemented as
+//! written; it needs the original values, so it is an analysis of residuals, not a correction.
 
-use crate::bounds::{talk_bound_lines_log10, Interval};
+use crate::bounds::{triage_bound_lines_log10, Interval};
 use crate::error::{Error, Result};
 use crate::quantise::{Quantiser32, PAR_CHUNK};
 use rayon::prelude::*;
@@ -872,9 +872,9 @@ impl DensityPrior {
     }
 }
 
-/// What [`talk_rule_f32`] did.
+/// What [`triage_rule_f32`] did.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
-pub struct TalkRuleOutcome {
+pub struct TriageOutcome {
     /// `x_reconstructed = x_compressed + r_corrected`, as written on the slide.
     pub reconstructed: Vec<f32>,
     /// How many values the rule changed (`r_corrected ≠ 0`).
@@ -883,7 +883,7 @@ pub struct TalkRuleOutcome {
     pub outside_interval: usize,
 }
 
-/// The talk's triaging rule, implemented as written (see `ATLAS_COMPRESSION.md`):
+/// The triaging rule of `ATLAS_COMPRESSION.md`, implemented as written:
 ///
 /// ```text
 /// r_corrected = −r  if r > 0 and |s(−r) − y_lower| < ε
@@ -892,50 +892,50 @@ pub struct TalkRuleOutcome {
 /// ```
 ///
 /// Interpretation: comparisons are made in the signed-log space of the residual map,
-/// `s(v) = sign(v)·log10(|v| + 1e−12)`, with the talk's bound lines evaluated at the stored
+/// `s(v) = sign(v)·log10(|v| + 1e−12)`, with its bound lines evaluated at the stored
 /// value, `y_upper = log10(|x_comp| + 1e−12) − n·log10 2 = −y_lower`. The rule needs the
 /// residual `r = x_orig − x_comp`, i.e. the original: it is an analysis of which residuals sit
 /// on the bound lines, not a correction that can run on a compressed file. Where it fires,
 /// the reconstructed value is `x_comp − r`, the original reflected through the stored value,
 /// so its error is `2|r|` instead of `|r|`. Round-to-nearest keeps `|r| ≤ |x|·2^(−n−1)`, a
-/// factor 2 (0.301 in log10) below the talk's line, so with `ε < 0.301` it never fires on
+/// factor 2 (0.301 in log10) below the rule's line, so with `ε < 0.301` it never fires on
 /// `Nearest` data.
 ///
 /// `quantiser` gives `n` (and is used to count values that left their interval); the lines
-/// are [`talk_bound_lines_log10`]. `epsilon` is in decades (log10 units).
+/// are [`triage_bound_lines_log10`]. `epsilon` is in decades (log10 units).
 ///
 /// # Errors
 /// [`Error::LengthMismatch`] if the slices differ in length.
 ///
 /// ```
-/// use refloat_core::correct::talk_rule_f32;
+/// use refloat_core::correct::triage_rule_f32;
 /// use refloat_core::{Quantiser32, RoundingMode};
 /// let q = Quantiser32::new(10, RoundingMode::Truncate)?;
 /// // |x_comp| = 4096: the lines are at ±log10(4096·2^-10) = ±log10 4.
 /// let original = [4099.96f32, 4097.0];
 /// let stored = [q.quantise(original[0]), q.quantise(original[1])];
-/// let out = talk_rule_f32(&original, &stored, &q, 0.01)?;
+/// let out = triage_rule_f32(&original, &stored, &q, 0.01)?;
 /// assert_eq!(out.fired, 1); // r = 3.96 sits on the line, r = 1 does not
 /// assert_eq!(out.reconstructed[1], stored[1]);
 /// assert_eq!(out.outside_interval, 1); // x_comp − r left the interval
 /// # Ok::<(), refloat_core::Error>(())
 /// ```
-pub fn talk_rule_f32(
+pub fn triage_rule_f32(
     original: &[f32],
     stored: &[f32],
     quantiser: &Quantiser32,
     epsilon: f64,
-) -> Result<TalkRuleOutcome> {
+) -> Result<TriageOutcome> {
     crate::error::check_len("original vs stored", original.len(), stored.len())?;
     let slog = |v: f64| v.signum() * (v.abs() + 1e-12).log10();
     let n = quantiser.mantissa_bits();
-    let mut out = TalkRuleOutcome {
+    let mut out = TriageOutcome {
         reconstructed: Vec::with_capacity(stored.len()),
         ..Default::default()
     };
     for (&xo, &xc) in original.iter().zip(stored) {
         let r = xo as f64 - xc as f64;
-        let (y_lower, y_upper) = talk_bound_lines_log10((xc.abs() as f64 + 1e-12).log10(), n);
+        let (y_lower, y_upper) = triage_bound_lines_log10((xc.abs() as f64 + 1e-12).log10(), n);
         let fire = (r > 0.0 && (slog(-r) - y_lower).abs() < epsilon)
             || (r < 0.0 && (y_upper - slog(-r)).abs() < epsilon);
         let rec = if fire { (xc as f64 - r) as f32 } else { xc };
@@ -1075,10 +1075,10 @@ mod tests {
     }
 
     #[test]
-    fn talk_rule_fires_on_each_sign_line() {
+    fn triage_rule_fires_on_each_sign_line() {
         // Truncate, n = 10, |x_comp| = 4096 (step 4): the lines sit at ±log10(4) = ±0.602.
         let q = Quantiser32::new(10, RoundingMode::Truncate).unwrap();
-        let (lower, upper) = talk_bound_lines_log10(4096f64.log10(), 10);
+        let (lower, upper) = triage_bound_lines_log10(4096f64.log10(), 10);
         assert!((upper - 4f64.log10()).abs() < 1e-12 && lower == -upper);
         // r = +3.96 > 0: s(−r) = −log10(3.96) ≈ −0.598, on the NEGATIVE line (1.2 decades
         // from the positive one). r = −3.96: s(−r) ≈ +0.598, on the positive line.
@@ -1089,7 +1089,7 @@ mod tests {
         let r0 = orig[0] as f64 - 4096.0;
         let s_neg_r0 = -(r0 + 1e-12).log10();
         assert!((s_neg_r0 - lower).abs() < 0.01 && (s_neg_r0 - upper).abs() > 1.0);
-        let out = talk_rule_f32(&orig, &stored, &q, 0.01).unwrap();
+        let out = triage_rule_f32(&orig, &stored, &q, 0.01).unwrap();
         assert_eq!(out.fired, 2);
         assert_eq!(out.reconstructed[0], (4096.0 - r0) as f32); // reflected through x_comp
         assert_eq!(out.reconstructed[1], -(4096.0 - r0) as f32);
@@ -1098,13 +1098,13 @@ mod tests {
     }
 
     #[test]
-    fn talk_rule_never_fires_on_nearest_with_small_epsilon() {
+    fn triage_rule_never_fires_on_nearest_with_small_epsilon() {
         let q = Quantiser32::new(10, RoundingMode::Nearest).unwrap();
         let orig: Vec<f32> = (1..2000)
             .map(|i| (i as f32 * 0.7371).sin() * 100.0)
             .collect();
         let stored: Vec<f32> = orig.iter().map(|&x| q.quantise(x)).collect();
-        let out = talk_rule_f32(&orig, &stored, &q, 0.25).unwrap();
+        let out = triage_rule_f32(&orig, &stored, &q, 0.25).unwrap();
         assert_eq!(out.fired, 0);
         assert_eq!(out.reconstructed, stored);
     }

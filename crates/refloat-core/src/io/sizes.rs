@@ -1,5 +1,5 @@
-//! The talk's size table: how many bytes each data type takes in a file, before and after
-//! a rewrite, and what the whole file saves.
+//! The size table of the seed study (`ATLAS_COMPRESSION.md`): how many bytes each data type takes
+//! in a file, before and after a rewrite, and what the whole file saves.
 //!
 //! Sizes are what the file stores on disk for a tree's baskets: for each branch the sum of
 //! its baskets' `fNbytes` (key header plus stored, usually compressed, payload), from
@@ -140,7 +140,7 @@ impl TreeSizes {
     }
 }
 
-/// The talk's table for one file: each data type's branch count and on-disk size before
+/// The seed study's size table for one file: each data type's branch count and on-disk size before
 /// and after a rewrite, its share of the file, and the total saving.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct SizeTable {

@@ -14,7 +14,8 @@ pub struct CompressOptions {
     pub bits: Vec<(BranchPattern, u32)>,
     /// Output compression; `None` keeps the input's.
     pub compression: Option<Compression>,
-    /// Measure the talk's size table of the output (re-reads both files' basket sizes).
+    /// Measure the seed study's size table (`ATLAS_COMPRESSION.md`) of the output (re-reads both
+    /// files' basket sizes).
     pub measure_sizes: bool,
     /// A copied record (another branch's basket, an object) that does not decode: an error
     /// (default) or listed in [`Rewritten::damaged_copies`].
@@ -54,7 +55,7 @@ pub struct CompressReport {
     /// ROOT's compression setting of the input (`algorithm * 100 + level`).
     pub input_compression_setting: i32,
     pub written: Rewritten,
-    /// The talk's size table of the tree (`None` when not measured).
+    /// The seed study's size table (`ATLAS_COMPRESSION.md`) of the tree (`None` when not measured).
     pub sizes: Option<SizeTable>,
     /// `1 − output / input` of the whole file.
     pub file_saving: f64,

@@ -14,6 +14,12 @@ branch is split into partitions and files and whichever worker runs a partition:
 * ``prior-mean`` needs one density for the whole branch: give ``prior=`` (stored values of
   the branch, e.g. ``refloat.correct``'s own input computed once, or a sample of it).
 
+Several branches at once: pass the record array ``uproot.dask`` returns (its fields are the
+branches) and every float32 field is corrected as the branch it names, in one resolving pass
+and one correcting pass over the partitions (each partition read once per pass, not once per
+branch: what matters when a task's cost is opening a file of thousands of branches). The
+result is the same record with the float fields corrected, bit for bit as one call per field.
+
 It runs on whatever Dask scheduler is active: threads, a ``distributed.LocalCluster``, or a
 real cluster (``dask_jobqueue.HTCondorCluster`` / ``SLURMCluster``): the workers need
 ``refloat`` installed, nothing else.
@@ -53,6 +59,32 @@ def _correct_partition(part: Any, first: int, options: dict):
     return refloat.correct(part, first_index=first, **options)
 
 
+def _float_fields(meta: Any) -> list:
+    """The fields of a record array whose values are float32 (at any depth of lists)."""
+    import awkward as ak
+
+    out = []
+    for f in ak.fields(meta):
+        layout = ak.to_layout(meta[f])
+        while hasattr(layout, "content"):
+            layout = layout.content
+        if getattr(layout, "dtype", None) == np.float32:
+            out.append(f)
+    return out
+
+
+def _record_stats(part: Any, fields: list) -> list:
+    return [_partition_stats(part[f]) for f in fields]
+
+
+def _correct_record(part: Any, firsts: list, fields: list, options: list):
+    import awkward as ak
+
+    for f, first, opts in zip(fields, firsts, options):
+        part = ak.with_field(part, refloat.correct(part[f], first_index=first, **opts), f)
+    return part
+
+
 def correct(
     array: Any,
     bits: Optional[int] = None,
@@ -74,6 +106,9 @@ def correct(
     import dask
     import dask_awkward as dak
 
+    if array.fields:
+        return _correct_records(array, bits, mode, method, seed=seed, branch=branch, prior=prior,
+                                leave_exact=leave_exact, format=format, resolution=resolution)
     method = refloat._method(method)
     if method not in refloat.METHODS:
         raise refloat.Error(f"unknown correction method '{method}' (expected {', '.join(refloat.METHODS)})")
@@ -101,4 +136,51 @@ def correct(
             )
     options = dict(method=method, seed=seed, branch=branch, prior=prior_flat, resolution=resolution)
     corrected = [dask.delayed(_correct_partition)(p, first, options) for p, first in zip(parts, firsts)]
+    return dak.from_delayed(corrected, meta=array._meta, divisions=array.divisions)
+
+
+def _correct_records(array: Any, bits, mode, method, *, seed, branch, prior, leave_exact, format, resolution) -> Any:
+    """:func:`correct` of every float32 field of a record array, each as the branch it names."""
+    import dask
+    import dask_awkward as dak
+
+    if branch:
+        raise refloat.Error("refloat.dask.correct: a record array's fields name their branches; do not give branch=")
+    fields = _float_fields(array._meta)
+    if not fields:
+        raise refloat.Error(f"refloat.dask.correct: no float32 field among {array.fields}")
+    priors = dict(prior or {})
+    resolutions = dict(resolution or {})
+    for name, given in (("prior", priors), ("resolution", resolutions)):
+        if not isinstance(given, dict):
+            raise refloat.Error(f"refloat.dask.correct: for a record array, {name}= is a dict {{field: ...}}")
+    method = refloat._method(method)
+    if method not in refloat.METHODS:
+        raise refloat.Error(f"unknown correction method '{method}' (expected {', '.join(refloat.METHODS)})")
+    missing = [f for f in fields if f not in priors]
+    if method == "prior-mean" and missing:
+        raise refloat.Error(f"refloat.dask.correct: prior-mean needs prior= for every float field; missing {missing}")
+    refloat._seed(seed)
+    b = None if bits is None else refloat._bits(bits)
+    parts = array.to_delayed()
+    firsts = [[0] * len(fields) for _ in parts]
+    if method == "dither" or any(f not in resolutions for f in fields):
+        stats = dask.compute(*[dask.delayed(_record_stats)(p, fields) for p in parts])
+        for j, f in enumerate(fields):
+            counts = [s[j][0] for s in stats]
+            starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+            for i in range(len(parts)):
+                firsts[i][j] = int(starts[i])
+            if f not in resolutions:
+                resolutions[f] = refloat.Resolution(
+                    refloat._refloat.resolve_evidence(
+                        [s[j][1] for s in stats], b, refloat._mode(mode), refloat._format(format), f, bool(leave_exact)
+                    )
+                )
+    options = [
+        dict(method=method, seed=seed, branch=f, resolution=resolutions[f],
+             prior=None if f not in priors else refloat._flat(priors[f], "prior", (np.float32,), "refloat.dask.correct"))
+        for f in fields
+    ]
+    corrected = [dask.delayed(_correct_record)(p, first, fields, options) for p, first in zip(parts, firsts)]
     return dak.from_delayed(corrected, meta=array._meta, divisions=array.divisions)

@@ -96,3 +96,30 @@ def test_the_example_runs(tmp_path):
     r = subprocess.run([sys.executable, str(EXAMPLE), str(tmp_path)], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.count("identical to one process") == 4, r.stdout
+
+
+def test_record_of_branches_equals_one_call_per_branch(cluster_client, stored_files, nano):
+    """A record array (several branches, as uproot.dask gives them) is corrected field by field
+    as one call per branch would, in one resolving and one correcting pass; int fields pass."""
+    ex = runpy.run_path(str(EXAMPLE))
+    for files, branches, opts in (
+        (stored_files, ["AnalysisJetsAuxDyn.pt", "AnalysisJetsAuxDyn.eta", "AnalysisJetsAuxDyn.m"], dict(bits=10, mode="nearest")),
+        ({str(nano): "Events"}, ["Jet_pt", "Jet_eta", "Jet_jetId", "MET_phi"], dict(mode="cms")),
+    ):
+        lazy = uproot.dask(ex["dataset"](files, 7), filter_name=branches, open_files=False)
+        got = cluster_client.compute(refloat.dask.correct(lazy, method="dither", seed=3, **opts)).result()
+        assert sorted(got.fields) == sorted(branches)
+        whole = uproot.concatenate(files, branches)
+        for b in branches:
+            if str(whole[b].type).endswith("float32"):
+                expected = refloat.correct(whole[b], method="dither", seed=3, branch=b, **opts)
+            else:
+                expected = whole[b]
+            assert len(got[b]) == len(whole) and got[b].ndim == whole[b].ndim, b
+            if whole[b].ndim > 1:
+                assert ak.all(ak.num(got[b]) == ak.num(whole[b])), b
+            assert np.array_equal(flat_bits(got[b]), flat_bits(expected)), b
+    with pytest.raises(refloat.Error, match="fields name their branches"):
+        refloat.dask.correct(lazy, branch="Jet_pt")
+    with pytest.raises(refloat.Error, match="prior= for every float field"):
+        refloat.dask.correct(lazy, method="prior-mean", mode="cms")

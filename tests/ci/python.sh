@@ -9,7 +9,7 @@
 #    independent numpy references and against the `refloat` command, invariants, Awkward
 #    structure, errors, files read back with uproot, a 2-process Dask LocalCluster, the
 #    examples), the numpy bench (prints ratios; targets are reported, not asserted), and
-#    benches/scaling.py on small merged inputs.
+#    benches/scaling.py and benches/engines.py on small merged inputs.
 #
 # Idempotent; needs ../shared/data beside the repository (or REFLOAT_DATA_DIR) and, for the
 # cross-check with the command, `cargo build -p refloat-cli` done first (run_all.sh does).
@@ -43,3 +43,8 @@ export MPLBACKEND=Agg
 # step), so that the command that regenerates docs/speed.md's table cannot rot.
 "$VENV/bin/python" benches/scaling.py --sizes 1 2 --repeat 1 --no-anchor \
     --figure "$CARGO_TARGET_DIR/scaling/scaling.png"
+# The distributed paths (Dask from Python, distributed RDataFrame) on 1 and 2 workers, so that
+# the command that regenerates docs/speed.md's engines table cannot rot; fails if the bits
+# differ between worker counts.
+"$VENV/bin/python" benches/engines.py --sizes 1 --repeat 1 \
+    --lib-dir "$CARGO_TARGET_DIR/release" --work "$CARGO_TARGET_DIR/scaling"

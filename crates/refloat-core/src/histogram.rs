@@ -146,6 +146,55 @@ pub fn bin_clamped(edges: &[f64], x: f64) -> usize {
     }
 }
 
+/// Quantile cut points of `values` for `bins` bins: the values of sorted rank
+/// `⌊j·n/bins⌋` for `j = 1 … bins − 1` (lower ranks, no interpolation), deduplicated, so
+/// ties make fewer bins. Empty for `bins < 2` or no values. Bin a value among them with
+/// [`bin_among_cuts`].
+///
+/// ```
+/// use refloat_core::histogram::{bin_among_cuts, quantile_cuts};
+/// let cuts = quantile_cuts(vec![4.0, 1.0, 3.0, 2.0], 2);
+/// assert_eq!(cuts, vec![3.0]);
+/// assert_eq!((bin_among_cuts(&cuts, 2.9), bin_among_cuts(&cuts, 3.0)), (0, 1));
+/// ```
+pub fn quantile_cuts(mut values: Vec<f64>, bins: usize) -> Vec<f64> {
+    if bins < 2 || values.is_empty() {
+        return Vec::new();
+    }
+    values.sort_by(f64::total_cmp);
+    let mut cuts: Vec<f64> = (1..bins)
+        .map(|j| values[(j * values.len() / bins).min(values.len() - 1)])
+        .collect();
+    cuts.dedup_by(|a, b| a.total_cmp(b).is_eq());
+    cuts
+}
+
+/// The bin (`0 ..= cuts.len()`) of `v` among the interior cut points `cuts` (values equal
+/// to a cut go above it; `f64::total_cmp` order), as [`quantile_cuts`] makes them.
+#[inline]
+pub fn bin_among_cuts(cuts: &[f64], v: f64) -> usize {
+    cuts.partition_point(|e| e.total_cmp(&v).is_le())
+}
+
+/// Counts of `values` in the bins of `edges` ([`bin_of`]: `[e_i, e_{i+1})`, the last bin
+/// closed); values outside the range are not counted. `edges` must hold at least two
+/// increasing values.
+///
+/// ```
+/// let c = refloat_core::histogram::counts_on_edges(&[0.5, 1.5, 2.0, 9.0], &[0.0, 1.0, 2.0]);
+/// assert_eq!(c, vec![1.0, 2.0]);
+/// ```
+pub fn counts_on_edges(values: &[f32], edges: &[f64]) -> Vec<f64> {
+    let bins = edges.len() - 1;
+    let mut counts = vec![0.0; bins];
+    for &v in values {
+        if let Ok(i) = bin_of(edges, v as f64) {
+            counts[i] += 1.0;
+        }
+    }
+    counts
+}
+
 /// The fraction of the finite `values` in each bin of `edges` (numpy's convention, values
 /// outside the range counted in the end bins); all zeros if there is no finite value.
 ///

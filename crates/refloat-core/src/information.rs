@@ -42,6 +42,7 @@
 //! Every function here is pure and sequential; nothing here reads files.
 
 use crate::error::{check_len, Error, Result};
+use crate::histogram::{bin_among_cuts, quantile_cuts};
 use crate::quantise::Quantiser32;
 
 /// Bit positions of an `f32`: sign, 8 exponent bits, 23 explicit mantissa bits.
@@ -560,25 +561,6 @@ const SMOOTHING_GRID: [f64; 14] = [
     f64::INFINITY,
 ];
 
-/// Quantile edges of `train` for `bins` bins (deduplicated, so ties make fewer bins).
-fn quantile_edges(mut train: Vec<f64>, bins: usize) -> Vec<f64> {
-    if bins < 2 || train.is_empty() {
-        return Vec::new();
-    }
-    train.sort_by(f64::total_cmp);
-    let mut edges: Vec<f64> = (1..bins)
-        .map(|j| train[(j * train.len() / bins).min(train.len() - 1)])
-        .collect();
-    edges.dedup_by(|a, b| a.total_cmp(b).is_eq());
-    edges
-}
-
-/// The bin of `v` among `edges` (values equal to an edge go above it).
-#[inline]
-fn bin_of(edges: &[f64], v: f64) -> usize {
-    edges.partition_point(|e| e.total_cmp(&v).is_le())
-}
-
 /// How predictable the dropped bits of `originals` are from stored information, at the
 /// kept bits and rounding mode of `quantiser` ([`Ceiling`]).
 ///
@@ -722,13 +704,13 @@ pub fn dropped_bit_predictability(
         let train_of = |v: &dyn Fn(usize) -> Option<f64>| -> Vec<f64> {
             (0..n).filter(|&i| in_train(i)).filter_map(v).collect()
         };
-        let magnitude_edges = quantile_edges(train_of(&|i| Some(magnitude[i])), magnitude_cells);
+        let magnitude_edges = quantile_cuts(train_of(&|i| Some(magnitude[i])), magnitude_cells);
         let other_edges = match (&other_stored, use_other) {
-            (Some(o), true) => quantile_edges(train_of(&|i| Some(o[i])), other_cells),
+            (Some(o), true) => quantile_cuts(train_of(&|i| Some(o[i])), other_cells),
             _ => Vec::new(),
         };
         let next_edges = if use_next {
-            quantile_edges(train_of(&|i| next[i]), options.neighbour_bins)
+            quantile_cuts(train_of(&|i| next[i]), options.neighbour_bins)
         } else {
             Vec::new()
         };
@@ -738,13 +720,13 @@ pub fn dropped_bit_predictability(
             } else {
                 0
             };
-            let mag = bin_of(&magnitude_edges, magnitude[i]);
+            let mag = bin_among_cuts(&magnitude_edges, magnitude[i]);
             let oth = match (&other_stored, use_other) {
-                (Some(o), true) => bin_of(&other_edges, o[i]),
+                (Some(o), true) => bin_among_cuts(&other_edges, o[i]),
                 _ => 0,
             };
             let nxt = if use_next {
-                next[i].map_or(next_cells - 1, |v| bin_of(&next_edges, v))
+                next[i].map_or(next_cells - 1, |v| bin_among_cuts(&next_edges, v))
             } else {
                 0
             };

@@ -1,5 +1,6 @@
-//! Small statistics shared by the modules above: one median, one SplitMix64, one text of a
-//! panic payload.
+//! Small statistics shared by the modules above: one median (and the upper-middle value where
+//! a result must be one of the values), one quantile, one SplitMix64, one text of a panic
+//! payload. Binning (bins, quantile cuts, counts) is [`crate::histogram`]'s.
 
 /// The median of `values` (the mean of the two middle values for an even count, as numpy),
 /// `None` if empty. NaN sorts last (`f64::total_cmp`); filter it out first if it may occur.
@@ -45,6 +46,20 @@ pub fn quantile_sorted(v: &[f64], p: f64) -> f64 {
         Some(&b) => v[i] + f * (b - v[i]),
         None => v[i],
     }
+}
+
+/// The upper of the two middle values of sorted `v` (`v[n / 2]`; the median itself for an
+/// odd count), `None` if empty. Not numpy's median (which averages the middle pair, see
+/// [`median`]): for counts and discrete settings where the result must be one of the values.
+///
+/// ```
+/// use refloat_core::stats::upper_median_sorted;
+/// assert_eq!(upper_median_sorted(&[1, 2, 3, 4]), Some(3));
+/// assert_eq!(upper_median_sorted(&[1.0, 2.0, 3.0]), Some(2.0));
+/// assert_eq!(upper_median_sorted::<u32>(&[]), None);
+/// ```
+pub fn upper_median_sorted<T: Copy>(v: &[T]) -> Option<T> {
+    v.get(v.len() / 2).copied()
 }
 
 /// SplitMix64's output function (Steele, Lea and Flood 2014): a bijective 64-bit mix.

@@ -208,7 +208,12 @@ fn print(r: &AdviceReport, all_rows: bool) {
             group,
             bs.len(),
             bs.iter().map(|b| b.advice.values).sum::<u64>(),
-            format!("{} ({}–{})", rec[rec.len() / 2], rec[0], rec[rec.len() - 1]),
+            format!(
+                "{} ({}–{})",
+                refloat::stats::upper_median_sorted(&rec).unwrap_or_default(),
+                rec[0],
+                rec[rec.len() - 1]
+            ),
             size(bs.iter().map(|b| b.input_bytes).sum()),
             size(bytes_at(&bs, |b| b.advice.recommended_bits)),
             size(bytes_at(&bs, |_| 10)),
@@ -361,7 +366,7 @@ fn figure(
                         .filter_map(|l| l.iter().find(|p| p.0 == bits as f64).map(|p| p.1))
                         .collect();
                     v.sort_by(f64::total_cmp);
-                    (!v.is_empty()).then(|| (bits as f64, v[v.len() / 2]))
+                    refloat::stats::upper_median_sorted(&v).map(|m| (bits as f64, m))
                 })
                 .collect();
             if ys.is_empty() {

@@ -212,18 +212,6 @@ fn sig3(x: f64) -> String {
     }
 }
 
-/// Counts of `values` in the bins `[e_i, e_{i+1})` (the last bin closed).
-fn histogram_on(values: &[f32], edges: &[f64]) -> Vec<f64> {
-    let bins = edges.len() - 1;
-    let mut counts = vec![0.0; bins];
-    for &v in values {
-        if let Ok(i) = refloat::histogram::bin_of(edges, v as f64) {
-            counts[i] += 1.0;
-        }
-    }
-    counts
-}
-
 /// Figure 1: value distributions of both files overlaid, and their ratio. Positive values
 /// spanning more than two decades (momenta, energies) get logarithmic bins and a log axis.
 fn values_figure(
@@ -262,8 +250,8 @@ fn values_figure(
     let mut edges = edges;
     edges[0] = lo;
     edges[bins] = hi;
-    let ho = histogram_on(o, &edges);
-    let hc = histogram_on(c, &edges);
+    let ho = refloat::histogram::counts_on_edges(o, &edges);
+    let hc = refloat::histogram::counts_on_edges(c, &edges);
     let ymax = ho.iter().chain(&hc).fold(1.0f64, |m, &v| m.max(v)) * 3.0;
     let y_desc = if log_x {
         format!(

@@ -15,8 +15,8 @@ use cxx::CxxVector;
 use std::path::Path;
 
 use super::buffers::{self, format_arg, ResolveRequest};
-use super::capi::{method as capi_method, rounding_mode};
 use super::files::{bits_arg, no_progress, FileRequest, FileTotals};
+use super::options::{method as capi_method, rounding_mode};
 use super::{refloat_status, FfiError};
 use crate::bounds::intervals_f32;
 use crate::correct::CorrectionReport;
@@ -387,7 +387,7 @@ impl BranchResolution {
 
     fn mode(&self) -> Rounding {
         Rounding {
-            repr: super::capi::rounding_number(self.0.mode),
+            repr: super::options::rounding_number(self.0.mode),
         }
     }
 

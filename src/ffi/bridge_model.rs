@@ -12,8 +12,8 @@
 use cxx::{CxxString, CxxVector};
 
 use super::bridge::{boundary, BridgeResult, CorrectionSummary, Rounding};
-use super::capi::{rounding_mode, rounding_number};
 use super::model::{correct_blocks, variable_index};
+use super::options::{rounding_mode, rounding_number};
 use super::FfiError;
 use crate::model::{Estimator, Model};
 

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::capi::{refloat_rounding, rounding_mode, RoundingArg};
+use super::options::{refloat_rounding, rounding_mode, RoundingArg};
 use super::FfiError;
 use crate::correct::{BranchPosition, CorrectionReport, Method};
 use crate::pipeline::{resolve_file, Select};

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::capi::{method, refloat_rounding, rounding_mode};
+use super::options::{method, refloat_rounding, rounding_mode};
 
 /// `REFLOAT_DETECT` as the options carry it.
 const DETECT: u32 = refloat_rounding::REFLOAT_DETECT as u32;
@@ -39,7 +39,7 @@ pub(crate) struct FileRequest {
 
 /// What a pipeline did, in the numbers every front door reports: the C API's
 /// `refloat_file_report` (the bridge copies it into its own `FileReport`).
-pub(crate) use super::capi::refloat_file_report as FileTotals;
+pub(crate) use super::options::refloat_file_report as FileTotals;
 
 /// Kept bits as the front doors pass them: `-1` infers them, `0..` are given.
 pub(crate) fn bits_arg(bits: i32, name: &str) -> Result<Option<u32>, FfiError> {

@@ -108,9 +108,11 @@ mod capi;
 mod files;
 #[cfg(feature = "torch")]
 mod model;
+mod options;
 mod resolution;
 
 pub use capi::*;
+pub use options::*;
 pub use resolution::*;
 
 /// Status codes of the C API. The numbers are part of the ABI: they are fixed and a retired

@@ -16,7 +16,7 @@ use std::ffi::{c_char, c_int, CString};
 use std::path::PathBuf;
 
 use super::c_str;
-use super::capi::rounding_mode;
+use super::options::rounding_mode;
 use super::{check_disjoint, refloat_status, FfiError, RoundingArg};
 use crate::correct::CorrectionReport;
 use crate::model::Model;

@@ -19,8 +19,9 @@ use std::ffi::{c_char, c_int, CString};
 use std::path::Path;
 
 use super::buffers::{correct_buffer, format_arg, resolve_branch, resolve_buffer, ResolveRequest};
-use super::capi::{method, refloat_correction_report, refloat_rounding, MethodArg, RoundingArg};
+use super::capi::refloat_correction_report;
 use super::files::bits_arg;
+use super::options::{method, refloat_rounding, MethodArg, RoundingArg};
 use super::{c_str, c_str_opt, check_disjoint, refloat_status, FfiError};
 use crate::resolve::Resolution;
 
@@ -224,7 +225,7 @@ pub extern "C" fn refloat_resolution_get_info(
         let out = try_mut_from_ptr!(info);
         *out = refloat_resolution_info {
             mantissa_bits: r.bits.map_or(-1, |b| b as i32),
-            mode: super::capi::rounding_number(r.mode),
+            mode: super::options::rounding_number(r.mode),
             precisions: r.per_value.len().max(usize::from(r.bits.is_some())) as u32,
             spikes: r.spikes.len() as u64,
             lattice: c_int::from(r.lattice.is_some()),

@@ -15,9 +15,15 @@
 //! re-quantised, which restores them bit for bit (the invariant), and the error names the
 //! value: the caller's buffer is as it was.
 
+use super::draw::{dither_in, pair_bits, word_uniform};
+use super::exact::ExactCounts;
 use super::exact::{ListedTable, SENTINELS};
-use super::{dither_in, pair_bits, word_uniform, CorrectionReport, Corrector, Method};
+use super::{CorrectionReport, Corrector, Method};
 use crate::{Error, Quantiser32, Result, RoundingMode};
+
+/// Most slots a dense table holds per sign: [`Lookup`]'s, and those
+/// [`distinct_stored`](super::distinct_stored) counts in an array before it sorts instead.
+pub(super) const DENSE_CODES: u64 = 1 << 24;
 
 const SIGN: u32 = 0x8000_0000;
 const INF: u32 = 0x7F80_0000;
@@ -249,7 +255,7 @@ trait Estimate: Copy {
     fn seed(&self) -> u64 {
         0
     }
-    /// `word`: the value's random word (see [`super::index_bits`]) when [`Self::RANDOM`].
+    /// `word`: the value's random word (see [`super::draw::index_bits`]) when [`Self::RANDOM`].
     fn estimate(&self, u: u32, sign: u32, lo: u32, hi: u32, word: u32) -> u32;
     /// Whether [`Self::estimate`] knows the stored value `u`.
     #[inline(always)]
@@ -332,7 +338,7 @@ impl Lookup {
     const UNKNOWN: u32 = u32::MAX;
 
     /// The estimates of `c` (a prior-mean corrector) for the stored values `stored`; `None`
-    /// when their codes span more than [`super::DENSE_CODES`] slots per sign.
+    /// when their codes span more than [`DENSE_CODES`] slots per sign.
     pub(super) fn new(c: &Corrector, stored: &[u32]) -> Option<Self> {
         let k = c.quantiser.dropped_bits();
         let code = |u: u32| (u & !SIGN) >> k;
@@ -350,7 +356,7 @@ impl Lookup {
                 0
             }
         });
-        if len[0].max(len[1]) as u64 > super::DENSE_CODES {
+        if len[0].max(len[1]) as u64 > DENSE_CODES {
             return None;
         }
         let start = [0, len[0] + 1];
@@ -482,7 +488,7 @@ fn correct_block<S: Scheme, E: Estimate>(
 }
 
 /// The random words of the values `first .. first + len` of the stream `seed`
-/// ([`super::index_bits`]), one [`pair_bits`] per two values: filled into `pairs` (stored
+/// ([`super::draw::index_bits`]), one [`pair_bits`] per two values: filled into `pairs` (stored
 /// little-endian, so that its `u32` halves are the words in index order), and returned.
 #[inline(always)]
 fn random_words(pairs: &mut [u64; BLOCK / 2 + 1], seed: u64, first: u64, len: usize) -> &[u32] {
@@ -536,7 +542,7 @@ fn correct_slice<S: Scheme, E: Estimate>(
             c.quantiser.quantise_slice(&mut data[..start]);
             return Err(err);
         }
-        let mut counts = super::ExactCounts::default();
+        let mut counts = ExactCounts::default();
         if t.slow {
             redo_slow(c, &p, block, out, marks, first, &mut t, &mut counts);
         }
@@ -570,7 +576,7 @@ fn redo_slow(
     marks: &[u8],
     first: u64,
     t: &mut Tally,
-    counts: &mut super::ExactCounts,
+    counts: &mut ExactCounts,
 ) {
     for (j, ((o, b), m)) in out
         .chunks_mut(32)
@@ -601,7 +607,7 @@ fn redo_slow(
 
 /// Which of a block's values marked [`LISTED`] are sentinels and which spikes.
 #[inline(never)]
-fn count_listed(c: &Corrector, block: &[f32], marks: &[u8], counts: &mut super::ExactCounts) {
+fn count_listed(c: &Corrector, block: &[f32], marks: &[u8], counts: &mut ExactCounts) {
     for (b, m) in block.chunks(32).zip(marks.chunks(32)) {
         if !m.iter().fold(false, |a, &k| a | (k & LISTED != 0)) {
             continue;

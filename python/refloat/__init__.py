@@ -76,6 +76,9 @@ __all__ = [
     "compress_files",
     "correct_file",
     "correct_files",
+    "inspect_files",
+    "verify_files",
+    "analyse_files",
     "verify_file",
     "has_torch",
 ]
@@ -795,15 +798,50 @@ def compress_file(
     )
 
 
-def _dataset(inputs: Any, out_dir: PathLike, keep_going: bool, one: Any) -> Report:
+def _inputs(inputs: Any) -> list:
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
-    names = [_path(p) for p in inputs]
+    return [_path(p) for p in inputs]
 
+
+def _dataset(inputs: Any, out_dir: PathLike, keep_going: bool, one: Any) -> Report:
     def call(i: Any, o: Any) -> str:
         return json.dumps(one(i, o).to_dict())
 
-    return _report(_refloat.run_dataset(names, _path(out_dir), bool(keep_going), call))
+    return _report(_refloat.run_dataset(_inputs(inputs), _path(out_dir), bool(keep_going), call))
+
+
+def _each(inputs: Any, dir: Optional[PathLike], keep_going: bool, one: Any) -> Report:
+    def call(i: Any, partner: Any) -> str:
+        return json.dumps(one(i, partner).to_dict())
+
+    return _report(_refloat.run_each(_inputs(inputs), None if dir is None else _path(dir), bool(keep_going), call))
+
+
+def inspect_files(inputs: Union[PathLike, Sequence[PathLike]], *, keep_going: bool = False, **options: Any) -> Report:
+    """:func:`inspect` of many files (paths, or globs such as ``"in/*.root"``), in order; the
+    first that fails stops the run, unless ``keep_going``. Returns the dataset report, as
+    :func:`compress_files` does, each file's :func:`inspect` report in ``files[i].report``."""
+    return _each(inputs, None, keep_going, lambda i, _: inspect(i, **options))
+
+
+def verify_files(
+    stored: Union[PathLike, Sequence[PathLike]], corrected_dir: PathLike, *, keep_going: bool = False, **options: Any
+) -> Report:
+    """:func:`verify_file` of each stored file (paths or globs) against the file of the same
+    name in ``corrected_dir`` (as :func:`correct_files` writes them). A file that fails (a
+    value that does not re-quantise, a missing corrected file) stops the run unless
+    ``keep_going``; it is in the dataset report with the error naming it."""
+    return _each(stored, corrected_dir, keep_going, lambda s, c: verify_file(s, c, **options))
+
+
+def analyse_files(
+    originals: Union[PathLike, Sequence[PathLike]], stored_dir: PathLike, *, keep_going: bool = False, **options: Any
+) -> Report:
+    """:func:`analyse_file` of each original (paths or globs) against the file of the same
+    name in ``stored_dir`` (as :func:`compress_files` writes them), as :func:`verify_files`
+    runs :func:`verify_file`."""
+    return _each(originals, stored_dir, keep_going, lambda o, s: analyse_file(o, s, **options))
 
 
 def compress_files(

@@ -6,7 +6,7 @@
 //! message. Reports cross as JSON (the core's `serde` form); `refloat/__init__.py` turns them
 //! into Python objects and handles dtypes, `out=`, and Awkward Arrays.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArrayDyn, PyReadwriteArrayDyn};
 use pyo3::create_exception;
@@ -489,6 +489,39 @@ fn run_dataset(
     json(&report)
 }
 
+/// A pipeline over many files that writes nothing (`refloat_core::pipeline::run_each`):
+/// `inputs` (paths or globs), each with the file of the same name in `dir` when given
+/// (`dataset_partners`); `one(input, partner or None)` runs one file and returns its
+/// report's JSON. JSON of the dataset report.
+#[pyfunction]
+#[pyo3(signature = (inputs, dir, keep_going, one))]
+fn run_each(
+    py: Python<'_>,
+    inputs: Vec<String>,
+    dir: Option<PathBuf>,
+    keep_going: bool,
+    one: Bound<'_, PyAny>,
+) -> PyResult<String> {
+    let inputs = pipeline::dataset_inputs(&inputs).map_err(err)?;
+    let partners: Vec<Option<PathBuf>> = match &dir {
+        Some(d) => pipeline::dataset_partners(&inputs, d)
+            .map_err(err)?
+            .into_iter()
+            .map(Some)
+            .collect(),
+        None => Vec::new(),
+    };
+    let report = pipeline::run_each(&inputs, &partners, keep_going, |input, partner| {
+        let text: String = one
+            .call1((input.to_path_buf(), partner.map(Path::to_path_buf)))
+            .and_then(|r| r.extract())
+            .map_err(|e| refloat_core::Error::InvalidInput(e.value(py).to_string()))?;
+        serde_json::from_str::<serde_json::Value>(&text)
+            .map_err(|e| refloat_core::Error::InvalidInput(format!("a file's report: {e}")))
+    });
+    json(&report)
+}
+
 /// What a rewrite does with a copied record that does not decode.
 fn copies(allow_damaged: bool) -> refloat_core::io::rewrite::CopyCheck {
     if allow_damaged {
@@ -746,6 +779,7 @@ fn _refloat(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(inspect, m)?)?;
     m.add_function(wrap_pyfunction!(compress_file, m)?)?;
     m.add_function(wrap_pyfunction!(run_dataset, m)?)?;
+    m.add_function(wrap_pyfunction!(run_each, m)?)?;
     m.add_function(wrap_pyfunction!(advise_file, m)?)?;
     m.add_function(wrap_pyfunction!(analyse_file, m)?)?;
     m.add_function(wrap_pyfunction!(correct_file, m)?)?;

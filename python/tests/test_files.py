@@ -229,3 +229,38 @@ def test_compress_files_and_correct_files_over_a_directory(held_out, tmp_path):
     assert fixed.done == 1 and fixed.files[0].report.verified_values == fixed.files[0].report.values
     with pytest.raises(refloat.Error, match="matches no file"):
         refloat.compress_files(str(src / "*.nothing"), tmp_path / "none", bits=10)
+
+
+def test_inspect_verify_analyse_over_a_directory(dev, held_out, tmp_path):
+    """The pipelines that write nothing over a dataset: each file's report is that of the
+    one-file call; verify and analyse pair each input with the file of its name in a
+    directory, and a file that fails (damaged, missing) is reported, naming it."""
+    stored = refloat.compress_files([dev, held_out], tmp_path / "stored", bits=10, branches=JETS)
+    assert stored.done == 2
+    fixed = refloat.correct_files(str(tmp_path / "stored" / "*.root"), tmp_path / "fixed", method="dither", seed=2)
+    assert fixed.done == 2
+    files = sorted((tmp_path / "stored").glob("*.root"))
+    seen = refloat.inspect_files(str(tmp_path / "stored" / "*.root"), branches=JETS)
+    assert (seen.done, seen.failed) == (2, 0) and [f.output for f in seen.files] == [None, None]
+    for f, path in zip(seen.files, files):
+        assert f.report.to_dict() == refloat.inspect(path, branches=JETS).to_dict()
+    checked = refloat.verify_files(str(tmp_path / "stored" / "*.root"), tmp_path / "fixed")
+    assert checked.done == 2
+    for f, path in zip(checked.files, files):
+        assert f.output == str(tmp_path / "fixed" / path.name)
+        assert f.report.to_dict() == refloat.verify_file(path, f.output).to_dict()
+        assert f.report.values > 881
+    analysed = refloat.analyse_files([dev, held_out], tmp_path / "stored", branches=JETS)
+    assert analysed.done == 2
+    assert analysed.files[1].report.to_dict() == refloat.analyse_file(held_out, tmp_path / "stored" / held_out.name, branches=JETS).to_dict()
+    # A damaged corrected file and a missing one: reported, named, the others still run.
+    damaged = tmp_path / "fixed" / files[0].name
+    damaged.write_bytes(damaged.read_bytes()[:5000])
+    (tmp_path / "fixed" / files[1].name).unlink()
+    bad = refloat.verify_files(files, tmp_path / "fixed", keep_going=True)
+    assert (bad.done, bad.failed, bad.not_run) == (0, 2, 0)
+    assert files[0].name in bad.files[0].error and files[1].name in bad.files[1].error
+    stopped = refloat.verify_files(files, tmp_path / "fixed")
+    assert (stopped.failed, stopped.not_run) == (1, 1)
+    with pytest.raises(refloat.Error, match="not a directory"):
+        refloat.verify_files(files, tmp_path / "nowhere")

@@ -718,4 +718,67 @@ fn datasets_in_one_command() {
     ]);
     assert!(!onto.status.success());
     assert_eq!(files(&input), ["a_bad.root", "b.root", "c.root"]);
+
+    // The commands that write nothing, over the same files: each file's report is the
+    // one-file command's.
+    let json =
+        |p: &Path| -> Value { serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap() };
+    let seen = dir.path().join("inspect.json");
+    ok(refloat([
+        "inspect",
+        &s(&kept.join("*.root")),
+        "--branches",
+        "AnalysisJetsAuxDyn.pt",
+        "--json",
+        &s(&seen),
+    ]));
+    let seen = json(&seen);
+    assert_eq!(
+        (seen["done"].as_u64(), seen["failed"].as_u64()),
+        (Some(2), Some(0))
+    );
+    for f in 0..2 {
+        // c.root (the development file) also holds MetaData: only the tree the pattern
+        // names is listed.
+        let trees = &seen["files"][f]["report"]["trees"];
+        assert_eq!(trees.as_array().unwrap().len(), 1, "{trees}");
+        assert_eq!(
+            trees[0]["branches"][0]["mantissa_bits"].as_u64(),
+            Some(10),
+            "{trees}"
+        );
+    }
+    let checked = dir.path().join("verify.json");
+    ok(refloat([
+        "verify",
+        &s(&kept.join("*.root")),
+        "--corrected-dir",
+        &s(&corrected),
+        "--json",
+        &s(&checked),
+    ]));
+    let one = dir.path().join("verify_b.json");
+    ok(refloat([
+        "verify",
+        &s(&kept.join("b.root")),
+        &s(&corrected.join("b.root")),
+        "--json",
+        &s(&one),
+    ]));
+    let checked = json(&checked);
+    assert_eq!(checked["done"].as_u64(), Some(2));
+    assert_eq!(checked["files"][0]["report"], json(&one));
+    assert_eq!(json(&one)["values"].as_u64(), Some(131_967));
+    let real = std::fs::read(corrected.join("c.root")).unwrap();
+    std::fs::write(corrected.join("c.root"), &real[..real.len() / 2]).unwrap();
+    let out = refloat([
+        "verify",
+        &s(&kept.join("*.root")),
+        "--corrected-dir",
+        &s(&corrected),
+        "--keep-going",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 done, 1 failed, 0 not run"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("c.root"));
 }

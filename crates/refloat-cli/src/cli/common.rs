@@ -271,10 +271,59 @@ pub fn run_dataset(
         })?;
         Ok(file_args.json.expect("set above"))
     })?;
+    finish_dataset(
+        &report,
+        &format!("into {}", dir.display()),
+        args.json.as_deref(),
+    )
+}
+
+/// Runs `one(input, partner)` on every input (paths or globs) and its partner in `dir` (the
+/// file of the same name: [`refloat::pipeline::dataset_partners`]), or alone without a
+/// `dir`, through [`refloat::pipeline::run_each`]; each file's report goes in the summary
+/// (`json`), printed at the end. An error when a file failed.
+pub fn run_each<R: serde::Serialize>(
+    paths: &[String],
+    dir: Option<&std::path::Path>,
+    keep_going: bool,
+    json: Option<&std::path::Path>,
+    mut one: impl FnMut(&std::path::Path, Option<&std::path::Path>) -> Result<R>,
+) -> Result<()> {
+    let inputs = refloat::pipeline::dataset_inputs(paths)?;
+    let partners: Vec<Option<PathBuf>> = match dir {
+        Some(d) => refloat::pipeline::dataset_partners(&inputs, d)?
+            .into_iter()
+            .map(Some)
+            .collect(),
+        None => Vec::new(),
+    };
+    let report = refloat::pipeline::run_each(&inputs, &partners, keep_going, |input, partner| {
+        match partner {
+            Some(p) => println!("== {} with {}", input.display(), p.display()),
+            None => println!("== {}", input.display()),
+        }
+        one(input, partner).map_err(|e| {
+            eprintln!("refloat: error: {e:#}");
+            e.downcast::<refloat::Error>()
+                .unwrap_or_else(|e| refloat::Error::InvalidInput(format!("{e:#}")))
+        })
+    });
+    let with = dir
+        .map(|d| format!("with {}", d.display()))
+        .unwrap_or_default();
+    finish_dataset(&report, &with, json)
+}
+
+/// Prints a dataset's summary, writes it to `json`, and fails when a file did not succeed.
+fn finish_dataset<R: serde::Serialize>(
+    report: &refloat::pipeline::DatasetReport<R>,
+    place: &str,
+    json: Option<&std::path::Path>,
+) -> Result<()> {
     println!(
-        "dataset: {} files into {}: {} done, {} failed, {} not run",
+        "dataset: {} files{}{place}: {} done, {} failed, {} not run",
         report.files.len(),
-        dir.display(),
+        if place.is_empty() { "" } else { " " },
         report.done,
         report.failed,
         report.not_run
@@ -282,8 +331,8 @@ pub fn run_dataset(
     for f in report.files.iter().filter(|f| f.error.is_some()) {
         println!("  failed: {}", f.input.display());
     }
-    if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+    if let Some(path) = json {
+        std::fs::write(path, serde_json::to_string_pretty(report)?)
             .with_context(|| format!("{}: cannot write", path.display()))?;
     }
     if !report.all_done() {
@@ -302,6 +351,15 @@ pub fn run_dataset(
         );
     }
     Ok(())
+}
+
+/// Whether the positional arguments name one file (no glob), so that a command keeps its
+/// one-file output.
+pub fn one_path(paths: &[String]) -> Option<PathBuf> {
+    match paths {
+        [p] if !p.contains(['*', '?', '[']) => Some(PathBuf::from(p)),
+        _ => None,
+    }
 }
 
 impl OutputArgs {

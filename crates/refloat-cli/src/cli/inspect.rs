@@ -15,10 +15,12 @@ use super::common;
 #[derive(clap::Args, Debug, Clone)]
 #[command(after_help = "Examples:
   refloat inspect ../shared/data/PHYSLITE_example.root
-  refloat inspect comp.root --branches 'AnalysisJetsAuxDyn.*' --all --json inspect.json")]
+  refloat inspect comp.root --branches 'AnalysisJetsAuxDyn.*' --all --json inspect.json
+  refloat inspect 'in/*.root' --keep-going --json dataset.json")]
 pub struct Args {
-    /// ROOT file.
-    pub file: PathBuf,
+    /// ROOT file; several files or quoted globs ('in/*.root') inspect each in turn.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<String>,
     /// Only this tree (default: every TTree of the file).
     #[arg(long)]
     pub tree: Option<String>,
@@ -33,20 +35,34 @@ pub struct Args {
     /// List every branch, not only the float ones (others are summarised by type).
     #[arg(long)]
     pub all: bool,
-    /// Also write everything as JSON here.
+    /// Also write everything as JSON here (several files: the dataset's report, each file's
+    /// inside it).
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
+    /// Several files: a file that cannot be inspected is reported and the next one is run
+    /// (by default the run stops at the first failure).
+    #[arg(long)]
+    pub keep_going: bool,
 }
 
 /// Runs `refloat inspect`.
 pub fn run(args: Args) -> Result<()> {
     let patterns = io::parse_patterns(&args.branches)?;
-    let report = inspect_file(
-        &args.file,
-        args.tree.as_deref(),
-        &patterns,
-        &mut common::bars(),
-    )?;
+    let Some(file) = common::one_path(&args.files) else {
+        return common::run_each(
+            &args.files,
+            None,
+            args.keep_going,
+            args.json.as_deref(),
+            |input, _| {
+                let report =
+                    inspect_file(input, args.tree.as_deref(), &patterns, &mut common::bars())?;
+                print(&report, args.all);
+                Ok(report)
+            },
+        );
+    };
+    let report = inspect_file(&file, args.tree.as_deref(), &patterns, &mut common::bars())?;
     if let Some(json) = &args.json {
         common::write_json(json, &report)?;
     }

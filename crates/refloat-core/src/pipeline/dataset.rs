@@ -1,14 +1,18 @@
-//! Datasets: a pipeline run over many files into an output directory ([`run_dataset`]), one
-//! result per file, stopping at the first failure or going on past it.
+//! Datasets: a pipeline run over many files, one result per file, stopping at the first
+//! failure or going on past it: into an output directory ([`run_dataset`]: compress,
+//! correct), against the files of the same names in another directory ([`dataset_partners`]
+//! and [`run_each`]: verify, analyse), or each file alone (inspect).
 
 use super::*;
 
-/// One file of a dataset: its input, its output, and what the pipeline made of it (its
-/// report, or the error naming the problem).
+/// One file of a dataset: its input, its output or partner, and what the pipeline made of it
+/// (its report, or the error naming the problem).
 #[derive(Serialize, Debug, Clone)]
 pub struct DatasetFile<R> {
     pub input: PathBuf,
-    pub output: PathBuf,
+    /// The file written (compress, correct) or read beside the input (verify: the corrected
+    /// file; analyse: the stored one); `None` for a pipeline of one file (inspect).
+    pub output: Option<PathBuf>,
     /// The pipeline's report; `None` when it failed or was not run.
     pub report: Option<R>,
     /// The error of a failed file.
@@ -97,10 +101,48 @@ pub fn dataset_outputs(inputs: &[PathBuf], out_dir: &Path) -> Result<Vec<PathBuf
     Ok(outputs)
 }
 
+/// Each input's partner in `dir`: the file of the same name, for the pipelines that read a
+/// second file beside each input (verify: the corrected copy of a stored file; analyse: the
+/// stored copy of an original). A partner that does not exist is that file's failure, not
+/// the dataset's.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] when there is no input, `dir` is not a directory, two inputs
+/// have the same file name, or a partner is its own input.
+pub fn dataset_partners(inputs: &[PathBuf], dir: &Path) -> Result<Vec<PathBuf>> {
+    if inputs.is_empty() {
+        return Err(Error::InvalidArgument("no input file".into()));
+    }
+    if !dir.is_dir() {
+        return Err(Error::InvalidArgument(format!(
+            "{}: not a directory",
+            dir.display()
+        )));
+    }
+    let mut seen: HashMap<&std::ffi::OsStr, &Path> = HashMap::new();
+    let mut partners = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let name = input.file_name().ok_or_else(|| {
+            Error::InvalidArgument(format!("{}: not a file name", input.display()))
+        })?;
+        if let Some(other) = seen.insert(name, input) {
+            return Err(Error::InvalidArgument(format!(
+                "{} and {} would both pair with {}",
+                other.display(),
+                input.display(),
+                dir.join(name).display()
+            )));
+        }
+        let partner = dir.join(name);
+        refuse_same_file(input, &partner)?;
+        partners.push(partner);
+    }
+    Ok(partners)
+}
+
 /// Runs `each(input, output)` on every input, its output in `out_dir` under the same name
-/// ([`dataset_outputs`]), in order. A failure stops the run, unless `keep_going`: then it is
-/// recorded and the next file is run. Each output is written as the pipelines write it
-/// (beside its target, renamed on success), so a failed file leaves no output.
+/// ([`dataset_outputs`]), in order ([`run_each`]). Each output is written as the pipelines
+/// write it (beside its target, renamed on success), so a failed file leaves no output.
 ///
 /// # Errors
 /// Only those of [`dataset_outputs`]: a file's own failure is in the report.
@@ -111,17 +153,41 @@ pub fn run_dataset<R>(
     mut each: impl FnMut(&Path, &Path) -> Result<R>,
 ) -> Result<DatasetReport<R>> {
     let outputs = dataset_outputs(inputs, out_dir)?;
+    let partners: Vec<Option<PathBuf>> = outputs.into_iter().map(Some).collect();
+    Ok(run_each(inputs, &partners, keep_going, |input, output| {
+        each(input, output.expect("every input has an output"))
+    }))
+}
+
+/// Runs `each(input, partner)` on every input in order, with its partner (`partners[i]`:
+/// an output, a file read beside it, or `None`; an empty slice: `None` for all). A failure
+/// stops the run, unless `keep_going`: then it is recorded and the next file is run.
+///
+/// # Panics
+/// When `partners` is neither empty nor as long as `inputs`.
+pub fn run_each<R>(
+    inputs: &[PathBuf],
+    partners: &[Option<PathBuf>],
+    keep_going: bool,
+    mut each: impl FnMut(&Path, Option<&Path>) -> Result<R>,
+) -> DatasetReport<R> {
+    assert!(
+        partners.is_empty() || partners.len() == inputs.len(),
+        "run_each: {} partners for {} inputs",
+        partners.len(),
+        inputs.len()
+    );
     let mut files = Vec::with_capacity(inputs.len());
     let (mut done, mut failed, mut stopped) = (0, 0, false);
-    for (input, output) in inputs.iter().zip(outputs) {
+    for (i, input) in inputs.iter().enumerate() {
         let mut file = DatasetFile {
             input: input.clone(),
-            output,
+            output: partners.get(i).cloned().flatten(),
             report: None,
             error: None,
         };
         if !stopped {
-            match each(input, &file.output) {
+            match each(input, file.output.as_deref()) {
                 Ok(r) => {
                     file.report = Some(r);
                     done += 1;
@@ -135,10 +201,10 @@ pub fn run_dataset<R>(
         }
         files.push(file);
     }
-    Ok(DatasetReport {
+    DatasetReport {
         not_run: files.len() - done - failed,
         files,
         done,
         failed,
-    })
+    }
 }

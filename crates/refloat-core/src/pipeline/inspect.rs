@@ -52,11 +52,12 @@ pub struct InspectReport {
 /// Trees, branches, types and entries of a ROOT file, and for every float branch its values,
 /// kept bits (per value cluster when it mixes precisions) and rounding scheme as detected
 /// from the stored values ([`crate::detect`]), read a chunk at a time. `tree`: only that
-/// tree (default: every tree); `patterns`: only matching branches.
+/// tree (default: every tree); `patterns`: only matching branches, and without `tree` only
+/// the trees that hold one.
 ///
 /// # Errors
-/// A file that cannot be opened or read, a missing tree, or patterns that match no branch of
-/// a tree.
+/// A file that cannot be opened or read, a missing tree, or patterns that match no branch
+/// (of `tree`, when given).
 pub fn inspect_file(
     path: &Path,
     tree: Option<&str>,
@@ -64,9 +65,17 @@ pub fn inspect_file(
     progress: &mut ProgressFn<'_>,
 ) -> Result<InspectReport> {
     let mut file = io::open(path)?;
+    let tree_given = tree.is_some();
     let names = match tree {
         Some(t) => vec![t.to_string()],
         None => file.tree_names(),
+    };
+    let list = |patterns: &[BranchPattern]| {
+        patterns
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     let mut trees = Vec::with_capacity(names.len());
     for name in names {
@@ -77,15 +86,16 @@ pub fn inspect_file(
             .filter(|b| patterns.is_empty() || patterns.iter().any(|p| p.matches(&b.name)))
             .collect();
         if !patterns.is_empty() && selected.is_empty() {
-            return Err(Error::InvalidInput(format!(
-                "{}: tree '{name}': no branch matches {}",
-                path.display(),
-                patterns
-                    .iter()
-                    .map(|p| p.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
+            // Every tree: the trees the patterns do not name are left out (a PHYSLITE file's
+            // MetaData beside its CollectionTree); a tree asked for by name must match.
+            if tree_given {
+                return Err(Error::InvalidInput(format!(
+                    "{}: tree '{name}': no branch matches {}",
+                    path.display(),
+                    list(patterns)
+                )));
+            }
+            continue;
         }
         let float_infos: Vec<BranchInfo> = selected
             .iter()
@@ -134,6 +144,13 @@ pub fn inspect_file(
             entries: tree.entries(),
             branches,
         });
+    }
+    if !patterns.is_empty() && trees.is_empty() {
+        return Err(Error::InvalidInput(format!(
+            "{}: no branch of any tree matches {}",
+            path.display(),
+            list(patterns)
+        )));
     }
     Ok(InspectReport {
         path: path.to_path_buf(),

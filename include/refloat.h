@@ -582,6 +582,83 @@ int refloat_analyse_file(const char *original,
                          const refloat_file_options *options,
                          refloat_file_report *report);
 
+// Check that `corrected` belongs to `stored` (`refloat verify`): the same structure, and
+// every value of each selected float branch re-quantises, bit for bit, to the stored one
+// under the branch's resolution (bits and scheme resolved per branch as
+// `refloat_correct_file` resolves them, unless `options->mantissa_bits` / `mode` are
+// given), values exact by nature unchanged unless `options->leave_exact` is 0. The report
+// (branches and the bits each was checked at) is written as JSON to `json_output` when it is
+// not NULL. Uses `options->tree`, `branches`, `mantissa_bits`, `mode`, `format`,
+// `leave_exact` and `progress`; `report->branches`, `values` and `verified_values` count
+// what was checked. Fails naming the file, branch and value that breaks it. `report` may be
+// NULL.
+//
+// # Safety
+// As `refloat_compress_file`; `corrected` must be a NUL-terminated path, `json_output` one
+// or NULL.
+int refloat_verify_file(const char *stored,
+                        const char *corrected,
+                        const char *json_output,
+                        const refloat_file_options *options,
+                        refloat_file_report *report);
+
+// Trees, branches, types and entries of `input`, and the kept bits and rounding scheme
+// of each float branch as resolved from its values (`refloat inspect`), written as JSON to
+// `json_output` (atomically). Uses `options->tree` (NULL or "": every tree), `branches`
+// (without a tree: the trees that hold a match) and `progress`; `report->branches` and
+// `values` count the float branches listed and their values. `report` may be NULL.
+//
+// # Safety
+// As `refloat_compress_file`.
+int refloat_inspect_file(const char *input,
+                         const char *json_output,
+                         const refloat_file_options *options,
+                         refloat_file_report *report);
+
+// `refloat_inspect_file` of every input (`inputs[0..n_inputs]`, paths), in order; the
+// first that fails stops the run unless `keep_going` is non-zero. The dataset's report
+// (each file's input, report or error, and the counts) is written as JSON to `json_output`
+// when it is not NULL. Returns as `refloat_compress_files`.
+//
+// # Safety
+// As `refloat_compress_files`; `json_output` a NUL-terminated path or NULL.
+int refloat_inspect_files(const char *const *inputs,
+                          size_t n_inputs,
+                          const char *json_output,
+                          const refloat_file_options *options,
+                          int keep_going,
+                          refloat_dataset_report *report);
+
+// `refloat_verify_file` of every stored file (`inputs[0..n_inputs]`) against the file of
+// the same name in `corrected_dir` (as `refloat_correct_files` writes them), as
+// `refloat_inspect_files` runs `refloat_inspect_file`. A missing or damaged corrected file
+// is that file's failure.
+//
+// # Safety
+// As `refloat_inspect_files`; `corrected_dir` a NUL-terminated path.
+int refloat_verify_files(const char *const *inputs,
+                         size_t n_inputs,
+                         const char *corrected_dir,
+                         const char *json_output,
+                         const refloat_file_options *options,
+                         int keep_going,
+                         refloat_dataset_report *report);
+
+// `refloat_analyse_file` of every original (`inputs[0..n_inputs]`) against the file of the
+// same name in `stored_dir` (as `refloat_compress_files` writes them), as
+// `refloat_inspect_files` runs `refloat_inspect_file`; each file's analysis is in the
+// dataset's JSON.
+//
+// # Safety
+// As `refloat_inspect_files`; `stored_dir` a NUL-terminated path.
+int refloat_analyse_files(const char *const *inputs,
+                          size_t n_inputs,
+                          const char *stored_dir,
+                          const char *json_output,
+                          const refloat_file_options *options,
+                          int keep_going,
+                          refloat_dataset_report *report);
+
 // Correct a compressed ROOT file: write `output`, a drop-in copy of `input` whose selected
 // float branches hold estimates of the originals (`options->method`), each inside its
 // interval; with `options->verify` (default) every value is checked as it is written to

@@ -192,4 +192,126 @@ fn datasets_over_the_c_api() {
         "{}",
         last_error()
     );
+
+    // The pipelines that write nothing: each file's report in the dataset's JSON is the
+    // library's (and the one-file C call's) for that file.
+    let json = |p: &std::path::Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    let corrected = fixed.join(good.file_name().unwrap());
+    let mut one = refloat_file_report::default();
+    let verified = dir.path().join("verify.json");
+    let s = refloat_verify_file(
+        c(&out).as_ptr(),
+        c(&corrected).as_ptr(),
+        c(&verified).as_ptr(),
+        &o,
+        &mut one,
+    );
+    assert_eq!(s, OK, "{}", last_error());
+    assert_eq!((one.values, one.verified_values), (131_967, 131_967));
+    let library =
+        refloat::pipeline::verify_file(&out, &corrected, &Default::default(), &mut |_| {}).unwrap();
+    assert_eq!(
+        json(&verified)["values"].as_u64(),
+        Some(library.values as u64)
+    );
+    let summary = dir.path().join("verify_files.json");
+    let s = refloat_verify_files(
+        stored.as_ptr(),
+        1,
+        c(&fixed).as_ptr(),
+        c(&summary).as_ptr(),
+        &o,
+        0,
+        &mut report,
+    );
+    assert_eq!(s, OK, "{}", last_error());
+    assert_eq!(json(&summary)["files"][0]["report"], json(&verified));
+    // A file is not its own partner: refused before anything runs.
+    report = refloat_dataset_report::default();
+    let s = refloat_verify_files(
+        stored.as_ptr(),
+        1,
+        c(&kept).as_ptr(),
+        ptr::null(),
+        &o,
+        0,
+        &mut report,
+    );
+    assert_ne!(s, OK);
+    assert_eq!((report.done, report.failed), (0, 0), "{}", last_error());
+    // The originals are not a corrected copy of the corrected file: it fails, naming the
+    // branch and the value.
+    let s = refloat_verify_file(
+        c(&corrected).as_ptr(),
+        c(&good).as_ptr(),
+        ptr::null(),
+        &o,
+        ptr::null_mut(),
+    );
+    assert_ne!(s, OK);
+    assert!(
+        last_error().contains("invariant broken") && last_error().contains("value "),
+        "{}",
+        last_error()
+    );
+
+    let inspected = dir.path().join("inspect.json");
+    let s = refloat_inspect_file(c(&out).as_ptr(), c(&inspected).as_ptr(), &o, &mut one);
+    assert_eq!(s, OK, "{}", last_error());
+    assert_eq!((one.branches, one.values), (350, 131_967));
+    let library = refloat::pipeline::inspect_file(&out, None, &[], &mut |_| {}).unwrap();
+    // What each branch was found to be: the library's, branch for branch.
+    let found = |v: &serde_json::Value| -> Vec<String> {
+        v["trees"][0]["branches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                format!(
+                    "{} {} {} {}",
+                    b["name"], b["mantissa_bits"], b["mode"], b["values"]
+                )
+            })
+            .collect()
+    };
+    let expected = found(&serde_json::to_value(&library).unwrap());
+    assert!(expected.len() > 1000, "{}", expected.len());
+    assert_eq!(found(&json(&inspected)), expected);
+    let all = [c(&bad), c(&out)];
+    let all: Vec<*const std::ffi::c_char> = all.iter().map(|n| n.as_ptr()).collect();
+    let s = refloat_inspect_files(all.as_ptr(), 2, c(&summary).as_ptr(), &o, 1, &mut report);
+    assert_ne!(s, OK);
+    assert_eq!((report.done, report.failed, report.not_run), (1, 1, 0));
+    let sum = json(&summary);
+    assert!(sum["files"][0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("bad.root"));
+    assert_eq!(found(&sum["files"][1]["report"]), expected);
+
+    let originals = [c(&good)];
+    let originals: Vec<*const std::ffi::c_char> = originals.iter().map(|n| n.as_ptr()).collect();
+    let analysed = dir.path().join("analyse.json");
+    let s = refloat_analyse_file(
+        c(&good).as_ptr(),
+        c(&out).as_ptr(),
+        c(&analysed).as_ptr(),
+        &o,
+        &mut one,
+    );
+    assert_eq!(s, OK, "{}", last_error());
+    let s = refloat_analyse_files(
+        originals.as_ptr(),
+        1,
+        c(&kept).as_ptr(),
+        c(&summary).as_ptr(),
+        &o,
+        0,
+        &mut report,
+    );
+    assert_eq!(s, OK, "{}", last_error());
+    assert_eq!(json(&summary)["files"][0]["report"], json(&analysed));
+    assert_eq!(json(&analysed)["pooled"]["count"].as_u64(), Some(131_967));
 }

@@ -5,7 +5,7 @@ use std::ffi::{c_char, c_int, c_void, CString};
 use std::path::Path;
 
 use super::buffers::{correct_resolving, format_arg, resolve_buffer, ResolveRequest};
-use super::files::{bits_arg, FileRequest, FileTotals};
+use super::files::{self, bits_arg, FileRequest, FileTotals};
 use super::options::*;
 use super::{c_str, c_str_opt, check_disjoint, refloat_status, FfiError};
 use crate::bounds::{intervals_f32, intervals_f64};
@@ -747,6 +747,20 @@ pub struct refloat_dataset_report {
     pub not_run: u64,
 }
 
+/// The paths `inputs[0..n_inputs]` a dataset call names.
+fn input_paths(
+    inputs: *const *const c_char,
+    n_inputs: usize,
+) -> Result<Vec<std::path::PathBuf>, FfiError> {
+    let names = try_slice!(inputs, n_inputs);
+    names
+        .iter()
+        .enumerate()
+        // SAFETY: the caller's contract (NUL-terminated strings).
+        .map(|(i, &p)| unsafe { c_str(p, &format!("inputs[{i}]")) }.map(Into::into))
+        .collect()
+}
+
 /// A file pipeline over many inputs into `out_dir` (`pipeline::run_dataset`), the options
 /// read once.
 fn run_files(
@@ -763,14 +777,8 @@ fn run_files(
         &mut crate::pipeline::ProgressFn<'_>,
     ) -> Result<FileTotals, FfiError>,
 ) -> Result<(), FfiError> {
-    let names = try_slice!(inputs, n_inputs);
-    let inputs: Vec<std::path::PathBuf> = names
-        .iter()
-        .enumerate()
-        // SAFETY: the caller's contract (NUL-terminated strings).
-        .map(|(i, &p)| unsafe { c_str(p, &format!("inputs[{i}]")) }.map(Into::into))
-        .collect::<Result<_, _>>()?;
-    // SAFETY: as above.
+    let inputs = input_paths(inputs, n_inputs)?;
+    // SAFETY: the caller's contract (a NUL-terminated path).
     let out_dir = unsafe { c_str(out_dir, "out_dir")? };
     let (request, o) = options_request(options)?;
     let mut forward = forwarder(o);
@@ -783,6 +791,64 @@ fn run_files(
                 crate::Error::InvalidInput(message)
             })
         })?;
+    dataset_done(&done, first, report)
+}
+
+/// A pipeline that writes nothing over many inputs (`pipeline::run_each`), each with the
+/// file of its name in `dir` when given, the dataset's report (each file's inside it)
+/// written as JSON to `json_output` when not NULL.
+#[allow(clippy::too_many_arguments)]
+fn run_each_file<R: serde::Serialize>(
+    inputs: *const *const c_char,
+    n_inputs: usize,
+    dir: Option<*const c_char>,
+    json_output: *const c_char,
+    options: *const refloat_file_options,
+    keep_going: c_int,
+    report: *mut refloat_dataset_report,
+    run: impl Fn(
+        &FileRequest,
+        &Path,
+        Option<&Path>,
+        &mut crate::pipeline::ProgressFn<'_>,
+    ) -> Result<R, FfiError>,
+) -> Result<(), FfiError> {
+    let inputs = input_paths(inputs, n_inputs)?;
+    // SAFETY: the caller's contract (NUL-terminated paths; the JSON path may be NULL).
+    let json = unsafe { c_str_opt(json_output, "json_output")? };
+    let partners: Vec<Option<std::path::PathBuf>> = match dir {
+        // SAFETY: as above.
+        Some(d) => {
+            crate::pipeline::dataset_partners(&inputs, Path::new(unsafe { c_str(d, "dir")? }))?
+                .into_iter()
+                .map(Some)
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    let (request, o) = options_request(options)?;
+    let mut forward = forwarder(o);
+    let mut first: Option<FfiError> = None;
+    let done = crate::pipeline::run_each(&inputs, &partners, keep_going != 0, |i, partner| {
+        run(&request, i, partner, &mut forward).map_err(|e| {
+            let message = e.message.clone();
+            first.get_or_insert(e);
+            crate::Error::InvalidInput(message)
+        })
+    });
+    if let Some(path) = json.filter(|p| !p.is_empty()) {
+        crate::pipeline::write_report(Path::new(path), &done)?;
+    }
+    dataset_done(&done, first, report)
+}
+
+/// Fills `report` with what a dataset call did, and turns its first failure into the call's
+/// error, counting the others.
+fn dataset_done<R>(
+    done: &crate::pipeline::DatasetReport<R>,
+    first: Option<FfiError>,
+    report: *mut refloat_dataset_report,
+) -> Result<(), FfiError> {
     if !report.is_null() {
         let report = try_mut_from_ptr!(report);
         *report = refloat_dataset_report {
@@ -897,6 +963,138 @@ pub extern "C" fn refloat_analyse_file(
         let compressed = unsafe { c_str(compressed, "compressed")? };
         run_file(original, json_output, options, report, |r, i, o, p| {
             r.analyse(i, Path::new(compressed), o, p)
+        })
+    }
+}
+
+/// Check that `corrected` belongs to `stored` (`refloat verify`): the same structure, and
+/// every value of each selected float branch re-quantises, bit for bit, to the stored one
+/// under the branch's resolution (bits and scheme resolved per branch as
+/// `refloat_correct_file` resolves them, unless `options->mantissa_bits` / `mode` are
+/// given), values exact by nature unchanged unless `options->leave_exact` is 0. The report
+/// (branches and the bits each was checked at) is written as JSON to `json_output` when it is
+/// not NULL. Uses `options->tree`, `branches`, `mantissa_bits`, `mode`, `format`,
+/// `leave_exact` and `progress`; `report->branches`, `values` and `verified_values` count
+/// what was checked. Fails naming the file, branch and value that breaks it. `report` may be
+/// NULL.
+///
+/// # Safety
+/// As `refloat_compress_file`; `corrected` must be a NUL-terminated path, `json_output` one
+/// or NULL.
+#[no_mangle]
+pub extern "C" fn refloat_verify_file(
+    stored: *const c_char,
+    corrected: *const c_char,
+    json_output: *const c_char,
+    options: *const refloat_file_options,
+    report: *mut refloat_file_report,
+) -> c_int {
+    ffi_panic_boundary! {
+        // SAFETY: the caller's contract (NUL-terminated paths; the JSON path may be NULL).
+        let stored = unsafe { c_str(stored, "stored")? };
+        let corrected = unsafe { c_str(corrected, "corrected")? };
+        let json = unsafe { c_str_opt(json_output, "json_output")? };
+        let (request, o) = options_request(options)?;
+        let r = request.verify(Path::new(stored), Path::new(corrected), &mut forwarder(o))?;
+        if let Some(path) = json.filter(|p| !p.is_empty()) {
+            crate::pipeline::write_report(Path::new(path), &r)?;
+        }
+        if !report.is_null() {
+            *try_mut_from_ptr!(report) = files::verify_totals(&r);
+        }
+        Ok(())
+    }
+}
+
+/// Trees, branches, types and entries of `input`, and the kept bits and rounding scheme
+/// of each float branch as resolved from its values (`refloat inspect`), written as JSON to
+/// `json_output` (atomically). Uses `options->tree` (NULL or "": every tree), `branches`
+/// (without a tree: the trees that hold a match) and `progress`; `report->branches` and
+/// `values` count the float branches listed and their values. `report` may be NULL.
+///
+/// # Safety
+/// As `refloat_compress_file`.
+#[no_mangle]
+pub extern "C" fn refloat_inspect_file(
+    input: *const c_char,
+    json_output: *const c_char,
+    options: *const refloat_file_options,
+    report: *mut refloat_file_report,
+) -> c_int {
+    ffi_panic_boundary! {
+        run_file(input, json_output, options, report, |r, i, o, p| {
+            let found = r.inspect(i, p)?;
+            crate::pipeline::write_report(o, &found)?;
+            Ok(files::inspect_totals(&found))
+        })
+    }
+}
+
+/// `refloat_inspect_file` of every input (`inputs[0..n_inputs]`, paths), in order; the
+/// first that fails stops the run unless `keep_going` is non-zero. The dataset's report
+/// (each file's input, report or error, and the counts) is written as JSON to `json_output`
+/// when it is not NULL. Returns as `refloat_compress_files`.
+///
+/// # Safety
+/// As `refloat_compress_files`; `json_output` a NUL-terminated path or NULL.
+#[no_mangle]
+pub extern "C" fn refloat_inspect_files(
+    inputs: *const *const c_char,
+    n_inputs: usize,
+    json_output: *const c_char,
+    options: *const refloat_file_options,
+    keep_going: c_int,
+    report: *mut refloat_dataset_report,
+) -> c_int {
+    ffi_panic_boundary! {
+        run_each_file(inputs, n_inputs, None, json_output, options, keep_going, report, |r, i, _, p| r.inspect(i, p))
+    }
+}
+
+/// `refloat_verify_file` of every stored file (`inputs[0..n_inputs]`) against the file of
+/// the same name in `corrected_dir` (as `refloat_correct_files` writes them), as
+/// `refloat_inspect_files` runs `refloat_inspect_file`. A missing or damaged corrected file
+/// is that file's failure.
+///
+/// # Safety
+/// As `refloat_inspect_files`; `corrected_dir` a NUL-terminated path.
+#[no_mangle]
+pub extern "C" fn refloat_verify_files(
+    inputs: *const *const c_char,
+    n_inputs: usize,
+    corrected_dir: *const c_char,
+    json_output: *const c_char,
+    options: *const refloat_file_options,
+    keep_going: c_int,
+    report: *mut refloat_dataset_report,
+) -> c_int {
+    ffi_panic_boundary! {
+        run_each_file(inputs, n_inputs, Some(corrected_dir), json_output, options, keep_going, report, |r, i, c, p| {
+            r.verify(i, c.expect("a partner per file"), p)
+        })
+    }
+}
+
+/// `refloat_analyse_file` of every original (`inputs[0..n_inputs]`) against the file of the
+/// same name in `stored_dir` (as `refloat_compress_files` writes them), as
+/// `refloat_inspect_files` runs `refloat_inspect_file`; each file's analysis is in the
+/// dataset's JSON.
+///
+/// # Safety
+/// As `refloat_inspect_files`; `stored_dir` a NUL-terminated path.
+#[no_mangle]
+pub extern "C" fn refloat_analyse_files(
+    inputs: *const *const c_char,
+    n_inputs: usize,
+    stored_dir: *const c_char,
+    json_output: *const c_char,
+    options: *const refloat_file_options,
+    keep_going: c_int,
+    report: *mut refloat_dataset_report,
+) -> c_int {
+    ffi_panic_boundary! {
+        run_each_file(inputs, n_inputs, Some(stored_dir), json_output, options, keep_going, report, |r, i, s, p| {
+            r.analyse_report(i, s.expect("a partner per file"), p)
         })
     }
 }

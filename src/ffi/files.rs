@@ -198,15 +198,13 @@ impl FileRequest {
         })
     }
 
-    /// Runs [`pipeline::analyse_file`] on `original` and `compressed` and writes its JSON to
-    /// `output`.
-    pub fn analyse(
+    /// Runs [`pipeline::analyse_file`] on `original` and `compressed`.
+    pub fn analyse_report(
         &self,
         original: &Path,
         compressed: &Path,
-        output: &Path,
         progress: &mut pipeline::ProgressFn<'_>,
-    ) -> Result<FileTotals, FfiError> {
+    ) -> Result<pipeline::AnalyseReport, FfiError> {
         let mode = match self.mode {
             DETECT => self.producer_mode(original)?,
             m => rounding_mode(m)?,
@@ -216,13 +214,89 @@ impl FileRequest {
             bits: self.bits,
             mode,
         };
-        let r = pipeline::analyse_file(original, compressed, &opts, progress)?;
+        Ok(pipeline::analyse_file(
+            original, compressed, &opts, progress,
+        )?)
+    }
+
+    /// [`Self::analyse_report`], its JSON written to `output`.
+    pub fn analyse(
+        &self,
+        original: &Path,
+        compressed: &Path,
+        output: &Path,
+        progress: &mut pipeline::ProgressFn<'_>,
+    ) -> Result<FileTotals, FfiError> {
+        let r = self.analyse_report(original, compressed, progress)?;
         r.write_json(output)?;
         Ok(FileTotals {
             branches: r.branches.len() as u64,
             values: r.pooled.count as u64,
             ..FileTotals::default()
         })
+    }
+}
+
+impl FileRequest {
+    /// Runs [`pipeline::verify_file`] on `stored` and `corrected` (bits and scheme resolved
+    /// per branch unless given, as correct resolves them).
+    pub fn verify(
+        &self,
+        stored: &Path,
+        corrected: &Path,
+        progress: &mut pipeline::ProgressFn<'_>,
+    ) -> Result<pipeline::VerifyReport, FfiError> {
+        let opts = pipeline::VerifyOptions {
+            select: self.select(),
+            bits: self.bits,
+            mode: match self.mode {
+                DETECT => None,
+                m => Some(rounding_mode(m)?),
+            },
+            format: self.format,
+            leave_exact: self.leave_exact,
+        };
+        Ok(pipeline::verify_file(stored, corrected, &opts, progress)?)
+    }
+
+    /// Runs [`pipeline::inspect_file`] on `input`: the tree asked for, else every tree.
+    pub fn inspect(
+        &self,
+        input: &Path,
+        progress: &mut pipeline::ProgressFn<'_>,
+    ) -> Result<pipeline::InspectReport, FfiError> {
+        let patterns = crate::io::parse_patterns(&self.branches)?;
+        Ok(pipeline::inspect_file(
+            input,
+            self.tree.as_deref(),
+            &patterns,
+            progress,
+        )?)
+    }
+}
+
+/// The totals of a verification: branches and values checked (all of them verified).
+pub(crate) fn verify_totals(r: &pipeline::VerifyReport) -> FileTotals {
+    FileTotals {
+        branches: r.branches.len() as u64,
+        values: r.values as u64,
+        verified_values: r.values as u64,
+        ..FileTotals::default()
+    }
+}
+
+/// The totals of an inspection: float branches and their values, every tree.
+pub(crate) fn inspect_totals(r: &pipeline::InspectReport) -> FileTotals {
+    let floats = || {
+        r.trees
+            .iter()
+            .flat_map(|t| &t.branches)
+            .filter(|b| matches!(b.kind, crate::io::BranchKind::Float(_)))
+    };
+    FileTotals {
+        branches: floats().count() as u64,
+        values: floats().filter_map(|b| b.values).sum::<usize>() as u64,
+        ..FileTotals::default()
     }
 }
 

@@ -781,4 +781,33 @@ fn datasets_in_one_command() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 done, 1 failed, 0 not run"));
     assert!(String::from_utf8_lossy(&out.stderr).contains("c.root"));
+
+    let reports = dir.path().join("reports");
+    ok(refloat([
+        "analyse",
+        &s(&input.join("b.root")),
+        &s(&input.join("c.root")),
+        "--stored-dir",
+        &s(&kept),
+        "--out",
+        &s(&reports),
+        "--no-plots",
+    ]));
+    let one = dir.path().join("analyse_b");
+    ok(refloat([
+        "analyse",
+        &s(&input.join("b.root")),
+        &s(&kept.join("b.root")),
+        "--out",
+        &s(&one),
+        "--no-plots",
+    ]));
+    let b = json(&reports.join("b").join("report.json"));
+    assert_eq!(b, json(&one.join("report.json")));
+    assert_eq!(b["pooled"]["count"].as_u64(), Some(131_967));
+    assert!(reports.join("c").join("report.json").is_file());
+    assert_eq!(
+        json(&reports.join("dataset.json"))["done"].as_u64(),
+        Some(2)
+    );
 }

@@ -2,7 +2,7 @@
 //! branch by branch: residual bounds, residual steps, distribution-shift metrics; a table on
 //! the terminal, the same as JSON, and PNG figures.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use rayon::prelude::*;
@@ -35,10 +35,20 @@ pub const DEFAULT_PLOTS: &[&str] = &[
 Writes OUT/report.json and, per plotted branch, OUT/NAME.{values,abs_residual,signed_residual,residual_map}.png,
 plus OUT/all.{abs_residual,signed_residual,residual_map}.png pooled over every analysed branch.")]
 pub struct Args {
-    /// Original ROOT file (full precision).
-    pub original: PathBuf,
-    /// Compressed (or corrected) ROOT file with the same tree and branches.
-    pub compressed: PathBuf,
+    /// Original ROOT file (full precision), then its compressed (or corrected) twin with the
+    /// same tree and branches. With --stored-dir: every original (paths or quoted globs such
+    /// as 'orig/*.root').
+    #[arg(required = true, value_name = "ORIGINAL COMPRESSED")]
+    pub paths: Vec<String>,
+    /// Compare each original with the file of the same name in this directory (as
+    /// `compress --out-dir` writes them); each file's report and figures go to OUT/NAME/ and
+    /// the dataset's summary to OUT/dataset.json.
+    #[arg(long, value_name = "DIR")]
+    pub stored_dir: Option<PathBuf>,
+    /// With --stored-dir: a file that fails is reported and the next one is analysed (by
+    /// default the run stops at the first failure).
+    #[arg(long, requires = "stored_dir")]
+    pub keep_going: bool,
     #[command(flatten)]
     pub select: SelectArgs,
     /// Directory for report.json and the figures (created if missing).
@@ -68,6 +78,35 @@ pub struct Args {
 
 /// Runs `refloat analyse`.
 pub fn run(args: Args) -> Result<()> {
+    if let Some(dir) = &args.stored_dir {
+        std::fs::create_dir_all(&args.out).with_context(|| {
+            format!("{}: cannot create the output directory", args.out.display())
+        })?;
+        let summary = args.out.join("dataset.json");
+        return common::run_each(
+            &args.paths,
+            Some(dir),
+            args.keep_going,
+            Some(&summary),
+            |original, stored| {
+                let stem = original.file_stem().unwrap_or_default();
+                let out = args.out.join(stem);
+                analyse_one(&args, original, stored.expect("a partner per file"), &out)
+            },
+        )
+        .map(|()| println!("summary: {}", summary.display()));
+    }
+    let [original, compressed] = args.paths.as_slice() else {
+        anyhow::bail!(
+            "give ORIGINAL COMPRESSED, or originals and --stored-dir DIR (got {} paths)",
+            args.paths.len()
+        );
+    };
+    analyse_one(&args, Path::new(original), Path::new(compressed), &args.out).map(|_| ())
+}
+
+/// One original and its twin: the report and figures in `out`.
+fn analyse_one(args: &Args, original: &Path, compressed: &Path, out: &Path) -> Result<Report> {
     let options = AnalyseOptions {
         select: args.select.to_select(),
         bits: args.bits,
@@ -85,7 +124,7 @@ pub fn run(args: Args) -> Result<()> {
 
     // The library reads both files and computes the report; the figures are drawn here.
     let mut bar: Option<indicatif::ProgressBar> = None;
-    let pairs = read_pairs(&args.original, &args.compressed, &options, &mut |p| {
+    let pairs = read_pairs(original, compressed, &options, &mut |p| {
         if p.stage == Stage::Reading {
             let pb = bar.get_or_insert_with(|| common::progress(p.total, "reading"));
             pb.set_position(p.done as u64);
@@ -95,12 +134,11 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(pb) = bar {
         pb.finish_and_clear();
     }
-    let (mut report, pooled_steps) =
-        analyse_pairs(&args.original, &args.compressed, &options, &pairs);
+    let (mut report, pooled_steps) = analyse_pairs(original, compressed, &options, &pairs);
     let pairs = pairs.pairs;
 
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("{}: cannot create the output directory", args.out.display()))?;
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("{}: cannot create the output directory", out.display()))?;
 
     if !args.no_plots {
         let to_plot: Vec<usize> = (0..pairs.len())
@@ -115,7 +153,7 @@ pub fn run(args: Args) -> Result<()> {
             .par_iter()
             .map(|&i| {
                 let r = plot::branch_figures(
-                    &args.out,
+                    out,
                     &pairs[i],
                     &report.branches[i],
                     &report.original,
@@ -130,7 +168,7 @@ pub fn run(args: Args) -> Result<()> {
         }
         let pooled_pair_refs: Vec<&Pair> = pairs.iter().collect();
         report.plots.extend(plot::pooled_figures(
-            &args.out,
+            out,
             &pooled_pair_refs,
             pooled_steps.as_ref(),
             &report,
@@ -138,7 +176,7 @@ pub fn run(args: Args) -> Result<()> {
         pb.finish_and_clear();
     }
 
-    let json = args.out.join("report.json");
+    let json = out.join("report.json");
     common::write_json(&json, &report)?;
     print(&report, args.all_rows);
     println!("report: {}", json.display());
@@ -146,11 +184,11 @@ pub fn run(args: Args) -> Result<()> {
         println!(
             "figures ({}): {}/{{{}}}",
             report.plots.len(),
-            args.out.display(),
+            out.display(),
             short_list(&report.plots)
         );
     }
-    Ok(())
+    Ok(report)
 }
 
 fn short_list(names: &[String]) -> String {

@@ -60,6 +60,17 @@ const CHUNK_ENTRIES: usize = 1 << 12;
 /// (memory stays bounded on large branches; smaller branches use every value).
 const PRIOR_SAMPLE: usize = 1 << 14;
 
+/// Writes `report` as pretty JSON to `path` atomically (beside it, then renamed), as every
+/// pipeline's `write_json` does: for the reports that have none (inspect, verify, datasets).
+///
+/// # Errors
+/// [`Error::Io`] naming the path; [`Error::InvalidInput`] for a report JSON cannot hold.
+pub fn write_report<T: Serialize>(path: &Path, report: &T) -> Result<()> {
+    let json = serde_json::to_string_pretty(report)
+        .map_err(|e| Error::InvalidInput(format!("{}: report: {e}", path.display())))?;
+    write_json_atomically(path, json)
+}
+
 /// Writes a report's JSON to `path` atomically (beside it, then renamed): what every
 /// pipeline's `write_json` does.
 ///

@@ -76,6 +76,7 @@ __all__ = [
     "compress_files",
     "correct_file",
     "correct_files",
+    "correct_events",
     "inspect_files",
     "verify_files",
     "analyse_files",
@@ -617,6 +618,85 @@ def correct(
         per_field=reports,
     )
     return result, total
+
+
+def _float_paths(events: Any, prefix: tuple = ()) -> list:
+    """The paths (tuples of field names) of the float32 leaves of a record array."""
+    import awkward as ak
+
+    out = []
+    for f in ak.fields(events):
+        sub = events[f]
+        if ak.fields(sub):
+            out += _float_paths(sub, prefix + (f,))
+            continue
+        layout = ak.to_layout(sub)
+        while hasattr(layout, "content"):
+            layout = layout.content
+        if getattr(layout, "dtype", None) == np.float32:
+            out.append(prefix + (f,))
+    return out
+
+
+def _branch_name(path: tuple) -> str:
+    """The branch a field came from: its own name at the top (uproot's ``tree.arrays()``,
+    whose fields are the branches), NanoAOD's ``COLLECTION_FIELD`` below it (coffea's
+    NanoEvents: ``events.Jet.pt`` is ``Jet_pt``)."""
+    return "_".join(path)
+
+
+def correct_events(
+    events: Any,
+    method: str = "midpoint",
+    *,
+    seed: int = 0,
+    bits: Optional[int] = None,
+    mode: str = "detect",
+    format: Optional[str] = None,
+    leave_exact: bool = True,
+    branch_of: Any = None,
+    report: bool = False,
+):
+    """Every float32 field of ``events`` corrected as the branch it came from: the bits
+    ``refloat correct`` writes for that branch of the file, when ``events`` holds whole
+    branches (a whole file's entries, in order: the resolution and dither's indices are
+    those of the whole branch). Other fields, and branches whose bits cannot be told, come
+    back as they are.
+
+    ``events``: an Awkward record array: uproot's ``tree.arrays(...)`` (each field a branch)
+    or coffea's NanoEvents (``events.Jet.pt`` is the branch ``Jet_pt``); ``branch_of``, a
+    function of a field's path (``("Jet", "pt")``) returning its branch name, where the
+    naming is another (coffea's PHYSLITE schema: ``("Jets", "pt")`` is
+    ``AnalysisJetsAuxDyn.pt``). ``format``: whose defaults apply; by default ``"cms"`` for
+    NanoEvents, nested collections, or a counter ``nJet`` beside ``Jet_*`` fields (NanoAOD),
+    ``"atlas"`` for fields named ``...AuxDyn.``; give it otherwise. Other arguments as :func:`correct`. With ``report=True`` also
+    returns ``{branch: Report}``.
+    """
+    import awkward as ak
+
+    if not _is_awkward(events) or not ak.fields(events):
+        raise Error(f"correct_events: expected an Awkward record array (fields: branches), got {type(events).__name__}")
+    paths = _float_paths(events)
+    if not paths:
+        raise Error(f"correct_events: no float32 field among {ak.fields(events)}")
+    name_of = branch_of or _branch_name
+    if format is None:
+        fields = set(ak.fields(events))
+        counted = any(f.startswith("n") and any(g.startswith(f[1:] + "_") for g in fields) for f in fields)
+        if ak.parameters(events).get("__record__") == "NanoEvents" or any(len(p) > 1 for p in paths) or counted:
+            format = "cms"
+        elif any("AuxDyn." in p[0] for p in paths):
+            format = "atlas"
+    reports = {}
+    out = events
+    for path in paths:
+        branch = str(name_of(path))
+        fixed, rep = correct(
+            events[path], bits, mode, method, seed=seed, branch=branch, format=format, leave_exact=leave_exact, report=True
+        )
+        reports[branch] = rep
+        out = ak.with_field(out, fixed, where=path if len(path) > 1 else path[0])
+    return (out, reports) if report else out
 
 
 def verify(corrected: Any, stored: Any, bits: int, mode: str = "nearest") -> None:

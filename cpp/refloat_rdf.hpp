@@ -17,6 +17,9 @@
 //   // values exact by nature left alone), then corrected entry by entry:
 //   auto c = refloat::rdf::corrector(df, "comp.root", "AnalysisJetsAuxDyn.pt", refloat::Method::Dither, 42);
 //   auto out2 = df.Define("pt_c", c, {"rdfentry_", "AnalysisJetsAuxDyn.pt"});
+//   // one line for the analyst: every float column the resolver finds rounded, corrected
+//   // under its own scheme and bits (the bits `refloat correct` writes for each branch):
+//   auto all = refloat::rdf::CorrectAll(df, "comp.root", refloat::Method::Midpoint);
 //
 // Only float columns are corrected: a double column is refused at compile time (producers
 // round floats; narrowing a double would lose more than refloat restores).
@@ -236,6 +239,79 @@ inline ScalarCorrector scalar_corrector(const std::string& path, const std::stri
 inline Dither dither(ROOT::RDF::RNode df, const std::string& column, unsigned mantissa_bits, Rounding mode,
                      std::uint64_t seed) {
     return Dither(mantissa_bits, mode, seed, column, first_indices(std::move(df), column));
+}
+
+/// Whether an RDataFrame column type is a jagged float column (std::vector<float>, float[n]).
+inline bool is_jagged_float(const std::string& type) {
+    return type == "ROOT::VecOps::RVec<float>" || type == "ROOT::VecOps::RVec<Float_t>" ||
+           type == "ROOT::RVec<float>" || type == "ROOT::RVecF" || type == "vector<float>" ||
+           type == "std::vector<float>";
+}
+
+/// For each jagged column of `columns`, the first index of every entry's values in the whole
+/// branch (as `first_indices`), in one event loop for all of them.
+inline std::vector<std::shared_ptr<const std::vector<ULong64_t>>> first_indices_of(ROOT::RDF::RNode df,
+                                                                                 const std::vector<std::string>& columns) {
+    auto entries = df.Take<ULong64_t>("rdfentry_");
+    std::vector<ROOT::RDF::RResultPtr<std::vector<ULong64_t>>> sizes;
+    for (std::size_t k = 0; k < columns.size(); ++k) {
+        const std::string name = "refloat_rdf_size_" + std::to_string(k) + "_";
+        sizes.push_back(
+            df.Define(name, [](const ROOT::RVecF& v) { return ULong64_t(v.size()); }, {columns[k]}).Take<ULong64_t>(name));
+    }
+    const auto& e = *entries;  // one event loop fills every result booked above
+    ULong64_t last = 0;
+    for (ULong64_t x : e) last = std::max(last, x + 1);
+    std::vector<std::shared_ptr<const std::vector<ULong64_t>>> out;
+    for (auto& size : sizes) {
+        const auto& n = *size;
+        std::vector<ULong64_t> count(last, 0);
+        for (std::size_t i = 0; i < e.size(); ++i) count[e[i]] = n[i];
+        auto first = std::make_shared<std::vector<ULong64_t>>(last, 0);
+        ULong64_t at = 0;
+        for (ULong64_t k = 0; k < last; ++k) {
+            (*first)[k] = at;
+            at += count[k];
+        }
+        out.push_back(std::move(first));
+    }
+    return out;
+}
+
+/// One line for the analyst: `df` with every float column (`float`, `std::vector<float>`,
+/// `float[n]`) whose branch in ROOT file `path` (tree `tree`; "": the file's analysis tree, as
+/// `refloat correct`) the resolver finds rounded redefined as corrected with `method`, under
+/// the branch's own scheme and bits, values exact by nature left alone: for each branch the
+/// bits `refloat correct --method METHOD` writes. Columns at full precision, whose bits
+/// cannot be told, that are not branches of the file (a `Define`) or not float are left as
+/// they are. Resolving reads each float branch once; `Method::Dither` also runs one event
+/// loop over the jagged columns' sizes (their values' indices in the whole branch).
+inline ROOT::RDF::RNode CorrectAll(ROOT::RDF::RNode df, const std::string& path, Method method = Method::Midpoint,
+                                   std::uint64_t seed = 0, const ResolveOptions& options = default_resolve_options(),
+                                   const std::string& tree = "") {
+    const auto defined = df.GetDefinedColumnNames();
+    std::vector<std::string> jagged, scalar;
+    std::vector<refloat::Resolution> jagged_res, scalar_res;
+    for (const auto& column : df.GetColumnNames()) {
+        if (std::find(defined.begin(), defined.end(), column) != defined.end()) continue;
+        const auto type = df.GetColumnType(column);
+        const bool is_jagged = is_jagged_float(type);
+        if (!is_jagged && type != "float" && type != "Float_t") continue;
+        auto resolution = refloat::Resolution::of_file(path, tree, column, options);
+        const int bits = resolution.mantissa_bits();
+        if (bits < 0 || bits >= 23) continue;
+        (is_jagged ? jagged : scalar).push_back(column);
+        (is_jagged ? jagged_res : scalar_res).push_back(std::move(resolution));
+    }
+    std::vector<std::shared_ptr<const std::vector<ULong64_t>>> first(jagged.size());
+    if (method == Method::Dither && !jagged.empty()) first = first_indices_of(df, jagged);
+    for (std::size_t k = 0; k < jagged.size(); ++k)
+        df = df.Redefine(jagged[k], Corrector(std::move(jagged_res[k]), method, seed, jagged[k], first[k]),
+                         {"rdfentry_", jagged[k]});
+    for (std::size_t k = 0; k < scalar.size(); ++k)
+        df = df.Redefine(scalar[k], ScalarCorrector(std::move(scalar_res[k]), method, seed, scalar[k]),
+                         {"rdfentry_", scalar[k]});
+    return df;
 }
 
 }  // namespace rdf

@@ -184,3 +184,84 @@ fn rdataframe_examples_equal_refloat_correct_bit_for_bit() {
         "{text}"
     );
 }
+
+/// `refloat::rdf::CorrectAll` (`examples/rdf/correct_all.py`): every float column the resolver
+/// finds rounded, redefined as corrected, equals what `refloat correct` writes for its branch,
+/// on every float column of NanoAOD (CMS's file, dither, one thread and two) and of the
+/// held-out PHYSLITE file stored at 10 bits (dither: ATLAS's midpoint is the stored value).
+#[test]
+fn correct_all_equals_refloat_correct_on_every_float_column() {
+    let Some(venv) = common::root_venv() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let stored = dir.path().join("physlite.b10.root");
+    compress_file(
+        &common::root_file(common::HELD_OUT),
+        &stored,
+        &CompressOptions {
+            select: Select::default(),
+            quantiser: Quantiser32::new(10, RoundingMode::Nearest).unwrap(),
+            bits: Vec::new(),
+            compression: None,
+            measure_sizes: false,
+            copies: Default::default(),
+            threads: 0,
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    for (input, seed, floats, changed_at_least, threads) in [
+        (
+            common::root_file("nano_dy"),
+            7u64,
+            307,
+            150,
+            &["0", "2"][..],
+        ),
+        (stored.clone(), 3, 350, 250, &["2"][..]),
+    ] {
+        let fixed = dir.path().join(format!("fixed.{seed}.root"));
+        correct_file(
+            &input,
+            &fixed,
+            Correction::Method(Method::Dither { seed }),
+            &CorrectOptions::default(),
+            &mut |_| {},
+        )
+        .unwrap();
+        for &threads in threads {
+            let text = run(root_env(
+                Command::new("timeout")
+                    .arg("600")
+                    .arg(venv.join("bin/python"))
+                    .arg(repo().join("examples/rdf/correct_all.py"))
+                    .arg(&input)
+                    .args([
+                        "--method",
+                        "dither",
+                        "--seed",
+                        &seed.to_string(),
+                        "--threads",
+                        threads,
+                    ])
+                    .arg("--check")
+                    .arg(&fixed),
+            ));
+            assert!(
+                text.contains(&format!("{floats} of {floats} float columns equal to")),
+                "{text}"
+            );
+            let changed: usize = text
+                .split("; ")
+                .nth(1)
+                .and_then(|t| t.split(' ').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            assert!(
+                changed >= changed_at_least,
+                "{changed} columns changed\n{text}"
+            );
+        }
+    }
+}

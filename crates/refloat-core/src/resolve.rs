@@ -1324,7 +1324,23 @@ pub fn resolve_tree(
     format: Format,
     branches: Vec<(String, BranchEvidence, Given)>,
 ) -> Vec<(String, Resolution)> {
-    let levels = stream_levels(branches.iter().map(|(_, e, g)| (e, g)));
+    resolve_tree_within(format, branches, &[])
+}
+
+/// [`resolve_tree`] of some of a tree's branches: `rest` is the evidence of its other float
+/// branches, which count towards the stream's levels only, so that a branch resolves the same
+/// whichever branches are selected with it.
+pub fn resolve_tree_within(
+    format: Format,
+    branches: Vec<(String, BranchEvidence, Given)>,
+    rest: &[(BranchEvidence, Given)],
+) -> Vec<(String, Resolution)> {
+    let levels = stream_levels(
+        branches
+            .iter()
+            .map(|(_, e, g)| (e, g))
+            .chain(rest.iter().map(|(e, g)| (e, g))),
+    );
     branches
         .into_iter()
         .map(|(name, evidence, given)| {

@@ -271,7 +271,22 @@ pub(super) fn resolve_branches(
         sampled.push(sample.values);
     }
     bar.finish();
-    Ok(resolve_tree(format, evidence)
+    // An ATLAS stream's levels come from every float branch of the tree, selected or not, so
+    // that a branch resolves the same alone as with all the others (an evidence pass over the
+    // branches left out of the selection).
+    let mut rest = Vec::new();
+    if format == Format::Atlas {
+        for info in tree
+            .branches()
+            .iter()
+            .filter(|b| b.float_layout().is_some() && !floats.iter().any(|f| f.name == b.name))
+        {
+            let mut e = Evidence::new();
+            tree.for_each_float_values(&info.name, |v| e.add(v))?;
+            rest.push((e.finish(given.leave_exact, format), given.clone()));
+        }
+    }
+    Ok(resolve_tree_within(format, evidence, &rest)
         .into_iter()
         .zip(sampled)
         .map(|((_, r), s)| (r, s))

@@ -49,7 +49,9 @@ use crate::quantise::{infer_mantissa_bits_f32, Quantiser32, RoundingMode};
 use crate::replicas::{
     branch_spread, coverage, Binning, BranchSpread, Coverage, ReplicaSource, ResolvedReplicas,
 };
-use crate::resolve::{resolve_tree, BranchCorrector, Evidence, Format, Given, Resolution, Source};
+use crate::resolve::{
+    resolve_tree_within, BranchCorrector, Evidence, Format, Given, Resolution, Source,
+};
 
 pub use crate::error::{fault_injected, FAULT_ENV};
 

@@ -71,7 +71,7 @@ fn contiguous_ro<'a, 'py, T: numpy::Element>(
 }
 
 fn check_aligned<T>(ptr: *const T, name: &str) -> PyResult<()> {
-    if (ptr as usize) % std::mem::align_of::<T>() != 0 {
+    if !(ptr as usize).is_multiple_of(std::mem::align_of::<T>()) {
         return Err(Error::new_err(format!(
             "{name} is not aligned to {} bytes (copy it with numpy.require(a, requirements='CA'))",
             std::mem::align_of::<T>()

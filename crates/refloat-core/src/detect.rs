@@ -175,11 +175,14 @@ impl Default for Detector {
     }
 }
 
+/// One non-zero cell of a [`Detector`] as written: its three indices and its counts.
+type CellParts = (u8, u8, u8, [u64; 3], [u64; 4]);
+
 /// A [`Detector`] as it is written and read back: only its non-zero counts.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct DetectorParts {
     apparent: Vec<u64>,
-    cells: Vec<(u8, u8, u8, [u64; 3], [u64; 4])>,
+    cells: Vec<CellParts>,
     powers: Vec<(u8, u64)>,
     binade_totals: Vec<(u8, u64)>,
 }

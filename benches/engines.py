@@ -21,7 +21,7 @@ changes. Rows:
 not): the bits do not depend on where a partition runs.
 
     python benches/engines.py                          # the table of docs/speed.md
-    python benches/engines.py --sizes 1 --repeat 1     # what .ci/run does
+    python benches/engines.py --sizes 1 --repeat 1 --inputs nano_dy   # what .ci/run does
 
 Needs the release CLI and library (``cargo build --release``), ``target/py-venv`` (refloat,
 uproot, dask-awkward, distributed) and ``target/root-venv`` (ROOT, distributed), as .ci/run
@@ -162,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", type=int, nargs="+", default=[8, 64])
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--inputs", nargs="+", choices=["PHYSLITE_example", "nano_dy"], default=["PHYSLITE_example", "nano_dy"],
+                    help="which merged inputs (RDataFrame runs on PHYSLITE)")
     ap.add_argument("--child", choices=["dask", "rdf"], help=argparse.SUPPRESS)
     ap.add_argument("--file", help=argparse.SUPPRESS)
     ap.add_argument("--tree", help=argparse.SUPPRESS)
@@ -205,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             (nano, "Events", "Jet_", "dask", py, {"mode": "cms"}),
             (stored, "CollectionTree", "AnalysisJetsAuxDyn.", "rdf", root_py, {}),
         ]
+        jobs = [j for j in jobs if j[0].name.split(".")[0] in a.inputs]
         for file, tree, prefix, kind, python, options in jobs:
             branches = jet_floats(str(file), tree, prefix)
             mb = file.stat().st_size / 1e6

@@ -187,8 +187,9 @@ fn rdataframe_examples_equal_refloat_correct_bit_for_bit() {
 
 /// `refloat::rdf::CorrectAll` (`examples/rdf/correct_all.py`): every float column the resolver
 /// finds rounded, redefined as corrected, equals what `refloat correct` writes for its branch,
-/// on every float column of NanoAOD (CMS's file, dither, one thread and two) and of the
-/// held-out PHYSLITE file stored at 10 bits (dither: ATLAS's midpoint is the stored value).
+/// on every float column of NanoAOD (CMS's file, dither, one thread) and of the held-out
+/// PHYSLITE file stored at 10 bits (dither, two threads: ATLAS's midpoint is the stored
+/// value).
 #[test]
 fn correct_all_equals_refloat_correct_on_every_float_column() {
     let Some(venv) = common::root_venv() else {

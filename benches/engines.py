@@ -179,19 +179,15 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(out))
         return 0
 
-    from scaling import merged
+    from scaling import cpu_name, hadd_of, merged
 
     data, work = Path(a.data), Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
     py, root_py = str(Path(a.py_venv) / "bin" / "python"), str(Path(a.root_venv) / "bin" / "python")
-    root_dir = subprocess.run([root_py, "-c", "import ROOT, os; print(os.path.dirname(ROOT.__file__))"],
-                              check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
-    hadd = str(Path(root_dir) / "bin" / "hadd")
+    hadd = hadd_of(root_py)
     env = dict(os.environ, PYTHONWARNINGS="ignore", LD_LIBRARY_PATH=a.lib_dir,
                ROOT_INCLUDE_PATH=f"{REPO / 'include'}:{REPO / 'cpp'}")
-    cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
-                         capture_output=True, text=True).stdout.strip()
-    print(f"machine: {cpu or 'unknown CPU'}, {os.cpu_count()} cores; {PARTITIONS} partitions per input; best of {a.repeat}")
+    print(f"machine: {cpu_name()}, {os.cpu_count()} cores; {PARTITIONS} partitions per input; best of {a.repeat}")
     print()
     print("| input | MB | engine | branches | workers | start s | wall s | speed-up vs 1 worker |")
     print("|---|---|---|---|---|---|---|---|")

@@ -71,6 +71,22 @@ def merged(hadd: str, source: Path, times: int, work: Path) -> Path:
     return out
 
 
+def hadd_of(root_python: str) -> str:
+    """The ``hadd`` of the ROOT wheel installed for ``root_python``."""
+    root_dir = subprocess.run(
+        [root_python, "-c", "import ROOT, os; print(os.path.dirname(ROOT.__file__))"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip().splitlines()[-1]
+    return str(Path(root_dir) / "bin" / "hadd")
+
+
+def cpu_name() -> str:
+    """This machine's CPU model."""
+    cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
+                         capture_output=True, text=True).stdout.strip()
+    return cpu or "unknown CPU"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=os.environ.get("REFLOAT_DATA_DIR", str(REPO.parent / "shared" / "data")))
@@ -87,11 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     data, work = Path(args.data), Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     root_python = str(Path(args.root_venv) / "bin" / "python")
-    root_dir = subprocess.run(
-        [root_python, "-c", "import ROOT, os; print(os.path.dirname(ROOT.__file__))"],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip().splitlines()[-1]
-    hadd = str(Path(root_dir) / "bin" / "hadd")
+    hadd = hadd_of(root_python)
     refloat = args.refloat
     if not Path(refloat).exists():
         sys.exit(f"{refloat}: build it first (cargo build --release -p refloat-cli)")
@@ -106,9 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             check=True, env=anchor_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
 
-    cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
-                         capture_output=True, text=True).stdout.strip()
-    print(f"machine: {cpu or 'unknown CPU'}, {os.cpu_count()} cores; refloat {refloat}; best of {args.repeat}")
+    print(f"machine: {cpu_name()}, {os.cpu_count()} cores; refloat {refloat}; best of {args.repeat}")
     print()
     print("| input | MB | step | threads | wall s | CPU s | peak MiB | x floor (same threads) |")
     print("|---|---|---|---|---|---|---|---|")

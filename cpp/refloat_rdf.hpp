@@ -91,26 +91,42 @@ ROOT::RVec<T> correct(const ROOT::RVec<T>&, unsigned, Rounding, Method = Method:
     return {};
 }
 
+/// For each jagged column (RVecF) of `columns` and every entry of `df`, the index of the
+/// entry's first value in the whole branch (entries flattened): one event loop for all of
+/// them, any number of threads.
+inline std::vector<std::shared_ptr<const std::vector<ULong64_t>>> first_indices_of(ROOT::RDF::RNode df,
+                                                                                 const std::vector<std::string>& columns) {
+    auto entries = df.Take<ULong64_t>("rdfentry_");
+    std::vector<ROOT::RDF::RResultPtr<std::vector<ULong64_t>>> sizes;
+    for (std::size_t k = 0; k < columns.size(); ++k) {
+        const std::string name = "refloat_rdf_size_" + std::to_string(k) + "_";
+        sizes.push_back(
+            df.Define(name, [](const ROOT::RVecF& v) { return ULong64_t(v.size()); }, {columns[k]}).Take<ULong64_t>(name));
+    }
+    const auto& e = *entries;  // one event loop fills every result booked above
+    ULong64_t last = 0;
+    for (ULong64_t x : e) last = std::max(last, x + 1);
+    std::vector<std::shared_ptr<const std::vector<ULong64_t>>> out;
+    for (auto& size : sizes) {
+        const auto& n = *size;
+        std::vector<ULong64_t> count(last, 0);
+        for (std::size_t i = 0; i < e.size(); ++i) count[e[i]] = n[i];
+        auto first = std::make_shared<std::vector<ULong64_t>>(last, 0);
+        ULong64_t at = 0;
+        for (ULong64_t k = 0; k < last; ++k) {
+            (*first)[k] = at;
+            at += count[k];
+        }
+        out.push_back(std::move(first));
+    }
+    return out;
+}
+
 /// For every entry of `df`, the index of its first value of `column` in the whole branch
 /// (entries flattened): one event loop over the column's sizes, any number of threads.
 /// `column` is jagged (RVecF); for a `float` column the index is the entry itself.
 inline std::shared_ptr<const std::vector<ULong64_t>> first_indices(ROOT::RDF::RNode df, const std::string& column) {
-    auto entries = df.Take<ULong64_t>("rdfentry_");
-    auto sizes = df.Define("refloat_rdf_size_", [](const ROOT::RVecF& v) { return ULong64_t(v.size()); }, {column})
-                     .Take<ULong64_t>("refloat_rdf_size_");
-    const auto& e = *entries;
-    const auto& n = *sizes;
-    ULong64_t last = 0;
-    for (ULong64_t x : e) last = std::max(last, x + 1);
-    std::vector<ULong64_t> count(last, 0);
-    for (std::size_t i = 0; i < e.size(); ++i) count[e[i]] = n[i];
-    auto first = std::make_shared<std::vector<ULong64_t>>(last, 0);
-    ULong64_t at = 0;
-    for (ULong64_t k = 0; k < last; ++k) {
-        (*first)[k] = at;
-        at += count[k];
-    }
-    return first;
+    return first_indices_of(std::move(df), {column}).front();
 }
 
 /// Dither of a jagged column under refloat's one seeding rule (seed mixed with the branch
@@ -246,36 +262,6 @@ inline bool is_jagged_float(const std::string& type) {
     return type == "ROOT::VecOps::RVec<float>" || type == "ROOT::VecOps::RVec<Float_t>" ||
            type == "ROOT::RVec<float>" || type == "ROOT::RVecF" || type == "vector<float>" ||
            type == "std::vector<float>";
-}
-
-/// For each jagged column of `columns`, the first index of every entry's values in the whole
-/// branch (as `first_indices`), in one event loop for all of them.
-inline std::vector<std::shared_ptr<const std::vector<ULong64_t>>> first_indices_of(ROOT::RDF::RNode df,
-                                                                                 const std::vector<std::string>& columns) {
-    auto entries = df.Take<ULong64_t>("rdfentry_");
-    std::vector<ROOT::RDF::RResultPtr<std::vector<ULong64_t>>> sizes;
-    for (std::size_t k = 0; k < columns.size(); ++k) {
-        const std::string name = "refloat_rdf_size_" + std::to_string(k) + "_";
-        sizes.push_back(
-            df.Define(name, [](const ROOT::RVecF& v) { return ULong64_t(v.size()); }, {columns[k]}).Take<ULong64_t>(name));
-    }
-    const auto& e = *entries;  // one event loop fills every result booked above
-    ULong64_t last = 0;
-    for (ULong64_t x : e) last = std::max(last, x + 1);
-    std::vector<std::shared_ptr<const std::vector<ULong64_t>>> out;
-    for (auto& size : sizes) {
-        const auto& n = *size;
-        std::vector<ULong64_t> count(last, 0);
-        for (std::size_t i = 0; i < e.size(); ++i) count[e[i]] = n[i];
-        auto first = std::make_shared<std::vector<ULong64_t>>(last, 0);
-        ULong64_t at = 0;
-        for (ULong64_t k = 0; k < last; ++k) {
-            (*first)[k] = at;
-            at += count[k];
-        }
-        out.push_back(std::move(first));
-    }
-    return out;
 }
 
 /// One line for the analyst: `df` with every float column (`float`, `std::vector<float>`,

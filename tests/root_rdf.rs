@@ -70,6 +70,29 @@ fn corrected_by_refloat(stored: &Path, dir: &Path, method: Method) -> Vec<u32> {
     b.values.iter().map(|x| x.to_bits()).collect()
 }
 
+/// The held-out PHYSLITE file stored at 10 bits by ATLAS's rule into `out`: `branches`
+/// (names or globs; empty: every float branch).
+fn held_out_at_10_bits(out: &Path, branches: Vec<String>) {
+    compress_file(
+        &common::root_file(common::HELD_OUT),
+        out,
+        &CompressOptions {
+            select: Select {
+                tree: None,
+                branches,
+            },
+            quantiser: Quantiser32::new(10, RoundingMode::Nearest).unwrap(),
+            bits: Vec::new(),
+            compression: None,
+            measure_sizes: false,
+            copies: Default::default(),
+            threads: 0,
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+}
+
 fn npy(path: PathBuf) -> Vec<u32> {
     let a: ndarray::Array1<u32> = ndarray_npy::read_npy(path).unwrap();
     a.to_vec()
@@ -82,24 +105,7 @@ fn rdataframe_examples_equal_refloat_correct_bit_for_bit() {
     };
     let dir = tempfile::tempdir().unwrap();
     let comp = dir.path().join("comp.root");
-    compress_file(
-        &common::root_file(common::HELD_OUT),
-        &comp,
-        &CompressOptions {
-            select: Select {
-                tree: None,
-                branches: vec![BRANCH.into()],
-            },
-            quantiser: Quantiser32::new(10, RoundingMode::Nearest).unwrap(),
-            bits: Vec::new(),
-            compression: None,
-            measure_sizes: false,
-            copies: Default::default(),
-            threads: 0,
-        },
-        &mut |_| {},
-    )
-    .unwrap();
+    held_out_at_10_bits(&comp, vec![BRANCH.into()]);
     let midpoint = corrected_by_refloat(&comp, dir.path(), Method::Midpoint);
     let dither = corrected_by_refloat(&comp, dir.path(), Method::Dither { seed: 42 });
     let stored: Vec<u32> = io::open(&comp)
@@ -197,21 +203,7 @@ fn correct_all_equals_refloat_correct_on_every_float_column() {
     };
     let dir = tempfile::tempdir().unwrap();
     let stored = dir.path().join("physlite.b10.root");
-    compress_file(
-        &common::root_file(common::HELD_OUT),
-        &stored,
-        &CompressOptions {
-            select: Select::default(),
-            quantiser: Quantiser32::new(10, RoundingMode::Nearest).unwrap(),
-            bits: Vec::new(),
-            compression: None,
-            measure_sizes: false,
-            copies: Default::default(),
-            threads: 0,
-        },
-        &mut |_| {},
-    )
-    .unwrap();
+    held_out_at_10_bits(&stored, Vec::new());
     for (input, seed, floats, changed_at_least, threads) in [
         (
             common::root_file("nano_dy"),

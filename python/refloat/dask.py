@@ -59,20 +59,6 @@ def _correct_partition(part: Any, first: int, options: dict):
     return refloat.correct(part, first_index=first, **options)
 
 
-def _float_fields(meta: Any) -> list:
-    """The fields of a record array whose values are float32 (at any depth of lists)."""
-    import awkward as ak
-
-    out = []
-    for f in ak.fields(meta):
-        layout = ak.to_layout(meta[f])
-        while hasattr(layout, "content"):
-            layout = layout.content
-        if getattr(layout, "dtype", None) == np.float32:
-            out.append(f)
-    return out
-
-
 def _record_stats(part: Any, fields: list) -> list:
     return [_partition_stats(part[f]) for f in fields]
 
@@ -146,7 +132,8 @@ def _correct_records(array: Any, bits, mode, method, *, seed, branch, prior, lea
 
     if branch:
         raise refloat.Error("refloat.dask.correct: a record array's fields name their branches; do not give branch=")
-    fields = _float_fields(array._meta)
+    # the record's own float32 fields (refloat.correct_events also walks nested records)
+    fields = [p[0] for p in refloat._float_paths(array._meta) if len(p) == 1]
     if not fields:
         raise refloat.Error(f"refloat.dask.correct: no float32 field among {array.fields}")
     priors = dict(prior or {})

@@ -478,15 +478,26 @@ fn run_dataset(
 ) -> PyResult<String> {
     let inputs = pipeline::dataset_inputs(&inputs).map_err(err)?;
     let report = pipeline::run_dataset(&inputs, &out_dir, keep_going, |input, output| {
-        let text: String = one
-            .call1((input.to_path_buf(), output.to_path_buf()))
-            .and_then(|r| r.extract())
-            .map_err(|e| refloat_core::Error::InvalidInput(e.value(py).to_string()))?;
-        serde_json::from_str::<serde_json::Value>(&text)
-            .map_err(|e| refloat_core::Error::InvalidInput(format!("a file's report: {e}")))
+        file_report(py, &one, input, Some(output))
     })
     .map_err(err)?;
     json(&report)
+}
+
+/// `one(input, partner or None)`, the Python function that runs one file of a dataset, and
+/// the report JSON it returns, parsed.
+fn file_report(
+    py: Python<'_>,
+    one: &Bound<'_, PyAny>,
+    input: &Path,
+    partner: Option<&Path>,
+) -> refloat_core::Result<serde_json::Value> {
+    let text: String = one
+        .call1((input.to_path_buf(), partner.map(Path::to_path_buf)))
+        .and_then(|r| r.extract())
+        .map_err(|e| refloat_core::Error::InvalidInput(e.value(py).to_string()))?;
+    serde_json::from_str(&text)
+        .map_err(|e| refloat_core::Error::InvalidInput(format!("a file's report: {e}")))
 }
 
 /// A pipeline over many files that writes nothing (`refloat_core::pipeline::run_each`):
@@ -503,21 +514,9 @@ fn run_each(
     one: Bound<'_, PyAny>,
 ) -> PyResult<String> {
     let inputs = pipeline::dataset_inputs(&inputs).map_err(err)?;
-    let partners: Vec<Option<PathBuf>> = match &dir {
-        Some(d) => pipeline::dataset_partners(&inputs, d)
-            .map_err(err)?
-            .into_iter()
-            .map(Some)
-            .collect(),
-        None => Vec::new(),
-    };
+    let partners = pipeline::dataset_partners(&inputs, dir.as_deref()).map_err(err)?;
     let report = pipeline::run_each(&inputs, &partners, keep_going, |input, partner| {
-        let text: String = one
-            .call1((input.to_path_buf(), partner.map(Path::to_path_buf)))
-            .and_then(|r| r.extract())
-            .map_err(|e| refloat_core::Error::InvalidInput(e.value(py).to_string()))?;
-        serde_json::from_str::<serde_json::Value>(&text)
-            .map_err(|e| refloat_core::Error::InvalidInput(format!("a file's report: {e}")))
+        file_report(py, &one, input, partner)
     });
     json(&report)
 }

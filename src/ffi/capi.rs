@@ -761,8 +761,8 @@ fn input_paths(
         .collect()
 }
 
-/// A file pipeline over many inputs into `out_dir` (`pipeline::run_dataset`), the options
-/// read once.
+/// A file pipeline over many inputs into `out_dir` (`pipeline::dataset_outputs`), the options
+/// read once ([`run_each_file`]).
 fn run_files(
     inputs: *const *const c_char,
     n_inputs: usize,
@@ -780,25 +780,20 @@ fn run_files(
     let inputs = input_paths(inputs, n_inputs)?;
     // SAFETY: the caller's contract (a NUL-terminated path).
     let out_dir = unsafe { c_str(out_dir, "out_dir")? };
-    let (request, o) = options_request(options)?;
-    let mut forward = forwarder(o);
-    let mut first: Option<FfiError> = None;
-    let done =
-        crate::pipeline::run_dataset(&inputs, Path::new(out_dir), keep_going != 0, |i, o| {
-            run(&request, i, o, &mut forward).map_err(|e| {
-                let message = e.message.clone();
-                first.get_or_insert(e);
-                crate::Error::InvalidInput(message)
-            })
-        })?;
+    let options = options_request(options)?;
+    let outputs = crate::pipeline::dataset_outputs(&inputs, Path::new(out_dir))?;
+    let outputs: Vec<_> = outputs.into_iter().map(Some).collect();
+    let (done, first) = run_each_file(&inputs, &outputs, options, keep_going, |r, i, o, p| {
+        run(r, i, o.expect("an output per file"), p)
+    });
     dataset_done(&done, first, report)
 }
 
-/// A pipeline that writes nothing over many inputs (`pipeline::run_each`), each with the
-/// file of its name in `dir` when given, the dataset's report (each file's inside it)
+/// A pipeline that writes nothing over many inputs, each with the file of its name in `dir`
+/// when given (`pipeline::dataset_partners`), the dataset's report (each file's inside it)
 /// written as JSON to `json_output` when not NULL.
 #[allow(clippy::too_many_arguments)]
-fn run_each_file<R: serde::Serialize>(
+fn run_reading_files<R: serde::Serialize>(
     inputs: *const *const c_char,
     n_inputs: usize,
     dir: Option<*const c_char>,
@@ -816,30 +811,44 @@ fn run_each_file<R: serde::Serialize>(
     let inputs = input_paths(inputs, n_inputs)?;
     // SAFETY: the caller's contract (NUL-terminated paths; the JSON path may be NULL).
     let json = unsafe { c_str_opt(json_output, "json_output")? };
-    let partners: Vec<Option<std::path::PathBuf>> = match dir {
+    let dir = match dir {
         // SAFETY: as above.
-        Some(d) => {
-            crate::pipeline::dataset_partners(&inputs, Path::new(unsafe { c_str(d, "dir")? }))?
-                .into_iter()
-                .map(Some)
-                .collect()
-        }
-        None => Vec::new(),
+        Some(d) => Some(Path::new(unsafe { c_str(d, "dir")? })),
+        None => None,
     };
-    let (request, o) = options_request(options)?;
+    let options = options_request(options)?;
+    let partners = crate::pipeline::dataset_partners(&inputs, dir)?;
+    let (done, first) = run_each_file(&inputs, &partners, options, keep_going, run);
+    if let Some(path) = json.filter(|p| !p.is_empty()) {
+        crate::pipeline::write_report(Path::new(path), &done)?;
+    }
+    dataset_done(&done, first, report)
+}
+
+/// `run(request, input, partner)` on every input (`pipeline::run_each`), under the options
+/// read once (`options_request`); the dataset's report and its first failure.
+fn run_each_file<R>(
+    inputs: &[std::path::PathBuf],
+    partners: &[Option<std::path::PathBuf>],
+    (request, o): (FileRequest, &refloat_file_options),
+    keep_going: c_int,
+    run: impl Fn(
+        &FileRequest,
+        &Path,
+        Option<&Path>,
+        &mut crate::pipeline::ProgressFn<'_>,
+    ) -> Result<R, FfiError>,
+) -> (crate::pipeline::DatasetReport<R>, Option<FfiError>) {
     let mut forward = forwarder(o);
     let mut first: Option<FfiError> = None;
-    let done = crate::pipeline::run_each(&inputs, &partners, keep_going != 0, |i, partner| {
+    let done = crate::pipeline::run_each(inputs, partners, keep_going != 0, |i, partner| {
         run(&request, i, partner, &mut forward).map_err(|e| {
             let message = e.message.clone();
             first.get_or_insert(e);
             crate::Error::InvalidInput(message)
         })
     });
-    if let Some(path) = json.filter(|p| !p.is_empty()) {
-        crate::pipeline::write_report(Path::new(path), &done)?;
-    }
-    dataset_done(&done, first, report)
+    (done, first)
 }
 
 /// Fills `report` with what a dataset call did, and turns its first failure into the call's
@@ -1047,7 +1056,7 @@ pub extern "C" fn refloat_inspect_files(
     report: *mut refloat_dataset_report,
 ) -> c_int {
     ffi_panic_boundary! {
-        run_each_file(inputs, n_inputs, None, json_output, options, keep_going, report, |r, i, _, p| r.inspect(i, p))
+        run_reading_files(inputs, n_inputs, None, json_output, options, keep_going, report, |r, i, _, p| r.inspect(i, p))
     }
 }
 
@@ -1069,7 +1078,7 @@ pub extern "C" fn refloat_verify_files(
     report: *mut refloat_dataset_report,
 ) -> c_int {
     ffi_panic_boundary! {
-        run_each_file(inputs, n_inputs, Some(corrected_dir), json_output, options, keep_going, report, |r, i, c, p| {
+        run_reading_files(inputs, n_inputs, Some(corrected_dir), json_output, options, keep_going, report, |r, i, c, p| {
             r.verify(i, c.expect("a partner per file"), p)
         })
     }
@@ -1093,7 +1102,7 @@ pub extern "C" fn refloat_analyse_files(
     report: *mut refloat_dataset_report,
 ) -> c_int {
     ffi_panic_boundary! {
-        run_each_file(inputs, n_inputs, Some(stored_dir), json_output, options, keep_going, report, |r, i, s, p| {
+        run_reading_files(inputs, n_inputs, Some(stored_dir), json_output, options, keep_going, report, |r, i, s, p| {
             r.analyse_report(i, s.expect("a partner per file"), p)
         })
     }

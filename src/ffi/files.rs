@@ -62,6 +62,22 @@ impl FileRequest {
         }
     }
 
+    /// The scheme asked for; `REFLOAT_DETECT`: the format's producer's for `input`.
+    fn mode_or_producer(&self, input: &Path) -> Result<crate::RoundingMode, FfiError> {
+        match self.mode {
+            DETECT => self.producer_mode(input),
+            m => rounding_mode(m),
+        }
+    }
+
+    /// The scheme asked for; `None` (`REFLOAT_DETECT`): resolved per branch.
+    fn given_mode(&self) -> Result<Option<crate::RoundingMode>, FfiError> {
+        match self.mode {
+            DETECT => Ok(None),
+            m => rounding_mode(m).map(Some),
+        }
+    }
+
     fn select(&self) -> Select {
         Select {
             tree: self.tree.clone(),
@@ -93,10 +109,7 @@ impl FileRequest {
                 "compress: mantissa_bits must be given (0..=23), not inferred",
             )
         })?;
-        let mode = match self.mode {
-            DETECT => self.producer_mode(input)?,
-            m => rounding_mode(m)?,
-        };
+        let mode = self.mode_or_producer(input)?;
         let opts = CompressOptions {
             select: self.select(),
             quantiser: Quantiser32::new(bits, mode)?,
@@ -129,10 +142,7 @@ impl FileRequest {
         let opts = CorrectOptions {
             select: self.select(),
             bits: self.bits,
-            mode: match self.mode {
-                DETECT => None,
-                m => Some(rounding_mode(m)?),
-            },
+            mode: self.given_mode()?,
             compression: self.compression()?,
             verify: self.verify,
             format: self.format,
@@ -176,10 +186,7 @@ impl FileRequest {
         output: &Path,
         progress: &mut pipeline::ProgressFn<'_>,
     ) -> Result<FileTotals, FfiError> {
-        let mode = match self.mode {
-            DETECT => self.producer_mode(input)?,
-            m => rounding_mode(m)?,
-        };
+        let mode = self.mode_or_producer(input)?;
         let opts = pipeline::AdviseFileOptions {
             select: self.select(),
             advise: crate::advise::AdviseOptions {
@@ -205,10 +212,7 @@ impl FileRequest {
         compressed: &Path,
         progress: &mut pipeline::ProgressFn<'_>,
     ) -> Result<pipeline::AnalyseReport, FfiError> {
-        let mode = match self.mode {
-            DETECT => self.producer_mode(original)?,
-            m => rounding_mode(m)?,
-        };
+        let mode = self.mode_or_producer(original)?;
         let opts = pipeline::AnalyseOptions {
             select: self.select(),
             bits: self.bits,
@@ -235,9 +239,7 @@ impl FileRequest {
             ..FileTotals::default()
         })
     }
-}
 
-impl FileRequest {
     /// Runs [`pipeline::verify_file`] on `stored` and `corrected` (bits and scheme resolved
     /// per branch unless given, as correct resolves them).
     pub fn verify(
@@ -249,10 +251,7 @@ impl FileRequest {
         let opts = pipeline::VerifyOptions {
             select: self.select(),
             bits: self.bits,
-            mode: match self.mode {
-                DETECT => None,
-                m => Some(rounding_mode(m)?),
-            },
+            mode: self.given_mode()?,
             format: self.format,
             leave_exact: self.leave_exact,
         };

@@ -264,11 +264,7 @@ pub fn run_dataset(
             json: Some(output.with_extension("json")),
             ..args.clone()
         };
-        one(input, output, &file_args).map_err(|e| {
-            eprintln!("refloat: error: {e:#}");
-            e.downcast::<refloat::Error>()
-                .unwrap_or_else(|e| refloat::Error::InvalidInput(format!("{e:#}")))
-        })?;
+        one(input, output, &file_args).map_err(file_failed)?;
         Ok(file_args.json.expect("set above"))
     })?;
     finish_dataset(
@@ -290,28 +286,25 @@ pub fn run_each<R: serde::Serialize>(
     mut one: impl FnMut(&std::path::Path, Option<&std::path::Path>) -> Result<R>,
 ) -> Result<()> {
     let inputs = refloat::pipeline::dataset_inputs(paths)?;
-    let partners: Vec<Option<PathBuf>> = match dir {
-        Some(d) => refloat::pipeline::dataset_partners(&inputs, d)?
-            .into_iter()
-            .map(Some)
-            .collect(),
-        None => Vec::new(),
-    };
+    let partners = refloat::pipeline::dataset_partners(&inputs, dir)?;
     let report = refloat::pipeline::run_each(&inputs, &partners, keep_going, |input, partner| {
         match partner {
             Some(p) => println!("== {} with {}", input.display(), p.display()),
             None => println!("== {}", input.display()),
         }
-        one(input, partner).map_err(|e| {
-            eprintln!("refloat: error: {e:#}");
-            e.downcast::<refloat::Error>()
-                .unwrap_or_else(|e| refloat::Error::InvalidInput(format!("{e:#}")))
-        })
+        one(input, partner).map_err(file_failed)
     });
     let with = dir
         .map(|d| format!("with {}", d.display()))
         .unwrap_or_default();
     finish_dataset(&report, &with, json)
+}
+
+/// One file of a dataset failed: said on stderr, and kept in the dataset's report.
+fn file_failed(e: anyhow::Error) -> refloat::Error {
+    eprintln!("refloat: error: {e:#}");
+    e.downcast::<refloat::Error>()
+        .unwrap_or_else(|e| refloat::Error::InvalidInput(format!("{e:#}")))
 }
 
 /// Prints a dataset's summary, writes it to `json`, and fails when a file did not succeed.
@@ -332,8 +325,7 @@ fn finish_dataset<R: serde::Serialize>(
         println!("  failed: {}", f.input.display());
     }
     if let Some(path) = json {
-        std::fs::write(path, serde_json::to_string_pretty(report)?)
-            .with_context(|| format!("{}: cannot write", path.display()))?;
+        refloat::pipeline::write_report(path, report)?;
     }
     if !report.all_done() {
         anyhow::bail!(

@@ -80,64 +80,58 @@ pub fn dataset_outputs(inputs: &[PathBuf], out_dir: &Path) -> Result<Vec<PathBuf
         path: out_dir.to_path_buf(),
         source,
     })?;
-    let mut seen: HashMap<&std::ffi::OsStr, &Path> = HashMap::new();
-    let mut outputs = Vec::with_capacity(inputs.len());
-    for input in inputs {
-        let name = input.file_name().ok_or_else(|| {
-            Error::InvalidArgument(format!("{}: not a file name", input.display()))
-        })?;
-        if let Some(other) = seen.insert(name, input) {
-            return Err(Error::InvalidArgument(format!(
-                "{} and {} would both be written to {}",
-                other.display(),
-                input.display(),
-                out_dir.join(name).display()
-            )));
-        }
-        let output = out_dir.join(name);
-        refuse_same_file(input, &output)?;
-        outputs.push(output);
-    }
-    Ok(outputs)
+    same_names_in(inputs, out_dir, "would both be written to")
 }
 
-/// Each input's partner in `dir`: the file of the same name, for the pipelines that read a
-/// second file beside each input (verify: the corrected copy of a stored file; analyse: the
-/// stored copy of an original). A partner that does not exist is that file's failure, not
-/// the dataset's.
+/// Each input's partner: the file of the same name in `dir` (for the pipelines that read a
+/// second file beside each input: verify, the corrected copy of a stored file; analyse, the
+/// stored copy of an original), or `None` for every input without a `dir` (inspect). A
+/// partner that does not exist is that file's failure, not the dataset's.
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] when there is no input, `dir` is not a directory, two inputs
 /// have the same file name, or a partner is its own input.
-pub fn dataset_partners(inputs: &[PathBuf], dir: &Path) -> Result<Vec<PathBuf>> {
+pub fn dataset_partners(inputs: &[PathBuf], dir: Option<&Path>) -> Result<Vec<Option<PathBuf>>> {
     if inputs.is_empty() {
         return Err(Error::InvalidArgument("no input file".into()));
     }
+    let Some(dir) = dir else {
+        return Ok(vec![None; inputs.len()]);
+    };
     if !dir.is_dir() {
         return Err(Error::InvalidArgument(format!(
             "{}: not a directory",
             dir.display()
         )));
     }
+    Ok(same_names_in(inputs, dir, "would both pair with")?
+        .into_iter()
+        .map(Some)
+        .collect())
+}
+
+/// `dir/NAME` for each input's file name `NAME`, refusing two inputs of one name (`clash`
+/// says what they would both do) and a path that is its own input.
+fn same_names_in(inputs: &[PathBuf], dir: &Path, clash: &str) -> Result<Vec<PathBuf>> {
     let mut seen: HashMap<&std::ffi::OsStr, &Path> = HashMap::new();
-    let mut partners = Vec::with_capacity(inputs.len());
+    let mut out = Vec::with_capacity(inputs.len());
     for input in inputs {
         let name = input.file_name().ok_or_else(|| {
             Error::InvalidArgument(format!("{}: not a file name", input.display()))
         })?;
         if let Some(other) = seen.insert(name, input) {
             return Err(Error::InvalidArgument(format!(
-                "{} and {} would both pair with {}",
+                "{} and {} {clash} {}",
                 other.display(),
                 input.display(),
                 dir.join(name).display()
             )));
         }
-        let partner = dir.join(name);
-        refuse_same_file(input, &partner)?;
-        partners.push(partner);
+        let path = dir.join(name);
+        refuse_same_file(input, &path)?;
+        out.push(path);
     }
-    Ok(partners)
+    Ok(out)
 }
 
 /// Runs `each(input, output)` on every input, its output in `out_dir` under the same name
@@ -160,11 +154,11 @@ pub fn run_dataset<R>(
 }
 
 /// Runs `each(input, partner)` on every input in order, with its partner (`partners[i]`:
-/// an output, a file read beside it, or `None`; an empty slice: `None` for all). A failure
-/// stops the run, unless `keep_going`: then it is recorded and the next file is run.
+/// an output, a file read beside it, or `None`). A failure stops the run, unless
+/// `keep_going`: then it is recorded and the next file is run.
 ///
 /// # Panics
-/// When `partners` is neither empty nor as long as `inputs`.
+/// When `partners` is not as long as `inputs`.
 pub fn run_each<R>(
     inputs: &[PathBuf],
     partners: &[Option<PathBuf>],
@@ -172,17 +166,17 @@ pub fn run_each<R>(
     mut each: impl FnMut(&Path, Option<&Path>) -> Result<R>,
 ) -> DatasetReport<R> {
     assert!(
-        partners.is_empty() || partners.len() == inputs.len(),
+        partners.len() == inputs.len(),
         "run_each: {} partners for {} inputs",
         partners.len(),
         inputs.len()
     );
     let mut files = Vec::with_capacity(inputs.len());
     let (mut done, mut failed, mut stopped) = (0, 0, false);
-    for (i, input) in inputs.iter().enumerate() {
+    for (input, partner) in inputs.iter().zip(partners) {
         let mut file = DatasetFile {
             input: input.clone(),
-            output: partners.get(i).cloned().flatten(),
+            output: partner.clone(),
             report: None,
             error: None,
         };
